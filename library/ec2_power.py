@@ -1,0 +1,323 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Operations automation collection - GPL-3.0-or-later (as Ansible modules are)
+"""Batched EC2 power operations (start, stop, real OS reboot) with check mode and diff."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ec2_power
+short_description: Start, stop or reboot (RebootInstances) EC2 instances in batches, with check mode and diff
+description:
+  - Brings a set of EC2 instances to a power state: C(running) (StartInstances), C(stopped)
+    (StopInstances) or C(rebooted) (RebootInstances, an operating-system reboot; the instance keeps its
+    host, its public IP and its instance store).
+  - C(amazon.aws.ec2_instance) is not used because its C(rebooted) state is a stop and a start, and it
+    sends one StartInstances/StopInstances call per instance. This module sends one call per batch of
+    up to 100 instances and polls all of them with one DescribeInstances / DescribeInstanceStatus call
+    per batch and poll.
+  - Decides first, then acts - it reads the current states, computes the actions, and in check mode
+    returns the same C(changed), C(diff) and C(ops_changes) the real run would, before any mutating call.
+  - Behaviour follows the Amazon EC2 API Reference (StartInstances, StopInstances, RebootInstances,
+    DescribeInstances, DescribeInstanceStatus) and the EC2 User Guide "Instance state changes".
+  - Catalog tasks INFO-004 (start), INFO-005 (stop), INFO-006 (reboot).
+version_added: "0.1.0"
+author: Operations automation collection
+options:
+  instance_ids:
+    description: Instance IDs to act on. Resolve Name tags before calling this module.
+    type: list
+    elements: str
+    required: true
+  state:
+    description:
+      - C(running) starts stopped instances and waits for C(running) and, with I(status_checks), for
+        passed system and instance status checks.
+      - C(stopped) stops running instances and waits for C(stopped).
+      - C(rebooted) reboots running instances through RebootInstances. Not idempotent - every run
+        reboots. A stopped instance is refused.
+    type: str
+    choices: [running, stopped, rebooted]
+    required: true
+  wait:
+    description: Wait until every instance has reached the target state.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait in all, for all instances together. On timeout the module fails and
+      lists every instance that is not yet there with its current state.
+    type: int
+    default: 900
+  poll_interval:
+    description: Seconds between two polls.
+    type: int
+    default: 15
+  status_checks:
+    description: For C(running) and C(rebooted), also wait until the system and instance status checks
+      are C(ok).
+    type: bool
+    default: true
+  reboot_settle:
+    description: For C(rebooted), seconds to wait after RebootInstances before polling the status
+      checks (the API returns before the reboot begins).
+    type: int
+    default: 20
+  expected_states:
+    description:
+      - Instance ID to state name as recorded by the plan. When given, the module fails with a message
+        starting C(DRIFT:) before any change if a current state differs - the plan no longer describes
+        the estate.
+    type: dict
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Stop two instances and wait for stopped
+  ec2_power:
+    instance_ids: [i-0123456789abcdef0, i-0fedcba9876543210]
+    state: stopped
+    wait_timeout: 600
+
+- name: OS reboot, then wait for the status checks
+  ec2_power:
+    instance_ids: [i-0123456789abcdef0]
+    state: rebooted
+"""
+
+RETURN = r"""
+instances:
+  description: One entry per instance, sorted by instance ID.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id: {description: Instance ID, type: str}
+    name: {description: Value of the Name tag, empty when none, type: str}
+    environment: {description: Value of the Environment tag, type: str}
+    action: {description: "start, stop, reboot or none", type: str}
+    before: {description: State before, type: str}
+    after: {description: State after (predicted in check mode), type: str}
+ops_changes:
+  description: Evidence entries, one per instance - resource, action, before, after, changed.
+  returned: always
+  type: list
+  elements: dict
+diff:
+  description: Instance ID to state, before and after, sorted.
+  returned: when diff mode is on
+  type: dict
+api_calls:
+  description: EC2 API calls made, by operation name (for the benchmark and the evidence).
+  returned: always
+  type: dict
+"""
+
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+BATCH = 100
+TARGET = {"running": "running", "stopped": "stopped", "rebooted": "running"}
+GONE = ("shutting-down", "terminated")
+
+
+def _chunks(items, size=BATCH):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class Ec2Power:
+    def __init__(self, module):
+        self.module = module
+        self.calls = {}
+        raw = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30))
+        raw.client.meta.events.register("before-call.ec2.*", self._count)
+        self.ec2 = raw
+
+    def _count(self, model, **kwargs):
+        self.calls[model.name] = self.calls.get(model.name, 0) + 1
+
+    def describe(self, ids):
+        """Return {instance_id: instance dict} for the given IDs (one call per batch of 100)."""
+        found = {}
+        for chunk in _chunks(ids):
+            try:
+                pages = self.ec2.describe_instances(InstanceIds=chunk, aws_retry=True)
+            except botocore.exceptions.ClientError as e:
+                if e.response["Error"]["Code"].startswith("InvalidInstanceID"):
+                    self.module.fail_json(msg="INVALID INPUT: instance_ids: %s" % e.response["Error"]["Message"],
+                                          api_calls=self.calls)
+                raise
+            for reservation in pages.get("Reservations", []):
+                for inst in reservation.get("Instances", []):
+                    found[inst["InstanceId"]] = inst
+        return found
+
+    def status_ok(self, ids):
+        """Return the set of IDs whose system and instance status checks are both ok."""
+        ok = set()
+        for chunk in _chunks(ids):
+            resp = self.ec2.describe_instance_status(InstanceIds=chunk, IncludeAllInstances=True, aws_retry=True)
+            for st in resp.get("InstanceStatuses", []):
+                if (st.get("SystemStatus", {}).get("Status") == "ok"
+                        and st.get("InstanceStatus", {}).get("Status") == "ok"):
+                    ok.add(st["InstanceId"])
+        return ok
+
+    def act(self, action, ids):
+        call = {"start": self.ec2.start_instances, "stop": self.ec2.stop_instances,
+                "reboot": self.ec2.reboot_instances}[action]
+        for chunk in _chunks(ids):
+            call(InstanceIds=chunk, aws_retry=True)
+
+
+def _tag(inst, key):
+    for tag in inst.get("Tags", []) or []:
+        if tag["Key"] == key:
+            return tag["Value"]
+    return ""
+
+
+def decide(state, current):
+    """Return (action, error) for one instance in state `current` asked to reach `state`.
+
+    action is 'start', 'stop', 'reboot' or 'none'; error is a message when the request cannot be
+    carried out from this state (the instance is terminated, or a reboot of a stopped instance).
+    """
+    if current in GONE:
+        return None, "is %s" % current
+    if state == "stopped":
+        return ("stop" if current in ("pending", "running") else "none"), None
+    if state == "running":
+        if current == "stopping":
+            return None, "is stopping; start it once it is stopped"
+        return ("start" if current == "stopped" else "none"), None
+    # rebooted
+    if current in ("stopped", "stopping"):
+        return None, "is %s; a reboot needs a running instance (start it with INFO-004)" % current
+    return "reboot", None
+
+
+def main():
+    argument_spec = dict(
+        instance_ids=dict(type="list", elements="str", required=True),
+        state=dict(type="str", choices=["running", "stopped", "rebooted"], required=True),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=900),
+        poll_interval=dict(type="int", default=15),
+        status_checks=dict(type="bool", default=True),
+        reboot_settle=dict(type="int", default=20),
+        expected_states=dict(type="dict"),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    p = module.params
+    ids = sorted(set(p["instance_ids"]))
+    if not ids:
+        module.fail_json(msg="INVALID INPUT: instance_ids: no instance given")
+    if p["wait_timeout"] < 1 or p["poll_interval"] < 0:
+        module.fail_json(msg="INVALID INPUT: wait_timeout must be >= 1 and poll_interval >= 0 (seconds)")
+
+    power = Ec2Power(module)
+    try:
+        current = power.describe(ids)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg="Could not describe the instances")
+    missing = [i for i in ids if i not in current]
+    if missing:
+        module.fail_json(msg="INVALID INPUT: instance_ids: not found: %s" % ", ".join(missing), api_calls=power.calls)
+
+    before = {i: current[i]["State"]["Name"] for i in ids}
+    expected = p["expected_states"]
+    if expected:
+        drift = ["%s: planned %s, now %s" % (i, expected[i], before[i])
+                 for i in ids if i in expected and expected[i] != before[i]]
+        if drift:
+            module.fail_json(msg="DRIFT: the estate changed since the plan: " + "; ".join(drift),
+                             api_calls=power.calls)
+
+    actions, errors = {}, []
+    for i in ids:
+        action, error = decide(p["state"], before[i])
+        if error:
+            errors.append("%s (%s) %s" % (i, _tag(current[i], "Name") or "no Name tag", error))
+        actions[i] = action
+    if errors:
+        module.fail_json(msg="INVALID INPUT: cannot bring to %s: %s" % (p["state"], "; ".join(errors)),
+                         api_calls=power.calls)
+
+    target = TARGET[p["state"]]
+    predicted = {i: (target if actions[i] != "none" or before[i] in ("pending", "stopping") else before[i])
+                 for i in ids}
+
+    def report(after, failed_ids=()):
+        instances, changes = [], []
+        for i in ids:
+            entry = dict(instance_id=i, name=_tag(current[i], "Name"), environment=_tag(current[i], "Environment"),
+                         action=actions[i], before=before[i], after=after[i])
+            instances.append(entry)
+            changes.append(dict(resource="ec2:instance/%s" % i, name=entry["name"], action=actions[i],
+                                before=dict(state=before[i]), after=dict(state=after[i]),
+                                changed=actions[i] != "none", failed=i in failed_ids))
+        result = dict(instances=instances, ops_changes=changes, api_calls=power.calls)
+        if module._diff:
+            result["diff"] = dict(before="".join("%s: %s\n" % (i, before[i]) for i in ids),
+                                  after="".join("%s: %s\n" % (i, after[i]) for i in ids),
+                                  before_header="instance states", after_header="instance states")
+        return result
+
+    changed = any(a != "none" for a in actions.values())
+    if module.check_mode:
+        module.exit_json(changed=changed, msg="check mode: no call made", **report(predicted))
+
+    for action in ("start", "stop", "reboot"):
+        todo = [i for i in ids if actions[i] == action]
+        if todo:
+            try:
+                power.act(action, todo)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                module.fail_json_aws(e, msg="%s failed" % action, **report(before, todo))
+
+    after = dict(before)
+    if not p["wait"]:
+        module.exit_json(changed=changed, msg="not waited", **report(predicted))
+
+    deadline = time.monotonic() + p["wait_timeout"]
+    if p["state"] == "rebooted" and p["reboot_settle"] > 0:
+        time.sleep(min(p["reboot_settle"], p["wait_timeout"]))
+    pending = list(ids)
+    need_checks = p["status_checks"] and p["state"] in ("running", "rebooted")
+    while True:
+        try:
+            now = power.describe(pending)
+            after.update({i: now[i]["State"]["Name"] for i in pending if i in now})
+            at_target = [i for i in pending if after[i] == target]
+            if need_checks and at_target:
+                ok = power.status_ok(at_target)
+                at_target = [i for i in at_target if i in ok]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            module.fail_json_aws(e, msg="Could not poll the instances", **report(after))
+        pending = [i for i in pending if i not in at_target]
+        if not pending:
+            break
+        if time.monotonic() >= deadline:
+            detail = ", ".join("%s is %s%s" % (i, after[i], " (status checks not ok)" if after[i] == target else "")
+                               for i in pending)
+            module.fail_json(msg="Timed out after %ss waiting for %s: %s" % (p["wait_timeout"], target, detail),
+                             changed=changed, timed_out=pending, **report(after, pending))
+        time.sleep(max(0, min(p["poll_interval"], deadline - time.monotonic())))
+
+    module.exit_json(changed=changed, **report(after))
+
+
+if __name__ == "__main__":
+    main()

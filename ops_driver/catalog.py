@@ -1,0 +1,158 @@
+"""The operations catalog: every row of the seed lists, as typed tasks.
+
+Source: ``catalog/*.yml`` (one document per seed list, validated by ``catalog/schema/catalog.schema.json``).
+Seeds: ``000_b531716006324310.txt`` (CORE, MYNA, COMM, INFO, STAT) and ``001_2dc6b9f13ceddef2.txt`` (HELP).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InvalidInput
+from .paths import catalog_dir
+
+AREAS = ("CORE", "MYNA", "COMM", "INFO", "STAT", "HELP")
+AREA_FILES = {"CORE": "core.yml", "MYNA": "myna.yml", "COMM": "comm.yml", "INFO": "info.yml",
+              "STAT": "stat.yml", "HELP": "help.yml"}
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One typed parameter of an automated task (``automation.params`` in the catalog)."""
+
+    name: str
+    type: str
+    description: str
+    required: bool = False
+    default: Any = None
+    elements: str | None = None
+    choices: list[Any] | None = None
+    pattern: str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class Automation:
+    playbook: str
+    tags: list[str]
+    change_class: str
+    params: list[Param]
+    role: str | None = None
+    read_only: bool = False
+    warnings_en: list[str] = field(default_factory=list)
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One catalog row. ``raw`` keeps the YAML mapping for ``catalog show``."""
+
+    id: str
+    area: str
+    category: str
+    name_ja: str
+    name_en: str
+    summary_ja: str
+    cycle: str
+    cycle_ja: str
+    raw: dict[str, Any]
+    automation: Automation | None = None
+
+    @property
+    def automated(self) -> bool:
+        return self.automation is not None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    tasks: dict[str, Task]
+
+    def get(self, task_id: str) -> Task:
+        """Return the task; raise InvalidInput naming the field when the ID is unknown."""
+        task = self.tasks.get(task_id)
+        if task is None:
+            hint = ""
+            upper = task_id.upper() if isinstance(task_id, str) else ""
+            if upper in self.tasks:
+                hint = f" (IDs are upper case: {upper})"
+            raise InvalidInput(f"task: unknown catalog ID {task_id!r}{hint}; "
+                               "list them with `ops-driver catalog list`")
+        return task
+
+    def select(self, area: str | None = None, automated: bool = False) -> list[Task]:
+        out = [t for t in self.tasks.values() if (area is None or t.area == area.upper())
+               and (not automated or t.automated)]
+        return sorted(out, key=lambda t: (AREAS.index(t.area), t.id))
+
+
+def _automation(raw: dict[str, Any] | None) -> Automation | None:
+    if not raw:
+        return None
+    params = [Param(**p) for p in raw.get("params", [])]
+    return Automation(playbook=raw["playbook"], tags=list(raw["tags"]), change_class=raw["change_class"],
+                      params=params, role=raw.get("role"), read_only=bool(raw.get("read_only", False)),
+                      warnings_en=list(raw.get("warnings_en", [])))
+
+
+def load_documents(directory: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Read the six catalog YAML documents. Returns ``{area: document}``; raises InvalidInput if one is missing."""
+    directory = directory or catalog_dir()
+    docs: dict[str, dict[str, Any]] = {}
+    for area, name in AREA_FILES.items():
+        path = directory / name
+        try:
+            docs[area] = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        except OSError as e:
+            raise InvalidInput(f"catalog: cannot read {path}: {e.strerror}") from e
+    return docs
+
+
+def schema(directory: Path | None = None) -> dict[str, Any]:
+    directory = directory or catalog_dir()
+    result: dict[str, Any] = json.loads((directory / "schema" / "catalog.schema.json").read_text(encoding="utf-8"))
+    return result
+
+
+def validate_documents(docs: dict[str, dict[str, Any]], directory: Path | None = None) -> list[str]:
+    """Validate every document against the JSON Schema; return messages (empty when valid)."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema(directory))
+    problems: list[str] = []
+    seen: set[str] = set()
+    for area, doc in docs.items():
+        for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+            where = ".".join(str(p) for p in err.absolute_path) or "(document)"
+            problems.append(f"{AREA_FILES[area]}: {where}: {err.message}")
+        for task in (doc or {}).get("tasks", []) or []:
+            tid = task.get("id")
+            if tid in seen:
+                problems.append(f"{AREA_FILES[area]}: duplicate task ID {tid}")
+            seen.add(tid)
+            if task.get("area") != area:
+                problems.append(f"{AREA_FILES[area]}: {tid} has area {task.get('area')}, expected {area}")
+    return problems
+
+
+def load_catalog(directory: Path | None = None) -> Catalog:
+    """Load the catalog (no schema validation: that runs in the tests and in ``catalog validate``)."""
+    tasks: dict[str, Task] = {}
+    for area, doc in load_documents(directory).items():
+        for raw in doc.get("tasks", []):
+            tasks[raw["id"]] = Task(id=raw["id"], area=area, category=raw["category"], name_ja=raw["name_ja"],
+                                    name_en=raw["name_en"], summary_ja=raw["summary_ja"], cycle=raw["cycle"],
+                                    cycle_ja=raw["cycle_ja"], raw=raw, automation=_automation(raw.get("automation")))
+    return Catalog(tasks=tasks)

@@ -1,0 +1,245 @@
+"""``ops-driver``: the thin command line over catalog, operations, evidence and sandbox.
+
+Exit codes: 0 done; 2 invalid input, nothing run; 3 the operation failed; 4 refused by policy.
+``--json`` prints exactly one JSON object on stdout; every human message goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput, OpsError
+
+Event = dict[str, Any]
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str))
+    else:
+        print(text)
+
+
+def progress(event: Event, elapsed: float) -> None:
+    """One stderr line per task start and per host result: elapsed seconds, host, status, task."""
+    kind = event.get("event")
+    data = event.get("event_data") or {}
+    if kind == "playbook_on_task_start":
+        _err(f"[{elapsed:6.1f}s] TASK {data.get('task', '')}")
+    elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"):
+        res = data.get("res") or {}
+        word = {"runner_on_ok": "changed" if res.get("changed") else "ok", "runner_on_failed": "FAILED",
+                "runner_on_skipped": "skipped", "runner_on_unreachable": "UNREACHABLE"}[kind]
+        _err(f"[{elapsed:6.1f}s]   {data.get('host', '')}: {word}")
+
+
+# ---------------------------------------------------------------- catalog
+
+def cmd_catalog_list(args: argparse.Namespace) -> int:
+    from .catalog import AREAS, load_catalog
+
+    if args.area and args.area.upper() not in AREAS:
+        raise InvalidInput(f"--area: unknown area {args.area!r}; use one of {', '.join(AREAS)}")
+    tasks = load_catalog().select(args.area, args.automated)
+    rows = [{"id": t.id, "area": t.area, "category": t.category, "name_ja": t.name_ja, "name_en": t.name_en,
+             "cycle": t.cycle, "automated": t.automated,
+             "change_class": t.automation.change_class if t.automation else None} for t in tasks]
+    lines = [f"{'ID':<9} {'cycle':<9} {'auto':<4} {'name (en)':<48} name (ja)"]
+    lines += [f"{r['id']:<9} {r['cycle']:<9} {'yes' if r['automated'] else '':<4} {r['name_en'][:48]:<48} {r['name_ja']}"
+              for r in rows]
+    _emit(args, {"tasks": rows, "count": len(rows)}, "\n".join(lines))
+    return 0
+
+
+def cmd_catalog_show(args: argparse.Namespace) -> int:
+    from .catalog import load_catalog
+    from .request import params_schema
+
+    task = load_catalog().get(args.id)
+    data = dict(task.raw)
+    if task.automation:
+        data["params_schema"] = params_schema(task)
+    lines = [f"{task.id}  {task.name_ja} — {task.name_en}", f"category: {task.category}",
+             f"cycle:    {task.cycle} ({task.cycle_ja})" + (f" timing: {task.raw['timing']}" if task.raw.get("timing") else ""),
+             f"seed:     {task.raw['seed']['file']} row {task.raw['seed']['row']}", "", task.summary_ja]
+    for r in task.raw.get("roles") or []:
+        lines.append(f"role:     {r['role']:<9} {r['party_ja']}")
+    if task.automation:
+        a = task.automation
+        lines += ["", f"playbook: {a.playbook}  (tags {', '.join(a.tags)}; change class {a.change_class})", "params:"]
+        for p in a.params:
+            req = "required" if p.required else f"default {p.default!r}"
+            lines.append(f"  {p.name:<14} {p.type}{'[' + p.elements + ']' if p.elements else '':<6} {req:<14} {p.description}")
+        lines += [f"warning:  {w}" for w in a.warnings_en]
+    else:
+        lines += ["", "manual task: no playbook"]
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_catalog_validate(args: argparse.Namespace) -> int:
+    from .catalog import load_documents, validate_documents
+
+    problems = validate_documents(load_documents())
+    _emit(args, {"valid": not problems, "problems": problems}, "\n".join(problems) or "catalog valid")
+    return 2 if problems else 0
+
+
+# ---------------------------------------------------------------- plan / apply
+
+def _outcome_text(out: Any) -> str:
+    verb = "would change" if out.kind == "plan" else "changed"
+    lines = [f"{out.kind} {out.run_id}: {out.status}"]
+    for c in out.changes:
+        mark = "*" if c["changed"] else " "
+        lines.append(f" {mark} {c['host']} {c['resource']} {c.get('name', '')}: {c.get('before')} -> {c.get('after')}"
+                     f" ({c['action']})")
+    n = sum(1 for c in out.changes if c["changed"])
+    lines.append(f"{n} resource(s) {verb}; evidence: {out.path}")
+    if out.kind == "plan" and out.exit_code == 0:
+        lines.append(f"apply with: ops-driver apply {out.run_id}")
+    comp = out.manifest.get("comparison")
+    if comp:
+        lines.append(f"compared with plan: {len(comp['matched'])} predicted and done, "
+                     f"{len(comp['unpredicted'])} not predicted, {len(comp['not_done'])} predicted but not done")
+    if out.message:
+        lines.append(f"error: {out.message}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace, kind: str) -> int:
+    from . import operations
+
+    prog = None if args.quiet else progress
+    out = operations.plan(Path(args.request), prog) if kind == "plan" else operations.apply(args.plan_id, prog)
+    if out.exit_code and not args.json:
+        _err(f"ops-driver: {out.message}")
+    _emit(args, out.summary(), _outcome_text(out))
+    return out.exit_code
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    return _run(args, "plan")
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    return _run(args, "apply")
+
+
+# ---------------------------------------------------------------- evidence
+
+def cmd_evidence_show(args: argparse.Namespace) -> int:
+    from . import evidence
+
+    b = evidence.bundle(args.run_id)
+    m = b.manifest()
+    data = {"manifest": m, "changes": b.read_json("changes.json"), "path": str(b.path)}
+    _emit(args, data, (b.path / "report.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    from . import evidence
+
+    bundles = [evidence.bundle(args.run_id)] if args.run_id else evidence.all_bundles()
+    results = {b.run_id: evidence.verify(b) for b in bundles}
+    bad = {k: v for k, v in results.items() if v}
+    lines = [f"{k}: {'OK' if not v else 'FAILED: ' + '; '.join(v)}" for k, v in results.items()]
+    lines.append(f"{len(results) - len(bad)} of {len(results)} bundle(s) verified")
+    _emit(args, {"verified": not bad, "bundles": {k: {"ok": not v, "problems": v} for k, v in results.items()}},
+          "\n".join(lines))
+    return 4 if bad else 0
+
+
+# ---------------------------------------------------------------- sandbox
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from . import sandbox
+
+    if args.action == "up":
+        sandbox.up()
+    elif args.action == "down":
+        sandbox.down()
+    data = sandbox.status()
+    lines = [f"sandbox: {'running' if data['running'] else 'stopped'}"
+             + (f" at {data['endpoint']} (pid {data['pid']})" if data["running"] else "")]
+    lines += [f"  {i['environment']:<8} {i['name']:<20} {i['id']:<20} {i['state']}" for i in data["instances"]]
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p = argparse.ArgumentParser(prog="ops-driver", description=__doc__.split("\n")[0], parents=[common])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    cat = sub.add_parser("catalog", help="the operations catalog", parents=[common])
+    csub = cat.add_subparsers(dest="catalog_command", required=True)
+    cl = csub.add_parser("list", help="list tasks", parents=[common])
+    cl.add_argument("--area", help="CORE, MYNA, COMM, INFO, STAT or HELP")
+    cl.add_argument("--automated", action="store_true", help="only tasks with a playbook")
+    cl.set_defaults(func=cmd_catalog_list)
+    cs = csub.add_parser("show", help="show one task", parents=[common])
+    cs.add_argument("id")
+    cs.set_defaults(func=cmd_catalog_show)
+    csub.add_parser("validate", help="validate the catalog against its JSON Schema",
+                    parents=[common]).set_defaults(func=cmd_catalog_validate)
+
+    for name, func, arg, helptext in (("plan", cmd_plan, "request", "dry run (check mode + diff) of a work request"),
+                                      ("apply", cmd_apply, "plan_id", "run a plan for real")):
+        sp = sub.add_parser(name, help=helptext, parents=[common])
+        sp.add_argument(arg)
+        sp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+        sp.set_defaults(func=func)
+
+    ev = sub.add_parser("evidence", help="evidence bundles", parents=[common])
+    esub = ev.add_subparsers(dest="evidence_command", required=True)
+    es = esub.add_parser("show", help="show a bundle's report", parents=[common])
+    es.add_argument("run_id")
+    es.set_defaults(func=cmd_evidence_show)
+    evf = esub.add_parser("verify", help="verify bundle hashes (all bundles without RUN_ID)", parents=[common])
+    evf.add_argument("run_id", nargs="?")
+    evf.set_defaults(func=cmd_evidence_verify)
+
+    sb = sub.add_parser("sandbox", help="the embedded sandbox estate on 127.0.0.1", parents=[common])
+    sb.add_argument("action", choices=["up", "down", "status"])
+    sb.set_defaults(func=cmd_sandbox)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse exits 2 on bad usage, which is our "invalid input" too
+        return int(e.code or 0)
+    try:
+        code: int = args.func(args)
+        return code
+    except OpsError as e:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(e), "exit_code": e.exit_code, "kind": type(e).__name__}, ensure_ascii=False))
+        _err(f"ops-driver: {e}")
+        return e.exit_code
+    except KeyboardInterrupt:
+        _err("ops-driver: interrupted")
+        return 3
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

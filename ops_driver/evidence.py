@@ -1,0 +1,146 @@
+"""Evidence bundles: ``$OPS_EVIDENCE_DIR/<run_id>/`` for every plan and apply (architecture.md).
+
+Files: ``request.yml`` (secrets redacted), ``changes.json``, ``events.jsonl``, ``stdout.txt``, ``report.md``
+and ``manifest.json``, which holds the SHA-256 of every other file. ``verify`` recomputes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InvalidInput
+from .paths import evidence_dir
+
+BUNDLE_FILES = ("request.yml", "changes.json", "events.jsonl", "stdout.txt", "report.md")
+MANIFEST = "manifest.json"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_run_id(kind: str, task: str, now: dt.datetime | None = None) -> str:
+    """``<UTC yyyymmddThhmmssZ>-<task>-<kind>-<6 hex>``, e.g. ``20261122T021500Z-INFO-005-plan-3fa9c1``."""
+    now = now or utc_now()
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{task}-{kind}-{secrets.token_hex(3)}"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Scrubber:
+    """Replaces every secret value with ``********`` in text written to evidence."""
+
+    def __init__(self, values: Iterable[str]):
+        self.values = sorted({v for v in values if v and len(v) >= 3}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for v in self.values:
+            text = text.replace(v, "********")
+        return text
+
+
+@dataclass
+class Bundle:
+    run_id: str
+    path: Path
+
+    def manifest(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise InvalidInput(f"run {self.run_id}: manifest.json unreadable: {e}") from None
+        return data
+
+    def read_json(self, name: str) -> Any:
+        return json.loads((self.path / name).read_text(encoding="utf-8"))
+
+
+def bundle(run_id: str, base: Path | None = None) -> Bundle:
+    """The bundle of ``run_id``; InvalidInput (exit 2) when there is none."""
+    base = base or evidence_dir()
+    if not run_id or "/" in run_id or run_id.startswith("."):
+        raise InvalidInput(f"run ID {run_id!r} is not a run ID (see `ls {base}`)")
+    path = base / run_id
+    if not (path / MANIFEST).is_file():
+        raise InvalidInput(f"run ID {run_id!r}: no evidence bundle in {base}; "
+                           "plan first with `ops-driver plan REQUEST.yml` and use the run ID it prints")
+    return Bundle(run_id, path)
+
+
+def all_bundles(base: Path | None = None) -> list[Bundle]:
+    base = base or evidence_dir()
+    if not base.is_dir():
+        return []
+    return [Bundle(p.name, p) for p in sorted(base.iterdir()) if (p / MANIFEST).is_file()]
+
+
+def write_bundle(run_id: str, manifest: dict[str, Any], request: dict[str, Any], changes: list[dict[str, Any]],
+                 events: list[dict[str, Any]], stdout: str, report: str, scrub: Scrubber,
+                 base: Path | None = None) -> Bundle:
+    """Write the six files of a bundle; every text passes through ``scrub``. Returns the bundle.
+
+    The manifest gets ``files``: ``{name: sha256}`` for the five other files.
+    """
+    base = base or evidence_dir()
+    path = base / run_id
+    path.mkdir(parents=True, exist_ok=False)
+    texts = {
+        "request.yml": yaml.safe_dump(request, allow_unicode=True, sort_keys=False),
+        "changes.json": json.dumps(changes, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+        "events.jsonl": "".join(json.dumps(e, ensure_ascii=False, sort_keys=True, default=str) + "\n"
+                                for e in events),
+        "stdout.txt": stdout,
+        "report.md": report,
+    }
+    files = {}
+    for name in BUNDLE_FILES:
+        target = path / name
+        target.write_text(scrub(texts[name]), encoding="utf-8")
+        files[name] = sha256_file(target)
+    manifest = dict(manifest, files=files)
+    tmp = path / (MANIFEST + ".tmp")
+    tmp.write_text(scrub(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True)) + "\n", encoding="utf-8")
+    os.replace(tmp, path / MANIFEST)
+    return Bundle(run_id, path)
+
+
+def verify(b: Bundle) -> list[str]:
+    """Problems with a bundle: a file missing, altered or added. Empty when the bundle is intact."""
+    try:
+        files = b.manifest().get("files") or {}
+    except InvalidInput as e:
+        return [str(e)]
+    problems = []
+    for name in BUNDLE_FILES:
+        if name not in files:
+            problems.append(f"{name}: not listed in manifest.json")
+    for name, digest in sorted(files.items()):
+        p = b.path / name
+        if not p.is_file():
+            problems.append(f"{name}: missing")
+        elif sha256_file(p) != digest:
+            problems.append(f"{name}: altered (SHA-256 differs from manifest.json)")
+    for p in sorted(b.path.iterdir()):
+        if p.name not in files and p.name != MANIFEST:
+            problems.append(f"{p.name}: not part of the bundle")
+    return problems

@@ -1,0 +1,34 @@
+"""Where the project, the evidence and the sandbox live (overridable by environment variables)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The repository root: ``$OPS_PROJECT_DIR`` or the folder above this package."""
+    env = os.environ.get("OPS_PROJECT_DIR")
+    return Path(env).resolve() if env else Path(__file__).resolve().parents[1]
+
+
+def evidence_dir() -> Path:
+    """``$OPS_EVIDENCE_DIR``, default ``./evidence`` (relative to the working directory)."""
+    return Path(os.environ.get("OPS_EVIDENCE_DIR", "evidence")).resolve()
+
+
+def sandbox_dir() -> Path:
+    """``$OPS_SANDBOX_DIR``, default ``<project>/.sandbox`` (pidfile, endpoint, logs of the sandbox)."""
+    env = os.environ.get("OPS_SANDBOX_DIR")
+    return Path(env).resolve() if env else project_root() / ".sandbox"
+
+
+def catalog_dir() -> Path:
+    return project_root() / "catalog"
+
+
+def inventory_dir(environment: str) -> Path:
+    return project_root() / "inventories" / environment
+
+
+ENVIRONMENTS = ("prod", "dr", "maint", "sandbox")

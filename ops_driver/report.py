@@ -1,0 +1,83 @@
+"""report.md: the page a change reviewer reads for a plan or an apply."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .catalog import Task
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        value = ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
+    elif isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ") or "—"
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render(manifest: dict[str, Any], task: Task, request: dict[str, Any], changes: list[dict[str, Any]],
+           targets: list[dict[str, Any]], warnings: list[str], skipped: list[dict[str, Any]],
+           failures: list[dict[str, Any]], comparison: dict[str, Any] | None = None) -> str:
+    """Markdown for report.md. ``request`` is already redacted."""
+    kind = manifest["kind"]
+    title = "Plan (check mode, nothing changed)" if kind == "plan" else "Apply (real run)"
+    out = [f"# {title}: {manifest['run_id']}\n",
+           f"**{task.id}** {task.name_ja} — {task.name_en}  \n",
+           f"Status: **{manifest['status']}** (exit {manifest['exit_code']})\n"]
+    if kind == "apply":
+        out.append(f"Plan: `{manifest.get('plan_id')}`\n")
+    out.append("\n## Work request\n\n")
+    rows = [["task", request.get("task")], ["environment", request.get("environment")],
+            ["ticket", request.get("ticket")], ["requested by", request.get("requested_by")],
+            ["reason", request.get("reason")], ["change class", manifest.get("change_class")],
+            ["operator", manifest.get("operator")], ["started", manifest.get("started_at")],
+            ["ended", manifest.get("ended_at")]]
+    if request.get("approved_by"):
+        rows.append(["approved by", request["approved_by"]])
+    out.append(_table(["field", "value"], rows))
+    params = request.get("params") or {}
+    if params:
+        out.append("\nParameters:\n\n```json\n" + json.dumps(params, indent=2, ensure_ascii=False) + "\n```\n")
+
+    out.append("\n## Targets\n\n")
+    if targets:
+        out.append(_table(["instance", "name", "environment", "state at start"],
+                          [[t.get("instance_id"), t.get("name"), t.get("environment"), t.get("state")]
+                           for t in targets]))
+    else:
+        out.append("None resolved (see failures below).\n")
+
+    verb = "would change" if kind == "plan" else "changed"
+    n_changed = sum(1 for c in changes if c.get("changed"))
+    out.append(f"\n## Changes: {n_changed} resource(s) {verb}, {len(changes) - n_changed} unchanged\n\n")
+    if changes:
+        out.append(_table(["host", "resource", "name", "action", "before", "after", "changed"],
+                          [[c.get("host"), c.get("resource"), c.get("name"), c.get("action"), c.get("before"),
+                            c.get("after"), "yes" if c.get("changed") else "no"] for c in changes]))
+    else:
+        out.append("No change recorded.\n")
+
+    if comparison is not None:
+        out.append("\n## Compared with the plan\n\n")
+        out.append(f"- predicted and done: {len(comparison['matched'])}\n")
+        out.append(f"- done but **not predicted**: {len(comparison['unpredicted'])} {_cell(comparison['unpredicted'])}\n")
+        out.append(f"- predicted but **not done**: {len(comparison['not_done'])} {_cell(comparison['not_done'])}\n")
+
+    out.append("\n## Warnings\n\n")
+    out.append("".join(f"- **{w}**\n" for w in warnings) if warnings else "None.\n")
+    if failures:
+        out.append("\n## Failures\n\n")
+        out.append("".join(f"- {f.get('host')}: {f.get('task')}: {f.get('msg')}\n" for f in failures))
+    if kind == "plan":
+        out.append("\n## Tasks skipped in check mode\n\n")
+        names = sorted({f"{s.get('task')}" for s in skipped})
+        out.append("".join(f"- {n}\n" for n in names) if names else "None.\n")
+    return "".join(out)

@@ -1,0 +1,209 @@
+"""Work requests (運用作業依頼書): load a request file and validate it against its catalog task.
+
+Shape (architecture.md)::
+
+    task: INFO-005                 # catalog ID of an automated task
+    environment: sandbox           # prod | dr | maint | sandbox (an inventory under inventories/)
+    ticket: REQ-2026-1122-001      # recorded in evidence and resource tags
+    requested_by: sato
+    reason: Stop for middleware patching
+    params: {instances: [joho-web01]}
+
+Every error is an :class:`InvalidInput` (exit 2) that names the field and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .catalog import Catalog, Param, Task
+from .errors import InvalidInput
+from .paths import ENVIRONMENTS, inventory_dir
+
+REDACTED = "********"
+
+TOP_LEVEL = {
+    "task": "catalog ID, for example INFO-005",
+    "environment": "one of " + ", ".join(ENVIRONMENTS),
+    "ticket": "the work request / change number, for example REQ-2026-1122-001",
+    "requested_by": "who asked for the work",
+    "reason": "why the work is done, in a sentence",
+    "params": "the task's parameters (see `ops-driver catalog show <task>`)",
+}
+OPTIONAL_TOP_LEVEL = {"approved_by": "who approved the change", "change_class": "standard|minor|major|emergency"}
+TICKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
+
+_JSON_TYPES = {"str": "string", "path": "string", "int": "integer", "bool": "boolean", "list": "array"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated work request. ``params`` has the catalog defaults filled in."""
+
+    task: str
+    environment: str
+    ticket: str
+    requested_by: str
+    reason: str
+    params: dict[str, Any]
+    raw: dict[str, Any]
+    source_sha256: str
+    approved_by: str | None = None
+
+    def secret_values(self, task: Task) -> list[str]:
+        """Values of the parameters marked ``secret`` (to scrub from every output)."""
+        if not task.automation:
+            return []
+        out = []
+        for p in task.automation.params:
+            if p.secret and self.params.get(p.name) not in (None, ""):
+                out.append(str(self.params[p.name]))
+        return out
+
+    def redacted(self, task: Task) -> dict[str, Any]:
+        """The request as given, with secret parameters replaced by ``********``."""
+        data = copy.deepcopy(self.raw)
+        if task.automation:
+            for p in task.automation.params:
+                if p.secret and p.name in (data.get("params") or {}):
+                    data["params"][p.name] = REDACTED
+        return data
+
+
+def param_schema(param: Param) -> dict[str, Any]:
+    """JSON Schema of one catalog parameter."""
+    s: dict[str, Any] = {"type": _JSON_TYPES[param.type], "description": param.description}
+    target = s
+    if param.type == "list":
+        s["items"] = {"type": _JSON_TYPES[param.elements or "str"]}
+        target = s["items"]
+        if param.min_items is not None:
+            s["minItems"] = param.min_items
+        if param.max_items is not None:
+            s["maxItems"] = param.max_items
+    if param.choices is not None:
+        target["enum"] = param.choices
+    if param.pattern is not None:
+        target["pattern"] = param.pattern
+    if param.minimum is not None:
+        target["minimum"] = param.minimum
+    if param.maximum is not None:
+        target["maximum"] = param.maximum
+    return s
+
+
+def params_schema(task: Task) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) for the ``params`` of an automated task, generated from the catalog."""
+    assert task.automation is not None
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"{task.id} params",
+        "type": "object",
+        "additionalProperties": False,
+        "required": [p.name for p in task.automation.params if p.required],
+        "properties": {p.name: param_schema(p) for p in task.automation.params},
+    }
+
+
+def _fix_hint(task: Task, name: str) -> str:
+    p = task.automation.param(name) if task.automation else None
+    if p is None:
+        return ""
+    hint = f" ({p.description}"
+    if p.choices:
+        hint += f"; one of {', '.join(map(str, p.choices))}"
+    return hint + ")"
+
+
+def _params_errors(task: Task, params: dict[str, Any]) -> list[str]:
+    from jsonschema import Draft202012Validator
+
+    assert task.automation is not None
+    known = [p.name for p in task.automation.params]
+    errors = []
+    for err in sorted(Draft202012Validator(params_schema(task)).iter_errors(params), key=lambda e: e.path):
+        path = "params" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+        if err.validator == "additionalProperties":
+            extra = sorted(set(params) - set(known))
+            errors.append(f"params: unknown parameter(s) {', '.join(extra)}; {task.id} takes {', '.join(known)}")
+        elif err.validator == "required":
+            missing = [n for n in err.validator_value if n not in params]
+            errors.extend(f"params.{m}: missing; {task.id} requires it{_fix_hint(task, m)}" for m in missing)
+        else:
+            top = next((str(p) for p in err.absolute_path), "")
+            value = err.instance if not (task.automation.param(top) or Param("", "str", "")).secret else REDACTED
+            errors.append(f"{path}: {value!r} is not valid: {_short(err.message, value)}{_fix_hint(task, top)}")
+    return errors
+
+
+def _short(message: str, value: Any) -> str:
+    # jsonschema repeats the value at the start of the message; keep only the rule.
+    text = message.replace(repr(value), "").strip()
+    return text or message
+
+
+def parse_request(text: str, catalog: Catalog, source: str = "<request>") -> Request:
+    """Parse and validate a request document. Raises InvalidInput (exit 2) on any problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InvalidInput(f"{source}: not valid YAML{where}: {getattr(e, 'problem', e)}; "
+                           "fix the syntax (indentation, quotes, colons)") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{source}: a work request is a YAML mapping with the keys {', '.join(TOP_LEVEL)}")
+    errors = []
+    for key in data:
+        if key not in TOP_LEVEL and key not in OPTIONAL_TOP_LEVEL:
+            errors.append(f"{key}: unknown field; a request has {', '.join([*TOP_LEVEL, *OPTIONAL_TOP_LEVEL])}")
+    for key, meaning in TOP_LEVEL.items():
+        value = data.get(key)
+        if key == "params":
+            if value is None:
+                data["params"] = value = {}
+            if not isinstance(value, dict):
+                errors.append(f"params: must be a mapping of parameter names to values ({meaning})")
+        elif not isinstance(value, str) or not value.strip():
+            errors.append(f"{key}: missing or empty; give {meaning}")
+    if errors:
+        raise InvalidInput(f"{source}: " + "; ".join(errors))
+
+    if not re.match(TICKET_PATTERN, data["ticket"]):
+        raise InvalidInput(f"{source}: ticket: {data['ticket']!r} is not a ticket number; use letters, digits, "
+                           "'.', '_' and '-' (3-64 characters), for example REQ-2026-1122-001")
+    env = data["environment"]
+    if env not in ENVIRONMENTS or not inventory_dir(env).is_dir():
+        raise InvalidInput(f"{source}: environment: unknown environment {env!r}; use one of {', '.join(ENVIRONMENTS)}")
+    task = catalog.get(data["task"])
+    if not task.automated:
+        raise InvalidInput(f"{source}: task: {task.id} ({task.name_ja} / {task.name_en}) is a manual task of the "
+                           "catalog and has no playbook; list automated ones with `ops-driver catalog list --automated`")
+    errors = _params_errors(task, data["params"])
+    if errors:
+        raise InvalidInput(f"{source}: " + "; ".join(errors))
+    assert task.automation is not None
+    params = {p.name: p.default for p in task.automation.params if p.default is not None}
+    params.update(copy.deepcopy(data["params"]))
+    return Request(task=task.id, environment=env, ticket=data["ticket"], requested_by=data["requested_by"],
+                   reason=data["reason"], params=params, raw=data,
+                   source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                   approved_by=data.get("approved_by"))
+
+
+def load_request(path: Path, catalog: Catalog) -> Request:
+    """Read and validate a request file. Raises InvalidInput when it cannot be read or is invalid."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such request file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidInput(f"{path}: cannot read the request file: {e}") from None
+    return parse_request(text, catalog, source=str(path))

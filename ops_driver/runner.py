@@ -1,0 +1,141 @@
+"""A thin adapter over ``ansible_runner.run()``: run one playbook, return status, rc, events and artifacts.
+
+Inputs go into a private data dir that is deleted after the run (extra vars may hold secrets).
+The event handler only appends to a list and calls the progress callback; it never raises.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .paths import project_root
+
+Event = dict[str, Any]
+ProgressFn = Callable[[Event, float], None]
+
+#: Prefixes that roles put at the start of a failure message (see roles/*/README.md).
+INVALID_PREFIX = "INVALID INPUT:"
+DRIFT_PREFIX = "DRIFT:"
+
+
+@dataclass
+class RunResult:
+    """What a playbook run left: ``status`` is ansible-runner's (successful, failed, timeout, canceled)."""
+
+    status: str
+    rc: int
+    events: list[Event]
+    stdout: str
+    artifacts: dict[str, Any]
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and self.rc == 0
+
+    def failure_kind(self) -> str | None:
+        """``invalid`` (exit 2), ``drift`` (exit 4), ``failed`` (exit 3) or None when the run succeeded."""
+        if self.ok:
+            return None
+        msgs = [str(f.get("msg", "")) for f in self.failures]
+        if any(m.startswith(INVALID_PREFIX) for m in msgs):
+            return "invalid"
+        if any(m.startswith(DRIFT_PREFIX) for m in msgs):
+            return "drift"
+        return "failed"
+
+
+def ansible_env() -> dict[str, str]:
+    """Environment for ansible-playbook: the project's ansible.cfg, the venv's binaries, a scratch ANSIBLE_HOME."""
+    root = project_root()
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+        "PYTHONUNBUFFERED": "1",
+    }
+    if "ANSIBLE_HOME" not in os.environ:
+        env["ANSIBLE_HOME"] = str(root / ".ansible-home")
+    return env
+
+
+def _collect(event: Event, out: RunResult) -> None:
+    data = event.get("event_data") or {}
+    kind = event.get("event")
+    if kind == "runner_on_failed" and not data.get("ignore_errors"):
+        res = data.get("res") or {}
+        out.failures.append({"host": data.get("host"), "task": data.get("task"), "msg": res.get("msg", ""),
+                             "result": res})
+    elif kind == "runner_on_unreachable":
+        res = data.get("res") or {}
+        out.failures.append({"host": data.get("host"), "task": data.get("task"),
+                             "msg": "unreachable: " + str(res.get("msg", "")), "result": res})
+    elif kind == "runner_on_skipped":
+        out.skipped.append({"host": data.get("host"), "task": data.get("task")})
+    elif kind == "playbook_on_stats":
+        out.artifacts.update(data.get("artifact_data") or {})
+    if kind in ("runner_on_ok", "runner_on_failed"):
+        for w in (data.get("res") or {}).get("warnings") or []:
+            out.warnings.append(str(w.get("msg", w)) if isinstance(w, dict) else str(w))
+
+
+def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], check: bool,
+                 progress: ProgressFn | None = None, timeout_s: int | None = None) -> RunResult:
+    """Run ``playbook`` against ``inventory`` with ``--diff`` (and ``--check`` when ``check``).
+
+    Args:
+        playbook: absolute path of the playbook.
+        inventory: absolute path of the inventory directory.
+        extravars: passed with ``-e``; written only into a private temporary directory deleted afterwards.
+        check: run in check mode.
+        progress: called for every event with the event and the seconds since the start; must not raise.
+        timeout_s: cancel the run after this many seconds.
+
+    Returns: a RunResult; never raises for a failed playbook (the status says it).
+    """
+    import ansible_runner
+
+    result = RunResult(status="unstarted", rc=-1, events=[], stdout="", artifacts={})
+    start = time.monotonic()
+
+    def handler(event: Event) -> bool:
+        result.events.append(event)
+        _collect(event, result)
+        if progress is not None:
+            try:
+                progress(event, time.monotonic() - start)
+            except Exception:  # noqa: BLE001 - a display problem must never abort the run
+                pass
+        return True
+
+    private = Path(tempfile.mkdtemp(prefix="ops-driver-"))
+    try:
+        cmdline = "--diff --check" if check else "--diff"
+        runner = ansible_runner.run(
+            private_data_dir=str(private), playbook=str(playbook), inventory=str(inventory),
+            extravars=extravars, cmdline=cmdline, envvars=ansible_env(), quiet=True,
+            event_handler=handler, project_dir=str(project_root()), timeout=timeout_s,
+        )
+        result.status = str(runner.status)
+        result.rc = int(runner.rc) if runner.rc is not None else -1
+        try:
+            result.stdout = runner.stdout.read()
+        except (OSError, AttributeError):
+            result.stdout = "".join(str(e.get("stdout", "")) + "\n" for e in result.events if e.get("stdout"))
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    result.duration_s = time.monotonic() - start
+    return result

@@ -1,0 +1,203 @@
+"""The embedded sandbox: a moto server (AWS API) on 127.0.0.1 seeded with the estate the sample requests use.
+
+State lives in ``$OPS_SANDBOX_DIR`` (default ``<project>/.sandbox``): ``moto.pid``, ``endpoint.url``,
+``moto.log`` and ``estate.json``. ``up`` and ``down`` are idempotent. Nothing listens beyond 127.0.0.1.
+
+Estate (region ap-northeast-1): for each environment of ``ESTATE_ENVIRONMENTS`` one web, ap and db
+instance tagged ``Name``, ``Environment``, ``Role``, each with a root and a data EBS volume. The sandbox
+environment's instances are named ``joho-web01`` …; the others ``<env>-joho-web01`` … so that a request for
+one environment can name another's instance and be refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import OpsError, RunFailed
+from .paths import sandbox_dir
+
+REGION = "ap-northeast-1"
+HOST = "127.0.0.1"
+ESTATE_ENVIRONMENTS = ("sandbox", "prod", "dr", "maint")
+ROLES = ("web", "ap", "db")
+CREDENTIALS = {"aws_access_key_id": "SANDBOXACCESSKEYID00", "aws_secret_access_key": "sandbox-secret-key-moto-accepts-any"}
+
+
+@dataclass
+class SandboxState:
+    running: bool
+    pid: int | None
+    endpoint: str | None
+    directory: Path
+
+
+def instance_name(environment: str, role: str, n: int = 1) -> str:
+    base = f"joho-{role}{n:02d}"
+    return base if environment == "sandbox" else f"{environment}-{base}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _answers(endpoint: str, timeout_s: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(endpoint + "/moto-api/", timeout=timeout_s) as r:  # noqa: S310 - loopback only
+            return bool(r.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def state(directory: Path | None = None) -> SandboxState:
+    d = directory or sandbox_dir()
+    pid = endpoint = None
+    try:
+        pid = int((d / "moto.pid").read_text().strip())
+        endpoint = (d / "endpoint.url").read_text().strip()
+    except (OSError, ValueError):
+        pass
+    running = bool(pid and _alive(pid) and endpoint and _answers(endpoint))
+    return SandboxState(running=running, pid=pid, endpoint=endpoint, directory=d)
+
+
+def ec2_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client("ec2", region_name=REGION, endpoint_url=endpoint, **CREDENTIALS)
+
+
+def _image_id(ec2: Any) -> str:
+    images = ec2.describe_images(Owners=["amazon"]).get("Images", [])
+    linux = [i for i in images if "amzn" in (i.get("Name") or "").lower()] or images
+    if not linux:
+        raise RunFailed("sandbox: moto offers no AMI to launch instances from")
+    return str(sorted(linux, key=lambda i: i["ImageId"])[0]["ImageId"])
+
+
+def launch(ec2: Any, environment: str, names_roles: list[tuple[str, str]], image_id: str | None = None) -> list[str]:
+    """Launch instances (one RunInstances call per instance) with tags and a data volume each; return IDs."""
+    image_id = image_id or _image_id(ec2)
+    ids = []
+    for name, role in names_roles:
+        tags = [{"Key": "Name", "Value": name}, {"Key": "Environment", "Value": environment},
+                {"Key": "Role", "Value": role}]
+        resp = ec2.run_instances(
+            ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.medium",
+            Placement={"AvailabilityZone": REGION + "a"},
+            BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 20, "VolumeType": "gp3"}}],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags},
+                               {"ResourceType": "volume", "Tags": tags}],
+        )
+        ids.append(resp["Instances"][0]["InstanceId"])
+    return ids
+
+
+def seed(endpoint: str) -> dict[str, Any]:
+    """Create the estate; returns ``{environment: {name: instance_id}}``."""
+    ec2 = ec2_client(endpoint)
+    image = _image_id(ec2)
+    estate: dict[str, Any] = {}
+    for env in ESTATE_ENVIRONMENTS:
+        pairs = [(instance_name(env, role), role) for role in ROLES]
+        estate[env] = dict(zip([n for n, _ in pairs], launch(ec2, env, pairs, image)))
+    return estate
+
+
+def up(directory: Path | None = None, port: int | None = None, timeout_s: float = 30.0) -> SandboxState:
+    """Start the moto server and seed the estate, unless it is already running (idempotent)."""
+    d = directory or sandbox_dir()
+    current = state(d)
+    if current.running:
+        return current
+    d.mkdir(parents=True, exist_ok=True)
+    port = port or _free_port()
+    endpoint = f"http://{HOST}:{port}"
+    moto = Path(sys.executable).parent / "moto_server"
+    log = (d / "moto.log").open("ab")
+    proc = subprocess.Popen([str(moto), "-H", HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    (d / "moto.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + timeout_s
+    while not _answers(endpoint, 0.5):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RunFailed(f"sandbox: moto_server did not start on {endpoint}; see {d / 'moto.log'}")
+        time.sleep(0.1)
+    (d / "endpoint.url").write_text(endpoint)
+    estate = seed(endpoint)
+    (d / "estate.json").write_text(json.dumps(estate, indent=2, sort_keys=True) + "\n")
+    return state(d)
+
+
+def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState:
+    """Stop the moto server (idempotent); the estate is gone with it."""
+    d = directory or sandbox_dir()
+    current = state(d)
+    if current.pid and _alive(current.pid):
+        try:
+            os.killpg(current.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            os.kill(current.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _alive(current.pid) and time.monotonic() < deadline:
+            try:
+                os.waitpid(current.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.05)
+        if _alive(current.pid):
+            os.killpg(current.pid, signal.SIGKILL)
+    for name in ("moto.pid", "endpoint.url", "estate.json"):
+        (d / name).unlink(missing_ok=True)
+    return state(d)
+
+
+def instances(endpoint: str) -> list[dict[str, Any]]:
+    """Every instance of the sandbox: name, id, environment, role, state; sorted by environment and name."""
+    ec2 = ec2_client(endpoint)
+    out = []
+    for page in ec2.get_paginator("describe_instances").paginate():
+        for r in page["Reservations"]:
+            for i in r["Instances"]:
+                tags = {t["Key"]: t["Value"] for t in i.get("Tags", [])}
+                out.append({"name": tags.get("Name", ""), "id": i["InstanceId"],
+                            "environment": tags.get("Environment", ""), "role": tags.get("Role", ""),
+                            "state": i["State"]["Name"]})
+    return sorted(out, key=lambda x: (x["environment"], x["name"], x["id"]))
+
+
+def status(directory: Path | None = None) -> dict[str, Any]:
+    s = state(directory)
+    data: dict[str, Any] = {"running": s.running, "pid": s.pid if s.running else None,
+                            "endpoint": s.endpoint if s.running else None, "directory": str(s.directory),
+                            "instances": []}
+    if s.running and s.endpoint:
+        try:
+            data["instances"] = instances(s.endpoint)
+        except Exception as e:  # noqa: BLE001 - report, do not crash a status call
+            raise OpsError(f"sandbox: the moto server at {s.endpoint} did not answer: {e}") from e
+    return data
