@@ -132,7 +132,8 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
         result.status = str(runner.status)
         result.rc = int(runner.rc) if runner.rc is not None else -1
         try:
-            result.stdout = runner.stdout.read()
+            with runner.stdout as f:
+                result.stdout = f.read()
         except (OSError, AttributeError):
             result.stdout = "".join(str(e.get("stdout", "")) + "\n" for e in result.events if e.get("stdout"))
     finally:

@@ -34,6 +34,9 @@ ROLES = ("web", "ap", "db")
 CREDENTIALS = {"aws_access_key_id": "SANDBOXACCESSKEYID00", "aws_secret_access_key": "sandbox-secret-key-moto-accepts-any"}
 
 
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 @dataclass
 class SandboxState:
     running: bool
@@ -137,9 +140,10 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
     port = port or _free_port()
     endpoint = f"http://{HOST}:{port}"
     moto = Path(sys.executable).parent / "moto_server"
-    log = (d / "moto.log").open("ab")
-    proc = subprocess.Popen([str(moto), "-H", HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    with (d / "moto.log").open("ab") as log:
+        proc = subprocess.Popen([str(moto), "-H", HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    _CHILDREN[proc.pid] = proc  # the server outlives this call; keep the handle so it can be reaped
     (d / "moto.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + timeout_s
     while not _answers(endpoint, 0.5):
@@ -171,6 +175,9 @@ def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState
             time.sleep(0.05)
         if _alive(current.pid):
             os.killpg(current.pid, signal.SIGKILL)
+    child = _CHILDREN.pop(current.pid, None) if current.pid else None
+    if child is not None:
+        child.wait(timeout_s)
     for name in ("moto.pid", "endpoint.url", "estate.json"):
         (d / name).unlink(missing_ok=True)
     return state(d)

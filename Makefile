@@ -1,0 +1,66 @@
+# Operations automation collection. `make demo` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LOCK_HASH := $(shell sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(LOCK_HASH)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Keep Ansible's and Molecule's state out of ~/.ansible.
+export ANSIBLE_HOME := $(CURDIR)/.ansible-home
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: venv demo test unit integration molecule lint bench lock clean sandbox-up sandbox-down
+
+venv: $(STAMP)
+
+# The virtual environment, from the lock file (hashes required), then this project in editable mode.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --require-hashes --no-deps -r requirements.lock 2> >(grep -v "is ignored: it is neither" >&2)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored: it is neither" >&2)
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: venv
+	bash scripts/demo.sh
+
+# pytest exits 5 when it collects no test: for this project that is a failure, never a pass.
+test: venv lint
+	@$(PY) -m pytest tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; exit 1; fi; exit $$rc
+	$(MAKE) molecule
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+integration: venv
+	$(PY) -m pytest tests/integration
+
+molecule: venv
+	@for s in molecule/*/; do \
+	  s=$$(basename $$s); echo "== molecule test -s $$s"; \
+	  HOME=$(CURDIR)/.ansible-home/molecule-home molecule test -s $$s || exit 1; \
+	done
+
+lint: venv
+	ruff check ops_driver tests library filter_plugins bench scripts
+	mypy
+	ansible-lint --offline --profile production
+
+bench: venv
+	$(PY) bench/run.py
+
+sandbox-up: venv
+	ops-driver sandbox up
+sandbox-down: venv
+	ops-driver sandbox down
+
+# Regenerate requirements.lock from requirements.in (needs network access to PyPI).
+lock:
+	$(PYTHON) -m pip install -q uv && $(PYTHON) -m uv pip compile --python-version 3.11 --generate-hashes requirements.in -o requirements.lock
+
+clean:
+	-ops-driver sandbox down
+	rm -rf $(VENV) .ansible-home .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# make demo: sandbox up, then the sample work requests through plan and apply, with evidence paths.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export OPS_EVIDENCE_DIR="${OPS_EVIDENCE_DIR:-$PWD/evidence}"
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+plan_id() { python -c 'import json,sys; print(json.load(sys.stdin)["run_id"])'; }
+
+say "Sandbox: a moto server on 127.0.0.1 with prod, dr, maint and sandbox instances"
+ops-driver sandbox up
+
+run_request() {  # plan (check mode + diff), show the reviewer's report head, then apply the plan
+  local request=$1
+  say "Plan: $request (check mode, nothing changes)"
+  local id
+  id=$(ops-driver plan --quiet --json "$request" | plan_id)
+  ops-driver evidence show "$id" | sed -n '/^## Changes/,/^## Warnings/p'
+  say "Apply: $id"
+  ops-driver apply --quiet "$id"
+}
+
+run_request examples/requests/info-005-ec2-stop.yml
+run_request examples/requests/info-004-ec2-start.yml
+
+say "A second plan of the same start predicts no change"
+ops-driver plan --quiet examples/requests/info-004-ec2-start.yml
+
+say "A sandbox request that names a production instance is refused (exit 2), nothing runs"
+bad=$(mktemp --suffix=.yml)
+sed 's/\[joho-web01, joho-ap01\]/[prod-joho-web01]/' examples/requests/info-005-ec2-stop.yml > "$bad"
+set +e; ops-driver plan --quiet "$bad"; rc=$?; set -e
+rm -f "$bad"
+echo "exit code: $rc"
+
+say "Evidence bundles (verify recomputes every SHA-256)"
+ops-driver evidence verify
+echo "evidence folder: $OPS_EVIDENCE_DIR"
+say "Instances now"
+ops-driver sandbox status

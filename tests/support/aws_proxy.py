@@ -1,0 +1,105 @@
+"""A counting, fault-injecting HTTP proxy in front of the sandbox moto server (tests and benchmarks only).
+
+It listens on 127.0.0.1, forwards every request to moto and counts EC2 API calls by Action. Rules inject
+the faults moto cannot produce:
+
+- ``throttle[Action] = n``: answer the next ``n`` calls of Action with HTTP 503 RequestLimitExceeded
+  (the EC2 throttling error, see "Request throttling for the Amazon EC2 API" in the EC2 API Reference);
+- ``status_checks_stuck = True``: DescribeInstanceStatus reports every status check as ``initializing``;
+- ``never_reach[state] = True``: DescribeInstances reports instances that are in ``state`` as ``pending`` /
+  ``stopping`` instead (an instance that never gets there).
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+THROTTLED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code>'
+             b'<Message>Request limit exceeded.</Message></Error></Errors><RequestID>proxy</RequestID></Response>')
+
+
+class AwsProxy:
+    """Start with ``AwsProxy(upstream).start()``; ``endpoint`` is its URL; ``calls`` counts Actions."""
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream.rstrip("/")
+        self.calls: Counter[str] = Counter()
+        self.throttle: dict[str, int] = {}
+        self.status_checks_stuck = False
+        self.never_reach: dict[str, bool] = {}
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                return
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                action = (urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action") or [""])[0]
+                with proxy.lock:
+                    if action:
+                        proxy.calls[action] += 1
+                    throttled = proxy.throttle.get(action, 0) > 0
+                    if throttled:
+                        proxy.throttle[action] -= 1
+                if throttled:
+                    self._reply(503, THROTTLED, {"Content-Type": "text/xml"})
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                req = urllib.request.Request(proxy.upstream + self.path, data=body or None, headers=headers,
+                                             method=self.command)
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback moto
+                        status, data, rh = r.status, r.read(), dict(r.headers)
+                except urllib.error.HTTPError as e:
+                    status, data, rh = e.code, e.read(), dict(e.headers)
+                data = proxy.rewrite(action, data)
+                self._reply(status, data, {k: v for k, v in rh.items()
+                                           if k.lower() not in ("content-length", "transfer-encoding", "connection")})
+
+            def _reply(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def rewrite(self, action: str, data: bytes) -> bytes:
+        if action == "DescribeInstanceStatus" and self.status_checks_stuck:
+            data = data.replace(b"<status>ok</status>", b"<status>initializing</status>")
+        if action == "DescribeInstances":
+            if self.never_reach.get("running"):
+                data = data.replace(b"<name>running</name>", b"<name>pending</name>")
+            if self.never_reach.get("stopped"):
+                data = data.replace(b"<name>stopped</name>", b"<name>stopping</name>")
+        return data
+
+    def start(self) -> AwsProxy:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.throttle.clear()
+            self.never_reach.clear()
+            self.status_checks_stuck = False
