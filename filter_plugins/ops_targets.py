@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Filters that turn an operator's target list into checked resource IDs.
 
 Used by the roles of the operations catalog (ec2_power, ...). Every refusal message starts with
@@ -65,22 +64,24 @@ def ops_resolve_instances(found: list[dict[str, Any]], targets: Any, environment
         if len(mine) == 1:
             chosen[mine[0]["instance_id"]] = mine[0]
         elif len(mine) > 1:
-            errors.append("instances: Name %r matches %d instances in %s (%s); name them by instance ID"
-                          % (name, len(mine), environment, ", ".join(sorted(m["instance_id"] for m in mine))))
+            listed = ", ".join(sorted(m["instance_id"] for m in mine))
+            errors.append(f"instances: Name {name!r} matches {len(mine)} instances in {environment} ({listed}); "
+                          "name them by instance ID")
         elif matches:
-            errors.append("instances: %r belongs to environment %s, not %s; use that environment's inventory"
-                          % (name, "/".join(sorted({m["environment"] or "(no Environment tag)" for m in matches})),
-                             environment))
+            owners = "/".join(sorted({m["environment"] or "(no Environment tag)" for m in matches}))
+            errors.append(f"instances: {name!r} belongs to environment {owners}, not {environment}; "
+                          "use that environment's inventory")
         else:
-            errors.append("instances: no live instance has the Name tag %r in this account and region" % name)
+            errors.append(f"instances: no live instance has the Name tag {name!r} in this account and region")
     for iid in split["ids"]:
         if iid not in live:
-            errors.append("instances: instance ID %s does not exist (or is terminated)" % iid)
+            errors.append(f"instances: instance ID {iid} does not exist (or is terminated)")
             continue
         s = summary(live[iid])
         if s["environment"] != environment:
-            errors.append("instances: %s (%s) belongs to environment %s, not %s"
-                          % (iid, s["name"] or "no Name tag", s["environment"] or "(no Environment tag)", environment))
+            owner = s["environment"] or "(no Environment tag)"
+            errors.append(f"instances: {iid} ({s['name'] or 'no Name tag'}) belongs to environment {owner}, "
+                          f"not {environment}")
         else:
             chosen[iid] = s
     return {"instances": [chosen[k] for k in sorted(chosen)], "errors": errors}

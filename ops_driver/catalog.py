@@ -114,7 +114,7 @@ def load_documents(directory: Path | None = None) -> dict[str, dict[str, Any]]:
     for area, name in AREA_FILES.items():
         path = directory / name
         try:
-            docs[area] = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+            docs[area] = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a SafeLoader
         except OSError as e:
             raise InvalidInput(f"catalog: cannot read {path}: {e.strerror}") from e
     return docs

@@ -53,8 +53,8 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
              "cycle": t.cycle, "automated": t.automated,
              "change_class": t.automation.change_class if t.automation else None} for t in tasks]
     lines = [f"{'ID':<9} {'cycle':<9} {'auto':<4} {'name (en)':<48} name (ja)"]
-    lines += [f"{r['id']:<9} {r['cycle']:<9} {'yes' if r['automated'] else '':<4} {r['name_en'][:48]:<48} {r['name_ja']}"
-              for r in rows]
+    lines += [f"{t.id:<9} {t.cycle:<9} {'yes' if t.automated else '':<4} {t.name_en[:48]:<48} {t.name_ja}"
+              for t in tasks]
     _emit(args, {"tasks": rows, "count": len(rows)}, "\n".join(lines))
     return 0
 
@@ -68,7 +68,8 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
     if task.automation:
         data["params_schema"] = params_schema(task)
     lines = [f"{task.id}  {task.name_ja} — {task.name_en}", f"category: {task.category}",
-             f"cycle:    {task.cycle} ({task.cycle_ja})" + (f" timing: {task.raw['timing']}" if task.raw.get("timing") else ""),
+             f"cycle:    {task.cycle} ({task.cycle_ja})"
+             + (f" timing: {task.raw['timing']}" if task.raw.get("timing") else ""),
              f"seed:     {task.raw['seed']['file']} row {task.raw['seed']['row']}", "", task.summary_ja]
     for r in task.raw.get("roles") or []:
         lines.append(f"role:     {r['role']:<9} {r['party_ja']}")
@@ -77,7 +78,8 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
         lines += ["", f"playbook: {a.playbook}  (tags {', '.join(a.tags)}; change class {a.change_class})", "params:"]
         for p in a.params:
             req = "required" if p.required else f"default {p.default!r}"
-            lines.append(f"  {p.name:<14} {p.type}{'[' + p.elements + ']' if p.elements else '':<6} {req:<14} {p.description}")
+            kind = p.type + (f"[{p.elements}]" if p.elements else "")
+            lines.append(f"  {p.name:<14} {kind:<10} {req:<14} {p.description}")
         lines += [f"warning:  {w}" for w in a.warnings_en]
     else:
         lines += ["", "manual task: no playbook"]

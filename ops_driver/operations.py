@@ -62,7 +62,7 @@ def versions() -> dict[str, Any]:
     try:
         import ansible_collections
 
-        base = Path(list(ansible_collections.__path__)[0])
+        base = Path(next(iter(ansible_collections.__path__)))
         for fq in COLLECTIONS:
             ns, name = fq.split(".")
             try:
@@ -149,8 +149,10 @@ def compare(planned: list[dict[str, Any]], actual: list[dict[str, Any]]) -> dict
 
     predicted = {key(c): c for c in planned if c.get("changed")}
     done = {key(c): c for c in actual if c.get("changed")}
-    matched = [k[1] for k in sorted(done) if k in predicted
-               and predicted[k].get("action") == done[k].get("action") and predicted[k].get("after") == done[k].get("after")]
+    def outcome(c: dict[str, Any]) -> tuple[Any, Any]:
+        return (c.get("action"), c.get("after"))
+
+    matched = [k[1] for k in sorted(done) if k in predicted and outcome(predicted[k]) == outcome(done[k])]
     unpredicted = [k[1] for k in sorted(done) if k[1] not in matched]
     not_done = [k[1] for k in sorted(predicted) if k not in done]
     return {"matched": matched, "unpredicted": unpredicted, "not_done": not_done}

@@ -68,7 +68,8 @@ def render(manifest: dict[str, Any], task: Task, request: dict[str, Any], change
     if comparison is not None:
         out.append("\n## Compared with the plan\n\n")
         out.append(f"- predicted and done: {len(comparison['matched'])}\n")
-        out.append(f"- done but **not predicted**: {len(comparison['unpredicted'])} {_cell(comparison['unpredicted'])}\n")
+        unpredicted = comparison["unpredicted"]
+        out.append(f"- done but **not predicted**: {len(unpredicted)} {_cell(unpredicted)}\n")
         out.append(f"- predicted but **not done**: {len(comparison['not_done'])} {_cell(comparison['not_done'])}\n")
 
     out.append("\n## Warnings\n\n")

@@ -138,8 +138,12 @@ def _params_errors(task: Task, params: dict[str, Any]) -> list[str]:
             errors.extend(f"params.{m}: missing; {task.id} requires it{_fix_hint(task, m)}" for m in missing)
         else:
             top = next((str(p) for p in err.absolute_path), "")
-            value = err.instance if not (task.automation.param(top) or Param("", "str", "")).secret else REDACTED
-            errors.append(f"{path}: {value!r} is not valid: {_short(err.message, value)}{_fix_hint(task, top)}")
+            spec = task.automation.param(top)
+            if spec is not None and spec.secret:  # never echo a secret, not even a wrong one
+                errors.append(f"{path}: the value is not valid (rule: {err.validator}){_fix_hint(task, top)}")
+            else:
+                errors.append(f"{path}: {err.instance!r} is not valid: {_short(err.message, err.instance)}"
+                              f"{_fix_hint(task, top)}")
     return errors
 
 
@@ -181,11 +185,13 @@ def parse_request(text: str, catalog: Catalog, source: str = "<request>") -> Req
                            "'.', '_' and '-' (3-64 characters), for example REQ-2026-1122-001")
     env = data["environment"]
     if env not in ENVIRONMENTS or not inventory_dir(env).is_dir():
-        raise InvalidInput(f"{source}: environment: unknown environment {env!r}; use one of {', '.join(ENVIRONMENTS)}")
+        raise InvalidInput(f"{source}: environment: unknown environment {env!r}; "
+                           f"use one of {', '.join(ENVIRONMENTS)}")
     task = catalog.get(data["task"])
     if not task.automated:
         raise InvalidInput(f"{source}: task: {task.id} ({task.name_ja} / {task.name_en}) is a manual task of the "
-                           "catalog and has no playbook; list automated ones with `ops-driver catalog list --automated`")
+                           "catalog and has no playbook; list automated ones with "
+                           "`ops-driver catalog list --automated`")
     errors = _params_errors(task, data["params"])
     if errors:
         raise InvalidInput(f"{source}: " + "; ".join(errors))

@@ -117,7 +117,7 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
         if progress is not None:
             try:
                 progress(event, time.monotonic() - start)
-            except Exception:  # noqa: BLE001 - a display problem must never abort the run
+            except Exception:  # noqa: BLE001,S110 - a display problem must never abort the run
                 pass
         return True
 

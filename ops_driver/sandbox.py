@@ -31,7 +31,9 @@ REGION = "ap-northeast-1"
 HOST = "127.0.0.1"
 ESTATE_ENVIRONMENTS = ("sandbox", "prod", "dr", "maint")
 ROLES = ("web", "ap", "db")
-CREDENTIALS = {"aws_access_key_id": "SANDBOXACCESSKEYID00", "aws_secret_access_key": "sandbox-secret-key-moto-accepts-any"}
+# Moto accepts any credentials; these are not secrets (they are in inventories/sandbox too).
+CREDENTIALS = {"aws_access_key_id": "SANDBOXACCESSKEYID00",
+               "aws_secret_access_key": "sandbox-secret-key-moto-accepts-any"}
 
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
@@ -126,7 +128,7 @@ def seed(endpoint: str) -> dict[str, Any]:
     estate: dict[str, Any] = {}
     for env in ESTATE_ENVIRONMENTS:
         pairs = [(instance_name(env, role), role) for role in ROLES]
-        estate[env] = dict(zip([n for n, _ in pairs], launch(ec2, env, pairs, image)))
+        estate[env] = dict(zip([n for n, _ in pairs], launch(ec2, env, pairs, image), strict=False))
     return estate
 
 
@@ -205,6 +207,6 @@ def status(directory: Path | None = None) -> dict[str, Any]:
     if s.running and s.endpoint:
         try:
             data["instances"] = instances(s.endpoint)
-        except Exception as e:  # noqa: BLE001 - report, do not crash a status call
+        except Exception as e:
             raise OpsError(f"sandbox: the moto server at {s.endpoint} did not answer: {e}") from e
     return data

@@ -194,7 +194,8 @@ def test_timeout_is_reported_with_the_state_and_exit_3(proxied: Any, estate: Any
     proxied.never_reach["stopped"] = True
     out = operations.apply(plan.run_id)
     assert out.exit_code == 3
-    assert "Timed out after 30s waiting for stopped" in out.message and f"{ids['joho-web01']} is stopping" in out.message
+    assert "Timed out after 30s waiting for stopped" in out.message
+    assert f"{ids['joho-web01']} is stopping" in out.message
     report = (out.path / "report.md").read_text()
     assert "Timed out" in report
     assert evidence.verify(evidence.bundle(out.run_id)) == []

@@ -37,7 +37,7 @@ class AwsProxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _forward(self) -> None:
@@ -57,7 +57,7 @@ class AwsProxy:
                 req = urllib.request.Request(proxy.upstream + self.path, data=body or None, headers=headers,
                                              method=self.command)
                 try:
-                    with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback moto
+                    with urllib.request.urlopen(req, timeout=60) as r:
                         status, data, rh = r.status, r.read(), dict(r.headers)
                 except urllib.error.HTTPError as e:
                     status, data, rh = e.code, e.read(), dict(e.headers)

@@ -1,0 +1,146 @@
+"""make bench: the performance figures of issue #2, measured against a private sandbox on 127.0.0.1.
+
+1. ``ops-driver plan`` against the bare ``ansible-playbook --check --diff`` of the same playbook and inputs,
+   run alternately: median wall times and their ratio (target <= 1.15).
+2. Stop then start 200 sandbox instances in one request (plan + apply each): wall time and EC2 API calls by
+   action, counted by a proxy in front of moto (they must not grow with one call per instance).
+3. ``ops-driver catalog list``: median wall time of the whole command (target < 0.3 s).
+
+Prints a table and writes ``bench/results/latest.json``. Rounds: ``BENCH_ROUNDS`` (default 7).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ops_driver import sandbox  # noqa: E402
+from tests.support.aws_proxy import AwsProxy  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    elapsed = time.perf_counter() - start
+    if r.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(cmd)} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    return elapsed
+
+
+def request(path: Path, task: str, instances: list[str], ticket: str) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump({"task": task, "environment": "sandbox", "ticket": ticket,
+                                    "requested_by": "bench", "reason": "benchmark", "params": {"instances": instances}}))
+    return path
+
+
+def bench_plan_overhead(env: dict[str, str], work: Path) -> dict[str, Any]:
+    req = request(work / "plan.yml", "INFO-005", ["joho-web01", "joho-ap01"], "BENCH-PLAN")
+    extra = work / "vars.json"
+    extra.write_text(json.dumps({"instances": ["joho-web01", "joho-ap01"], "ops_ticket": "BENCH-PLAN",
+                                 "ops_task_id": "INFO-005"}))
+    bare = [str(BIN / "ansible-playbook"), "-i", "inventories/sandbox", "playbooks/info-005-ec2-stop.yml",
+            "--check", "--diff", "-e", f"@{extra}"]
+    driver = [str(BIN / "ops-driver"), "plan", "--quiet", "--json", str(req)]
+    timed(bare, env)
+    timed(driver, env)  # warm both once
+    t_bare, t_driver = [], []
+    for _ in range(ROUNDS):
+        t_bare.append(timed(bare, env))
+        t_driver.append(timed(driver, env))
+    ratios = [d / b for d, b in zip(t_driver, t_bare, strict=True)]
+    return {"rounds": ROUNDS, "bare_median_s": statistics.median(t_bare), "driver_median_s": statistics.median(t_driver),
+            "median_ratio": statistics.median(ratios), "target_ratio": 1.15}
+
+
+def bench_200(env: dict[str, str], endpoint: str, work: Path) -> dict[str, Any]:
+    ec2 = sandbox.ec2_client(endpoint)
+    names = [f"bench-{n:03d}" for n in range(200)]
+    sandbox.launch(ec2, "sandbox", [(n, "bench") for n in names])
+    proxy = AwsProxy(endpoint).start()
+    pdir = work / "proxied"
+    pdir.mkdir()
+    (pdir / "endpoint.url").write_text(proxy.endpoint)
+    penv = dict(env, OPS_SANDBOX_DIR=str(pdir))
+    out: dict[str, Any] = {"instances": len(names)}
+    try:
+        for task, label in (("INFO-005", "stop"), ("INFO-004", "start")):
+            proxy.reset()
+            req = request(work / f"{label}.yml", task, names, f"BENCH-{label.upper()}")
+            start = time.perf_counter()
+            r = subprocess.run([str(BIN / "ops-driver"), "plan", "--quiet", "--json", str(req)], env=penv, cwd=ROOT,
+                               capture_output=True, text=True, timeout=900)
+            plan = json.loads(r.stdout)
+            t_plan = time.perf_counter() - start
+            plan_calls = dict(proxy.calls)
+            proxy.reset()
+            start = time.perf_counter()
+            r = subprocess.run([str(BIN / "ops-driver"), "apply", "--quiet", "--json", plan["run_id"]], env=penv,
+                               cwd=ROOT, capture_output=True, text=True, timeout=900)
+            t_apply = time.perf_counter() - start
+            applied = json.loads(r.stdout)
+            if applied["exit_code"] != 0:
+                raise SystemExit(f"bench: apply failed: {applied['message']}")
+            changed = sum(1 for c in applied["changes"] if c["changed"])
+            out[label] = {"plan_s": t_plan, "apply_s": t_apply, "changed": changed,
+                          "plan_api_calls": plan_calls, "apply_api_calls": dict(proxy.calls),
+                          "apply_api_calls_total": sum(proxy.calls.values())}
+    finally:
+        proxy.stop()
+    return out
+
+
+def bench_catalog(env: dict[str, str]) -> dict[str, Any]:
+    cmd = [str(BIN / "ops-driver"), "catalog", "list"]
+    timed(cmd, env)
+    times = [timed(cmd, env) for _ in range(max(ROUNDS, 10))]
+    return {"runs": len(times), "median_s": statistics.median(times), "max_s": max(times), "target_s": 0.3}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="ops-bench-") as tmp:
+        work = Path(tmp)
+        sdir = work / "sandbox"
+        env = dict(os.environ, OPS_SANDBOX_DIR=str(sdir), OPS_EVIDENCE_DIR=str(work / "evidence"),
+                   ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOME=str(work / "ansible-home"),
+                   PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+        state = sandbox.up(sdir)
+        assert state.endpoint
+        try:
+            results = {"plan_overhead": bench_plan_overhead(env, work),
+                       "stop_start_200": bench_200(env, state.endpoint, work),
+                       "catalog_list": bench_catalog(env)}
+        finally:
+            sandbox.down(sdir)
+    po, ss, cl = results["plan_overhead"], results["stop_start_200"], results["catalog_list"]
+    print(f"plan vs bare ansible-playbook --check --diff ({po['rounds']} alternating rounds): "
+          f"bare {po['bare_median_s']:.2f} s, ops-driver {po['driver_median_s']:.2f} s, "
+          f"median ratio {po['median_ratio']:.3f} (target <= 1.15)")
+    for label in ("stop", "start"):
+        r = ss[label]
+        calls = ", ".join(f"{k} {v}" for k, v in sorted(r["apply_api_calls"].items()))
+        print(f"{label} {ss['instances']} instances: plan {r['plan_s']:.1f} s, apply {r['apply_s']:.1f} s, "
+              f"{r['changed']} changed; apply EC2 calls {r['apply_api_calls_total']} ({calls})")
+    print(f"ops-driver catalog list: median {cl['median_s'] * 1000:.0f} ms, max {cl['max_s'] * 1000:.0f} ms "
+          f"over {cl['runs']} runs (target < 300 ms)")
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The CLI contract: exit codes, --json on stdout, messages on stderr; bad input runs nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ops_driver.cli import main
+
+
+def test_catalog_list_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["catalog", "list", "--automated", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [t["id"] for t in data["tasks"]] == ["INFO-004", "INFO-005", "INFO-006"]
+
+
+def test_catalog_list_area_and_show(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["catalog", "list", "--area", "HELP"]) == 0
+    assert "HELP-021" in capsys.readouterr().out
+    assert main(["catalog", "show", "INFO-005", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["name_ja"].endswith("インスタンス停止") and data["params_schema"]["required"] == ["instances"]
+    assert main(["catalog", "show", "CORE-049"]) == 0
+    assert "manual task" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["catalog", "show", "NOPE-1"], ["catalog", "list", "--area", "XX"],
+                                  ["frobnicate"], ["evidence", "show", "nope"]])
+def test_bad_input_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+
+
+def test_invalid_request_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    req = tmp_path / "r.yml"
+    req.write_text("task: INFO-005\nenvironment: sandbox\nticket: REQ-1\nrequested_by: a\nreason: b\n"
+                   "params: {instances: [web01], colour: red}\n")
+    assert main(["plan", "--json", str(req)]) == 2
+    out = capsys.readouterr()
+    assert json.loads(out.out)["exit_code"] == 2 and "unknown parameter(s) colour" in out.err
+    assert not Path(os.environ["OPS_EVIDENCE_DIR"]).exists()  # nothing run, no bundle
+
+
+def test_evidence_verify_with_no_bundles(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evidence", "verify", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"bundles": {}, "verified": True}

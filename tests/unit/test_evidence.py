@@ -1,0 +1,65 @@
+"""Evidence bundles: hashes, tamper detection, secret scrubbing."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ops_driver import evidence
+
+
+def _write(base: Path, secret: str = "s3cr3t-value") -> evidence.Bundle:
+    return evidence.write_bundle(
+        "20261122T000000Z-INFO-005-plan-abcdef", {"run_id": "x", "kind": "plan", "note": f"pw {secret}"},
+        {"task": "INFO-005", "params": {"password": "********"}},
+        [{"host": "h", "task": "INFO-005", "resource": "r", "action": "stop", "before": {}, "after": {},
+          "changed": True}],
+        [{"event": "runner_on_ok", "stdout": f"leaked {secret}"}], f"stdout {secret}\n", "# report\n",
+        evidence.Scrubber([secret]), base)
+
+
+def test_bundle_has_every_file_and_verifies(tmp_path: Path) -> None:
+    b = _write(tmp_path)
+    assert sorted(p.name for p in b.path.iterdir()) == sorted([*evidence.BUNDLE_FILES, evidence.MANIFEST])
+    files = b.manifest()["files"]
+    assert set(files) == set(evidence.BUNDLE_FILES)
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in files.values())
+    assert evidence.verify(b) == []
+    assert json.loads((b.path / "changes.json").read_text())[0]["action"] == "stop"
+
+
+def test_secrets_are_scrubbed_everywhere(tmp_path: Path) -> None:
+    b = _write(tmp_path)
+    for p in b.path.iterdir():
+        assert "s3cr3t-value" not in p.read_text(), p.name
+
+
+def test_altered_missing_and_added_files_fail_verification(tmp_path: Path) -> None:
+    b = _write(tmp_path)
+    (b.path / "report.md").write_text("# a different report\n")
+    (b.path / "stdout.txt").unlink()
+    (b.path / "extra.txt").write_text("x")
+    problems = evidence.verify(b)
+    assert "report.md: altered (SHA-256 differs from manifest.json)" in problems
+    assert "stdout.txt: missing" in problems
+    assert "extra.txt: not part of the bundle" in problems
+
+
+def test_manifest_without_a_file_entry_fails(tmp_path: Path) -> None:
+    b = _write(tmp_path)
+    m = json.loads((b.path / "manifest.json").read_text())
+    del m["files"]["events.jsonl"]
+    (b.path / "manifest.json").write_text(json.dumps(m))
+    assert "events.jsonl: not listed in manifest.json" in evidence.verify(b)
+
+
+def test_run_id_shape() -> None:
+    rid = evidence.new_run_id("plan", "INFO-005")
+    assert re.fullmatch(r"\d{8}T\d{6}Z-INFO-005-plan-[0-9a-f]{6}", rid)
+
+
+def test_all_bundles_lists_only_bundles(tmp_path: Path) -> None:
+    _write(tmp_path)
+    (tmp_path / "not-a-bundle").mkdir()
+    assert [b.run_id for b in evidence.all_bundles(tmp_path)] == ["20261122T000000Z-INFO-005-plan-abcdef"]

@@ -1,0 +1,50 @@
+"""apply guards: stale, failed, applied plans and the environment lock (exit 4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ops_driver import policy
+from ops_driver.errors import PolicyRefused
+
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+
+
+def _plan(status: str = "planned", hours_ago: float = 1) -> dict[str, str]:
+    ended = (NOW - dt.timedelta(hours=hours_ago)).isoformat().replace("+00:00", "Z")
+    return {"run_id": "p1", "status": status, "ended_at": ended}
+
+
+def test_fresh_plan_passes() -> None:
+    policy.check_plan(_plan(), NOW, [])
+
+
+@pytest.mark.parametrize("plan, applies, needle", [
+    (_plan(status="invalid"), [], "ended 'invalid'"),
+    (_plan(hours_ago=25), [], "stale"),
+    (_plan(), [{"run_id": "a1", "status": "applied"}], "already applied by a1"),
+])
+def test_refusals(plan: dict[str, str], applies: list[dict[str, str]], needle: str) -> None:
+    with pytest.raises(PolicyRefused, match=needle) as e:
+        policy.check_plan(plan, NOW, applies)
+    assert e.value.exit_code == 4
+
+
+def test_max_age_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_PLAN_MAX_AGE", "60")
+    with pytest.raises(PolicyRefused, match="the limit is 60 s"):
+        policy.check_plan(_plan(hours_ago=0.1), NOW, [])
+
+
+def test_environment_lock_is_exclusive(tmp_path: Path) -> None:
+    with policy.environment_lock(tmp_path, "prod", "run-1 (pid 1)"):
+        with pytest.raises(PolicyRefused, match=r"environment prod is locked by run-1 \(pid 1\)"):
+            with policy.environment_lock(tmp_path, "prod", "run-2"):
+                pass
+        with policy.environment_lock(tmp_path, "dr", "run-3"):
+            pass
+    with policy.environment_lock(tmp_path, "prod", "run-4"):
+        pass

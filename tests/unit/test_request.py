@@ -1,0 +1,112 @@
+"""Work request validation: every bad input names the field and raises InvalidInput (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ops_driver.catalog import Automation, Catalog, Param, Task, load_catalog
+from ops_driver.errors import InvalidInput
+from ops_driver.paths import project_root
+from ops_driver.request import REDACTED, load_request, params_schema, parse_request
+
+CATALOG = load_catalog()
+GOOD = {"task": "INFO-005", "environment": "sandbox", "ticket": "REQ-2026-1122-001", "requested_by": "sato",
+        "reason": "Stop for middleware patching", "params": {"instances": ["joho-web01"]}}
+
+
+def _text(**changes: object) -> str:
+    data = dict(GOOD)
+    for k, v in changes.items():
+        if v is None:
+            data.pop(k, None)
+        else:
+            data[k] = v
+    return yaml.safe_dump(data)
+
+
+def test_good_request_gets_defaults() -> None:
+    req = parse_request(_text(), CATALOG)
+    assert req.params == {"instances": ["joho-web01"], "wait_timeout": 600}
+    assert req.task == "INFO-005" and req.environment == "sandbox" and len(req.source_sha256) == 64
+
+
+@pytest.mark.parametrize("changes, needle", [
+    ({"task": "INFO-999"}, "task: unknown catalog ID 'INFO-999'"),
+    ({"task": "info-005"}, "IDs are upper case: INFO-005"),
+    ({"task": "INFO-001"}, "task: INFO-001"),
+    ({"environment": "production"}, "environment: unknown environment 'production'"),
+    ({"ticket": None}, "ticket: missing or empty"),
+    ({"ticket": "a b"}, "ticket: 'a b' is not a ticket number"),
+    ({"requested_by": ""}, "requested_by: missing or empty"),
+    ({"colour": "red"}, "colour: unknown field"),
+    ({"params": {}}, "params.instances: missing"),
+    ({"params": {"instances": ["joho-web01"], "force": True}}, "unknown parameter(s) force"),
+    ({"params": {"instances": "joho-web01"}}, "params.instances: 'joho-web01' is not valid"),
+    ({"params": {"instances": []}}, "params.instances"),
+    ({"params": {"instances": ["joho web01"]}}, "params.instances[0]"),
+    ({"params": {"instances": ["joho-web01"], "wait_timeout": "ten"}}, "params.wait_timeout: 'ten' is not valid"),
+    ({"params": {"instances": ["joho-web01"], "wait_timeout": 5}}, "params.wait_timeout: 5 is not valid"),
+    ({"params": ["joho-web01"]}, "params: must be a mapping"),
+])
+def test_bad_requests_name_the_field(changes: dict[str, object], needle: str) -> None:
+    with pytest.raises(InvalidInput) as e:
+        parse_request(_text(**changes), CATALOG)
+    assert needle in str(e.value)
+    assert e.value.exit_code == 2
+
+
+def test_manual_task_is_refused_with_a_hint() -> None:
+    with pytest.raises(InvalidInput, match=r"manual task of the catalog.*--automated"):
+        parse_request(_text(task="CORE-001"), CATALOG)
+
+
+def test_malformed_yaml_gives_the_line() -> None:
+    with pytest.raises(InvalidInput, match=r"not valid YAML at line 4, column 7"):
+        parse_request("task: INFO-005\nenvironment: sandbox\nparams: [a, b\nticket: x\n", CATALOG)
+    with pytest.raises(InvalidInput, match="a work request is a YAML mapping"):
+        parse_request("- just a list\n", CATALOG)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="no such request file"):
+        load_request(tmp_path / "nope.yml", CATALOG)
+
+
+def test_every_example_request_is_valid() -> None:
+    examples = sorted((project_root() / "examples" / "requests").glob("*.yml"))
+    assert examples
+    for path in examples:
+        req = load_request(path, CATALOG)
+        assert CATALOG.get(req.task).automated
+
+
+def test_params_schema_is_generated_from_the_catalog() -> None:
+    schema = params_schema(CATALOG.get("INFO-004"))
+    assert schema["required"] == ["instances"] and schema["additionalProperties"] is False
+    assert schema["properties"]["instances"]["items"]["pattern"].startswith("^(i-")
+    assert schema["properties"]["wait_timeout"]["minimum"] == 30
+
+
+def _secret_task() -> Task:
+    auto = Automation(playbook="playbooks/x.yml", tags=["X-001"], change_class="standard", params=[
+        Param(name="password", type="str", description="archive password", required=True, secret=True,
+              pattern="^.{8,}$"),
+        Param(name="path", type="str", description="where", required=True)])
+    return Task(id="STAT-099", area="STAT", category="c", name_ja="n", name_en="n", summary_ja="s",
+                cycle="on_demand", cycle_ja="随時", raw={}, automation=auto)
+
+
+def test_secret_params_are_redacted_and_never_echoed() -> None:
+    task = _secret_task()
+    catalog = Catalog(tasks={**CATALOG.tasks, task.id: task})
+    text = _text(task="STAT-099", params={"password": "hunter2-very-secret", "path": "a"})
+    req = parse_request(text, catalog)
+    assert req.redacted(task)["params"]["password"] == REDACTED
+    assert req.secret_values(task) == ["hunter2-very-secret"]
+    assert req.raw["params"]["password"] == "hunter2-very-secret"  # the run still gets it
+    with pytest.raises(InvalidInput) as e:
+        parse_request(_text(task="STAT-099", params={"password": "short", "path": "a"}), catalog)
+    assert "short" not in str(e.value) and "params.password: the value is not valid (rule: pattern)" in str(e.value)
