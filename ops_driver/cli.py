@@ -98,12 +98,14 @@ def cmd_catalog_validate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- plan / apply
 
 def _outcome_text(out: Any) -> str:
+    from .report import brief
+
     verb = "would change" if out.kind == "plan" else "changed"
     lines = [f"{out.kind} {out.run_id}: {out.status}"]
     for c in out.changes:
         mark = "*" if c["changed"] else " "
-        lines.append(f" {mark} {c['host']} {c['resource']} {c.get('name', '')}: {c.get('before')} -> {c.get('after')}"
-                     f" ({c['action']})")
+        lines.append(f" {mark} {c['host']} {c['resource']} {c.get('name', '')}: "
+                     f"{brief(c.get('before'))} -> {brief(c.get('after'))} ({c['action']})")
     n = sum(1 for c in out.changes if c["changed"])
     lines.append(f"{n} resource(s) {verb}; evidence: {out.path}")
     if out.kind == "plan" and out.exit_code == 0:
@@ -112,8 +114,6 @@ def _outcome_text(out: Any) -> str:
     if comp:
         lines.append(f"compared with plan: {len(comp['matched'])} predicted and done, "
                      f"{len(comp['unpredicted'])} not predicted, {len(comp['not_done'])} predicted but not done")
-    if out.message:
-        lines.append(f"error: {out.message}")
     return "\n".join(lines)
 
 

@@ -17,6 +17,13 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ") or "—"
 
 
+def brief(value: Any) -> str:
+    """A before/after value for one line: ``running`` for ``{"state": "running"}``, else ``k=v, …``."""
+    if isinstance(value, dict) and len(value) == 1:
+        return _cell(next(iter(value.values())))
+    return _cell(value)
+
+
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]

@@ -8,7 +8,8 @@ export OPS_EVIDENCE_DIR="${OPS_EVIDENCE_DIR:-$PWD/evidence}"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 plan_id() { python -c 'import json,sys; print(json.load(sys.stdin)["run_id"])'; }
 
-say "Sandbox: a moto server on 127.0.0.1 with prod, dr, maint and sandbox instances"
+say "Sandbox: a fresh moto server on 127.0.0.1 with prod, dr, maint and sandbox instances"
+ops-driver sandbox down > /dev/null
 ops-driver sandbox up
 
 run_request() {  # plan (check mode + diff), show the reviewer's report head, then apply the plan
