@@ -43,8 +43,8 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 def request(path: Path, task: str, instances: list[str], ticket: str) -> Path:
     import yaml
 
-    path.write_text(yaml.safe_dump({"task": task, "environment": "sandbox", "ticket": ticket,
-                                    "requested_by": "bench", "reason": "benchmark", "params": {"instances": instances}}))
+    path.write_text(yaml.safe_dump({"task": task, "environment": "sandbox", "ticket": ticket, "requested_by": "bench",
+                                    "reason": "benchmark", "params": {"instances": instances}}))
     return path
 
 
@@ -63,8 +63,9 @@ def bench_plan_overhead(env: dict[str, str], work: Path) -> dict[str, Any]:
         t_bare.append(timed(bare, env))
         t_driver.append(timed(driver, env))
     ratios = [d / b for d, b in zip(t_driver, t_bare, strict=True)]
-    return {"rounds": ROUNDS, "bare_median_s": statistics.median(t_bare), "driver_median_s": statistics.median(t_driver),
-            "median_ratio": statistics.median(ratios), "target_ratio": 1.15}
+    return {"rounds": ROUNDS, "bare_median_s": statistics.median(t_bare),
+            "driver_median_s": statistics.median(t_driver), "median_ratio": statistics.median(ratios),
+            "target_ratio": 1.15}
 
 
 def bench_200(env: dict[str, str], endpoint: str, work: Path) -> dict[str, Any]:

@@ -86,6 +86,6 @@ def render(manifest: dict[str, Any], task: Task, request: dict[str, Any], change
         out.append("".join(f"- {f.get('host')}: {f.get('task')}: {f.get('msg')}\n" for f in failures))
     if kind == "plan":
         out.append("\n## Tasks skipped in check mode\n\n")
-        names = sorted({f"{s.get('task')}" for s in skipped})
+        names = sorted({f"{s.get('task')} ({s.get('reason') or 'skipped'})" for s in skipped})
         out.append("".join(f"- {n}\n" for n in names) if names else "None.\n")
     return "".join(out)

@@ -78,24 +78,14 @@ class Request:
 
 
 def param_schema(param: Param) -> dict[str, Any]:
-    """JSON Schema of one catalog parameter."""
+    """JSON Schema of one catalog parameter (for a list, the value rules apply to each element)."""
     s: dict[str, Any] = {"type": _JSON_TYPES[param.type], "description": param.description}
-    target = s
+    value_rules = s
     if param.type == "list":
-        s["items"] = {"type": _JSON_TYPES[param.elements or "str"]}
-        target = s["items"]
-        if param.min_items is not None:
-            s["minItems"] = param.min_items
-        if param.max_items is not None:
-            s["maxItems"] = param.max_items
-    if param.choices is not None:
-        target["enum"] = param.choices
-    if param.pattern is not None:
-        target["pattern"] = param.pattern
-    if param.minimum is not None:
-        target["minimum"] = param.minimum
-    if param.maximum is not None:
-        target["maximum"] = param.maximum
+        s["items"] = value_rules = {"type": _JSON_TYPES[param.elements or "str"]}
+        s.update({k: v for k, v in (("minItems", param.min_items), ("maxItems", param.max_items)) if v is not None})
+    value_rules.update({k: v for k, v in (("enum", param.choices), ("pattern", param.pattern),
+                                          ("minimum", param.minimum), ("maximum", param.maximum)) if v is not None})
     return s
 
 

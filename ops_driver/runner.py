@@ -84,7 +84,9 @@ def _collect(event: Event, out: RunResult) -> None:
         out.failures.append({"host": data.get("host"), "task": data.get("task"),
                              "msg": "unreachable: " + str(res.get("msg", "")), "result": res})
     elif kind == "runner_on_skipped":
-        out.skipped.append({"host": data.get("host"), "task": data.get("task")})
+        res = data.get("res") or {}
+        reason = res.get("false_condition") or res.get("skip_reason") or res.get("msg") or ""
+        out.skipped.append({"host": data.get("host"), "task": data.get("task"), "reason": str(reason)})
     elif kind == "playbook_on_stats":
         out.artifacts.update(data.get("artifact_data") or {})
     if kind in ("runner_on_ok", "runner_on_failed"):

@@ -104,7 +104,7 @@ def _image_id(ec2: Any) -> str:
 
 
 def launch(ec2: Any, environment: str, names_roles: list[tuple[str, str]], image_id: str | None = None) -> list[str]:
-    """Launch instances (one RunInstances call per instance) with tags and a data volume each; return IDs."""
+    """Launch instances (one RunInstances call each) with tags, a root and a data volume each; return IDs."""
     image_id = image_id or _image_id(ec2)
     ids = []
     for name, role in names_roles:
@@ -113,7 +113,8 @@ def launch(ec2: Any, environment: str, names_roles: list[tuple[str, str]], image
         resp = ec2.run_instances(
             ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.medium",
             Placement={"AvailabilityZone": REGION + "a"},
-            BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 20, "VolumeType": "gp3"}}],
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8, "VolumeType": "gp3"}},
+                                 {"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 20, "VolumeType": "gp3"}}],
             TagSpecifications=[{"ResourceType": "instance", "Tags": tags},
                                {"ResourceType": "volume", "Tags": tags}],
         )

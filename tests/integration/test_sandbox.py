@@ -1,0 +1,45 @@
+"""ops-driver sandbox up / down / status: idempotent, loopback only, the estate of the contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ops_driver import sandbox
+from ops_driver.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_down_are_idempotent_and_status_lists_the_estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("OPS_SANDBOX_DIR", str(tmp_path / "sb"))
+    try:
+        assert main(["sandbox", "up", "--json"]) == 0
+        first = json.loads(capsys.readouterr().out)
+        assert first["running"] and first["endpoint"].startswith("http://127.0.0.1:")
+        assert main(["sandbox", "up", "--json"]) == 0
+        second = json.loads(capsys.readouterr().out)
+        assert (second["pid"], second["endpoint"]) == (first["pid"], first["endpoint"])  # same server
+        assert len(second["instances"]) == len(first["instances"])  # not seeded twice
+
+        by_env: dict[str, set[str]] = {}
+        for i in first["instances"]:
+            assert set(i) >= {"name", "id", "environment", "state"}
+            by_env.setdefault(i["environment"], set()).add(i["role"])
+        for env in ("prod", "dr", "maint", "sandbox"):
+            assert by_env[env] == {"web", "ap", "db"}
+        ec2 = sandbox.ec2_client(first["endpoint"])
+        volumes = ec2.describe_volumes()["Volumes"]
+        assert len(volumes) == 2 * len(first["instances"])  # root + data volume each
+        assert {v["Attachments"][0]["Device"] for v in volumes} == {"/dev/xvda", "/dev/sdf"}
+    finally:
+        assert main(["sandbox", "down", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["running"] is False
+    assert main(["sandbox", "down"]) == 0
+    assert "sandbox: stopped" in capsys.readouterr().out
+    assert main(["sandbox", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "running": False, "pid": None, "endpoint": None, "directory": str(tmp_path / "sb"), "instances": []}
