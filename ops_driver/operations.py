@@ -79,6 +79,7 @@ def _changes(result: RunResult, task_id: str) -> list[dict[str, Any]]:
     entries = []
     for c in result.artifacts.get("ops_changes") or []:
         entries.append({"host": c.get("host", ""), "task": task_id, "resource": c.get("resource"),
+                        **{k: c[k] for k in ("match", "note") if c.get(k)},
                         "name": c.get("name", ""), "action": c.get("action"), "before": c.get("before"),
                         "after": c.get("after"), "changed": bool(c.get("changed")),
                         **({"failed": True} if c.get("failed") else {})})
@@ -145,12 +146,16 @@ def _run_and_record(kind: str, req: Request, task: Task, extravars: dict[str, An
 def compare(planned: list[dict[str, Any]], actual: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Which actual changes the plan predicted: ``{matched, unpredicted, not_done}`` lists of resources."""
     def key(c: dict[str, Any]) -> tuple[str, str]:
-        return (str(c.get("host")), str(c.get("resource")))
+        # A resource made by the run has no ID at plan time: "match" names it the same in plan and apply.
+        return (str(c.get("host")), str(c.get("match") or c.get("resource")))
 
     predicted = {key(c): c for c in planned if c.get("changed")}
     done = {key(c): c for c in actual if c.get("changed")}
     def outcome(c: dict[str, Any]) -> tuple[Any, Any]:
-        return (c.get("action"), c.get("after"))
+        after = c.get("after")
+        if isinstance(after, dict) and c.get("action") == "create":
+            after = {k: v for k, v in after.items() if k != "state"}  # pending vs available is not a difference
+        return (c.get("action"), after)
 
     matched = [k[1] for k in sorted(done) if k in predicted and outcome(predicted[k]) == outcome(done[k])]
     unpredicted = [k[1] for k in sorted(done) if k[1] not in matched]

@@ -6,6 +6,8 @@ the faults moto cannot produce:
 - ``throttle[Action] = n``: answer the next ``n`` calls of Action with HTTP 503 RequestLimitExceeded
   (the EC2 throttling error, see "Request throttling for the Amazon EC2 API" in the EC2 API Reference);
 - ``status_checks_stuck = True``: DescribeInstanceStatus reports every status check as ``initializing``;
+- ``images_stuck = True``: DescribeImages reports every available image as ``pending`` (an AMI that never
+  becomes available);
 - ``never_reach[state] = True``: DescribeInstances reports instances that are in ``state`` as ``pending`` /
   ``stopping`` instead (an instance that never gets there).
 """
@@ -33,6 +35,7 @@ class AwsProxy:
         self.throttle: dict[str, int] = {}
         self.status_checks_stuck = False
         self.never_reach: dict[str, bool] = {}
+        self.images_stuck = False
         self.lock = threading.Lock()
         proxy = self
 
@@ -82,6 +85,8 @@ class AwsProxy:
     def rewrite(self, action: str, data: bytes) -> bytes:
         if action == "DescribeInstanceStatus" and self.status_checks_stuck:
             data = data.replace(b"<status>ok</status>", b"<status>initializing</status>")
+        if action == "DescribeImages" and self.images_stuck:
+            data = data.replace(b"<imageState>available</imageState>", b"<imageState>pending</imageState>")
         if action == "DescribeInstances":
             if self.never_reach.get("running"):
                 data = data.replace(b"<name>running</name>", b"<name>pending</name>")
@@ -103,3 +108,4 @@ class AwsProxy:
             self.throttle.clear()
             self.never_reach.clear()
             self.status_checks_stuck = False
+            self.images_stuck = False

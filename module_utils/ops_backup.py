@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Operations automation collection - GPL-3.0-or-later (as Ansible module_utils are)
+"""Shared by the backup modules (ec2_ami_backup, ec2_snapshot_backup): names, tags and generations.
+
+Catalog tasks INFO-011 (AMI), INFO-012 (EBS snapshot) and CORE-012 (システムバックアップ: "構成変更前後で
+1世代ずつ(合計2世代分)" - one generation before and one after a configuration change, two in all).
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Value of the CreatedBy tag on every image and snapshot this project makes. Pruning touches nothing else.
+CREATED_BY = "ops-automation-collection"
+
+#: A generation label: valid in an AMI name and in a tag value (letters, digits, '.', '_', '-').
+GENERATION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
+_AMI_NAME_BAD = re.compile(r"[^A-Za-z0-9()\[\] ./'@_-]")
+
+
+def tag_dict(tags):
+    """AWS tag list [{Key, Value}] -> dict."""
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def backup_tags(name, ticket, task, generation, source_key, source_id):
+    """Tags for an AMI or a snapshot. ``source_key`` is SourceInstance or SourceVolume.
+
+    Returns a list of {Key, Value} sorted by key.
+    """
+    tags = {"Name": name, "Ticket": ticket, "CatalogTask": task, "Generation": generation,
+            "CreatedBy": CREATED_BY, source_key: source_id}
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def ami_name(instance_name, generation, ticket, date):
+    """``<instance name>-<generation>-<ticket>-<yyyymmdd>``, made valid for an AMI name (3-128 characters).
+
+    ``date`` is a datetime.date. Characters AMI names refuse become '-'.
+    """
+    raw = "%s-%s-%s-%s" % (instance_name or "instance", generation, ticket, date.strftime("%Y%m%d"))
+    return _AMI_NAME_BAD.sub("-", raw)[:128]
+
+
+def is_ours(tags, source_key, source_id):
+    """True when a resource carries our CreatedBy tag and belongs to ``source_id``."""
+    t = tag_dict(tags) if isinstance(tags, list) else (tags or {})
+    return t.get("CreatedBy") == CREATED_BY and t.get(source_key) == source_id
+
+
+def select_prunable(existing, keep, source_key, source_id):
+    """Which existing backups of one source to prune so that ``keep`` generations remain.
+
+    Args:
+        existing: resources as {"id", "created" (ISO 8601 str, sortable), "tags" (list or dict)}; may include
+            foreign resources - they are never returned.
+        keep: generations to keep (>= 1), counting every backup of ours for the source, the new one included.
+        source_key, source_id: SourceInstance / SourceVolume and its ID.
+
+    Returns (kept, pruned): lists of ids, newest first. Only resources of ours for that source are counted.
+    """
+    if keep < 1:
+        raise ValueError("retention must be at least 1")
+    ours = [e for e in existing if is_ours(e.get("tags"), source_key, source_id)]
+    ours.sort(key=lambda e: (e.get("created") or "", e["id"]), reverse=True)
+    return [e["id"] for e in ours[:keep]], [e["id"] for e in ours[keep:]]
+
+
+def counted_ec2_client(module):
+    """An EC2 client with jittered-backoff retries on throttling and a call counter.
+
+    Returns (client, calls): ``calls`` is a dict operation name -> count, updated as calls are made.
+    """
+    from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+    calls = {}
+
+    def count(model, **kwargs):
+        calls[model.name] = calls.get(model.name, 0) + 1
+
+    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30))
+    client.client.meta.events.register("before-call.ec2.*", count)
+    return client, calls
+
+
+def chunks(items, size=100):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def wait_until(ids, poll, done, failed, timeout_s, interval_s, sleep, clock):
+    """Poll ``poll(ids) -> {id: state}`` (batched by the caller) until every id is ``done(state)``.
+
+    Returns (states, pending, failures): pending is empty on success; failures lists ids whose state is
+    ``failed(state)`` (polling stops for them). ``sleep`` and ``clock`` are injected (time.sleep, time.monotonic).
+    """
+    deadline = clock() + timeout_s
+    states, pending, failures = {}, list(ids), []
+    while pending:
+        states.update(poll(pending))
+        failures += [i for i in pending if failed(states.get(i))]
+        pending = [i for i in pending if not done(states.get(i)) and i not in failures]
+        if not pending or clock() >= deadline:
+            break
+        sleep(max(0, min(interval_s, deadline - clock())))
+    return states, pending, failures
