@@ -24,16 +24,26 @@ description:
   - Amazon EC2 API Reference - CreateImage, DescribeImages, DeregisterImage, DeleteSnapshot; User Guide
     "Create an Amazon EBS-backed AMI" (NoReboot - without it EC2 reboots the instance to get a consistent image).
 options:
-  instance_ids: {description: Instance IDs (already resolved and environment-checked)., type: list, elements: str, required: true}
+  instance_ids:
+    description: Instance IDs (already resolved and environment-checked).
+    type: list
+    elements: str
+    required: true
   state:
     description: C(present) creates (if missing) then prunes; C(pruned) only applies the retention rule (CORE-012).
     type: str
     choices: [present, pruned]
     default: present
   ticket: {description: Work request number (Ticket tag, part of the name)., type: str, required: true}
-  generation: {description: "Generation label, e.g. pre-change or post-change (letters, digits, . _ -).", type: str, default: pre-change}
+  generation:
+    description: Generation label, e.g. pre-change or post-change (letters, digits, '.', '_', '-').
+    type: str
+    default: pre-change
   catalog_task: {description: CatalogTask tag., type: str, default: INFO-011}
-  no_reboot: {description: Create the image without rebooting the instance (a crash-consistent image)., type: bool, default: true}
+  no_reboot:
+    description: Create the image without rebooting the instance (a crash-consistent image).
+    type: bool
+    default: true
   retention: {description: Generations to keep per instance (>= 1)., type: int, default: 2}
   prune: {description: Apply the retention rule after creating., type: bool, default: true}
   wait_timeout: {description: Seconds to wait for all new AMIs to be available., type: int, default: 1800}
@@ -58,7 +68,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 images:
-  description: One entry per instance - instance_id, name, image_id (null in check mode when new), action (create/none), state.
+  description:
+    - One entry per instance - instance_id, name, image_id (null in check mode when new),
+      action (create/none), state.
   returned: always
   type: list
 pruned:
@@ -84,9 +96,17 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.ops_backup import (GENERATION_PATTERN, ami_name, backup_tags, chunks,
-                                             counted_ec2_client, is_ours, select_prunable, tag_dict,
-                                             wait_until)
+from ansible.module_utils.ops_backup import (
+    GENERATION_PATTERN,
+    ami_name,
+    backup_tags,
+    chunks,
+    counted_ec2_client,
+    is_ours,
+    select_prunable,
+    tag_dict,
+    wait_until,
+)
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 NEW = "(new)"
@@ -94,23 +114,28 @@ GONE_STATES = ("deregistered", "invalid", "error", "failed")
 
 
 def main():
-    module = AnsibleAWSModule(argument_spec=dict(
-        instance_ids=dict(type="list", elements="str", required=True),
-        state=dict(type="str", choices=["present", "pruned"], default="present"),
-        ticket=dict(type="str", required=True),
-        generation=dict(type="str", default="pre-change"),
-        catalog_task=dict(type="str", default="INFO-011"),
-        no_reboot=dict(type="bool", default=True),
-        retention=dict(type="int", default=2),
-        prune=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
-        poll_interval=dict(type="int", default=15),
-        expected_prune=dict(type="list", elements="str"),
-    ), supports_check_mode=True)
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            instance_ids=dict(type="list", elements="str", required=True),
+            state=dict(type="str", choices=["present", "pruned"], default="present"),
+            ticket=dict(type="str", required=True),
+            generation=dict(type="str", default="pre-change"),
+            catalog_task=dict(type="str", default="INFO-011"),
+            no_reboot=dict(type="bool", default=True),
+            retention=dict(type="int", default=2),
+            prune=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=1800),
+            poll_interval=dict(type="int", default=15),
+            expected_prune=dict(type="list", elements="str"),
+        ),
+        supports_check_mode=True,
+    )
     p = module.params
     if not re.match(GENERATION_PATTERN, p["generation"]):
-        module.fail_json(msg="INVALID INPUT: generation: %r - use letters, digits, '.', '_' and '-' "
-                             "(up to 40), e.g. pre-change" % p["generation"])
+        module.fail_json(
+            msg="INVALID INPUT: generation: %r - use letters, digits, '.', '_' and '-' "
+            "(up to 40), e.g. pre-change" % p["generation"]
+        )
     if p["retention"] < 1:
         module.fail_json(msg="INVALID INPUT: retention: must be at least 1 (the generation just made)")
     ids = sorted(set(p["instance_ids"]))
@@ -126,9 +151,14 @@ def main():
             module.fail_json(msg="INVALID INPUT: instances: not found: " + ", ".join(missing), api_calls=calls)
         ours = []
         for chunk in chunks(ids, 200):
-            ours += ec2.describe_images(Owners=["self"], aws_retry=True, Filters=[
-                {"Name": "tag:CreatedBy", "Values": ["ops-automation-collection"]},
-                {"Name": "tag:SourceInstance", "Values": chunk}])["Images"]
+            ours += ec2.describe_images(
+                Owners=["self"],
+                aws_retry=True,
+                Filters=[
+                    {"Name": "tag:CreatedBy", "Values": ["ops-automation-collection"]},
+                    {"Name": "tag:SourceInstance", "Values": chunk},
+                ],
+            )["Images"]
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="Could not read the instances and their AMIs", api_calls=calls)
 
@@ -136,53 +166,115 @@ def main():
     images, changes, pruned, creates = [], [], [], []
     for iid in ids:
         inst_name = tag_dict(instances[iid].get("Tags")).get("Name", "")
-        mine = [im for im in ours if is_ours(im.get("Tags"), "SourceInstance", iid) and im.get("State") not in GONE_STATES]
-        same = [im for im in mine if tag_dict(im.get("Tags")).get("Ticket") == p["ticket"]
-                and tag_dict(im.get("Tags")).get("Generation") == p["generation"]]
+        mine = [
+            im for im in ours if is_ours(im.get("Tags"), "SourceInstance", iid) and im.get("State") not in GONE_STATES
+        ]
+        same = [
+            im
+            for im in mine
+            if tag_dict(im.get("Tags")).get("Ticket") == p["ticket"]
+            and tag_dict(im.get("Tags")).get("Generation") == p["generation"]
+        ]
         name = ami_name(inst_name, p["generation"], p["ticket"], today)
-        candidates = [{"id": im["ImageId"], "created": im.get("CreationDate", ""), "tags": im.get("Tags")} for im in mine]
+        candidates = [
+            {"id": im["ImageId"], "created": im.get("CreationDate", ""), "tags": im.get("Tags")} for im in mine
+        ]
         if p["state"] == "present":
             if same:
-                images.append(dict(instance_id=iid, name=same[0].get("Name"), image_id=same[0]["ImageId"],
-                                   action="none", state=same[0].get("State")))
-                changes.append(dict(resource="ec2:image/%s" % same[0]["ImageId"], name=same[0].get("Name"),
-                                    action="none", before=dict(state=same[0].get("State"), ticket=p["ticket"]),
-                                    after=dict(state=same[0].get("State"), ticket=p["ticket"]), changed=False,
-                                    note="already made for this ticket and generation"))
+                images.append(
+                    dict(
+                        instance_id=iid,
+                        name=same[0].get("Name"),
+                        image_id=same[0]["ImageId"],
+                        action="none",
+                        state=same[0].get("State"),
+                    )
+                )
+                changes.append(
+                    dict(
+                        resource="ec2:image/%s" % same[0]["ImageId"],
+                        name=same[0].get("Name"),
+                        action="none",
+                        before=dict(state=same[0].get("State"), ticket=p["ticket"]),
+                        after=dict(state=same[0].get("State"), ticket=p["ticket"]),
+                        changed=False,
+                        note="already made for this ticket and generation",
+                    )
+                )
             else:
                 creates.append((iid, inst_name, name))
-                candidates.append({"id": NEW, "created": "9999", "tags": backup_tags(
-                    name, p["ticket"], p["catalog_task"], p["generation"], "SourceInstance", iid)})
+                candidates.append(
+                    {
+                        "id": NEW,
+                        "created": "9999",
+                        "tags": backup_tags(
+                            name, p["ticket"], p["catalog_task"], p["generation"], "SourceInstance", iid
+                        ),
+                    }
+                )
                 if not p["no_reboot"]:
-                    module.warn("Creating the AMI of %s (%s) with no_reboot=false REBOOTS the instance: its services "
-                                "are interrupted while EC2 takes the image." % (inst_name or iid, iid))
+                    module.warn(
+                        "Creating the AMI of %s (%s) with no_reboot=false REBOOTS the instance: its services "
+                        "are interrupted while EC2 takes the image." % (inst_name or iid, iid)
+                    )
         if p["prune"] or p["state"] == "pruned":
             _kept, drop = select_prunable(candidates, p["retention"], "SourceInstance", iid)
             for im in [im for im in mine if im["ImageId"] in drop]:
-                snaps = sorted(b["Ebs"]["SnapshotId"] for b in im.get("BlockDeviceMappings", []) if b.get("Ebs", {}).get("SnapshotId"))
+                snaps = sorted(
+                    b["Ebs"]["SnapshotId"]
+                    for b in im.get("BlockDeviceMappings", [])
+                    if b.get("Ebs", {}).get("SnapshotId")
+                )
                 t = tag_dict(im.get("Tags"))
                 pruned.append(dict(image_id=im["ImageId"], instance_id=iid, snapshots=snaps))
-                changes.append(dict(resource="ec2:image/%s" % im["ImageId"], name=im.get("Name"), action="prune",
-                                    before=dict(state=im.get("State"), generation=t.get("Generation"),
-                                                ticket=t.get("Ticket"), created=im.get("CreationDate"),
-                                                snapshots=snaps),
-                                    after=dict(state="deregistered", snapshots="deleted"), changed=True))
+                changes.append(
+                    dict(
+                        resource="ec2:image/%s" % im["ImageId"],
+                        name=im.get("Name"),
+                        action="prune",
+                        before=dict(
+                            state=im.get("State"),
+                            generation=t.get("Generation"),
+                            ticket=t.get("Ticket"),
+                            created=im.get("CreationDate"),
+                            snapshots=snaps,
+                        ),
+                        after=dict(state="deregistered", snapshots="deleted"),
+                        changed=True,
+                    )
+                )
 
     def create_change(iid, name, image_id, state):
-        return dict(resource="ec2:image/%s" % (image_id or "(new for %s)" % iid), match="ec2:image/new-for/%s" % iid,
-                    name=name, action="create", before=None,
-                    after=dict(state=state, instance=iid, generation=p["generation"], ticket=p["ticket"],
-                               no_reboot=p["no_reboot"]), changed=True)
+        return dict(
+            resource="ec2:image/%s" % (image_id or "(new for %s)" % iid),
+            match="ec2:image/new-for/%s" % iid,
+            name=name,
+            action="create",
+            before=None,
+            after=dict(
+                state=state, instance=iid, generation=p["generation"], ticket=p["ticket"], no_reboot=p["no_reboot"]
+            ),
+            changed=True,
+        )
 
     changed = bool(creates or pruned)
-    diff = dict(before="".join("%s\n" % im["ImageId"] for im in sorted(ours, key=lambda x: x["ImageId"])),
-                after="".join("%s\n" % i for i in sorted({im["ImageId"] for im in ours} - {x["image_id"] for x in pruned}))
-                + "".join("(new) %s\n" % n for _, _, n in creates),
-                before_header="AMIs of ours", after_header="AMIs of ours")
+    diff = dict(
+        before="".join("%s\n" % im["ImageId"] for im in sorted(ours, key=lambda x: x["ImageId"])),
+        after="".join("%s\n" % i for i in sorted({im["ImageId"] for im in ours} - {x["image_id"] for x in pruned}))
+        + "".join("(new) %s\n" % n for _, _, n in creates),
+        before_header="AMIs of ours",
+        after_header="AMIs of ours",
+    )
 
     def finish(fail_msg=None, **extra):
-        result = dict(changed=changed, images=images, pruned=pruned, api_calls=calls,
-                      ops_changes=sorted(changes, key=lambda c: (c["resource"], c["action"])), **extra)
+        result = dict(
+            changed=changed,
+            images=images,
+            pruned=pruned,
+            api_calls=calls,
+            ops_changes=sorted(changes, key=lambda c: (c["resource"], c["action"])),
+            **extra,
+        )
         if module._diff:
             result["diff"] = diff
         if fail_msg:
@@ -192,11 +284,14 @@ def main():
     if p["expected_prune"] is not None:
         unplanned = sorted({x["image_id"] for x in pruned} - set(p["expected_prune"]))
         if unplanned:
-            module.fail_json(msg="DRIFT: the retention rule now prunes %s, which the plan did not list; plan again"
-                             % ", ".join(unplanned), api_calls=calls)
+            module.fail_json(
+                msg="DRIFT: the retention rule now prunes %s, which the plan did not list; plan again"
+                % ", ".join(unplanned),
+                api_calls=calls,
+            )
 
     if module.check_mode:
-        for iid, inst_name, name in creates:
+        for iid, _inst_name, name in creates:
             images.append(dict(instance_id=iid, name=name, image_id=None, action="create", state="would be created"))
             changes.append(create_change(iid, name, None, "available"))
         finish()
@@ -205,9 +300,14 @@ def main():
     try:
         for iid, inst_name, name in creates:
             tags = backup_tags(name, p["ticket"], p["catalog_task"], p["generation"], "SourceInstance", iid)
-            resp = ec2.create_image(InstanceId=iid, Name=name, NoReboot=p["no_reboot"], aws_retry=True,
-                                    Description="%s %s %s (%s)" % (p["catalog_task"], p["ticket"], p["generation"], inst_name or iid),
-                                    TagSpecifications=[{"ResourceType": "image", "Tags": tags}])
+            resp = ec2.create_image(
+                InstanceId=iid,
+                Name=name,
+                NoReboot=p["no_reboot"],
+                aws_retry=True,
+                Description="%s %s %s (%s)" % (p["catalog_task"], p["ticket"], p["generation"], inst_name or iid),
+                TagSpecifications=[{"ResourceType": "image", "Tags": tags}],
+            )
             new_ids[resp["ImageId"]] = (iid, name)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         for image_id, (iid, name) in new_ids.items():
@@ -226,9 +326,16 @@ def main():
         return out
 
     try:
-        states, pending, failures = wait_until(list(new_ids), poll, lambda s: s == "available",
-                                               lambda s: s in GONE_STATES, p["wait_timeout"], p["poll_interval"],
-                                               time.sleep, time.monotonic)
+        states, pending, failures = wait_until(
+            list(new_ids),
+            poll,
+            lambda s: s == "available",
+            lambda s: s in GONE_STATES,
+            p["wait_timeout"],
+            p["poll_interval"],
+            time.sleep,
+            time.monotonic,
+        )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         states, pending, failures = {}, list(new_ids), []
         module.warn("Polling the new AMIs failed: %s" % e)
@@ -239,18 +346,27 @@ def main():
         # Nothing is deleted: the operator decides about an image that is late or failed.
         changes[:] = [c for c in changes if c["action"] != "prune"]
         pruned[:] = []
-        finish("AMI(s) not available after %ss (left in place, nothing pruned): %s" % (
-            p["wait_timeout"], ", ".join("%s is %s" % (i, states.get(i, "unknown")) for i in pending + failures)),
-            timed_out=pending, failed_images=failures)
+        finish(
+            "AMI(s) not available after %ss (left in place, nothing pruned): %s"
+            % (p["wait_timeout"], ", ".join("%s is %s" % (i, states.get(i, "unknown")) for i in pending + failures)),
+            timed_out=pending,
+            failed_images=failures,
+        )
     try:
         # The image's snapshots get the same tags once they are known (CreateTags, one call per image;
         # CreateImage's snapshot TagSpecifications would do it at once on AWS, but moto does not implement it).
         for image_id, (iid, name) in sorted(new_ids.items()):
-            snaps = [b["Ebs"]["SnapshotId"] for b in described.get(image_id, {}).get("BlockDeviceMappings", [])
-                     if b.get("Ebs", {}).get("SnapshotId")]
+            snaps = [
+                b["Ebs"]["SnapshotId"]
+                for b in described.get(image_id, {}).get("BlockDeviceMappings", [])
+                if b.get("Ebs", {}).get("SnapshotId")
+            ]
             if snaps:
-                ec2.create_tags(Resources=snaps, aws_retry=True, Tags=backup_tags(
-                    name, p["ticket"], p["catalog_task"], p["generation"], "SourceInstance", iid))
+                ec2.create_tags(
+                    Resources=snaps,
+                    aws_retry=True,
+                    Tags=backup_tags(name, p["ticket"], p["catalog_task"], p["generation"], "SourceInstance", iid),
+                )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         finish("Tagging the snapshots of the new AMIs failed: %s" % e)
     try:

@@ -24,7 +24,11 @@ description:
   - Amazon EC2 API Reference - CreateSnapshot, DescribeVolumes, DescribeSnapshots, DeleteSnapshot.
 options:
   volume_ids: {description: EBS volume IDs., type: list, elements: str, default: []}
-  instance_ids: {description: Instances whose attached volumes are all snapshotted (already environment-checked)., type: list, elements: str, default: []}
+  instance_ids:
+    description: Instances whose attached volumes are all snapshotted (already environment-checked).
+    type: list
+    elements: str
+    default: []
   environment: {description: The inventory's environment; every volume must belong to it., type: str, required: true}
   state:
     description: C(present) creates (if missing) then prunes; C(pruned) only applies the retention rule (CORE-012).
@@ -84,33 +88,46 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.ops_backup import (CREATED_BY, GENERATION_PATTERN, backup_tags, chunks,
-                                             counted_ec2_client, is_ours, select_prunable, tag_dict,
-                                             wait_until)
+from ansible.module_utils.ops_backup import (
+    CREATED_BY,
+    GENERATION_PATTERN,
+    backup_tags,
+    chunks,
+    counted_ec2_client,
+    is_ours,
+    select_prunable,
+    tag_dict,
+    wait_until,
+)
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 NEW = "(new)"
 
 
 def main():
-    module = AnsibleAWSModule(argument_spec=dict(
-        volume_ids=dict(type="list", elements="str", default=[]),
-        instance_ids=dict(type="list", elements="str", default=[]),
-        environment=dict(type="str", required=True),
-        state=dict(type="str", choices=["present", "pruned"], default="present"),
-        ticket=dict(type="str", required=True),
-        generation=dict(type="str", default="pre-change"),
-        catalog_task=dict(type="str", default="INFO-012"),
-        retention=dict(type="int", default=2),
-        prune=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=3600),
-        poll_interval=dict(type="int", default=15),
-        expected_prune=dict(type="list", elements="str"),
-    ), supports_check_mode=True)
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            volume_ids=dict(type="list", elements="str", default=[]),
+            instance_ids=dict(type="list", elements="str", default=[]),
+            environment=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "pruned"], default="present"),
+            ticket=dict(type="str", required=True),
+            generation=dict(type="str", default="pre-change"),
+            catalog_task=dict(type="str", default="INFO-012"),
+            retention=dict(type="int", default=2),
+            prune=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=3600),
+            poll_interval=dict(type="int", default=15),
+            expected_prune=dict(type="list", elements="str"),
+        ),
+        supports_check_mode=True,
+    )
     p = module.params
     if not re.match(GENERATION_PATTERN, p["generation"]):
-        module.fail_json(msg="INVALID INPUT: generation: %r - use letters, digits, '.', '_' and '-' "
-                             "(up to 40), e.g. pre-change" % p["generation"])
+        module.fail_json(
+            msg="INVALID INPUT: generation: %r - use letters, digits, '.', '_' and '-' "
+            "(up to 40), e.g. pre-change" % p["generation"]
+        )
     if p["retention"] < 1:
         module.fail_json(msg="INVALID INPUT: retention: must be at least 1 (the generation just made)")
     if not p["volume_ids"] and not p["instance_ids"]:
@@ -122,8 +139,9 @@ def main():
             for v in ec2.describe_volumes(VolumeIds=chunk, aws_retry=True)["Volumes"]:
                 volumes[v["VolumeId"]] = v
         for chunk in chunks(sorted(set(p["instance_ids"])), 200):
-            for v in ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": chunk}],
-                                          aws_retry=True)["Volumes"]:
+            for v in ec2.describe_volumes(
+                Filters=[{"Name": "attachment.instance-id", "Values": chunk}], aws_retry=True
+            )["Volumes"]:
                 volumes[v["VolumeId"]] = v
         attached = sorted({a["InstanceId"] for v in volumes.values() for a in v.get("Attachments", [])})
         for chunk in chunks(attached):
@@ -140,15 +158,21 @@ def main():
     def owner(v):
         att = (v.get("Attachments") or [{}])[0]
         inst = instances.get(att.get("InstanceId"), {})
-        return att.get("InstanceId"), att.get("Device"), tag_dict(inst.get("Tags")).get("Name", ""), \
-            tag_dict(v.get("Tags")).get("Environment") or tag_dict(inst.get("Tags")).get("Environment", "")
+        return (
+            att.get("InstanceId"),
+            att.get("Device"),
+            tag_dict(inst.get("Tags")).get("Name", ""),
+            tag_dict(v.get("Tags")).get("Environment") or tag_dict(inst.get("Tags")).get("Environment", ""),
+        )
 
     errors = []
     for vid, v in sorted(volumes.items()):
         iid, _dev, iname, env = owner(v)
         if env != p["environment"]:
-            errors.append("%s (%s) belongs to environment %s, not %s" % (
-                vid, iname or iid or "not attached", env or "(no Environment tag)", p["environment"]))
+            errors.append(
+                "%s (%s) belongs to environment %s, not %s"
+                % (vid, iname or iid or "not attached", env or "(no Environment tag)", p["environment"])
+            )
     for iid in p["instance_ids"]:
         if not any(a.get("InstanceId") == iid for v in volumes.values() for a in v.get("Attachments", [])):
             errors.append("instance %s has no attached volume" % iid)
@@ -159,9 +183,14 @@ def main():
     try:
         ours = []
         for chunk in chunks(vids, 200):
-            ours += ec2.describe_snapshots(OwnerIds=["self"], aws_retry=True, Filters=[
-                {"Name": "tag:CreatedBy", "Values": [CREATED_BY]},
-                {"Name": "tag:SourceVolume", "Values": chunk}])["Snapshots"]
+            ours += ec2.describe_snapshots(
+                OwnerIds=["self"],
+                aws_retry=True,
+                Filters=[
+                    {"Name": "tag:CreatedBy", "Values": [CREATED_BY]},
+                    {"Name": "tag:SourceVolume", "Values": chunk},
+                ],
+            )["Snapshots"]
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="Could not read the snapshots", api_calls=calls)
 
@@ -169,54 +198,115 @@ def main():
     for vid in vids:
         iid, dev, iname, _env = owner(volumes[vid])
         mine = [s for s in ours if is_ours(s.get("Tags"), "SourceVolume", vid) and s.get("State") != "error"]
-        same = [s for s in mine if tag_dict(s.get("Tags")).get("Ticket") == p["ticket"]
-                and tag_dict(s.get("Tags")).get("Generation") == p["generation"]]
+        same = [
+            s
+            for s in mine
+            if tag_dict(s.get("Tags")).get("Ticket") == p["ticket"]
+            and tag_dict(s.get("Tags")).get("Generation") == p["generation"]
+        ]
         label = "%s-%s-%s" % (iname or vid, (dev or "detached").rsplit("/", 1)[-1], p["generation"])
-        candidates = [{"id": s["SnapshotId"], "created": str(s.get("StartTime", "")), "tags": s.get("Tags")}
-                      for s in mine]
+        candidates = [
+            {"id": s["SnapshotId"], "created": str(s.get("StartTime", "")), "tags": s.get("Tags")} for s in mine
+        ]
         if p["state"] == "present":
             if same:
                 s = same[0]
-                snapshots.append(dict(volume_id=vid, instance_id=iid, device=dev, snapshot_id=s["SnapshotId"],
-                                      action="none", state=s.get("State")))
-                changes.append(dict(resource="ec2:snapshot/%s" % s["SnapshotId"], name=label, action="none",
-                                    before=dict(state=s.get("State"), volume=vid), after=dict(state=s.get("State"),
-                                    volume=vid), changed=False, note="already made for this ticket and generation"))
+                snapshots.append(
+                    dict(
+                        volume_id=vid,
+                        instance_id=iid,
+                        device=dev,
+                        snapshot_id=s["SnapshotId"],
+                        action="none",
+                        state=s.get("State"),
+                    )
+                )
+                changes.append(
+                    dict(
+                        resource="ec2:snapshot/%s" % s["SnapshotId"],
+                        name=label,
+                        action="none",
+                        before=dict(state=s.get("State"), volume=vid),
+                        after=dict(state=s.get("State"), volume=vid),
+                        changed=False,
+                        note="already made for this ticket and generation",
+                    )
+                )
             else:
-                desc = "%s %s %s %s %s" % (iname or "-", dev or "detached", p["catalog_task"], p["ticket"],
-                                           p["generation"])
+                desc = "%s %s %s %s %s" % (
+                    iname or "-",
+                    dev or "detached",
+                    p["catalog_task"],
+                    p["ticket"],
+                    p["generation"],
+                )
                 creates.append((vid, iid, dev, label, desc))
-                candidates.append({"id": NEW, "created": "9999", "tags": [
-                    {"Key": "CreatedBy", "Value": CREATED_BY}, {"Key": "SourceVolume", "Value": vid}]})
+                candidates.append(
+                    {
+                        "id": NEW,
+                        "created": "9999",
+                        "tags": [{"Key": "CreatedBy", "Value": CREATED_BY}, {"Key": "SourceVolume", "Value": vid}],
+                    }
+                )
         if p["prune"] or p["state"] == "pruned":
             _kept, drop = select_prunable(candidates, p["retention"], "SourceVolume", vid)
             for s in [s for s in mine if s["SnapshotId"] in drop]:
                 t = tag_dict(s.get("Tags"))
                 pruned.append(dict(snapshot_id=s["SnapshotId"], volume_id=vid))
-                changes.append(dict(resource="ec2:snapshot/%s" % s["SnapshotId"], name=t.get("Name", ""),
-                                    action="prune", before=dict(state=s.get("State"), generation=t.get("Generation"),
-                                                                ticket=t.get("Ticket"), volume=vid,
-                                                                created=str(s.get("StartTime", ""))),
-                                    after=dict(state="deleted"), changed=True))
+                changes.append(
+                    dict(
+                        resource="ec2:snapshot/%s" % s["SnapshotId"],
+                        name=t.get("Name", ""),
+                        action="prune",
+                        before=dict(
+                            state=s.get("State"),
+                            generation=t.get("Generation"),
+                            ticket=t.get("Ticket"),
+                            volume=vid,
+                            created=str(s.get("StartTime", "")),
+                        ),
+                        after=dict(state="deleted"),
+                        changed=True,
+                    )
+                )
 
     def create_change(vid, iid, dev, label, snap_id, state):
-        return dict(resource="ec2:snapshot/%s" % (snap_id or "(new for %s)" % vid),
-                    match="ec2:snapshot/new-for/%s" % vid, name=label, action="create", before=None,
-                    after=dict(state=state, volume=vid, instance=iid, device=dev, generation=p["generation"],
-                               ticket=p["ticket"]), changed=True)
+        return dict(
+            resource="ec2:snapshot/%s" % (snap_id or "(new for %s)" % vid),
+            match="ec2:snapshot/new-for/%s" % vid,
+            name=label,
+            action="create",
+            before=None,
+            after=dict(
+                state=state, volume=vid, instance=iid, device=dev, generation=p["generation"], ticket=p["ticket"]
+            ),
+            changed=True,
+        )
 
     changed = bool(creates or pruned)
 
     def finish(fail_msg=None, **extra):
-        result = dict(changed=changed, snapshots=snapshots, pruned=pruned, api_calls=calls,
-                      ops_changes=sorted(changes, key=lambda c: (c["resource"], c["action"])), **extra)
+        result = dict(
+            changed=changed,
+            snapshots=snapshots,
+            pruned=pruned,
+            api_calls=calls,
+            ops_changes=sorted(changes, key=lambda c: (c["resource"], c["action"])),
+            **extra,
+        )
         if module._diff:
             gone = {x["snapshot_id"] for x in pruned}
-            result["diff"] = dict(before="".join("%s\n" % s["SnapshotId"] for s in sorted(ours, key=lambda x: x["SnapshotId"])),
-                                  after="".join("%s\n" % s["SnapshotId"] for s in sorted(ours, key=lambda x: x["SnapshotId"])
-                                                if s["SnapshotId"] not in gone)
-                                  + "".join("(new) %s\n" % c[4] for c in creates),
-                                  before_header="snapshots of ours", after_header="snapshots of ours")
+            result["diff"] = dict(
+                before="".join("%s\n" % s["SnapshotId"] for s in sorted(ours, key=lambda x: x["SnapshotId"])),
+                after="".join(
+                    "%s\n" % s["SnapshotId"]
+                    for s in sorted(ours, key=lambda x: x["SnapshotId"])
+                    if s["SnapshotId"] not in gone
+                )
+                + "".join("(new) %s\n" % c[4] for c in creates),
+                before_header="snapshots of ours",
+                after_header="snapshots of ours",
+            )
         if fail_msg:
             module.fail_json(msg=fail_msg, **result)
         module.exit_json(**result)
@@ -224,13 +314,24 @@ def main():
     if p["expected_prune"] is not None:
         unplanned = sorted({x["snapshot_id"] for x in pruned} - set(p["expected_prune"]))
         if unplanned:
-            module.fail_json(msg="DRIFT: the retention rule now prunes %s, which the plan did not list; plan again"
-                             % ", ".join(unplanned), api_calls=calls)
+            module.fail_json(
+                msg="DRIFT: the retention rule now prunes %s, which the plan did not list; plan again"
+                % ", ".join(unplanned),
+                api_calls=calls,
+            )
 
     if module.check_mode:
         for vid, iid, dev, label, _desc in creates:
-            snapshots.append(dict(volume_id=vid, instance_id=iid, device=dev, snapshot_id=None, action="create",
-                                  state="would be created"))
+            snapshots.append(
+                dict(
+                    volume_id=vid,
+                    instance_id=iid,
+                    device=dev,
+                    snapshot_id=None,
+                    action="create",
+                    state="would be created",
+                )
+            )
             changes.append(create_change(vid, iid, dev, label, None, "completed"))
         finish()
 
@@ -240,8 +341,12 @@ def main():
             tags = backup_tags(label, p["ticket"], p["catalog_task"], p["generation"], "SourceVolume", vid)
             if iid:
                 tags.append({"Key": "SourceInstance", "Value": iid})
-            resp = ec2.create_snapshot(VolumeId=vid, Description=desc, aws_retry=True,
-                                       TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}])
+            resp = ec2.create_snapshot(
+                VolumeId=vid,
+                Description=desc,
+                aws_retry=True,
+                TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}],
+            )
             new[resp["SnapshotId"]] = (vid, iid, dev, label)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         for sid, (vid, iid, dev, label) in new.items():
@@ -256,21 +361,33 @@ def main():
         return out
 
     try:
-        states, pending, failures = wait_until(list(new), poll, lambda s: s == "completed", lambda s: s == "error",
-                                               p["wait_timeout"], p["poll_interval"], time.sleep, time.monotonic)
+        states, pending, failures = wait_until(
+            list(new),
+            poll,
+            lambda s: s == "completed",
+            lambda s: s == "error",
+            p["wait_timeout"],
+            p["poll_interval"],
+            time.sleep,
+            time.monotonic,
+        )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         states, pending, failures = {}, list(new), []
         module.warn("Polling the new snapshots failed: %s" % e)
     for sid, (vid, iid, dev, label) in sorted(new.items()):
-        snapshots.append(dict(volume_id=vid, instance_id=iid, device=dev, snapshot_id=sid, action="create",
-                              state=states.get(sid)))
+        snapshots.append(
+            dict(volume_id=vid, instance_id=iid, device=dev, snapshot_id=sid, action="create", state=states.get(sid))
+        )
         changes.append(create_change(vid, iid, dev, label, sid, states.get(sid)))
     if pending or failures:
         changes[:] = [c for c in changes if c["action"] != "prune"]
         pruned[:] = []
-        finish("Snapshot(s) not completed after %ss (left in place, nothing pruned): %s" % (
-            p["wait_timeout"], ", ".join("%s is %s" % (i, states.get(i, "unknown")) for i in pending + failures)),
-            timed_out=pending, failed_snapshots=failures)
+        finish(
+            "Snapshot(s) not completed after %ss (left in place, nothing pruned): %s"
+            % (p["wait_timeout"], ", ".join("%s is %s" % (i, states.get(i, "unknown")) for i in pending + failures)),
+            timed_out=pending,
+            failed_snapshots=failures,
+        )
     try:
         for entry in pruned:
             ec2.delete_snapshot(SnapshotId=entry["snapshot_id"], aws_retry=True)

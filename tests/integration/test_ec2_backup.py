@@ -27,8 +27,11 @@ def images(ec2: Any) -> dict[str, dict[str, Any]]:
 
 def snapshots(ec2: Any) -> dict[str, dict[str, Any]]:
     """Snapshots of the account, less the ones moto makes for its built-in public AMIs."""
-    return {s["SnapshotId"]: s for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
-            if not s.get("Description", "").startswith("Auto-created snapshot for AMI")}
+    return {
+        s["SnapshotId"]: s
+        for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+        if not s.get("Description", "").startswith("Auto-created snapshot for AMI")
+    }
 
 
 @pytest.fixture()
@@ -45,8 +48,12 @@ def clean(estate: Any) -> Any:
 
 
 def _ami(tmp_path: Path, ticket: str, generation: str, **params: Any) -> Any:
-    req = write_request(tmp_path / f"ami-{ticket}-{generation}.yml", "INFO-011",
-                        {"instances": ["joho-web01"], "generation": generation, **params}, ticket=ticket)
+    req = write_request(
+        tmp_path / f"ami-{ticket}-{generation}.yml",
+        "INFO-011",
+        {"instances": ["joho-web01"], "generation": generation, **params},
+        ticket=ticket,
+    )
     return req
 
 
@@ -68,8 +75,13 @@ def test_ami_plan_changes_nothing_apply_makes_exactly_the_plan_and_is_idempotent
     assert len(made) == 1
     image = made[0]
     assert image["Name"].startswith("joho-web01-pre-change-REQ-A-") and image["State"] == "available"
-    expected = {"Ticket": "REQ-A", "CatalogTask": "INFO-011", "Generation": "pre-change", "CreatedBy": OURS,
-                "SourceInstance": web}
+    expected = {
+        "Ticket": "REQ-A",
+        "CatalogTask": "INFO-011",
+        "Generation": "pre-change",
+        "CreatedBy": OURS,
+        "SourceInstance": web,
+    }
     assert expected.items() <= tags(image).items()
     snap_ids = [b["Ebs"]["SnapshotId"] for b in image["BlockDeviceMappings"] if "Ebs" in b]
     assert snap_ids and all(expected.items() <= tags(snapshots(ec2)[s]).items() for s in snap_ids)
@@ -97,13 +109,26 @@ def test_three_generations_prune_the_oldest_and_only_ours(clean: Any, tmp_path: 
     assert first.exit_code == second.exit_code == 0
     oldest = first.changes[0]["resource"].split("/")[-1]
     # Foreign images: a similar name and tags but no CreatedBy; ours by tag but of another instance.
-    foreign = ec2.create_image(InstanceId=web, Name="joho-web01-pre-change-REQ-0-20200101", TagSpecifications=[
-        {"ResourceType": "image", "Tags": [{"Key": "Generation", "Value": "pre-change"},
-                                           {"Key": "SourceInstance", "Value": web}]}])["ImageId"]
-    other = ec2.create_image(InstanceId=ids["joho-ap01"], Name="joho-ap01-pre-change-REQ-1-20200101",
-                             TagSpecifications=[{"ResourceType": "image", "Tags": [
-                                 {"Key": "CreatedBy", "Value": OURS}, {"Key": "SourceInstance", "Value": ids["joho-ap01"]}]}])[
-        "ImageId"]
+    foreign = ec2.create_image(
+        InstanceId=web,
+        Name="joho-web01-pre-change-REQ-0-20200101",
+        TagSpecifications=[
+            {
+                "ResourceType": "image",
+                "Tags": [{"Key": "Generation", "Value": "pre-change"}, {"Key": "SourceInstance", "Value": web}],
+            }
+        ],
+    )["ImageId"]
+    other = ec2.create_image(
+        InstanceId=ids["joho-ap01"],
+        Name="joho-ap01-pre-change-REQ-1-20200101",
+        TagSpecifications=[
+            {
+                "ResourceType": "image",
+                "Tags": [{"Key": "CreatedBy", "Value": OURS}, {"Key": "SourceInstance", "Value": ids["joho-ap01"]}],
+            }
+        ],
+    )["ImageId"]
     oldest_snaps = [b["Ebs"]["SnapshotId"] for b in images(ec2)[oldest]["BlockDeviceMappings"] if "Ebs" in b]
 
     plan = operations.plan(_ami(tmp_path, "REQ-2", "pre-change"))
@@ -116,7 +141,9 @@ def test_three_generations_prune_the_oldest_and_only_ours(clean: Any, tmp_path: 
     now = images(ec2)
     assert oldest not in now and not set(oldest_snaps) & set(snapshots(ec2))  # image and its snapshots gone
     assert {foreign, other, second.changes[0]["resource"].split("/")[-1]} <= set(now)
-    ours_web = [i for i, im in now.items() if tags(im).get("CreatedBy") == OURS and tags(im).get("SourceInstance") == web]
+    ours_web = [
+        i for i, im in now.items() if tags(im).get("CreatedBy") == OURS and tags(im).get("SourceInstance") == web
+    ]
     assert len(ours_web) == 2
 
 
@@ -136,8 +163,10 @@ def test_core_012_prunes_only(clean: Any, tmp_path: Path) -> None:
 def test_snapshots_of_every_volume_of_an_instance_and_by_volume_id(clean: Any, tmp_path: Path) -> None:
     ec2 = clean
     db = ids_by_name(ec2)["joho-db01"]
-    vols = {v["Attachments"][0]["Device"]: v["VolumeId"] for v in
-            ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [db]}])["Volumes"]}
+    vols = {
+        v["Attachments"][0]["Device"]: v["VolumeId"]
+        for v in ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [db]}])["Volumes"]
+    }
     req = write_request(tmp_path / "snap.yml", "INFO-012", {"instances": ["joho-db01"]}, ticket="REQ-S")
     plan = operations.plan(req)
     assert plan.exit_code == 0 and snapshots(ec2) == {}
@@ -150,17 +179,23 @@ def test_snapshots_of_every_volume_of_an_instance_and_by_volume_id(clean: Any, t
         device = next(d for d, v in vols.items() if v == s["VolumeId"])
         assert s["Description"].startswith(f"joho-db01 {device} INFO-012 REQ-S pre-change")
         assert {"CreatedBy": OURS, "SourceVolume": s["VolumeId"], "Ticket": "REQ-S"}.items() <= tags(s).items()
-    by_id = write_request(tmp_path / "vol.yml", "INFO-012", {"volumes": [vols["/dev/sdf"]], "generation": "post-change"})
+    by_id = write_request(
+        tmp_path / "vol.yml", "INFO-012", {"volumes": [vols["/dev/sdf"]], "generation": "post-change"}
+    )
     assert operations.apply(operations.plan(by_id).run_id).exit_code == 0
     assert len(snapshots(ec2)) == 3
 
 
-@pytest.mark.parametrize("params, needle", [
-    ({"instances": ["prod-joho-db01"]}, "belongs to environment prod"),
-    ({"volumes": ["vol-0123456789abcdef0"]}, "INVALID INPUT: volumes"),
-])
-def test_snapshot_refusals_exit_2_and_create_nothing(clean: Any, tmp_path: Path, params: dict[str, Any],
-                                                     needle: str) -> None:
+@pytest.mark.parametrize(
+    "params, needle",
+    [
+        ({"instances": ["prod-joho-db01"]}, "belongs to environment prod"),
+        ({"volumes": ["vol-0123456789abcdef0"]}, "INVALID INPUT: volumes"),
+    ],
+)
+def test_snapshot_refusals_exit_2_and_create_nothing(
+    clean: Any, tmp_path: Path, params: dict[str, Any], needle: str
+) -> None:
     out = operations.plan(write_request(tmp_path / "r.yml", "INFO-012", params))
     assert out.exit_code == 2 and needle in out.message
     assert snapshots(clean) == {}
@@ -174,12 +209,16 @@ def test_volume_of_another_environment_is_refused(clean: Any, tmp_path: Path) ->
     assert out.exit_code == 2 and f"{vol} (prod-joho-db01) belongs to environment prod, not sandbox" in out.message
 
 
-@pytest.mark.parametrize("params, needle", [
-    ({"instances": ["joho-web01"], "retention": 0}, "params.retention: 0 is not valid"),
-    ({"instances": ["joho-web01"], "generation": "pre change!"}, "params.generation: 'pre change!' is not valid"),
-])
-def test_bad_retention_and_generation_label_exit_2_before_anything_runs(tmp_path: Path, params: dict[str, Any],
-                                                                         needle: str) -> None:
+@pytest.mark.parametrize(
+    "params, needle",
+    [
+        ({"instances": ["joho-web01"], "retention": 0}, "params.retention: 0 is not valid"),
+        ({"instances": ["joho-web01"], "generation": "pre change!"}, "params.generation: 'pre change!' is not valid"),
+    ],
+)
+def test_bad_retention_and_generation_label_exit_2_before_anything_runs(
+    tmp_path: Path, params: dict[str, Any], needle: str
+) -> None:
     with pytest.raises(InvalidInput, match=needle.replace("(", r"\(").replace(")", r"\)")):
         operations.plan(write_request(tmp_path / "r.yml", "INFO-011", params))
 
