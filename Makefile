@@ -39,8 +39,8 @@ integration: venv
 	$(PY) -m pytest tests/integration
 
 molecule: venv
-	@for s in molecule/*/; do \
-	  s=$$(basename $$s); echo "== molecule test -s $$s"; \
+	@for s in molecule/*/molecule.yml; do \
+	  s=$$(basename $$(dirname $$s)); echo "== molecule test -s $$s"; \
 	  HOME=$(CURDIR)/.ansible-home/molecule-home molecule test -s $$s || exit 1; \
 	done
 
