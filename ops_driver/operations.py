@@ -151,13 +151,18 @@ def compare(planned: list[dict[str, Any]], actual: list[dict[str, Any]]) -> dict
 
     predicted = {key(c): c for c in planned if c.get("changed")}
     done = {key(c): c for c in actual if c.get("changed")}
-    def outcome(c: dict[str, Any]) -> tuple[Any, Any]:
-        after = c.get("after")
-        if isinstance(after, dict) and c.get("action") == "create":
-            after = {k: v for k, v in after.items() if k != "state"}  # pending vs available is not a difference
-        return (c.get("action"), after)
+    def as_planned(plan: dict[str, Any], actual: dict[str, Any]) -> bool:
+        """Same action, and every fact the plan predicted holds (an apply may add facts, e.g. a SHA-256)."""
+        if plan.get("action") != actual.get("action"):
+            return False
+        p_after, a_after = plan.get("after"), actual.get("after")
+        if not (isinstance(p_after, dict) and isinstance(a_after, dict)):
+            return bool(p_after == a_after)
+        # the state of a resource just created (pending vs available) is not a difference
+        skip = {"state"} if plan.get("action") == "create" else set()
+        return all(a_after.get(k) == v for k, v in p_after.items() if k not in skip)
 
-    matched = [k[1] for k in sorted(done) if k in predicted and outcome(predicted[k]) == outcome(done[k])]
+    matched = [k[1] for k in sorted(done) if k in predicted and as_planned(predicted[k], done[k])]
     unpredicted = [k[1] for k in sorted(done) if k[1] not in matched]
     not_done = [k[1] for k in sorted(predicted) if k not in done]
     return {"matched": matched, "unpredicted": unpredicted, "not_done": not_done}

@@ -122,14 +122,34 @@ def launch(ec2: Any, environment: str, names_roles: list[tuple[str, str]], image
     return ids
 
 
+#: The backup bucket of the sandbox and its objects (INFO-013 restores from it).
+BUCKET = "joho-backup-sandbox"
+BUCKET_OBJECTS = {
+    "restore/app/config.yml": b"# joho application configuration (sandbox sample)\nlisten: 8080\nworkers: 4\n",
+    "restore/app/data/users.csv": b"id,name\n1,sato\n2,suzuki\n",
+    "restore/db/dump.sql": b"-- sandbox sample dump\nCREATE TABLE t (id int);\n" * 64,
+}
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client("s3", region_name=REGION, endpoint_url=endpoint, **CREDENTIALS)
+
+
 def seed(endpoint: str) -> dict[str, Any]:
-    """Create the estate; returns ``{environment: {name: instance_id}}``."""
+    """Create the estate; returns ``{environment: {name: instance_id}, "buckets": {name: [keys]}}``."""
     ec2 = ec2_client(endpoint)
     image = _image_id(ec2)
     estate: dict[str, Any] = {}
     for env in ESTATE_ENVIRONMENTS:
         pairs = [(instance_name(env, role), role) for role in ROLES]
-        estate[env] = dict(zip([n for n, _ in pairs], launch(ec2, env, pairs, image), strict=False))
+        estate[env] = dict(zip([n for n, _ in pairs], launch(ec2, env, pairs, image), strict=True))
+    s3 = s3_client(endpoint)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    for key, body in BUCKET_OBJECTS.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    estate["buckets"] = {BUCKET: sorted(BUCKET_OBJECTS)}
     return estate
 
 
@@ -155,6 +175,7 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
             raise RunFailed(f"sandbox: moto_server did not start on {endpoint}; see {d / 'moto.log'}")
         time.sleep(0.1)
     (d / "endpoint.url").write_text(endpoint)
+    (d / "restore").mkdir(exist_ok=True)  # ops_restore_root of inventories/sandbox
     estate = seed(endpoint)
     (d / "estate.json").write_text(json.dumps(estate, indent=2, sort_keys=True) + "\n")
     return state(d)

@@ -42,6 +42,7 @@ def proxied(sandbox_server: dict[str, Any], estate: Any, tmp_path: Path,
     pdir = tmp_path / "proxied-sandbox"
     pdir.mkdir()
     (pdir / "endpoint.url").write_text(proxy.endpoint)
+    (pdir / "restore").mkdir()
     monkeypatch.setenv("OPS_SANDBOX_DIR", str(pdir))
     yield proxy
     proxy.stop()

@@ -8,6 +8,8 @@ the faults moto cannot produce:
 - ``status_checks_stuck = True``: DescribeInstanceStatus reports every status check as ``initializing``;
 - ``images_stuck = True``: DescribeImages reports every available image as ``pending`` (an AMI that never
   becomes available);
+- ``s3_denied_keys = {key}``: GetObject of these keys answers 403 AccessDenied (a download that fails
+  half-way through a set of objects);
 - ``never_reach[state] = True``: DescribeInstances reports instances that are in ``state`` as ``pending`` /
   ``stopping`` instead (an instance that never gets there).
 """
@@ -26,6 +28,10 @@ THROTTLED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>
              b'<Message>Request limit exceeded.</Message></Error></Errors><RequestID>proxy</RequestID></Response>')
 
 
+DENIED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message>'
+          b'<RequestId>proxy</RequestId></Error>')
+
+
 class AwsProxy:
     """Start with ``AwsProxy(upstream).start()``; ``endpoint`` is its URL; ``calls`` counts Actions."""
 
@@ -36,6 +42,7 @@ class AwsProxy:
         self.status_checks_stuck = False
         self.never_reach: dict[str, bool] = {}
         self.images_stuck = False
+        self.s3_denied_keys: set[str] = set()
         self.lock = threading.Lock()
         proxy = self
 
@@ -55,6 +62,10 @@ class AwsProxy:
                         proxy.throttle[action] -= 1
                 if throttled:
                     self._reply(503, THROTTLED, {"Content-Type": "text/xml"})
+                    return
+                path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+                if self.command == "GET" and any(path.endswith("/" + k) for k in proxy.s3_denied_keys):
+                    self._reply(403, DENIED, {"Content-Type": "application/xml"})
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 req = urllib.request.Request(proxy.upstream + self.path, data=body or None, headers=headers,
@@ -109,3 +120,4 @@ class AwsProxy:
             self.never_reach.clear()
             self.status_checks_stuck = False
             self.images_stuck = False
+            self.s3_denied_keys.clear()

@@ -1,0 +1,120 @@
+"""INFO-013 against the sandbox bucket: staged, verified, never overwriting silently, never escaping."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops_driver import operations, sandbox
+from ops_driver.errors import InvalidInput
+from tests.integration.conftest import write_request
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def restore(sandbox_server: dict[str, Any], estate: Any, tmp_path: Path) -> Path:
+    """An empty restore root for this test (the sandbox inventory reads OPS_SANDBOX_DIR/restore)."""
+    root = Path(os.environ["OPS_SANDBOX_DIR"]) / "restore"
+    for p in sorted(root.rglob("*"), reverse=True):
+        p.unlink() if p.is_file() or p.is_symlink() else p.rmdir()
+    return root
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _req(tmp_path: Path, **params: Any) -> Path:
+    return write_request(tmp_path / "r.yml", "INFO-013", {"bucket": sandbox.BUCKET, "dest_dir": "REQ-1", **params})
+
+
+def test_plan_writes_nothing_apply_downloads_and_records_hashes(restore: Path, tmp_path: Path) -> None:
+    plan = operations.plan(_req(tmp_path, prefix="restore/app/"))
+    assert plan.exit_code == 0, plan.message
+    assert files(restore) == {}
+    assert {(c["resource"], c["action"]) for c in plan.changes} == {
+        (f"s3://{sandbox.BUCKET}/restore/app/config.yml", "create"),
+        (f"s3://{sandbox.BUCKET}/restore/app/data/users.csv", "create"),
+    }
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    assert out.manifest["comparison"]["unpredicted"] == [] and len(out.manifest["comparison"]["matched"]) == 2
+    got = files(restore)
+    assert got == {
+        "REQ-1/config.yml": sandbox.BUCKET_OBJECTS["restore/app/config.yml"],
+        "REQ-1/data/users.csv": sandbox.BUCKET_OBJECTS["restore/app/data/users.csv"],
+    }
+    for c in out.changes:
+        body = sandbox.BUCKET_OBJECTS[c["resource"].split("/", 3)[3]]
+        assert c["after"]["sha256"] == hashlib.sha256(body).hexdigest() and c["after"]["size"] == len(body)
+        assert c["after"]["etag"] == hashlib.md5(body).hexdigest()
+    again = operations.plan(_req(tmp_path, prefix="restore/app/"))
+    assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
+
+
+def test_single_key(restore: Path, tmp_path: Path) -> None:
+    out = operations.apply(operations.plan(_req(tmp_path, key="restore/db/dump.sql")).run_id)
+    assert out.exit_code == 0
+    assert files(restore) == {"REQ-1/dump.sql": sandbox.BUCKET_OBJECTS["restore/db/dump.sql"]}
+
+
+def test_existing_file_is_never_overwritten_silently(restore: Path, tmp_path: Path) -> None:
+    (restore / "REQ-1").mkdir()
+    old = restore / "REQ-1" / "dump.sql"
+    old.write_bytes(b"local edits\n")
+    refused = operations.plan(_req(tmp_path, key="restore/db/dump.sql"))
+    assert refused.exit_code == 2 and "exists with other content (set overwrite: true" in refused.message
+    assert old.read_bytes() == b"local edits\n"
+    plan = operations.plan(_req(tmp_path, key="restore/db/dump.sql", overwrite=True))
+    [change] = plan.changes
+    assert change["action"] == "overwrite"
+    assert change["before"]["sha256"] == hashlib.sha256(b"local edits\n").hexdigest()
+    assert operations.apply(plan.run_id).exit_code == 0
+    assert old.read_bytes() == sandbox.BUCKET_OBJECTS["restore/db/dump.sql"]
+
+
+def test_paths_that_escape_the_restore_root_are_refused(restore: Path, tmp_path: Path, sandbox_server: Any) -> None:
+    with pytest.raises(InvalidInput, match=r"params\.dest_dir"):
+        operations.plan(_req(tmp_path, prefix="restore/app/", dest_dir="../outside"))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (restore / "link").symlink_to(outside)
+    out = operations.plan(_req(tmp_path, prefix="restore/app/", dest_dir="link"))
+    assert out.exit_code == 2 and "leads outside" in out.message
+    s3 = sandbox.s3_client(sandbox_server["endpoint"])
+    s3.put_object(Bucket=sandbox.BUCKET, Key="evil/../../../../tmp/pwned", Body=b"x")
+    try:
+        out = operations.plan(_req(tmp_path, prefix="evil/"))
+        assert out.exit_code == 2 and "would land outside" in out.message
+    finally:
+        s3.delete_object(Bucket=sandbox.BUCKET, Key="evil/../../../../tmp/pwned")
+    assert files(restore) == {} and list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "params, needle",
+    [
+        ({"bucket": "no-such-bucket-here", "prefix": "x/"}, "bucket 'no-such-bucket-here' does not exist"),
+        ({"key": "restore/nope.txt"}, "restore/nope.txt does not exist"),
+        ({"prefix": "nothing/here/"}, "no object under"),
+    ],
+)
+def test_missing_bucket_key_or_prefix_exit_2(
+    restore: Path, tmp_path: Path, params: dict[str, Any], needle: str
+) -> None:
+    out = operations.plan(_req(tmp_path, **params))
+    assert out.exit_code == 2 and needle in out.message
+    assert files(restore) == {}
+
+
+def test_failure_half_way_leaves_nothing_behind(proxied: Any, restore: Path, tmp_path: Path) -> None:
+    plan = operations.plan(_req(tmp_path, prefix="restore/app/"))
+    proxied.s3_denied_keys.add("restore/app/data/users.csv")
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 3 and "nothing was written" in out.message
+    assert [p for p in restore.rglob("*") if p.is_file()] == []  # no file, no staged part
