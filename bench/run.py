@@ -5,6 +5,8 @@
 2. Stop then start 200 sandbox instances in one request (plan + apply each): wall time and EC2 API calls by
    action, counted by a proxy in front of moto (they must not grow with one call per instance).
 3. ``ops-driver catalog list``: median wall time of the whole command (target < 0.3 s).
+4. AMIs of 50 instances in one request and snapshots of their 100 volumes (INFO-011, INFO-012): wall time and
+   EC2 API calls per resource (describe calls batched, not one per resource).
 
 Prints a table and writes ``bench/results/latest.json``. Rounds: ``BENCH_ROUNDS`` (default 7).
 """
@@ -40,12 +42,58 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def request(path: Path, task: str, instances: list[str], ticket: str) -> Path:
+def request(path: Path, task: str, instances: list[str], ticket: str, **params: Any) -> Path:
     import yaml
 
     path.write_text(yaml.safe_dump({"task": task, "environment": "sandbox", "ticket": ticket, "requested_by": "bench",
-                                    "reason": "benchmark", "params": {"instances": instances}}))
+                                    "reason": "benchmark", "params": {"instances": instances, **params}}))
     return path
+
+
+def proxied_env(env: dict[str, str], endpoint: str, work: Path, name: str) -> tuple[AwsProxy, dict[str, str]]:
+    proxy = AwsProxy(endpoint).start()
+    pdir = work / name
+    pdir.mkdir()
+    (pdir / "endpoint.url").write_text(proxy.endpoint)
+    return proxy, dict(env, OPS_SANDBOX_DIR=str(pdir))
+
+
+def plan_apply(penv: dict[str, str], proxy: AwsProxy, req: Path) -> dict[str, Any]:
+    """Plan then apply one request; wall times and the API calls of the apply, counted by the proxy."""
+    proxy.reset()
+    start = time.perf_counter()
+    r = subprocess.run([str(BIN / "ops-driver"), "plan", "--quiet", "--json", str(req)], env=penv, cwd=ROOT,
+                       capture_output=True, text=True, timeout=1800)
+    plan = json.loads(r.stdout)
+    t_plan = time.perf_counter() - start
+    if plan["exit_code"] != 0:
+        raise SystemExit(f"bench: plan failed: {plan['message']}")
+    plan_calls = dict(proxy.calls)
+    proxy.reset()
+    start = time.perf_counter()
+    r = subprocess.run([str(BIN / "ops-driver"), "apply", "--quiet", "--json", plan["run_id"]], env=penv, cwd=ROOT,
+                       capture_output=True, text=True, timeout=1800)
+    t_apply = time.perf_counter() - start
+    applied = json.loads(r.stdout)
+    if applied["exit_code"] != 0:
+        raise SystemExit(f"bench: apply failed: {applied['message']}")
+    return {"plan_s": t_plan, "apply_s": t_apply, "changed": sum(1 for c in applied["changes"] if c["changed"]),
+            "plan_api_calls": plan_calls, "apply_api_calls": dict(proxy.calls),
+            "apply_api_calls_total": sum(proxy.calls.values())}
+
+
+def bench_backups(env: dict[str, str], endpoint: str, work: Path) -> dict[str, Any]:
+    ec2 = sandbox.ec2_client(endpoint)
+    names = [f"bench-ami-{n:02d}" for n in range(50)]
+    sandbox.launch(ec2, "sandbox", [(n, "bench") for n in names])
+    proxy, penv = proxied_env(env, endpoint, work, "proxied-backup")
+    try:
+        ami = plan_apply(penv, proxy, request(work / "ami.yml", "INFO-011", names, "BENCH-AMI", wait_timeout=600))
+        snap = plan_apply(penv, proxy, request(work / "snap.yml", "INFO-012", names, "BENCH-SNAP", wait_timeout=600))
+    finally:
+        proxy.stop()
+    ami["resources"], snap["resources"] = ami["changed"], snap["changed"]
+    return {"ami_50": ami, "snapshot_100": snap}
 
 
 def bench_plan_overhead(env: dict[str, str], work: Path) -> dict[str, Any]:
@@ -72,34 +120,11 @@ def bench_200(env: dict[str, str], endpoint: str, work: Path) -> dict[str, Any]:
     ec2 = sandbox.ec2_client(endpoint)
     names = [f"bench-{n:03d}" for n in range(200)]
     sandbox.launch(ec2, "sandbox", [(n, "bench") for n in names])
-    proxy = AwsProxy(endpoint).start()
-    pdir = work / "proxied"
-    pdir.mkdir()
-    (pdir / "endpoint.url").write_text(proxy.endpoint)
-    penv = dict(env, OPS_SANDBOX_DIR=str(pdir))
+    proxy, penv = proxied_env(env, endpoint, work, "proxied-power")
     out: dict[str, Any] = {"instances": len(names)}
     try:
         for task, label in (("INFO-005", "stop"), ("INFO-004", "start")):
-            proxy.reset()
-            req = request(work / f"{label}.yml", task, names, f"BENCH-{label.upper()}")
-            start = time.perf_counter()
-            r = subprocess.run([str(BIN / "ops-driver"), "plan", "--quiet", "--json", str(req)], env=penv, cwd=ROOT,
-                               capture_output=True, text=True, timeout=900)
-            plan = json.loads(r.stdout)
-            t_plan = time.perf_counter() - start
-            plan_calls = dict(proxy.calls)
-            proxy.reset()
-            start = time.perf_counter()
-            r = subprocess.run([str(BIN / "ops-driver"), "apply", "--quiet", "--json", plan["run_id"]], env=penv,
-                               cwd=ROOT, capture_output=True, text=True, timeout=900)
-            t_apply = time.perf_counter() - start
-            applied = json.loads(r.stdout)
-            if applied["exit_code"] != 0:
-                raise SystemExit(f"bench: apply failed: {applied['message']}")
-            changed = sum(1 for c in applied["changes"] if c["changed"])
-            out[label] = {"plan_s": t_plan, "apply_s": t_apply, "changed": changed,
-                          "plan_api_calls": plan_calls, "apply_api_calls": dict(proxy.calls),
-                          "apply_api_calls_total": sum(proxy.calls.values())}
+            out[label] = plan_apply(penv, proxy, request(work / f"{label}.yml", task, names, f"BENCH-{label.upper()}"))
     finally:
         proxy.stop()
     return out
@@ -124,7 +149,8 @@ def main() -> None:
         try:
             results = {"plan_overhead": bench_plan_overhead(env, work),
                        "stop_start_200": bench_200(env, state.endpoint, work),
-                       "catalog_list": bench_catalog(env)}
+                       "catalog_list": bench_catalog(env),
+                       "backups": bench_backups(env, state.endpoint, work)}
         finally:
             sandbox.down(sdir)
     po, ss, cl = results["plan_overhead"], results["stop_start_200"], results["catalog_list"]
@@ -138,6 +164,11 @@ def main() -> None:
               f"{r['changed']} changed; apply EC2 calls {r['apply_api_calls_total']} ({calls})")
     print(f"ops-driver catalog list: median {cl['median_s'] * 1000:.0f} ms, max {cl['max_s'] * 1000:.0f} ms "
           f"over {cl['runs']} runs (target < 300 ms)")
+    for label, r in results["backups"].items():
+        calls = ", ".join(f"{k} {v}" for k, v in sorted(r["apply_api_calls"].items()))
+        print(f"{label}: {r['resources']} made; plan {r['plan_s']:.1f} s, apply {r['apply_s']:.1f} s; apply EC2 calls "
+              f"{r['apply_api_calls_total']} = {r['apply_api_calls_total'] / max(r['resources'], 1):.2f} per resource "
+              f"({calls})")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

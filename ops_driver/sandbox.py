@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -182,7 +183,7 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
 
 
 def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState:
-    """Stop the moto server (idempotent); the estate is gone with it."""
+    """Stop the moto server (idempotent); the estate and the restore folder are gone with it."""
     d = directory or sandbox_dir()
     current = state(d)
     if current.pid and _alive(current.pid):
@@ -204,6 +205,7 @@ def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState
         child.wait(timeout_s)
     for name in ("moto.pid", "endpoint.url", "estate.json"):
         (d / name).unlink(missing_ok=True)
+    shutil.rmtree(d / "restore", ignore_errors=True)  # files restored from the estate go with it
     return state(d)
 
 

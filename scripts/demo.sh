@@ -25,6 +25,15 @@ run_request() {  # plan (check mode + diff), show the reviewer's report head, th
 run_request examples/requests/info-005-ec2-stop.yml
 run_request examples/requests/info-004-ec2-start.yml
 
+run_request examples/requests/info-011-ami.yml
+run_request examples/requests/info-012-ebs-snapshot.yml
+
+say "The same AMI request again: already made for this ticket and generation, nothing is created"
+ops-driver plan --quiet examples/requests/info-011-ami.yml
+
+run_request examples/requests/info-013-s3-download.yml
+echo "restored files:"; find "${OPS_SANDBOX_DIR:-$PWD/.sandbox}/restore" -type f | sort
+
 say "A second plan of the same start predicts no change"
 ops-driver plan --quiet examples/requests/info-004-ec2-start.yml
 
