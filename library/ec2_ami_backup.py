@@ -88,7 +88,6 @@ api_calls:
 """
 
 import datetime
-import re
 import time
 
 try:
@@ -97,9 +96,11 @@ except ImportError:
     pass
 
 from ansible.module_utils.ops_backup import (
-    GENERATION_PATTERN,
     ami_name,
+    backup_argument_spec,
     backup_tags,
+    check_backup_params,
+    check_expected_prune,
     chunks,
     counted_ec2_client,
     is_ours,
@@ -115,29 +116,16 @@ GONE_STATES = ("deregistered", "invalid", "error", "failed")
 
 def main():
     module = AnsibleAWSModule(
-        argument_spec=dict(
+        argument_spec=backup_argument_spec(
+            "INFO-011",
+            1800,
             instance_ids=dict(type="list", elements="str", required=True),
-            state=dict(type="str", choices=["present", "pruned"], default="present"),
-            ticket=dict(type="str", required=True),
-            generation=dict(type="str", default="pre-change"),
-            catalog_task=dict(type="str", default="INFO-011"),
             no_reboot=dict(type="bool", default=True),
-            retention=dict(type="int", default=2),
-            prune=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=1800),
-            poll_interval=dict(type="int", default=15),
-            expected_prune=dict(type="list", elements="str"),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    if not re.match(GENERATION_PATTERN, p["generation"]):
-        module.fail_json(
-            msg="INVALID INPUT: generation: %r - use letters, digits, '.', '_' and '-' "
-            "(up to 40), e.g. pre-change" % p["generation"]
-        )
-    if p["retention"] < 1:
-        module.fail_json(msg="INVALID INPUT: retention: must be at least 1 (the generation just made)")
+    check_backup_params(module)
     ids = sorted(set(p["instance_ids"]))
     ec2, calls = counted_ec2_client(module)
     try:
@@ -281,14 +269,7 @@ def main():
             module.fail_json(msg=fail_msg, **result)
         module.exit_json(**result)
 
-    if p["expected_prune"] is not None:
-        unplanned = sorted({x["image_id"] for x in pruned} - set(p["expected_prune"]))
-        if unplanned:
-            module.fail_json(
-                msg="DRIFT: the retention rule now prunes %s, which the plan did not list; plan again"
-                % ", ".join(unplanned),
-                api_calls=calls,
-            )
+    check_expected_prune(module, [x["image_id"] for x in pruned], calls)
 
     if module.check_mode:
         for iid, _inst_name, name in creates:

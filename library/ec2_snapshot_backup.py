@@ -80,7 +80,6 @@ api_calls:
   type: dict
 """
 
-import re
 import time
 
 try:
@@ -90,8 +89,10 @@ except ImportError:
 
 from ansible.module_utils.ops_backup import (
     CREATED_BY,
-    GENERATION_PATTERN,
+    backup_argument_spec,
     backup_tags,
+    check_backup_params,
+    check_expected_prune,
     chunks,
     counted_ec2_client,
     is_ours,
@@ -106,30 +107,17 @@ NEW = "(new)"
 
 def main():
     module = AnsibleAWSModule(
-        argument_spec=dict(
+        argument_spec=backup_argument_spec(
+            "INFO-012",
+            3600,
             volume_ids=dict(type="list", elements="str", default=[]),
             instance_ids=dict(type="list", elements="str", default=[]),
             environment=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "pruned"], default="present"),
-            ticket=dict(type="str", required=True),
-            generation=dict(type="str", default="pre-change"),
-            catalog_task=dict(type="str", default="INFO-012"),
-            retention=dict(type="int", default=2),
-            prune=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=3600),
-            poll_interval=dict(type="int", default=15),
-            expected_prune=dict(type="list", elements="str"),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    if not re.match(GENERATION_PATTERN, p["generation"]):
-        module.fail_json(
-            msg="INVALID INPUT: generation: %r - use letters, digits, '.', '_' and '-' "
-            "(up to 40), e.g. pre-change" % p["generation"]
-        )
-    if p["retention"] < 1:
-        module.fail_json(msg="INVALID INPUT: retention: must be at least 1 (the generation just made)")
+    check_backup_params(module)
     if not p["volume_ids"] and not p["instance_ids"]:
         module.fail_json(msg="INVALID INPUT: volumes / instances: name at least one volume ID or instance")
     ec2, calls = counted_ec2_client(module)
@@ -311,14 +299,7 @@ def main():
             module.fail_json(msg=fail_msg, **result)
         module.exit_json(**result)
 
-    if p["expected_prune"] is not None:
-        unplanned = sorted({x["snapshot_id"] for x in pruned} - set(p["expected_prune"]))
-        if unplanned:
-            module.fail_json(
-                msg="DRIFT: the retention rule now prunes %s, which the plan did not list; plan again"
-                % ", ".join(unplanned),
-                api_calls=calls,
-            )
+    check_expected_prune(module, [x["snapshot_id"] for x in pruned], calls)
 
     if module.check_mode:
         for vid, iid, dev, label, _desc in creates:

@@ -104,3 +104,41 @@ def wait_until(ids, poll, done, failed, timeout_s, interval_s, sleep, clock):
             break
         sleep(max(0, min(interval_s, deadline - clock())))
     return states, pending, failures
+
+
+def backup_argument_spec(catalog_task, wait_timeout, **extra):
+    """The options both backup modules take (see their DOCUMENTATION), plus ``extra``."""
+    spec = dict(
+        state=dict(type="str", choices=["present", "pruned"], default="present"),
+        ticket=dict(type="str", required=True),
+        generation=dict(type="str", default="pre-change"),
+        catalog_task=dict(type="str", default=catalog_task),
+        retention=dict(type="int", default=2),
+        prune=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=wait_timeout),
+        poll_interval=dict(type="int", default=15),
+        expected_prune=dict(type="list", elements="str"),
+    )
+    spec.update(extra)
+    return spec
+
+
+def check_backup_params(module):
+    """Fail with INVALID INPUT on a generation label AWS would refuse or a retention below 1."""
+    p = module.params
+    if not re.match(GENERATION_PATTERN, p["generation"]):
+        module.fail_json(msg="INVALID INPUT: generation: %r - use letters, digits, '.', '_' and '-' "
+                             "(up to 40), e.g. pre-change" % p["generation"])
+    if p["retention"] < 1:
+        module.fail_json(msg="INVALID INPUT: retention: must be at least 1 (the generation just made)")
+
+
+def check_expected_prune(module, pruned_ids, calls):
+    """With ``expected_prune`` set (by an apply), fail with DRIFT when the rule now prunes anything else."""
+    expected = module.params["expected_prune"]
+    if expected is None:
+        return
+    unplanned = sorted(set(pruned_ids) - set(expected))
+    if unplanned:
+        module.fail_json(msg="DRIFT: the retention rule now prunes %s, which the plan did not list; plan again"
+                             % ", ".join(unplanned), api_calls=calls)
