@@ -28,7 +28,7 @@ demo: venv
 
 # pytest exits 5 when it collects no test: for this project that is a failure, never a pass.
 test: venv lint
-	@$(PY) -m pytest tests; rc=$$?; \
+	@$(PY) -m pytest -n auto tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; exit 1; fi; exit $$rc
 	$(MAKE) molecule
 
@@ -36,7 +36,7 @@ unit: venv
 	$(PY) -m pytest tests/unit
 
 integration: venv
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest -n auto tests/integration
 
 molecule: venv
 	@for s in molecule/*/molecule.yml; do \
