@@ -11,7 +11,7 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible-home
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv demo test unit integration molecule lint bench lock clean sandbox-up sandbox-down
+.PHONY: venv sysdeps demo test unit integration molecule lint bench lock clean sandbox-up sandbox-down
 
 venv: $(STAMP)
 
@@ -23,16 +23,23 @@ $(STAMP): requirements.lock pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# Debian tools the NAS transfers are tested against (7-Zip for archive interoperability, rsync for the bench).
+sysdeps:
+	@if ! command -v 7z >/dev/null || ! command -v rsync >/dev/null; then \
+	  echo "installing p7zip-full and rsync from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq p7zip-full rsync >/dev/null; \
+	fi
+
 demo: venv
 	bash scripts/demo.sh
 
 # pytest exits 5 when it collects no test: for this project that is a failure, never a pass.
-test: venv lint
+test: venv sysdeps lint
 	@$(PY) -m pytest -n auto tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; exit 1; fi; exit $$rc
 	$(MAKE) molecule
 
-unit: venv
+unit: venv sysdeps
 	$(PY) -m pytest tests/unit
 
 integration: venv
@@ -45,11 +52,11 @@ molecule: venv
 	done
 
 lint: venv
-	ruff check ops_driver tests library filter_plugins bench scripts
+	ruff check ops_driver tests library module_utils filter_plugins bench scripts
 	mypy
 	ansible-lint --offline --profile production
 
-bench: venv
+bench: venv sysdeps
 	$(PY) bench/run.py
 
 sandbox-up: venv

@@ -1,0 +1,162 @@
+"""module_utils/nas_transfer.py: confinement, no silent overwrite, atomic copies, archives that 7-Zip opens."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ops_driver.paths import project_root
+
+_spec = importlib.util.spec_from_file_location("nas_transfer", project_root() / "module_utils" / "nas_transfer.py")
+assert _spec and _spec.loader
+nas = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(nas)
+
+SEVEN_ZIP = shutil.which("7z")
+needs_7z = pytest.mark.skipif(SEVEN_ZIP is None and not os.environ.get("CI"),
+                              reason="7z (Debian p7zip-full) is installed by `make test`; run that")
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture()
+def shares(tmp_path: Path) -> tuple[Path, Path]:
+    prod, maint = tmp_path / "prod", tmp_path / "maint"
+    (prod / "work" / "sub").mkdir(parents=True)
+    maint.mkdir()
+    (prod / "work" / "a.csv").write_text("id,name\n1,sato\n")
+    (prod / "work" / "b.csv").write_text("id,name\n2,suzuki\n")
+    (prod / "work" / "sub" / "c.txt").write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    return prod, maint
+
+
+def test_selection_of_files_folders_and_globs(shares: tuple[Path, Path]) -> None:
+    prod, _ = shares
+    rels = [r for r, _p, _s in nas.select(str(prod), "work", ["*.csv", "sub"])]
+    assert rels == ["a.csv", "b.csv", "sub/c.txt"]
+
+
+@pytest.mark.parametrize("source_dir, items, needle", [
+    ("../etc", ["x"], "must not contain '..'"),
+    ("/etc", ["x"], "must be relative"),
+    ("work", ["../../x"], "must not contain '..'"),
+    ("work", ["nothing*"], "matches nothing"),
+    ("missing", ["a"], "does not exist"),
+])
+def test_refusals(shares: tuple[Path, Path], source_dir: str, items: list[str], needle: str) -> None:
+    with pytest.raises(nas.TransferError, match=needle):
+        nas.select(str(shares[0]), source_dir, items)
+
+
+def test_symlinks_leading_outside_are_refused(shares: tuple[Path, Path], tmp_path: Path) -> None:
+    prod, _ = shares
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the NAS")
+    (prod / "work" / "link.txt").symlink_to(secret)
+    with pytest.raises(nas.TransferError, match="leads outside"):
+        nas.select(str(prod), "work", ["link.txt"])
+    (prod / "work" / "link.txt").unlink()
+    (prod / "work" / "dirlink").symlink_to(tmp_path)
+    with pytest.raises(nas.TransferError, match="leads outside"):
+        nas.select(str(prod), "work", ["*"])
+
+
+def test_copy_never_overwrites_silently_and_keeps_a_backup(shares: tuple[Path, Path]) -> None:
+    prod, maint = shares
+    files = nas.select(str(prod), "work", ["a.csv", "sub"])
+    actions = nas.plan_copy(files, str(maint), "in", "REQ-1", overwrite=False)
+    assert [a["action"] for a in actions] == ["create", "create"]
+    digests = nas.copy_files(actions)
+    assert digests == nas.manifest(files)  # the destination manifest equals the source's
+    assert not [p for p in maint.rglob(".*part-*")]
+    assert [a["action"] for a in nas.plan_copy(files, str(maint), "in", "REQ-1", False)] == ["none", "none"]
+    (prod / "work" / "a.csv").write_text("id,name\n1,sato-changed\n")
+    with pytest.raises(nas.TransferError, match="set overwrite: true"):
+        nas.plan_copy(files, str(maint), "in", "REQ-2", overwrite=False)
+    actions = nas.plan_copy(files, str(maint), "in", "REQ-2", overwrite=True)
+    nas.copy_files(actions)
+    assert (maint / "in" / "a.csv").read_text() == "id,name\n1,sato-changed\n"
+    assert (maint / "in" / "a.csv.bak-REQ-2").read_text() == "id,name\n1,sato\n"
+
+
+def test_an_interrupted_copy_leaves_no_half_file(shares: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    prod, maint = shares
+    files = nas.select(str(prod), "work", ["sub"])
+    actions = nas.plan_copy(files, str(maint), "in", "REQ-1", overwrite=False)
+    calls = {"n": 0}
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        calls["n"] += 1
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nas.os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        nas.copy_files(actions)
+    monkeypatch.setattr(nas.os, "fsync", real_fsync)
+    assert calls["n"] == 1 and [p for p in maint.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("fmt, password", [("zip", PASSWORD), ("7z", PASSWORD), ("zip", None), ("tar.gz", None)])
+def test_archive_round_trip(shares: tuple[Path, Path], tmp_path: Path, fmt: str, password: str | None) -> None:
+    prod, maint = shares
+    files = nas.select(str(prod), "work", ["*.csv", "sub"])
+    archive = maint / f"out.{fmt}"
+    nas.make_archive(files, str(archive), fmt, password)
+    assert not [p for p in maint.glob(".*part-*")]
+    digests = nas.extract_archive(str(archive), fmt, str(tmp_path / "x"), password)
+    assert digests == nas.manifest(files)
+
+
+def test_tar_gz_refuses_a_password_and_unknown_formats(shares: tuple[Path, Path]) -> None:
+    files = nas.select(str(shares[0]), "work", ["a.csv"])
+    with pytest.raises(nas.TransferError, match=r"tar\.gz cannot be encrypted"):
+        nas.make_archive(files, str(shares[1] / "x.tgz"), "tar.gz", PASSWORD)
+    with pytest.raises(nas.TransferError, match="unknown format 'rar'"):
+        nas.make_archive(files, str(shares[1] / "x.rar"), "rar")
+
+
+@pytest.mark.parametrize("fmt", ["zip", "7z"])
+def test_wrong_password_fails_and_leaves_nothing(shares: tuple[Path, Path], tmp_path: Path, fmt: str) -> None:
+    files = nas.select(str(shares[0]), "work", ["*.csv", "sub"])
+    archive = tmp_path / f"a.{fmt}"
+    nas.make_archive(files, str(archive), fmt, PASSWORD)
+    dest = tmp_path / "dest"
+    with pytest.raises(nas.TransferError) as e:
+        nas.extract_archive(str(archive), fmt, str(dest), "wrong password")
+    assert e.value.kind == "failed"
+    assert not dest.exists() or list(dest.rglob("*")) == []
+
+
+@needs_7z
+@pytest.mark.parametrize("fmt", ["zip", "7z"])
+def test_our_aes_archives_open_with_7zip(shares: tuple[Path, Path], tmp_path: Path, fmt: str) -> None:
+    files = nas.select(str(shares[0]), "work", ["*.csv", "sub"])
+    archive = tmp_path / f"ours.{fmt}"
+    nas.make_archive(files, str(archive), fmt, PASSWORD)
+    listing = subprocess.run([str(SEVEN_ZIP), "l", "-slt", f"-p{PASSWORD}", str(archive)], capture_output=True,
+                             text=True, check=True).stdout
+    assert ("AES-256" if fmt == "zip" else "7zAES") in listing  # 7zAES is 7-Zip's name for its AES-256 coder
+    assert "Encrypted = +" in listing
+    out = tmp_path / "by7z"
+    subprocess.run([str(SEVEN_ZIP), "x", f"-p{PASSWORD}", f"-o{out}", str(archive)], capture_output=True, check=True)
+    assert {str(p.relative_to(out)): nas.sha256_file(str(p)) for p in out.rglob("*") if p.is_file()} == \
+        nas.manifest(files)
+    bad = subprocess.run([str(SEVEN_ZIP), "t", "-pwrong", str(archive)], capture_output=True, text=True)
+    assert bad.returncode != 0
+
+
+@needs_7z
+@pytest.mark.parametrize("fmt, switches", [("zip", ["-tzip", "-mem=AES256"]), ("7z", ["-t7z", "-mhe=on"])])
+def test_archives_made_by_7zip_extract_here(shares: tuple[Path, Path], tmp_path: Path, fmt: str,
+                                            switches: list[str]) -> None:
+    prod, _ = shares
+    archive = tmp_path / f"theirs.{fmt}"
+    subprocess.run([str(SEVEN_ZIP), "a", *switches, f"-p{PASSWORD}", str(archive), "a.csv", "sub"],
+                   cwd=prod / "work", capture_output=True, check=True)
+    digests = nas.extract_archive(str(archive), fmt, str(tmp_path / "here"), PASSWORD)
+    assert digests == nas.manifest(nas.select(str(prod), "work", ["a.csv", "sub"]))
