@@ -128,6 +128,8 @@ def _run_and_record(kind: str, req: Request, task: Task, extravars: dict[str, An
         "api_calls": result.artifacts.get("ops_api_calls") or {},
         "versions": versions(), **extra_manifest,
     }
+    if result.artifacts.get("ops_evidence"):
+        manifest["evidence"] = result.artifacts["ops_evidence"]  # role-specific record (e.g. SHA-256 manifests)
     if comparison is not None:
         manifest["comparison"] = comparison
     if kind == "plan" and status == "planned":

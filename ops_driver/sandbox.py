@@ -132,6 +132,19 @@ BUCKET_OBJECTS = {
 }
 
 
+def seed_nas(nas: Path) -> None:
+    """The NAS shares of the transfer host as folders: nas/prod with working files, nas/maint with a release."""
+    work = nas / "prod" / "work" / "2026-11"
+    (work / "detail").mkdir(parents=True, exist_ok=True)
+    (work / "summary.csv").write_text("month,count\n2026-11,1234\n", encoding="utf-8")
+    (work / "persons.csv").write_text("id,name,birth\n1,佐藤,1970-01-01\n", encoding="utf-8")
+    (work / "detail" / "part-001.csv").write_text("id,value\n" + "".join(f"{i},{i * 7}\n" for i in range(500)),
+                                                  encoding="utf-8")
+    release = nas / "maint" / "release" / "R2026-11"
+    release.mkdir(parents=True, exist_ok=True)
+    (release / "jobs.dsx").write_text("BEGIN HEADER\nEND HEADER\n", encoding="utf-8")
+
+
 def s3_client(endpoint: str) -> Any:
     import boto3
 
@@ -177,6 +190,7 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
         time.sleep(0.1)
     (d / "endpoint.url").write_text(endpoint)
     (d / "restore").mkdir(exist_ok=True)  # ops_restore_root of inventories/sandbox
+    seed_nas(d / "nas")
     estate = seed(endpoint)
     (d / "estate.json").write_text(json.dumps(estate, indent=2, sort_keys=True) + "\n")
     return state(d)
@@ -206,6 +220,7 @@ def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState
     for name in ("moto.pid", "endpoint.url", "estate.json"):
         (d / name).unlink(missing_ok=True)
     shutil.rmtree(d / "restore", ignore_errors=True)  # files restored from the estate go with it
+    shutil.rmtree(d / "nas", ignore_errors=True)
     return state(d)
 
 

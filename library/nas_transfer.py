@@ -1,0 +1,277 @@
+#!/usr/bin/python
+# Operations automation collection - GPL-3.0-or-later (as Ansible modules are)
+"""NAS transfers between the production and the maintenance share (STAT-011, STAT-012, STAT-006, STAT-007)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: nas_transfer
+short_description: Copy, archive or extract files between two NAS shares with manifests, check mode and diff
+description:
+  - Runs on a transfer host that has both shares mounted. Seed 000 統計分析 rows 11-12 (運用作業依頼書 -
+    source folder, destination folder, files/folders, compression, encryption/decryption) and rows 6-7
+    (release distribution); seed 004 - personal data that leaves by media or over a line is encrypted.
+  - Decides first - selects the files (names, folders, glob patterns), refuses any path that leaves its share
+    root (C(..), absolute paths, symlinks leading outside), a share root that is missing or not mounted, an
+    empty selection and an existing destination file (unless I(overwrite); the old file is then kept as
+    C(<name>.bak-<ticket>)). Refusals start with C(INVALID INPUT:).
+  - Then copies (streamed, temporary name, rename when complete), or writes one archive (zip / 7z with AES-256,
+    or tar.gz), or extracts archives on arrival; and compares the SHA-256 manifest of the source with the one
+    of the destination - a mismatch fails the run.
+  - Check mode lists every file that would be copied with its size and hash, which would be overwritten, and
+    the archive that would be made.
+  - The engine is module_utils/nas_transfer.py.
+options:
+  source_root: {description: Share root of the source (absolute)., type: path, required: true}
+  dest_root: {description: Share root of the destination (absolute)., type: path, required: true}
+  require_mount:
+    description: Refuse a share root that is not a mount point (real NAS shares; the sandbox uses folders).
+    type: bool
+    default: false
+  source_dir: {description: Source folder relative to I(source_root)., type: str, required: true}
+  dest_dir: {description: Destination folder relative to I(dest_root)., type: str, required: true}
+  items:
+    description: Files, folders or glob patterns relative to I(source_dir).
+    type: list
+    elements: str
+    required: true
+  compression:
+    description: none copies the files; zip, 7z, tar.gz write one archive.
+    type: str
+    choices: [none, zip, 7z, tar.gz]
+    default: none
+  encryption:
+    description: aes256 encrypts the archive (zip, 7z) with I(password).
+    type: str
+    choices: [none, aes256]
+    default: none
+  password: {description: Archive password (never logged)., type: str, no_log: true}
+  extract:
+    description: The items are archives - extract them into I(dest_dir) (decrypting with I(password)).
+    type: bool
+    default: false
+  archive_name: {description: File name of the archive (default <ticket>.<format>)., type: str}
+  overwrite:
+    description: Replace existing destination files, keeping the old ones as .bak-<ticket>.
+    type: bool
+    default: false
+  ticket: {description: Work request number (backup suffix, default archive name)., type: str, required: true}
+"""
+
+EXAMPLES = r"""
+- name: Production to maintenance, encrypted zip
+  nas_transfer:
+    source_root: /mnt/nas/prod
+    dest_root: /mnt/nas/maint
+    source_dir: work/2026-11
+    dest_dir: from-prod
+    items: ["*.csv"]
+    compression: zip
+    encryption: aes256
+    password: "{{ vault_nas_transfer_password }}"
+    ticket: REQ-2026-1122-008
+"""
+
+RETURN = r"""
+files:
+  description: One entry per file - rel, size (bytes), sha256, action (create, overwrite, none), destination.
+  returned: always
+  type: list
+source_manifest:
+  description: Relative path to SHA-256 of the selected source files.
+  returned: always
+  type: dict
+dest_manifest:
+  description: Relative path to SHA-256 of what arrived (archive members for an archive, extracted files on extract).
+  returned: when not in check mode
+  type: dict
+ops_changes:
+  description: Evidence entries.
+  returned: always
+  type: list
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.nas_transfer import (
+    TransferError,
+    confine,
+    copy_files,
+    extract_archive,
+    make_archive,
+    manifest,
+    plan_copy,
+    select,
+)
+
+EXT = {"zip": ".zip", "7z": ".7z", "tar.gz": ".tar.gz"}
+
+
+def archive_format(name):
+    for fmt, ext in EXT.items():
+        if name.endswith(ext):
+            return fmt
+    return None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            source_root=dict(type="path", required=True),
+            dest_root=dict(type="path", required=True),
+            require_mount=dict(type="bool", default=False),
+            source_dir=dict(type="str", required=True),
+            dest_dir=dict(type="str", required=True),
+            items=dict(type="list", elements="str", required=True),
+            compression=dict(type="str", choices=["none", "zip", "7z", "tar.gz"], default="none"),
+            encryption=dict(type="str", choices=["none", "aes256"], default="none"),
+            password=dict(type="str", no_log=True),
+            extract=dict(type="bool", default=False),
+            archive_name=dict(type="str"),
+            overwrite=dict(type="bool", default=False),
+            ticket=dict(type="str", required=True),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+
+    def invalid(msg):
+        module.fail_json(msg="INVALID INPUT: " + msg)
+
+    for key in ("source_root", "dest_root"):
+        root = p[key]
+        if not os.path.isdir(root):
+            invalid("%s: the share %s is not there (not mounted?)" % (key, root))
+        if p["require_mount"] and not os.path.ismount(root):
+            invalid("%s: the share %s is not mounted" % (key, root))
+    if p["encryption"] == "aes256" and not p["password"]:
+        invalid("encryption: aes256 needs a password (password_source: vault or env)")
+    if p["encryption"] == "aes256" and p["compression"] in ("none", "tar.gz") and not p["extract"]:
+        invalid("encryption: aes256 needs compression zip or 7z")
+    if p["extract"] and p["compression"] != "none":
+        invalid("extract: the items are archives to extract; leave compression at none")
+
+    try:
+        files = select(p["source_root"], p["source_dir"], p["items"])
+        src_manifest = manifest(files)
+        dest = confine(p["dest_root"], p["dest_dir"], "dest_dir")
+        changes, entries = [], []
+        if p["extract"]:
+            plan = []
+            for rel, path, size in files:
+                fmt = archive_format(rel)
+                if fmt is None:
+                    invalid("items: %s is not a .zip, .7z or .tar.gz archive" % rel)
+                plan.append((rel, path, size, fmt))
+                changes.append(
+                    dict(
+                        resource="nas:%s" % os.path.join(dest, os.path.basename(rel)),
+                        action="extract",
+                        name=rel,
+                        before=None,
+                        after=dict(archive=rel, sha256=src_manifest[rel], size=size, into=dest),
+                        changed=True,
+                    )
+                )
+        elif p["compression"] == "none":
+            actions = plan_copy(files, p["dest_root"], p["dest_dir"], p["ticket"], p["overwrite"])
+            for a in actions:
+                changes.append(
+                    dict(
+                        resource="nas:%s" % a["dst"],
+                        name=a["rel"],
+                        action=a["action"],
+                        before=dict(backup=a["backup"]) if a["backup"] else None,
+                        after=dict(size=a["size"], sha256=src_manifest[a["rel"]]),
+                        changed=a["action"] != "none",
+                    )
+                )
+        else:
+            name = p["archive_name"] or "%s%s" % (p["ticket"], EXT[p["compression"]])
+            if "/" in name or name.startswith("."):
+                invalid("archive_name: %r must be a plain file name" % name)
+            archive = confine(dest, name, "archive_name")
+            if os.path.lexists(archive) and not p["overwrite"]:
+                invalid(
+                    "%s exists (set overwrite: true to replace it; the old one is kept as .bak-%s)"
+                    % (archive, p["ticket"])
+                )
+            changes.append(
+                dict(
+                    resource="nas:%s" % archive,
+                    name=name,
+                    action="overwrite" if os.path.lexists(archive) else "create",
+                    before=None,
+                    after=dict(
+                        format=p["compression"],
+                        encryption=p["encryption"],
+                        members=len(files),
+                        bytes=sum(s for _r, _p, s in files),
+                    ),
+                    changed=True,
+                )
+            )
+        for rel, _path, size in files:
+            entries.append(dict(rel=rel, size=size, sha256=src_manifest[rel]))
+    except TransferError as e:
+        invalid(str(e))
+
+    result = dict(
+        files=entries, source_manifest=src_manifest, ops_changes=changes, changed=any(c["changed"] for c in changes)
+    )
+    if module._diff:
+        result["diff"] = dict(
+            before="",
+            after="".join(
+                "%s %s %s\n" % (c["action"], c["resource"], (c["after"] or {}).get("sha256", "")) for c in changes
+            ),
+            after_header="destination",
+        )
+    if module.check_mode or not result["changed"]:
+        module.exit_json(**result)
+
+    try:
+        if p["extract"]:
+            arrived = {}
+            for _rel, path, _size, fmt in plan:
+                arrived.update(extract_archive(path, fmt, dest, p["password"]))
+            result["dest_manifest"] = arrived
+        elif p["compression"] == "none":
+            arrived = copy_files(actions)
+            result["dest_manifest"] = arrived
+            if arrived != src_manifest:
+                bad = sorted(k for k in src_manifest if arrived.get(k) != src_manifest[k])
+                module.fail_json(msg="SHA-256 mismatch after the copy: %s" % ", ".join(bad), **result)
+        else:
+            if os.path.lexists(archive):
+                os.replace(archive, "%s.bak-%s" % (archive, p["ticket"]))
+            digest = make_archive(
+                files, archive, p["compression"], p["password"] if p["encryption"] == "aes256" else None
+            )
+            import tempfile
+
+            check_dir = tempfile.mkdtemp(prefix=".verify-", dir=dest)
+            try:
+                arrived = extract_archive(
+                    archive, p["compression"], check_dir, p["password"] if p["encryption"] == "aes256" else None
+                )
+            finally:
+                import shutil
+
+                shutil.rmtree(check_dir, ignore_errors=True)
+            result["dest_manifest"] = arrived
+            changes[0]["after"]["sha256"] = digest
+            if arrived != src_manifest:
+                os.unlink(archive)
+                module.fail_json(msg="SHA-256 mismatch inside the archive; it was removed", **result)
+    except TransferError as e:
+        module.fail_json(msg=("INVALID INPUT: " if e.kind == "invalid" else "") + str(e), **result)
+    except OSError as e:
+        module.fail_json(msg="Transfer failed: %s" % e, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

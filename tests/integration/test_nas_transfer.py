@@ -1,0 +1,176 @@
+"""STAT-011 / STAT-012 through ops-driver on the sandbox NAS shares (folders of the sandbox)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops_driver import operations, sandbox
+from ops_driver.errors import InvalidInput
+from tests.integration.conftest import write_request
+
+pytestmark = pytest.mark.integration
+PASSWORD = "integration-test-password-7f3a"
+
+
+@pytest.fixture()
+def nas(sandbox_server: dict[str, Any], estate: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Fresh sandbox shares (nas/prod with working files, nas/maint) and the password in OPS_NAS_PASSWORD."""
+    root = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas"
+    shutil.rmtree(root, ignore_errors=True)
+    sandbox.seed_nas(root)
+    monkeypatch.setenv("OPS_NAS_PASSWORD", PASSWORD)
+    return root
+
+
+def tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _req(tmp_path: Path, task: str = "STAT-011", **params: Any) -> Path:
+    base = {"source_dir": "work/2026-11", "dest_dir": "from-prod", "items": ["*.csv", "detail"]}
+    return write_request(tmp_path / "r.yml", task, {**base, **params})
+
+
+ENCRYPTED = {"compression": "zip", "encryption": "aes256", "password_source": "env", "password_env": "OPS_NAS_PASSWORD"}
+
+
+def test_plan_lists_files_and_writes_nothing_apply_copies_with_equal_manifests(nas: Path, tmp_path: Path) -> None:
+    before = tree(nas)
+    req = _req(tmp_path, personal_data=False, personal_data_reason="aggregated counts only")
+    plan = operations.plan(req)
+    assert plan.exit_code == 0, plan.message
+    assert tree(nas) == before
+    assert sorted(c["name"] for c in plan.changes) == ["detail/part-001.csv", "persons.csv", "summary.csv"]
+    src = nas / "prod" / "work" / "2026-11" / "summary.csv"
+    summary = next(c for c in plan.changes if c["name"] == "summary.csv")
+    assert summary["after"] == {"size": src.stat().st_size, "sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    ev = out.manifest["evidence"]
+    assert ev["source_manifest"] == ev["dest_manifest"] and len(ev["source_manifest"]) == 3
+    assert ev["personal_data"] is False and ev["personal_data_reason"] == "aggregated counts only"
+    assert (nas / "maint" / "from-prod" / "detail" / "part-001.csv").read_bytes() == (
+        nas / "prod" / "work" / "2026-11" / "detail" / "part-001.csv"
+    ).read_bytes()
+
+
+def test_from_prod_unencrypted_personal_data_is_refused(nas: Path, tmp_path: Path) -> None:
+    before = tree(nas)
+    out = operations.plan(_req(tmp_path))
+    assert out.exit_code == 2 and "a transfer from prod must be encrypted" in out.message
+    out = operations.plan(_req(tmp_path, personal_data=False))
+    assert out.exit_code == 2 and "personal_data_reason" in out.message
+    assert tree(nas) == before
+
+
+def test_encrypted_round_trip_and_the_password_never_reaches_evidence(
+    nas: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = operations.apply(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id)
+    assert out.exit_code == 0, out.message
+    archive = nas / "maint" / "from-prod" / "REQ-TEST-001.zip"
+    assert archive.is_file()
+    back = write_request(
+        tmp_path / "back.yml",
+        "STAT-012",
+        {
+            "source_dir": "from-prod",
+            "dest_dir": "work/returned",
+            "items": ["REQ-TEST-001.zip"],
+            "extract": True,
+            "password_source": "env",
+            "password_env": "OPS_NAS_PASSWORD",
+        },
+        ticket="REQ-TEST-002",
+    )
+    res = operations.apply(operations.plan(back).run_id)
+    assert res.exit_code == 0, res.message
+    assert tree(nas / "prod" / "work" / "returned") == tree(nas / "prod" / "work" / "2026-11")
+    captured = capsys.readouterr()
+    assert PASSWORD not in captured.out + captured.err
+    for bundle in Path(os.environ["OPS_EVIDENCE_DIR"]).iterdir():
+        for f in bundle.iterdir():
+            assert PASSWORD not in f.read_text(encoding="utf-8"), f
+
+
+def test_wrong_password_on_extract_fails_and_leaves_nothing(
+    nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert operations.apply(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id).exit_code == 0
+    monkeypatch.setenv("OPS_NAS_PASSWORD", "not-the-password")
+    back = write_request(
+        tmp_path / "back.yml",
+        "STAT-012",
+        {
+            "source_dir": "from-prod",
+            "dest_dir": "work/returned",
+            "items": ["REQ-TEST-001.zip"],
+            "extract": True,
+            "password_source": "env",
+            "password_env": "OPS_NAS_PASSWORD",
+        },
+        ticket="REQ-TEST-002",
+    )
+    out = operations.apply(operations.plan(back).run_id)
+    assert out.exit_code == 3 and "wrong password" in out.message
+    returned = nas / "prod" / "work" / "returned"
+    assert not returned.exists() or [p for p in returned.rglob("*") if p.is_file()] == []
+
+
+def test_encryption_without_a_password_is_refused(nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPS_NAS_PASSWORD")
+    out = operations.plan(_req(tmp_path, **ENCRYPTED))
+    assert out.exit_code == 2 and "password_env" in out.message
+
+
+def test_existing_files_are_kept_unless_overwrite_then_backed_up(nas: Path, tmp_path: Path) -> None:
+    params = {"personal_data": False, "personal_data_reason": "test data"}
+    assert operations.apply(operations.plan(_req(tmp_path, **params)).run_id).exit_code == 0
+    (nas / "prod" / "work" / "2026-11" / "summary.csv").write_text("month,count\n2026-11,9999\n")
+    out = operations.plan(_req(tmp_path, **params))
+    assert out.exit_code == 2 and "set overwrite: true" in out.message
+    plan = operations.plan(
+        write_request(
+            tmp_path / "o.yml",
+            "STAT-011",
+            {
+                "source_dir": "work/2026-11",
+                "dest_dir": "from-prod",
+                "items": ["*.csv", "detail"],
+                "overwrite": True,
+                **params,
+            },
+            ticket="REQ-OVR",
+        )
+    )
+    assert {c["name"]: c["action"] for c in plan.changes}["summary.csv"] == "overwrite"
+    assert operations.apply(plan.run_id).exit_code == 0
+    assert (nas / "maint" / "from-prod" / "summary.csv").read_text() == "month,count\n2026-11,9999\n"
+    assert (nas / "maint" / "from-prod" / "summary.csv.bak-REQ-OVR").read_text() == "month,count\n2026-11,1234\n"
+
+
+def test_paths_that_escape_and_missing_shares_are_refused(nas: Path, tmp_path: Path) -> None:
+    for params in ({"source_dir": "../maint"}, {"items": ["../../etc/passwd"]}, {"dest_dir": "/tmp/x"}):
+        with pytest.raises(InvalidInput):
+            operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="r", **params))
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret")
+    (nas / "prod" / "work" / "2026-11" / "link.csv").symlink_to(outside)
+    out = operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="r"))
+    assert out.exit_code == 2 and "leads outside" in out.message
+    (nas / "prod" / "work" / "2026-11" / "link.csv").unlink()
+    out = operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="r", items=["nothing*"]))
+    assert out.exit_code == 2 and "matches nothing" in out.message
+    shutil.rmtree(nas / "maint")
+    out = operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="r"))
+    assert out.exit_code == 2 and "is not there (not mounted?)" in out.message
