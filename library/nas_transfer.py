@@ -29,6 +29,10 @@ options:
     description: Refuse a share root that is not a mount point (real NAS shares; the sandbox uses folders).
     type: bool
     default: false
+  dest_is_share:
+    description: The destination root is a NAS share (I(require_mount) applies to it); false for a server's folder.
+    type: bool
+    default: true
   source_dir: {description: Source folder relative to I(source_root)., type: str, required: true}
   dest_dir: {description: Destination folder relative to I(dest_root)., type: str, required: true}
   items:
@@ -122,6 +126,7 @@ def main():
             source_root=dict(type="path", required=True),
             dest_root=dict(type="path", required=True),
             require_mount=dict(type="bool", default=False),
+            dest_is_share=dict(type="bool", default=True),
             source_dir=dict(type="str", required=True),
             dest_dir=dict(type="str", required=True),
             items=dict(type="list", elements="str", required=True),
@@ -144,7 +149,7 @@ def main():
         root = p[key]
         if not os.path.isdir(root):
             invalid("%s: the share %s is not there (not mounted?)" % (key, root))
-        if p["require_mount"] and not os.path.ismount(root):
+        if p["require_mount"] and (key == "source_root" or p["dest_is_share"]) and not os.path.ismount(root):
             invalid("%s: the share %s is not mounted" % (key, root))
     if p["encryption"] == "aes256" and not p["password"]:
         invalid("encryption: aes256 needs a password (password_source: vault or env)")

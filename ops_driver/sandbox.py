@@ -143,6 +143,8 @@ def seed_nas(nas: Path) -> None:
     release = nas / "maint" / "release" / "R2026-11"
     release.mkdir(parents=True, exist_ok=True)
     (release / "jobs.dsx").write_text("BEGIN HEADER\nEND HEADER\n", encoding="utf-8")
+    for server in ("stat-ap01", "stat-ap02"):  # the release folders of the production servers (STAT-007)
+        (nas.parent / "servers" / server / "release").mkdir(parents=True, exist_ok=True)
 
 
 def s3_client(endpoint: str) -> Any:
@@ -221,6 +223,7 @@ def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState
         (d / name).unlink(missing_ok=True)
     shutil.rmtree(d / "restore", ignore_errors=True)  # files restored from the estate go with it
     shutil.rmtree(d / "nas", ignore_errors=True)
+    shutil.rmtree(d / "servers", ignore_errors=True)
     return state(d)
 
 

@@ -174,3 +174,20 @@ def test_paths_that_escape_and_missing_shares_are_refused(nas: Path, tmp_path: P
     shutil.rmtree(nas / "maint")
     out = operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="r"))
     assert out.exit_code == 2 and "is not there (not mounted?)" in out.message
+
+
+def test_release_distribution_to_the_production_nas_and_every_server(nas: Path, tmp_path: Path) -> None:
+    r6 = write_request(
+        tmp_path / "r6.yml", "STAT-006", {"source_dir": "release/R2026-11", "dest_dir": "release/R2026-11"}
+    )
+    assert operations.apply(operations.plan(r6).run_id).exit_code == 0
+    released = nas / "prod" / "release" / "R2026-11" / "jobs.dsx"
+    assert released.read_bytes() == (nas / "maint" / "release" / "R2026-11" / "jobs.dsx").read_bytes()
+    r7 = write_request(tmp_path / "r7.yml", "STAT-007", {"source_dir": "release/R2026-11", "dest_dir": "R2026-11"})
+    plan = operations.plan(r7)
+    assert sorted(c["host"] for c in plan.changes) == ["stat-ap01", "stat-ap02"]
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    for server in ("stat-ap01", "stat-ap02"):
+        copy = nas.parent / "servers" / server / "release" / "R2026-11" / "jobs.dsx"
+        assert copy.read_bytes() == released.read_bytes()
