@@ -34,6 +34,23 @@ ops-driver plan --quiet examples/requests/info-011-ami.yml
 run_request examples/requests/info-013-s3-download.yml
 echo "restored files:"; find "${OPS_SANDBOX_DIR:-$PWD/.sandbox}/restore" -type f | sort
 
+# NAS transfers (STAT-011/012): the archive password comes from an environment variable named in the request;
+# this one is the demo's, never a production one.
+export OPS_NAS_PASSWORD="${OPS_NAS_PASSWORD:-demo-password-not-for-production}"
+run_request examples/requests/stat-011-nas-prod-to-maint.yml
+run_request examples/requests/stat-012-nas-maint-to-prod.yml
+run_request examples/requests/stat-006-release-maint-to-prod-nas.yml
+run_request examples/requests/stat-007-release-prod-nas-to-servers.yml
+echo "files on the sandbox shares and servers:"
+(cd "${OPS_SANDBOX_DIR:-$PWD/.sandbox}" && find nas servers -type f | sort)
+
+say "An unencrypted transfer of personal data out of production is refused (exit 2)"
+bad=$(mktemp --suffix=.yml)
+grep -v -E 'compression|encryption|password' examples/requests/stat-011-nas-prod-to-maint.yml > "$bad"
+set +e; ops-driver plan --quiet "$bad"; rc=$?; set -e
+rm -f "$bad"
+echo "exit code: $rc"
+
 say "A second plan of the same start predicts no change"
 ops-driver plan --quiet examples/requests/info-004-ec2-start.yml
 
