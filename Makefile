@@ -58,6 +58,7 @@ lint: venv
 
 bench: venv sysdeps
 	$(PY) bench/run.py
+	$(PY) bench/nas.py
 
 sandbox-up: venv
 	ops-driver sandbox up

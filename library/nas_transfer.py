@@ -160,7 +160,10 @@ def main():
 
     try:
         files = select(p["source_root"], p["source_dir"], p["items"])
-        src_manifest = manifest(files)
+        # A plain copy hashes each source file while copying it (one read) and re-reads the destination;
+        # check mode, archives and extraction hash the sources up front.
+        one_pass = p["compression"] == "none" and not p["extract"] and not module.check_mode
+        src_manifest = {} if one_pass else manifest(files)
         dest = confine(p["dest_root"], p["dest_dir"], "dest_dir")
         changes, entries = [], []
         if p["extract"]:
@@ -189,7 +192,7 @@ def main():
                         name=a["rel"],
                         action=a["action"],
                         before=dict(backup=a["backup"]) if a["backup"] else None,
-                        after=dict(size=a["size"], sha256=src_manifest[a["rel"]]),
+                        after=dict(size=a["size"], sha256=src_manifest.get(a["rel"])),
                         changed=a["action"] != "none",
                     )
                 )
@@ -219,7 +222,7 @@ def main():
                 )
             )
         for rel, _path, size in files:
-            entries.append(dict(rel=rel, size=size, sha256=src_manifest[rel]))
+            entries.append(dict(rel=rel, size=size, sha256=src_manifest.get(rel)))
     except TransferError as e:
         invalid(str(e))
 
@@ -244,7 +247,12 @@ def main():
                 arrived.update(extract_archive(path, fmt, dest, p["password"]))
             result["dest_manifest"] = arrived
         elif p["compression"] == "none":
-            arrived = copy_files(actions)
+            copied_from, arrived = copy_files(actions)
+            src_manifest.update(copied_from)
+            for c, a in zip(changes, actions):
+                c["after"]["sha256"] = src_manifest[a["rel"]]
+            for e in entries:
+                e["sha256"] = src_manifest[e["rel"]]
             result["dest_manifest"] = arrived
             if arrived != src_manifest:
                 bad = sorted(k for k in src_manifest if arrived.get(k) != src_manifest[k])

@@ -24,6 +24,7 @@ import tarfile
 import tempfile
 
 BLOCK = 1024 * 1024
+COPY_BLOCK = 4 * 1024 * 1024
 FORMATS = ("none", "zip", "7z", "tar.gz")
 
 
@@ -136,42 +137,68 @@ def plan_copy(files, dest_root, dest_dir, ticket, overwrite):
     return out
 
 
-def _stream(src, dst_dir, final_name):
-    """Copy ``src`` to a temporary file in ``dst_dir``; return (temp path, sha256). Streams 1 MiB blocks."""
+def _stream(src, dst_dir, final_name, pool):
+    """Copy ``src`` to a temporary file in ``dst_dir``; return (temp path, source sha256, destination sha256).
+
+    Streams COPY_BLOCK-sized blocks (bounded memory: a few blocks). The source hash is of the bytes read; the
+    destination hash is of the bytes read back from the written file. Both are computed by ``pool`` threads
+    while the next block is read and written (hashlib releases the GIL).
+    """
     os.makedirs(dst_dir, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + final_name + ".part-", dir=dst_dir)
-    h = hashlib.sha256()
+    h_src, h_dst = hashlib.sha256(), hashlib.sha256()
+    check = os.open(tmp, os.O_RDONLY)
+
+    def read_back(offset, length):
+        h_dst.update(os.pread(check, length, offset))
+
     try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            for block in iter(lambda: inp.read(BLOCK), b""):
-                h.update(block)
+        pending = []
+        offset = 0
+        with os.fdopen(fd, "wb", buffering=0) as out, open(src, "rb", buffering=0) as inp:
+            while True:
+                block = inp.read(COPY_BLOCK)
+                if not block:
+                    break
+                for f in pending:
+                    f.result()
                 out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
+                pending = [pool.submit(h_src.update, block), pool.submit(read_back, offset, len(block))]
+                offset += len(block)
+            for f in pending:
+                f.result()
         shutil.copystat(src, tmp)
     except BaseException:
         os.unlink(tmp)
         raise
-    return tmp, h.hexdigest()
+    finally:
+        os.close(check)
+    return tmp, h_src.hexdigest(), h_dst.hexdigest()
 
 
 def copy_files(actions):
-    """Carry out ``plan_copy`` actions. Returns {rel: sha256 of the destination}.
+    """Carry out ``plan_copy`` actions. Returns (source manifest, destination manifest): {rel: sha256}.
 
-    A file is written to a temporary name and renamed when complete; an overwritten file is first renamed to
-    its backup name. On an error the temporary file of the file being copied is removed.
+    The source hash is of the bytes read from the source, the destination hash of the bytes read back from the
+    written file. A file is written to a temporary name and renamed when complete; an overwritten file is first
+    renamed to its backup name. On an error the temporary file of the file being copied is removed.
     """
-    digests = {}
-    for a in actions:
-        if a["action"] == "none":
-            digests[a["rel"]] = sha256_file(a["dst"])
-            continue
-        tmp, digest = _stream(a["src"], os.path.dirname(a["dst"]), os.path.basename(a["dst"]))
-        if a["action"] == "overwrite":
-            os.replace(a["dst"], a["backup"])
-        os.replace(tmp, a["dst"])
-        digests[a["rel"]] = digest
-    return digests
+    from concurrent.futures import ThreadPoolExecutor
+
+    src_digests, dst_digests = {}, {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for a in actions:
+            if a["action"] == "none":
+                src_digests[a["rel"]] = sha256_file(a["src"])
+                dst_digests[a["rel"]] = sha256_file(a["dst"])
+                continue
+            tmp, src_digest, dst_digest = _stream(a["src"], os.path.dirname(a["dst"]), os.path.basename(a["dst"]),
+                                                  pool)
+            if a["action"] == "overwrite":
+                os.replace(a["dst"], a["backup"])
+            os.replace(tmp, a["dst"])
+            src_digests[a["rel"]], dst_digests[a["rel"]] = src_digest, dst_digest
+    return src_digests, dst_digests
 
 
 def make_archive(files, archive_path, fmt, password=None):

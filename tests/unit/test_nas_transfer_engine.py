@@ -70,8 +70,8 @@ def test_copy_never_overwrites_silently_and_keeps_a_backup(shares: tuple[Path, P
     files = nas.select(str(prod), "work", ["a.csv", "sub"])
     actions = nas.plan_copy(files, str(maint), "in", "REQ-1", overwrite=False)
     assert [a["action"] for a in actions] == ["create", "create"]
-    digests = nas.copy_files(actions)
-    assert digests == nas.manifest(files)  # the destination manifest equals the source's
+    src, dst = nas.copy_files(actions)
+    assert src == dst == nas.manifest(files)  # read-back destination hashes equal the source's
     assert not [p for p in maint.rglob(".*part-*")]
     assert [a["action"] for a in nas.plan_copy(files, str(maint), "in", "REQ-1", False)] == ["none", "none"]
     (prod / "work" / "a.csv").write_text("id,name\n1,sato-changed\n")
@@ -88,16 +88,16 @@ def test_an_interrupted_copy_leaves_no_half_file(shares: tuple[Path, Path], monk
     files = nas.select(str(prod), "work", ["sub"])
     actions = nas.plan_copy(files, str(maint), "in", "REQ-1", overwrite=False)
     calls = {"n": 0}
-    real_fsync = os.fsync
+    real_copystat = nas.shutil.copystat
 
-    def failing_fsync(fd: int) -> None:
+    def failing_copystat(src: str, dst: str) -> None:
         calls["n"] += 1
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(nas.os, "fsync", failing_fsync)
+    monkeypatch.setattr(nas.shutil, "copystat", failing_copystat)
     with pytest.raises(OSError):
         nas.copy_files(actions)
-    monkeypatch.setattr(nas.os, "fsync", real_fsync)
+    monkeypatch.setattr(nas.shutil, "copystat", real_copystat)
     assert calls["n"] == 1 and [p for p in maint.rglob("*") if p.is_file()] == []
 
 
