@@ -249,7 +249,7 @@ def main():
         elif p["compression"] == "none":
             copied_from, arrived = copy_files(actions)
             src_manifest.update(copied_from)
-            for c, a in zip(changes, actions, strict=True):
+            for c, a in zip(changes, actions):  # noqa: B905 - same length; modules also run on Python < 3.10
                 c["after"]["sha256"] = src_manifest[a["rel"]]
             for e in entries:
                 e["sha256"] = src_manifest[e["rel"]]
