@@ -66,9 +66,12 @@ def select(root, source_dir, items):
         raise TransferError("source_dir: %s does not exist" % source_dir)
     chosen = {}
 
-    def add_file(abs_path):
+    def add_file(abs_path, walked=False):
         rel = os.path.relpath(abs_path, base)
-        confine(base, rel, "items")  # a symlinked file leading outside is refused
+        # os.walk(followlinks=False) only enters real folders under base: a walked file can leave it only as a
+        # symlink, so only symlinks (and named items) pay for a realpath.
+        if not walked or os.path.islink(abs_path):
+            confine(base, rel, "items")
         if not os.path.isfile(abs_path):
             raise TransferError("items: %s is not a regular file" % rel)
         chosen[rel] = (rel, abs_path, os.path.getsize(abs_path))
@@ -92,7 +95,7 @@ def select(root, source_dir, items):
                         if os.path.islink(os.path.join(dirpath, d)):
                             confine(base, os.path.relpath(os.path.join(dirpath, d), base), "items")
                     for f in filenames:
-                        add_file(os.path.join(dirpath, f))
+                        add_file(os.path.join(dirpath, f), walked=True)
             else:
                 add_file(path)
     if not chosen:
@@ -117,9 +120,17 @@ def manifest(files):
 def plan_copy(files, dest_root, dest_dir, ticket, overwrite):
     """What a copy would do: list of dicts (rel, src, dst, size, action create|overwrite|none, backup)."""
     dest = confine(dest_root, dest_dir, "dest_dir")
+    real_dest = os.path.realpath(dest)
+    checked = set()
     out, conflicts = [], []
     for rel, src, size in files:
-        dst = confine(dest, rel, "items")
+        dst = os.path.join(dest, rel)  # rel comes from select(): relative, without '..'
+        folder = os.path.dirname(dst)
+        if folder not in checked:  # one realpath per destination folder, not per file
+            real = os.path.realpath(folder)
+            if real != real_dest and not real.startswith(real_dest + os.sep):
+                raise TransferError("dest_dir: %s leads outside %s (through a symlink)" % (folder, dest_root))
+            checked.add(folder)
         entry = dict(rel=rel, src=src, dst=dst, size=size, action="create", backup=None)
         if os.path.lexists(dst):
             if not os.path.isfile(dst) or os.path.islink(dst):
