@@ -41,6 +41,23 @@ def _req(tmp_path: Path, task: str = "STAT-011", **params: Any) -> Path:
     return write_request(tmp_path / "r.yml", task, {**base, **params})
 
 
+def _extract_request(tmp_path: Path) -> Path:
+    """STAT-012: the archive of REQ-TEST-001 back to production, decrypted and extracted on arrival."""
+    return write_request(
+        tmp_path / "back.yml",
+        "STAT-012",
+        {
+            "source_dir": "from-prod",
+            "dest_dir": "work/returned",
+            "items": ["REQ-TEST-001.zip"],
+            "extract": True,
+            "password_source": "env",
+            "password_env": "OPS_NAS_PASSWORD",
+        },
+        ticket="REQ-TEST-002",
+    )
+
+
 ENCRYPTED = {"compression": "zip", "encryption": "aes256", "password_source": "env", "password_env": "OPS_NAS_PASSWORD"}
 
 
@@ -80,19 +97,7 @@ def test_encrypted_round_trip_and_the_password_never_reaches_evidence(
     assert out.exit_code == 0, out.message
     archive = nas / "maint" / "from-prod" / "REQ-TEST-001.zip"
     assert archive.is_file()
-    back = write_request(
-        tmp_path / "back.yml",
-        "STAT-012",
-        {
-            "source_dir": "from-prod",
-            "dest_dir": "work/returned",
-            "items": ["REQ-TEST-001.zip"],
-            "extract": True,
-            "password_source": "env",
-            "password_env": "OPS_NAS_PASSWORD",
-        },
-        ticket="REQ-TEST-002",
-    )
+    back = _extract_request(tmp_path)
     res = operations.apply(operations.plan(back).run_id)
     assert res.exit_code == 0, res.message
     assert tree(nas / "prod" / "work" / "returned") == tree(nas / "prod" / "work" / "2026-11")
@@ -108,19 +113,7 @@ def test_wrong_password_on_extract_fails_and_leaves_nothing(
 ) -> None:
     assert operations.apply(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id).exit_code == 0
     monkeypatch.setenv("OPS_NAS_PASSWORD", "not-the-password")
-    back = write_request(
-        tmp_path / "back.yml",
-        "STAT-012",
-        {
-            "source_dir": "from-prod",
-            "dest_dir": "work/returned",
-            "items": ["REQ-TEST-001.zip"],
-            "extract": True,
-            "password_source": "env",
-            "password_env": "OPS_NAS_PASSWORD",
-        },
-        ticket="REQ-TEST-002",
-    )
+    back = _extract_request(tmp_path)
     out = operations.apply(operations.plan(back).run_id)
     assert out.exit_code == 3 and "wrong password" in out.message
     returned = nas / "prod" / "work" / "returned"
