@@ -95,14 +95,13 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.ops_aws import chunks, counted_ec2_client
 from ansible.module_utils.ops_backup import (
     ami_name,
     backup_argument_spec,
     backup_tags,
     check_backup_params,
     check_expected_prune,
-    chunks,
-    counted_ec2_client,
     is_ours,
     select_prunable,
     tag_dict,

@@ -123,34 +123,22 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
+from ansible.module_utils.ops_aws import chunks, counted_ec2_client
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-BATCH = 100
 TARGET = {"running": "running", "stopped": "stopped", "rebooted": "running"}
 GONE = ("shutting-down", "terminated")
-
-
-def _chunks(items, size=BATCH):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 class Ec2Power:
     def __init__(self, module):
         self.module = module
-        self.calls = {}
-        raw = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30))
-        raw.client.meta.events.register("before-call.ec2.*", self._count)
-        self.ec2 = raw
-
-    def _count(self, model, **kwargs):
-        self.calls[model.name] = self.calls.get(model.name, 0) + 1
+        self.ec2, self.calls = counted_ec2_client(module)
 
     def describe(self, ids):
         """Return {instance_id: instance dict} for the given IDs (one call per batch of 100)."""
         found = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             try:
                 pages = self.ec2.describe_instances(InstanceIds=chunk, aws_retry=True)
             except botocore.exceptions.ClientError as e:
@@ -166,7 +154,7 @@ class Ec2Power:
     def status_ok(self, ids):
         """Return the set of IDs whose system and instance status checks are both ok."""
         ok = set()
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             resp = self.ec2.describe_instance_status(InstanceIds=chunk, IncludeAllInstances=True, aws_retry=True)
             for st in resp.get("InstanceStatuses", []):
                 if (st.get("SystemStatus", {}).get("Status") == "ok"
@@ -177,7 +165,7 @@ class Ec2Power:
     def act(self, action, ids):
         call = {"start": self.ec2.start_instances, "stop": self.ec2.stop_instances,
                 "reboot": self.ec2.reboot_instances}[action]
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             call(InstanceIds=chunk, aws_retry=True)
 
 

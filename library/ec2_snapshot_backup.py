@@ -87,14 +87,13 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.ops_aws import chunks, counted_ec2_client
 from ansible.module_utils.ops_backup import (
     CREATED_BY,
     backup_argument_spec,
     backup_tags,
     check_backup_params,
     check_expected_prune,
-    chunks,
-    counted_ec2_client,
     is_ours,
     select_prunable,
     tag_dict,

@@ -66,28 +66,6 @@ def select_prunable(existing, keep, source_key, source_id):
     return [e["id"] for e in ours[:keep]], [e["id"] for e in ours[keep:]]
 
 
-def counted_ec2_client(module):
-    """An EC2 client with jittered-backoff retries on throttling and a call counter.
-
-    Returns (client, calls): ``calls`` is a dict operation name -> count, updated as calls are made.
-    """
-    from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-    calls = {}
-
-    def count(model, **kwargs):
-        calls[model.name] = calls.get(model.name, 0) + 1
-
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30))
-    client.client.meta.events.register("before-call.ec2.*", count)
-    return client, calls
-
-
-def chunks(items, size=100):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
 def wait_until(ids, poll, done, failed, timeout_s, interval_s, sleep, clock):
     """Poll ``poll(ids) -> {id: state}`` (batched by the caller) until every id is ``done(state)``.
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import evidence, policy, report
 from .catalog import Catalog, Task, load_catalog
-from .errors import InvalidInput, OpsError, PolicyRefused, RunFailed
+from .errors import InvalidInput, PolicyRefused
 from .paths import evidence_dir, inventory_dir, project_root
 from .request import Request, load_request
 from .runner import ProgressFn, RunResult, run_playbook
@@ -230,10 +230,3 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
         return _run_and_record("apply", req, task, _extravars(req, task, run_id, extra_vars), progress, base, run_id,
                                {"plan_id": plan_id}, compare_with=planned_changes)
 
-
-def raise_for(out: Outcome) -> None:
-    """Raise the OpsError matching a non-zero outcome (for callers that prefer exceptions)."""
-    if out.exit_code == 0:
-        return
-    cls: type[OpsError] = {2: InvalidInput, 3: RunFailed, 4: PolicyRefused}.get(out.exit_code, RunFailed)
-    raise cls(out.message)

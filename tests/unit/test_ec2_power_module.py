@@ -3,34 +3,56 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pytest
 
 from ops_driver.paths import project_root
 
+# Ansible ships module_utils/ops_aws.py with the module (AnsiballZ); here it is registered by hand.
+_utils = importlib.util.spec_from_file_location(
+    "ansible.module_utils.ops_aws", project_root() / "module_utils" / "ops_aws.py"
+)
+assert _utils and _utils.loader
+sys.modules["ansible.module_utils.ops_aws"] = importlib.util.module_from_spec(_utils)
+_utils.loader.exec_module(sys.modules["ansible.module_utils.ops_aws"])
 _spec = importlib.util.spec_from_file_location("ec2_power", project_root() / "library" / "ec2_power.py")
 assert _spec and _spec.loader
 ec2_power = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ec2_power)
 
 
-@pytest.mark.parametrize("target, current, action", [
-    ("stopped", "running", "stop"), ("stopped", "pending", "stop"), ("stopped", "stopped", "none"),
-    ("stopped", "stopping", "none"), ("running", "stopped", "start"), ("running", "running", "none"),
-    ("running", "pending", "none"), ("rebooted", "running", "reboot"), ("rebooted", "pending", "reboot"),
-])
+@pytest.mark.parametrize(
+    "target, current, action",
+    [
+        ("stopped", "running", "stop"),
+        ("stopped", "pending", "stop"),
+        ("stopped", "stopped", "none"),
+        ("stopped", "stopping", "none"),
+        ("running", "stopped", "start"),
+        ("running", "running", "none"),
+        ("running", "pending", "none"),
+        ("rebooted", "running", "reboot"),
+        ("rebooted", "pending", "reboot"),
+    ],
+)
 def test_actions(target: str, current: str, action: str) -> None:
     assert ec2_power.decide(target, current) == (action, None)
 
 
-@pytest.mark.parametrize("target, current, needle", [
-    ("running", "terminated", "is terminated"), ("stopped", "shutting-down", "is shutting-down"),
-    ("running", "stopping", "start it once it is stopped"), ("rebooted", "stopped", "needs a running instance"),
-])
+@pytest.mark.parametrize(
+    "target, current, needle",
+    [
+        ("running", "terminated", "is terminated"),
+        ("stopped", "shutting-down", "is shutting-down"),
+        ("running", "stopping", "start it once it is stopped"),
+        ("rebooted", "stopped", "needs a running instance"),
+    ],
+)
 def test_refusals(target: str, current: str, needle: str) -> None:
     action, error = ec2_power.decide(target, current)
     assert action is None and needle in error
 
 
 def test_batches_of_100() -> None:
-    assert [len(c) for c in ec2_power._chunks(list(range(250)))] == [100, 100, 50]
+    assert [len(c) for c in ec2_power.chunks(list(range(250)))] == [100, 100, 50]
