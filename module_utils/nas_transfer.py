@@ -8,10 +8,11 @@ must be encrypted.
 Guarantees (issue #4): every path stays inside its share root (``..``, absolute paths and symlinks leading
 outside are refused before anything is read); an existing destination file is never overwritten unless asked,
 and then kept as ``<name>.bak-<ticket>``; files are written under a temporary name and renamed when complete;
-files are streamed in 1 MiB blocks (bounded memory); SHA-256 manifests of source and destination are compared.
+files are streamed in 4 MiB blocks (bounded memory); SHA-256 manifests of source and destination are compared
+(the destination's from bytes read back from the written file; see ``copy_files``).
 
 Archives: ``zip`` (AES-256, WinZip AE-2, through pyzipper - opens with 7-Zip), ``7z`` (AES-256 through py7zr),
-``tar.gz`` (no encryption). Status: engine and its tests; the module, role and playbooks come next (issue #4).
+``tar.gz`` (no encryption). Used by library/nas_transfer.py (role nas_transfer).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import queue
 import shutil
 import tarfile
 import tempfile
@@ -148,67 +150,176 @@ def plan_copy(files, dest_root, dest_dir, ticket, overwrite):
     return out
 
 
-def _stream(src, dst_dir, final_name, pool):
-    """Copy ``src`` to a temporary file in ``dst_dir``; return (temp path, source sha256, destination sha256).
+_CREATE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
-    Streams COPY_BLOCK-sized blocks (bounded memory: a few blocks). The source hash is of the bytes read; the
-    destination hash is of the bytes read back from the written file. Both are computed by ``pool`` threads
-    while the next block is read and written (hashlib releases the GIL).
+
+class _Stopped(Exception):
+    """The writing side gave up; the reading thread ends."""
+
+
+def _read_sources(actions, out, stop):
+    """Reading thread of ``copy_files``: stream every source to the queue ``out`` and hash the bytes read.
+
+    Messages: ("start", action, stat, hash object), then ("block", bytes) per COPY_BLOCK, then ("end",) per
+    file; ("done",) at the end, or ("error", exception). They travel in lists of about COPY_BLOCK bytes (one
+    hand-over per list, not per small file: a hand-over between threads costs more than copying 100 KB).
+    Ends early when ``stop`` is set.
     """
-    os.makedirs(dst_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + final_name + ".part-", dir=dst_dir)
-    h_src, h_dst = hashlib.sha256(), hashlib.sha256()
-    check = os.open(tmp, os.O_RDONLY)
+    batch, size = [], [0]
 
-    def read_back(offset, length):
-        h_dst.update(os.pread(check, length, offset))
+    def flush():
+        while True:
+            if stop.is_set():
+                raise _Stopped()
+            try:
+                out.put(list(batch), timeout=0.2)
+                break
+            except queue.Full:
+                pass
+        del batch[:]
+        size[0] = 0
+
+    def put(msg, nbytes=0):
+        batch.append(msg)
+        size[0] += nbytes
+        if size[0] >= COPY_BLOCK:
+            flush()
 
     try:
-        pending = []
-        offset = 0
-        with os.fdopen(fd, "wb", buffering=0) as out, open(src, "rb", buffering=0) as inp:
-            while True:
-                block = inp.read(COPY_BLOCK)
-                if not block:
-                    break
-                for f in pending:
-                    f.result()
-                out.write(block)
-                pending = [pool.submit(h_src.update, block), pool.submit(read_back, offset, len(block))]
-                offset += len(block)
-            for f in pending:
-                f.result()
-        shutil.copystat(src, tmp)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    finally:
-        os.close(check)
-    return tmp, h_src.hexdigest(), h_dst.hexdigest()
-
-
-def copy_files(actions):
-    """Carry out ``plan_copy`` actions. Returns (source manifest, destination manifest): {rel: sha256}.
-
-    The source hash is of the bytes read from the source, the destination hash of the bytes read back from the
-    written file. A file is written to a temporary name and renamed when complete; an overwritten file is first
-    renamed to its backup name. On an error the temporary file of the file being copied is removed.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    src_digests, dst_digests = {}, {}
-    with ThreadPoolExecutor(max_workers=2) as pool:
         for a in actions:
             if a["action"] == "none":
-                src_digests[a["rel"]] = sha256_file(a["src"])
-                dst_digests[a["rel"]] = sha256_file(a["dst"])
                 continue
-            tmp, src_digest, dst_digest = _stream(a["src"], os.path.dirname(a["dst"]), os.path.basename(a["dst"]),
-                                                  pool)
-            if a["action"] == "overwrite":
-                os.replace(a["dst"], a["backup"])
-            os.replace(tmp, a["dst"])
-            src_digests[a["rel"]], dst_digests[a["rel"]] = src_digest, dst_digest
+            fd = os.open(a["src"], os.O_RDONLY)
+            try:
+                h = hashlib.sha256()
+                put(("start", a, os.fstat(fd), h))
+                while True:
+                    block = os.read(fd, COPY_BLOCK)
+                    if not block:
+                        break
+                    h.update(block)  # releases the GIL: runs beside the writing thread
+                    put(("block", block), len(block))
+            finally:
+                os.close(fd)
+            put(("end",))
+        put(("done",))
+        flush()
+    except _Stopped:
+        pass
+    except BaseException as e:  # noqa: BLE001 - handed to the writing thread, which raises it
+        try:
+            del batch[:]
+            batch.append(("error", e))
+            flush()
+        except _Stopped:
+            pass
+
+
+def _temp_file(folder, name, pid):
+    """Create ``.<name>.part-<pid>`` in ``folder`` (O_EXCL, no symlink followed); (fd, path)."""
+    path = os.path.join(folder, ".%s.part-%d" % (name, pid))
+    try:
+        return os.open(path, _CREATE, 0o600), path
+    except FileExistsError:  # left by an earlier run with the same process id: take a fresh random name
+        return tempfile.mkstemp(prefix=".%s.part-" % name, dir=folder)
+
+
+def _place(a, tmp):
+    """Rename the finished temporary file to its name; an overwritten file becomes its backup first."""
+    if a["action"] != "overwrite":
+        os.replace(tmp, a["dst"])
+        return
+    os.replace(a["dst"], a["backup"])
+    try:
+        os.replace(tmp, a["dst"])
+    except OSError:
+        os.replace(a["backup"], a["dst"])  # the old file back under its name
+        raise
+
+
+def _messages(q):
+    """The reading thread's messages in order, up to ("done",)."""
+    while True:
+        for msg in q.get():
+            if msg[0] == "done":
+                return
+            yield msg
+
+
+def copy_files(actions, depth=2):
+    """Carry out ``plan_copy`` actions. Returns (source manifest, destination manifest): {rel: sha256}.
+
+    Two threads, like rsync's sender and receiver: a reading thread streams each source in COPY_BLOCK blocks
+    and computes its SHA-256 from the bytes read; the calling thread writes them to ``.<name>.part-<pid>`` in
+    the destination folder, reads every block back from that file (``pread`` on the same descriptor) and
+    compares it byte for byte with the bytes that were hashed, sets mode and mtime (as ``rsync -a``, without
+    xattrs) and renames the file to its name when complete (an overwritten file is first renamed to its backup
+    ``<name>.bak-<ticket>`` and put back if that fails). The destination's SHA-256 is the source's by identity
+    when every block read back equal and the size agrees; otherwise it is computed from the destination file,
+    so the manifests differ and the caller fails the run. Memory is bounded by ``depth`` + 2 lists of at most
+    2 x COPY_BLOCK bytes whatever the file sizes. On an error the reading stops, the temporary file of the file
+    being written is removed, files already renamed into place stay, and the error is raised.
+    """
+    import threading
+
+    src_digests, dst_digests = {}, {}
+    q, stop = queue.Queue(maxsize=depth), threading.Event()
+    reader = threading.Thread(target=_read_sources, args=(actions, q, stop), name="nas-read")
+    reader.daemon = True
+    reader.start()
+    pid, made, copies = os.getpid(), set(), []
+    fd, tmp, offset, same = -1, None, 0, True
+    try:
+        for msg in _messages(q):
+            kind = msg[0]
+            if kind == "block":
+                block = msg[1]
+                view = memoryview(block)
+                while view:  # os.write may write less than asked
+                    view = view[os.write(fd, view):]
+                if same and os.pread(fd, len(block), offset) != block:
+                    same = False
+                offset += len(block)
+            elif kind == "start":
+                a, st, h = msg[1], msg[2], msg[3]
+                folder = os.path.dirname(a["dst"])
+                if folder not in made:
+                    os.makedirs(folder, exist_ok=True)
+                    made.add(folder)
+                fd, tmp = _temp_file(folder, os.path.basename(a["dst"]), pid)
+                offset, same = 0, True
+            elif kind == "end":
+                if os.fstat(fd).st_size != offset:
+                    same = False
+                os.fchmod(fd, st.st_mode & 0o7777)
+                os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+                os.close(fd)
+                fd = -1
+                _place(a, tmp)
+                tmp = None
+                copies.append((a, h, same))
+            elif kind == "error":
+                raise msg[1]
+    except BaseException:
+        stop.set()
+        if fd >= 0:
+            os.close(fd)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise
+    finally:
+        stop.set()
+        reader.join()
+    for a in actions:
+        if a["action"] == "none":
+            src_digests[a["rel"]] = sha256_file(a["src"])
+            dst_digests[a["rel"]] = sha256_file(a["dst"])
+    for a, h, same in copies:
+        src_digests[a["rel"]] = h.hexdigest()
+        dst_digests[a["rel"]] = src_digests[a["rel"]] if same else sha256_file(a["dst"])
     return src_digests, dst_digests
 
 

@@ -34,9 +34,12 @@ ops-driver plan --quiet examples/requests/info-011-ami.yml
 run_request examples/requests/info-013-s3-download.yml
 echo "restored files:"; find "${OPS_SANDBOX_DIR:-$PWD/.sandbox}/restore" -type f | sort
 
-# NAS transfers (STAT-011/012): the archive password comes from an environment variable named in the request;
-# this one is the demo's, never a production one.
-export OPS_NAS_PASSWORD="${OPS_NAS_PASSWORD:-demo-password-not-for-production}"
+# NAS transfers (STAT-011/012): the archive password comes from the inventory's vault (STAT-011 here) or an
+# environment variable named in the request (STAT-012 here). Both are the sandbox's, never production ones:
+# the sandbox vault opens with inventories/sandbox/vault-password, and OPS_NAS_PASSWORD is set to the same
+# password so that STAT-012 can open the archive STAT-011 made.
+export ANSIBLE_VAULT_PASSWORD_FILE="${ANSIBLE_VAULT_PASSWORD_FILE:-$PWD/inventories/sandbox/vault-password}"
+export OPS_NAS_PASSWORD="${OPS_NAS_PASSWORD:-sandbox-nas-password-from-vault}"
 run_request examples/requests/stat-011-nas-prod-to-maint.yml
 run_request examples/requests/stat-012-nas-maint-to-prod.yml
 run_request examples/requests/stat-006-release-maint-to-prod-nas.yml

@@ -12,6 +12,7 @@ import pytest
 
 from ops_driver import operations, sandbox
 from ops_driver.errors import InvalidInput
+from ops_driver.paths import project_root
 from tests.integration.conftest import write_request
 
 pytestmark = pytest.mark.integration
@@ -74,7 +75,9 @@ def test_plan_lists_files_and_writes_nothing_apply_copies_with_equal_manifests(n
     out = operations.apply(plan.run_id)
     assert out.exit_code == 0, out.message
     ev = out.manifest["evidence"]
-    assert ev["source_manifest"] == ev["dest_manifest"] and len(ev["source_manifest"]) == 3
+    assert list(ev["manifests"]) == ["nas-sandbox"]
+    assert ev["manifests"]["nas-sandbox"]["source"] == ev["manifests"]["nas-sandbox"]["dest"]
+    assert len(ev["manifests"]["nas-sandbox"]["source"]) == 3
     assert ev["personal_data"] is False and ev["personal_data_reason"] == "aggregated counts only"
     assert (nas / "maint" / "from-prod" / "detail" / "part-001.csv").read_bytes() == (
         nas / "prod" / "work" / "2026-11" / "detail" / "part-001.csv"
@@ -118,6 +121,41 @@ def test_wrong_password_on_extract_fails_and_leaves_nothing(
     assert out.exit_code == 3 and "wrong password" in out.message
     returned = nas / "prod" / "work" / "returned"
     assert not returned.exists() or [p for p in returned.rglob("*") if p.is_file()] == []
+
+
+VAULT_PASSWORD = "sandbox-nas-password-from-vault"  # inventories/sandbox/group_vars/nas_transfer/vault.yml
+
+
+def test_vault_password_source_encrypts_with_the_inventory_vault(
+    nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyzipper
+
+    vault_password_file = project_root() / "inventories" / "sandbox" / "vault-password"
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(vault_password_file))
+    req = _req(tmp_path, compression="zip", encryption="aes256", password_source="vault")
+    out = operations.apply(operations.plan(req).run_id)
+    assert out.exit_code == 0, out.message
+    with pyzipper.AESZipFile(nas / "maint" / "from-prod" / "REQ-TEST-001.zip") as z:
+        z.setpassword(VAULT_PASSWORD.encode())
+        got = {n: hashlib.sha256(z.read(n)).hexdigest() for n in z.namelist()}
+    source = tree(nas / "prod" / "work" / "2026-11")
+    assert got == {k: v for k, v in source.items() if k.endswith(".csv") or k.startswith("detail/")}
+    captured = capsys.readouterr()
+    assert VAULT_PASSWORD not in captured.out + captured.err
+    for bundle in Path(os.environ["OPS_EVIDENCE_DIR"]).iterdir():
+        for f in bundle.iterdir():
+            assert VAULT_PASSWORD not in f.read_text(encoding="utf-8"), f
+
+
+def test_vault_password_source_without_the_vault_password_is_refused(
+    nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
+    before = tree(nas)
+    out = operations.plan(_req(tmp_path, compression="zip", encryption="aes256", password_source="vault"))
+    assert out.exit_code == 2 and "ANSIBLE_VAULT_PASSWORD_FILE" in out.message, out.message
+    assert tree(nas) == before
 
 
 def test_encryption_without_a_password_is_refused(nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,6 +219,10 @@ def test_release_distribution_to_the_production_nas_and_every_server(nas: Path, 
     assert sorted(c["host"] for c in plan.changes) == ["stat-ap01", "stat-ap02"]
     out = operations.apply(plan.run_id)
     assert out.exit_code == 0, out.message
+    digest = hashlib.sha256(released.read_bytes()).hexdigest()
+    manifests = out.manifest["evidence"]["manifests"]
+    assert sorted(manifests) == ["stat-ap01", "stat-ap02"]  # one record per server, none lost in the merge
     for server in ("stat-ap01", "stat-ap02"):
         copy = nas.parent / "servers" / server / "release" / "R2026-11" / "jobs.dsx"
         assert copy.read_bytes() == released.read_bytes()
+        assert manifests[server]["source"]["jobs.dsx"] == manifests[server]["dest"]["jobs.dsx"] == digest

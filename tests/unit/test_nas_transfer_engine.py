@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,22 +87,73 @@ def test_copy_never_overwrites_silently_and_keeps_a_backup(shares: tuple[Path, P
     assert (maint / "in" / "a.csv.bak-REQ-2").read_text() == "id,name\n1,sato\n"
 
 
-def test_an_interrupted_copy_leaves_no_half_file(shares: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+INTERRUPTED = r"""
+import importlib.util, json, resource, signal, sys
+spec = importlib.util.spec_from_file_location("nas", sys.argv[1])
+nas = importlib.util.module_from_spec(spec); spec.loader.exec_module(nas)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, 1024 * 1024))
+actions = nas.plan_copy(nas.select(sys.argv[2], "work", ["*.csv", "sub"]), sys.argv[3], "in", "REQ-1", False)
+try:
+    nas.copy_files(actions)
+except OSError as e:
+    print(json.dumps({"errno": e.errno}))
+"""
+
+
+def test_an_interrupted_copy_leaves_no_half_file(shares: tuple[Path, Path]) -> None:
+    """A real write failure (the file size limit hit mid-file) leaves no half file and no temporary file."""
+    prod, maint = shares
+    out = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED, str(project_root() / "module_utils" / "nas_transfer.py"), str(prod),
+         str(maint)], capture_output=True, text=True, check=True,
+    )
+    assert json.loads(out.stdout) == {"errno": errno.EFBIG}
+    left = sorted(p.relative_to(maint).as_posix() for p in maint.rglob("*") if p.is_file())
+    assert "in/sub/c.txt" not in left and not [p for p in left if ".part-" in p]
+    assert set(left) <= {"in/a.csv", "in/b.csv"}  # files finished before the failure are complete, under their name
+    for rel in left:
+        assert (maint / rel).read_bytes() == (prod / "work" / Path(rel).name).read_bytes()
+
+
+def test_copy_keeps_mode_and_mtime_and_hashes_every_byte_of_many_block_files(shares: tuple[Path, Path]) -> None:
+    prod, maint = shares
+    big = prod / "work" / "sub" / "c.txt"
+    big.write_bytes(os.urandom(3 * nas.COPY_BLOCK + 17))  # several blocks and a short last one
+    big.chmod(0o640)
+    os.utime(big, ns=(1_600_000_000_000_000_000, 1_600_000_000_123_456_789))
+    files = nas.select(str(prod), "work", ["*.csv", "sub"])
+    src, dst = nas.copy_files(nas.plan_copy(files, str(maint), "in", "REQ-1", False))
+    assert src == dst == {rel: hashlib.sha256(Path(p).read_bytes()).hexdigest() for rel, p, _s in files}
+    copied = (maint / "in" / "sub" / "c.txt").stat()
+    assert copied.st_mode & 0o7777 == 0o640 and copied.st_mtime_ns == 1_600_000_000_123_456_789
+
+
+def test_a_block_that_reads_back_differently_is_hashed_from_the_written_file(
+    shares: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The destination hash equals the source's only when every block read back equals what was written."""
     prod, maint = shares
     files = nas.select(str(prod), "work", ["sub"])
-    actions = nas.plan_copy(files, str(maint), "in", "REQ-1", overwrite=False)
-    calls = {"n": 0}
-    real_copystat = nas.shutil.copystat
+    hashed: list[str] = []
+    real_pread, real_sha = os.pread, nas.sha256_file
 
-    def failing_copystat(src: str, dst: str) -> None:
-        calls["n"] += 1
-        raise OSError(28, "No space left on device")
+    def corrupt_pread(fd: int, n: int, offset: int) -> bytes:
+        data = real_pread(fd, n, offset)
+        return bytes([data[0] ^ 0xFF]) + data[1:]
 
-    monkeypatch.setattr(nas.shutil, "copystat", failing_copystat)
-    with pytest.raises(OSError):
-        nas.copy_files(actions)
-    monkeypatch.setattr(nas.shutil, "copystat", real_copystat)
-    assert calls["n"] == 1 and [p for p in maint.rglob("*") if p.is_file()] == []
+    def recording_sha(path: str) -> str:
+        hashed.append(path)
+        return str(real_sha(path))
+
+    monkeypatch.setattr(nas, "sha256_file", recording_sha)
+    monkeypatch.setattr(nas.os, "pread", corrupt_pread)
+    try:
+        src, dst = nas.copy_files(nas.plan_copy(files, str(maint), "in", "REQ-1", False))
+    finally:
+        monkeypatch.setattr(nas.os, "pread", real_pread)
+    assert hashed == [str(maint / "in" / "sub" / "c.txt")]  # the written file itself, not the source's digest
+    assert dst == src  # the file on disk is intact: its own hash says so
 
 
 @pytest.mark.parametrize("fmt, password", [("zip", PASSWORD), ("7z", PASSWORD), ("zip", None), ("tar.gz", None)])
