@@ -23,14 +23,31 @@ $(STAMP): requirements.lock pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# Debian tools the NAS transfers are tested against (7-Zip for archive interoperability, rsync for the bench).
+# Debian tools the NAS transfers are tested against (7-Zip for archive interoperability, rsync for the bench),
+# and the web servers of the sandbox's web stack (ops_driver/websandbox.py: nginx and haproxy under supervisord).
+# Installing nginx/haproxy must not start the system-wide services (invoke-rc.d would start nginx on port 80):
+# unless /usr/sbin/policy-rc.d already exits 101, a temporary one that does is put in place for the install and
+# removed afterwards (any other policy-rc.d found is put back).
 sysdeps:
 	@if ! command -v 7z >/dev/null || ! command -v rsync >/dev/null; then \
 	  echo "installing p7zip-full and rsync from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq p7zip-full rsync >/dev/null; \
 	fi
+	@if ! command -v nginx >/dev/null || ! command -v haproxy >/dev/null; then \
+	  echo "installing nginx and haproxy from Debian (system services not started)"; \
+	  prc=/usr/sbin/policy-rc.d; saved=; created=; \
+	  if [ -x $$prc ] && { $$prc nginx start >/dev/null 2>&1; [ $$? = 101 ]; }; then \
+	    echo "$$prc already forbids starting services"; \
+	  else \
+	    if [ -e $$prc ]; then saved=$$prc.ops-driver-saved; mv $$prc $$saved; fi; \
+	    printf '#!/bin/sh\n# temporary (make sysdeps): start no service while installing\nexit 101\n' > $$prc; \
+	    chmod 755 $$prc; created=1; \
+	  fi; \
+	  trap 'if [ -n "$$created" ]; then rm -f $$prc; [ -z "$$saved" ] || mv $$saved $$prc; fi' EXIT; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx haproxy >/dev/null; \
+	fi
 
-demo: venv
+demo: venv sysdeps
 	bash scripts/demo.sh
 
 # pytest exits 5 when it collects no test: for this project that is a failure, never a pass.
@@ -42,10 +59,10 @@ test: venv sysdeps lint
 unit: venv sysdeps
 	$(PY) -m pytest tests/unit
 
-integration: venv
+integration: venv sysdeps
 	$(PY) -m pytest -n auto tests/integration
 
-molecule: venv
+molecule: venv sysdeps
 	@for s in molecule/*/molecule.yml; do \
 	  s=$$(basename $$(dirname $$s)); echo "== molecule test -s $$s"; \
 	  HOME=$(CURDIR)/.ansible-home/molecule-home molecule test -s $$s || exit 1; \
@@ -60,7 +77,7 @@ bench: venv sysdeps
 	$(PY) bench/run.py
 	$(PY) bench/nas.py
 
-sandbox-up: venv
+sandbox-up: venv sysdeps
 	ops-driver sandbox up
 sandbox-down: venv
 	ops-driver sandbox down

@@ -174,6 +174,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     lines = [f"sandbox: {'running' if data['running'] else 'stopped'}"
              + (f" at {data['endpoint']} (pid {data['pid']})" if data["running"] else "")]
     lines += [f"  {i['environment']:<8} {i['name']:<20} {i['id']:<20} {i['state']}" for i in data["instances"]]
+    if data.get("web"):
+        web = data["web"]
+        lines.append(f"web stack: public {web['public_url']} (joho-web {web['web_url']}, Sorry {web['sorry_url']}); "
+                     f"supervisorctl -c {web['supervisord_config']}")
     _emit(args, data, "\n".join(lines))
     return 0
 

@@ -2,6 +2,8 @@
 
 State lives in ``$OPS_SANDBOX_DIR`` (default ``<project>/.sandbox``): ``moto.pid``, ``endpoint.url``,
 ``moto.log`` and ``estate.json``. ``up`` and ``down`` are idempotent. Nothing listens beyond 127.0.0.1.
+Beside the moto server runs the web stack of ``websandbox`` (nginx, haproxy, stand-in services under a private
+supervisord, in ``web/``), started at the end of ``up`` and stopped first by ``down``.
 
 Estate (region ap-northeast-1): for each environment of ``ESTATE_ENVIRONMENTS`` one web, ap and db
 instance tagged ``Name``, ``Environment``, ``Role``, each with a root and a data EBS volume. The sandbox
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import websandbox
 from .errors import OpsError, RunFailed
 from .paths import sandbox_dir
 
@@ -170,11 +173,13 @@ def seed(endpoint: str) -> dict[str, Any]:
 
 
 def up(directory: Path | None = None, port: int | None = None, timeout_s: float = 30.0) -> SandboxState:
-    """Start the moto server and seed the estate, unless it is already running (idempotent)."""
+    """Start the moto server and seed the estate, then the web stack (websandbox), unless running (idempotent)."""
     d = directory or sandbox_dir()
     current = state(d)
     if current.running:
+        websandbox.up(d)  # returns at once if it is running too
         return current
+    websandbox.require()  # fail before anything is started if nginx/haproxy/supervisor are missing
     d.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
     endpoint = f"http://{HOST}:{port}"
@@ -195,12 +200,14 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
     seed_nas(d / "nas")
     estate = seed(endpoint)
     (d / "estate.json").write_text(json.dumps(estate, indent=2, sort_keys=True) + "\n")
+    websandbox.up(d)
     return state(d)
 
 
 def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState:
-    """Stop the moto server (idempotent); the estate and the restore folder are gone with it."""
+    """Stop the web stack and the moto server (idempotent); the estate and the restore folder are gone with it."""
     d = directory or sandbox_dir()
+    websandbox.down(d)
     current = state(d)
     if current.pid and _alive(current.pid):
         try:
@@ -245,7 +252,7 @@ def status(directory: Path | None = None) -> dict[str, Any]:
     s = state(directory)
     data: dict[str, Any] = {"running": s.running, "pid": s.pid if s.running else None,
                             "endpoint": s.endpoint if s.running else None, "directory": str(s.directory),
-                            "instances": []}
+                            "instances": [], "web": websandbox.endpoints(s.directory)}
     if s.running and s.endpoint:
         try:
             data["instances"] = instances(s.endpoint)

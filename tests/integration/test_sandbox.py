@@ -23,6 +23,8 @@ def test_up_down_are_idempotent_and_status_lists_the_estate(tmp_path: Path, monk
         assert main(["sandbox", "up", "--json"]) == 0
         second = json.loads(capsys.readouterr().out)
         assert (second["pid"], second["endpoint"]) == (first["pid"], first["endpoint"])  # same server
+        assert first["web"]["public_url"].startswith("http://127.0.0.1:")
+        assert second["web"] == first["web"]  # the same web stack too
         assert len(second["instances"]) == len(first["instances"])  # not seeded twice
 
         by_env: dict[str, set[str]] = {}
@@ -38,8 +40,10 @@ def test_up_down_are_idempotent_and_status_lists_the_estate(tmp_path: Path, monk
     finally:
         assert main(["sandbox", "down", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["running"] is False
+    assert not (tmp_path / "sb" / "web").exists()
     assert main(["sandbox", "down"]) == 0
     assert "sandbox: stopped" in capsys.readouterr().out
     assert main(["sandbox", "status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "running": False, "pid": None, "endpoint": None, "directory": str(tmp_path / "sb"), "instances": []}
+        "running": False, "pid": None, "endpoint": None, "directory": str(tmp_path / "sb"), "instances": [],
+        "web": None}
