@@ -72,6 +72,11 @@ def render(manifest: dict[str, Any], task: Task, request: dict[str, Any], change
     else:
         out.append("No change recorded.\n")
 
+    steps = (manifest.get("evidence") or {}).get("steps")
+    if isinstance(steps, list) and steps:  # a role's own sequence (e.g. closed mode: stop, then poll the URL)
+        out.append(f"\n## Steps {'that would run' if kind == 'plan' else 'run'}\n\n")
+        out.append("".join(f"{n}. {step}\n" for n, step in enumerate(steps, 1)))
+
     if comparison is not None:
         out.append("\n## Compared with the plan\n\n")
         out.append(f"- predicted and done: {len(comparison['matched'])}\n")

@@ -54,6 +54,29 @@ set +e; ops-driver plan --quiet "$bad"; rc=$?; set -e
 rm -f "$bad"
 echo "exit code: $rc"
 
+# Closed mode (COMM-022) on the sandbox's real web stack: nginx (portal, Sorry server) behind haproxy, under
+# supervisord. What users get is asked through haproxy before and after.
+public_url=$(python -c 'import json,os,sys; d=os.environ.get("OPS_SANDBOX_DIR") or ".sandbox"; print(json.load(open(d+"/web/endpoints.json"))["public_url"])')
+answer() { curl -s -o /tmp/ops-demo-page.html -w '%{http_code}' "$public_url"; printf ' '; grep -o -E '情報系ポータル（通常運用）|ただいまメンテナンス中です（Sorry）' /tmp/ops-demo-page.html || true; }
+say "What users get now at $public_url"; answer
+run_request examples/requests/comm-022-close.yml
+say "What users get after the close"; answer
+run_request examples/requests/comm-022-open.yml
+say "What users get after the open"; answer
+rm -f /tmp/ops-demo-page.html
+
+# Middleware services (INFO-023 / INFO-022) and desknet's NEO (COMM-024): stop order, reverse start order,
+# health checks after every start.
+run_request examples/requests/info-023-mw-stop.yml
+run_request examples/requests/info-022-mw-start.yml
+run_request examples/requests/comm-024-desknets-neo-restart.yml
+
+say "A reboot of a sandbox server is planned, but apply refuses it: the host is this machine (exit 2)"
+id=$(ops-driver plan --quiet --json examples/requests/info-021-os-reboot.yml | plan_id)
+ops-driver evidence show "$id" | sed -n '/^## Changes/,/^## Warnings/p'
+set +e; ops-driver apply --quiet "$id"; rc=$?; set -e
+echo "exit code: $rc"
+
 say "A second plan of the same start predicts no change"
 ops-driver plan --quiet examples/requests/info-004-ec2-start.yml
 

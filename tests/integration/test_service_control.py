@@ -66,6 +66,8 @@ def test_close_serves_the_sorry_page_and_open_brings_the_site_back(web: dict[str
     assert plan.exit_code == 0, plan.message
     assert states(web) == before and web["normal_marker"] in get(web["public_url"])[1]  # check mode changed nothing
     assert [(c["resource"], c["action"]) for c in plan.changes] == [("service:joho-web-sandbox01/joho-web", "stopped")]
+    report = (plan.path / "report.md").read_text(encoding="utf-8")
+    assert "## Steps that would run" in report and web["sorry_marker"] in report  # the reviewer sees the poll
     closed = operations.apply(plan.run_id)
     assert closed.exit_code == 0, closed.message
     assert states(web)["joho-web"] == "STOPPED" and states(web)["joho-lb"] == "RUNNING"
