@@ -107,16 +107,24 @@ def _image_id(ec2: Any) -> str:
     return str(sorted(linux, key=lambda i: i["ImageId"])[0]["ImageId"])
 
 
-def launch(ec2: Any, environment: str, names_roles: list[tuple[str, str]], image_id: str | None = None) -> list[str]:
-    """Launch instances (one RunInstances call each) with tags, a root and a data volume each; return IDs."""
+def launch(ec2: Any, environment: str, names_roles: list[tuple[str, str]], image_id: str | None = None,
+           host_for_role: dict[str, str] | None = None) -> list[str]:
+    """Launch instances (one RunInstances call each) with tags, a root and a data volume each; return IDs.
+
+    ``host_for_role`` (role -> Dedicated Host ID) places the instances of a role on that host
+    (``Placement.HostId``, tenancy ``host``).
+    """
     image_id = image_id or _image_id(ec2)
     ids = []
     for name, role in names_roles:
         tags = [{"Key": "Name", "Value": name}, {"Key": "Environment", "Value": environment},
                 {"Key": "Role", "Value": role}]
+        placement = {"AvailabilityZone": REGION + "a"}
+        if host_for_role and role in host_for_role:
+            placement.update(HostId=host_for_role[role], Tenancy="host")
         resp = ec2.run_instances(
             ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.medium",
-            Placement={"AvailabilityZone": REGION + "a"},
+            Placement=placement,
             BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8, "VolumeType": "gp3"}},
                                  {"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 20, "VolumeType": "gp3"}}],
             TagSpecifications=[{"ResourceType": "instance", "Tags": tags},
@@ -124,6 +132,17 @@ def launch(ec2: Any, environment: str, names_roles: list[tuple[str, str]], image
         )
         ids.append(resp["Instances"][0]["InstanceId"])
     return ids
+
+
+def allocate_hosts(ec2: Any, environment: str, quantity: int) -> list[str]:
+    """Allocate ``quantity`` Dedicated Hosts tagged ``Environment`` and ``Name``; return their IDs (sorted)."""
+    resp = ec2.allocate_hosts(
+        AvailabilityZone=REGION + "a", InstanceType="t3.medium", Quantity=quantity, AutoPlacement="off",
+        HostRecovery="on",
+        TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": [
+            {"Key": "Environment", "Value": environment}, {"Key": "Name", "Value": f"{environment}-dh"}]}],
+    )
+    return sorted(resp["HostIds"])
 
 
 #: The backup bucket of the sandbox and its objects (INFO-013 restores from it).
@@ -157,13 +176,19 @@ def s3_client(endpoint: str) -> Any:
 
 
 def seed(endpoint: str) -> dict[str, Any]:
-    """Create the estate; returns ``{environment: {name: instance_id}, "buckets": {name: [keys]}}``."""
+    """Create the estate; returns ``{environment: {name: instance_id}, "hosts": {environment: [host IDs]},
+    "buckets": {name: [keys]}}``. Each environment has Dedicated Hosts (two for sandbox) with its instances."""
     ec2 = ec2_client(endpoint)
     image = _image_id(ec2)
     estate: dict[str, Any] = {}
+    estate["hosts"] = {}
     for env in ESTATE_ENVIRONMENTS:
+        hosts = allocate_hosts(ec2, env, 2 if env == "sandbox" else 1)
+        estate["hosts"][env] = hosts
+        # sandbox: web and ap on the first host, db on the second; elsewhere all three on one host (CORE-049)
+        host_for_role = {"web": hosts[0], "ap": hosts[0], "db": hosts[-1]}
         pairs = [(instance_name(env, role), role) for role in ROLES]
-        estate[env] = dict(zip([n for n, _ in pairs], launch(ec2, env, pairs, image), strict=True))
+        estate[env] = dict(zip([n for n, _ in pairs], launch(ec2, env, pairs, image, host_for_role), strict=True))
     s3 = s3_client(endpoint)
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     for key, body in BUCKET_OBJECTS.items():

@@ -11,11 +11,15 @@ the faults moto cannot produce:
 - ``s3_denied_keys = {key}``: GetObject of these keys answers 403 AccessDenied (a download that fails
   half-way through a set of objects);
 - ``never_reach[state] = True``: DescribeInstances reports instances that are in ``state`` as ``pending`` /
-  ``stopping`` instead (an instance that never gets there).
+  ``stopping`` instead (an instance that never gets there);
+- ``never_reach_ids[instance_id] = state``: the same for one instance only, from its next StartInstances
+  (``running``) or StopInstances (``stopped``) call on (one instance that fails to start or to stop while the
+  others do).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import urllib.error
 import urllib.parse
@@ -41,6 +45,8 @@ class AwsProxy:
         self.throttle: dict[str, int] = {}
         self.status_checks_stuck = False
         self.never_reach: dict[str, bool] = {}
+        self.never_reach_ids: dict[str, str] = {}
+        self.armed: set[str] = set()
         self.images_stuck = False
         self.s3_denied_keys: set[str] = set()
         self.lock = threading.Lock()
@@ -57,6 +63,9 @@ class AwsProxy:
                 with proxy.lock:
                     if action:
                         proxy.calls[action] += 1
+                    arm = {"StartInstances": "running", "StopInstances": "stopped"}.get(action)
+                    text = body.decode("utf-8", "replace")
+                    proxy.armed.update(i for i, s in proxy.never_reach_ids.items() if s == arm and i in text)
                     throttled = proxy.throttle.get(action, 0) > 0
                     if throttled:
                         proxy.throttle[action] -= 1
@@ -103,6 +112,14 @@ class AwsProxy:
                 data = data.replace(b"<name>running</name>", b"<name>pending</name>")
             if self.never_reach.get("stopped"):
                 data = data.replace(b"<name>stopped</name>", b"<name>stopping</name>")
+            for instance_id, state in self.never_reach_ids.items():
+                if instance_id not in self.armed:
+                    continue
+                stuck = {"running": (b"0", b"pending"), "stopped": (b"64", b"stopping")}[state]
+                item = re.compile(rb"(<instanceId>" + re.escape(instance_id.encode()) +
+                                  rb"</instanceId>(?:(?!<instanceId>).)*?<instanceState>\s*<code>)\d+(</code>\s*<name>)"
+                                  + state.encode() + rb"(</name>)", re.S)
+                data = item.sub(lambda m, s=stuck: m.group(1) + s[0] + m.group(2) + s[1] + m.group(3), data)
         return data
 
     def start(self) -> AwsProxy:
@@ -118,6 +135,8 @@ class AwsProxy:
             self.calls.clear()
             self.throttle.clear()
             self.never_reach.clear()
+            self.never_reach_ids.clear()
+            self.armed.clear()
             self.status_checks_stuck = False
             self.images_stuck = False
             self.s3_denied_keys.clear()

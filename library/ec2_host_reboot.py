@@ -1,0 +1,373 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Operations automation collection - GPL-3.0-or-later (as Ansible modules are)
+"""Monthly Dedicated Host reboot of one environment (CORE-049): power-cycle every instance on its hosts."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ec2_host_reboot
+short_description: Power-cycle every instance on the Dedicated Hosts of one environment, in order, and bring back what ran
+description:
+  - EC2 has no API that reboots a Dedicated Host. The monthly reboot (seed 000, core row 49, CORE-049) stops
+    every running instance placed on the environment's hosts, checks that each host is C(available), and
+    starts them again - with host affinity an instance comes back on its host (EC2 User Guide, "Dedicated
+    Hosts - Host affinity" and "Stop and start Amazon EC2 instances").
+  - Hosts are the environment's Dedicated Hosts (DescribeHosts, matched on the I(host_tag_key) tag - done here
+    because tag filters are not honoured everywhere). Their instances are found by matching
+    C(Placement.HostId) of DescribeInstances, which works on AWS and on moto (whose DescribeHosts lists no
+    instances and has no C(host-id) filter).
+  - For each host in turn, the state of every instance is recorded; running instances stop in I(order) (by
+    their C(Role) tag; roles not listed stop last), one role group at a time, each waited for; the host must be
+    C(available); then they start in the reverse order, each group waited for until C(running) with passed
+    status checks. An instance that was stopped stays stopped. Mode C(reboot) reboots running instances
+    (RebootInstances) in I(order) instead, waiting for the status checks after each group.
+  - If an instance fails to stop or start, no further host is touched; every instance of the hosts already
+    begun is brought back to its recorded state (started again if it ran), and the module fails with the
+    list of instances that are not back.
+  - Check mode reads the hosts and instances and returns the whole sequence per host and the C(ops_changes)
+    the real run would record, before any mutating call.
+author: Operations automation collection
+options:
+  environment:
+    description: Environment whose hosts to reboot (value of the I(host_tag_key) tag of the hosts).
+    type: str
+    required: true
+  host_tag_key:
+    description: Tag of a Dedicated Host that names its environment.
+    type: str
+    default: Environment
+  mode:
+    description: C(stop-start) or C(reboot) (OS reboot only; the instances stay on their hosts anyway).
+    type: str
+    choices: [stop-start, reboot]
+    default: stop-start
+  order:
+    description: Stop order by the instances' C(Role) tag; the start runs it backwards.
+    type: list
+    elements: str
+    default: [web, ap, db]
+  wait_timeout:
+    description: Seconds to wait for each group to stop, and for each group to start (or reboot).
+    type: int
+    default: 900
+  poll_interval:
+    description: Seconds between two polls.
+    type: int
+    default: 15
+  ticket:
+    description:
+      - Work request ticket. A host whose power cycle completed is tagged C(OpsLastReboot=<ticket>); a run with
+        the same ticket leaves such a host alone (no change), so a retried job never power-cycles a host twice
+        and a re-run after a failure resumes with the hosts not yet done.
+    type: str
+  expected:
+    description:
+      - Instance ID to state recorded by the plan. When given, the module fails with C(DRIFT:) before any change
+        if the set of instances on the hosts or one of their states differs.
+    type: dict
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Monthly Dedicated Host reboot of the maintenance environment
+  ec2_host_reboot:
+    environment: maint
+    order: [web, ap, db]
+"""
+
+RETURN = r"""
+hosts:
+  description: One entry per Dedicated Host - host_id, state, and its instances (id, name, role, before, after).
+  returned: always
+  type: list
+  elements: dict
+sequence:
+  description: Human-readable steps per host, in order (what would run in check mode, what ran otherwise).
+  returned: always
+  type: list
+  elements: str
+not_back:
+  description: Instances that are not in their recorded state at the end (empty on success).
+  returned: always
+  type: list
+  elements: dict
+ops_changes:
+  description: Evidence entries, one per instance on the hosts.
+  returned: always
+  type: list
+  elements: dict
+api_calls:
+  description: EC2 API calls made, by operation name.
+  returned: always
+  type: dict
+"""
+
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible.module_utils.ops_aws import chunks, counted_ec2_client
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+GONE = ("shutting-down", "terminated")
+DONE_TAG = "OpsLastReboot"
+
+
+def _tag(resource, key):
+    for tag in resource.get("Tags", []) or []:
+        if tag["Key"] == key:
+            return tag["Value"]
+    return ""
+
+
+def groups_in_order(instances, order):
+    """Running instances as [(role, [ids])] in stop order: roles of ``order`` first, then the others by name."""
+    rank = {role: n for n, role in enumerate(order)}
+    roles = sorted({i["role"] for i in instances}, key=lambda r: (rank.get(r, len(order)), r))
+    return [(r, sorted(i["id"] for i in instances if i["role"] == r)) for r in roles]
+
+
+@AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
+def _all_pages(client, operation, **kwargs):
+    """Every page of a paginated call, merged (retried as a whole on throttling)."""
+    return client.get_paginator(operation).paginate(**kwargs).build_full_result()
+
+
+class HostReboot(object):
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.ec2, self.calls = counted_ec2_client(module)
+        self.log = []
+
+    def hosts(self):
+        hosts = _all_pages(self.ec2, "describe_hosts")["Hosts"]
+        out = [h for h in hosts if _tag(h, self.p["host_tag_key"]) == self.p["environment"]]
+        return sorted(out, key=lambda h: h["HostId"])
+
+    def instances_on(self, host_ids):
+        found = {}
+        for r in _all_pages(self.ec2, "describe_instances")["Reservations"]:
+            for i in r.get("Instances", []):
+                host = (i.get("Placement") or {}).get("HostId")
+                if host in host_ids and i["State"]["Name"] not in GONE:
+                    found[i["InstanceId"]] = dict(id=i["InstanceId"], host=host, name=_tag(i, "Name"),
+                                                  role=_tag(i, "Role"), before=i["State"]["Name"])
+        return found
+
+    def states(self, ids):
+        out = {}
+        for chunk in chunks(sorted(ids)):
+            resp = self.ec2.describe_instances(InstanceIds=chunk, aws_retry=True)
+            for r in resp.get("Reservations", []):
+                for i in r.get("Instances", []):
+                    out[i["InstanceId"]] = i["State"]["Name"]
+        return out
+
+    def status_ok(self, ids):
+        ok = set()
+        for chunk in chunks(sorted(ids)):
+            resp = self.ec2.describe_instance_status(InstanceIds=chunk, IncludeAllInstances=True, aws_retry=True)
+            for st in resp.get("InstanceStatuses", []):
+                if (st.get("SystemStatus", {}).get("Status") == "ok"
+                        and st.get("InstanceStatus", {}).get("Status") == "ok"):
+                    ok.add(st["InstanceId"])
+        return ok
+
+    def wait(self, ids, target, checks):
+        """Wait until every instance of ``ids`` is ``target`` (and its status checks pass with ``checks``).
+
+        Returns {id: state} of the instances that did not get there within wait_timeout (empty when all did).
+        """
+        deadline = time.monotonic() + self.p["wait_timeout"]
+        pending = set(ids)
+        last = {}
+        while True:
+            last = self.states(pending)
+            there = {i for i in pending if last.get(i) == target}
+            if checks and there:
+                there &= self.status_ok(there)
+            pending -= there
+            if not pending or time.monotonic() >= deadline:
+                return {i: last.get(i, "unknown") for i in pending}
+            time.sleep(max(0, min(self.p["poll_interval"], deadline - time.monotonic())))
+
+    def act(self, action, ids):
+        call = {"start": self.ec2.start_instances, "stop": self.ec2.stop_instances,
+                "reboot": self.ec2.reboot_instances}[action]
+        for chunk in chunks(sorted(ids)):
+            call(InstanceIds=chunk, aws_retry=True)
+
+    def host_state(self, host_id):
+        resp = self.ec2.describe_hosts(HostIds=[host_id], aws_retry=True)
+        return (resp.get("Hosts") or [{}])[0].get("State", "unknown")
+
+
+def plan_host(host, members, order, mode):
+    """The steps for one host: list of (kind, role, [ids]) and the readable lines."""
+    running = [m for m in members if m["before"] == "running"]
+    others = [m for m in members if m["before"] != "running"]
+    steps, lines = [], []
+    groups = groups_in_order(running, order)
+    if mode == "stop-start":
+        for role, ids in groups:
+            steps.append(("stop", role, ids))
+        steps.append(("host", None, []))
+        for role, ids in reversed(groups):
+            steps.append(("start", role, ids))
+    else:
+        for role, ids in groups:
+            steps.append(("reboot", role, ids))
+    name = {m["id"]: "%s (%s)" % (m["name"] or m["id"], m["id"]) for m in members}
+    for kind, role, ids in steps:
+        if kind == "host":
+            lines.append("%s: check the host is available" % host)
+        else:
+            lines.append("%s: %s %s: %s" % (host, kind, role or "no role", ", ".join(name[i] for i in ids)))
+    for m in others:
+        lines.append("%s: %s stays %s" % (host, name[m["id"]], m["before"]))
+    if not members:
+        lines.append("%s: no instance on this host" % host)
+    return steps, lines
+
+
+def main():
+    argument_spec = dict(
+        environment=dict(type="str", required=True),
+        host_tag_key=dict(type="str", default="Environment"),
+        mode=dict(type="str", choices=["stop-start", "reboot"], default="stop-start"),
+        order=dict(type="list", elements="str", default=["web", "ap", "db"]),
+        wait_timeout=dict(type="int", default=900),
+        poll_interval=dict(type="int", default=15),
+        expected=dict(type="dict"),
+        ticket=dict(type="str"),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    p = module.params
+    if p["wait_timeout"] < 1 or p["poll_interval"] < 0:
+        module.fail_json(msg="INVALID INPUT: wait_timeout must be >= 1 and poll_interval >= 0 (seconds)")
+    hr = HostReboot(module)
+    try:
+        hosts = hr.hosts()
+        if not hosts:
+            module.fail_json(msg="INVALID INPUT: environment: no Dedicated Host tagged %s=%s"
+                             % (p["host_tag_key"], p["environment"]), api_calls=hr.calls)
+        members = hr.instances_on({h["HostId"] for h in hosts})
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg="Could not read the Dedicated Hosts and their instances")
+
+    expected = p["expected"]
+    if expected is not None:
+        now = {i: m["before"] for i, m in members.items()}
+        drift = ["%s: planned %s, now %s" % (i, expected.get(i, "not on the hosts"), now.get(i, "not on the hosts"))
+                 for i in sorted(set(expected) | set(now)) if expected.get(i) != now.get(i)]
+        if drift:
+            module.fail_json(msg="DRIFT: the hosts' instances changed since the plan: " + "; ".join(drift),
+                             api_calls=hr.calls)
+
+    plans, sequence = [], []
+    done_hosts = {h["HostId"] for h in hosts if p["ticket"] and _tag(h, DONE_TAG) == p["ticket"]}
+    for h in hosts:
+        on_host = sorted((m for m in members.values() if m["host"] == h["HostId"]), key=lambda m: m["id"])
+        if h["HostId"] in done_hosts:
+            steps, lines = [], ["%s: already done for %s (tag %s) - nothing to do" % (h["HostId"], p["ticket"],
+                                                                                       DONE_TAG)]
+        else:
+            steps, lines = plan_host(h["HostId"], on_host, p["order"], p["mode"])
+        plans.append((h, on_host, steps))
+        sequence.extend(lines)
+
+    after = {i: m["before"] for i, m in members.items()}
+    cycled = {i for i, m in members.items() if m["before"] == "running" and m["host"] not in done_hosts}
+    action = "stop-start" if p["mode"] == "stop-start" else "reboot"
+
+    def report(not_back=()):
+        bad = {n["id"] for n in not_back}
+        out_hosts, changes = [], []
+        for h, on_host, _steps in plans:
+            out_hosts.append(dict(host_id=h["HostId"], state=h.get("State"), instances=[
+                dict(id=m["id"], name=m["name"], role=m["role"], before=m["before"], after=after[m["id"]])
+                for m in on_host]))
+            for m in on_host:
+                changes.append(dict(resource="ec2:instance/%s" % m["id"], name=m["name"],
+                                    action=action if m["id"] in cycled else "none",
+                                    before=dict(state=m["before"], host=h["HostId"]),
+                                    after=dict(state=after[m["id"]], host=h["HostId"]),
+                                    changed=m["id"] in cycled, failed=m["id"] in bad))
+        return dict(hosts=out_hosts, sequence=sequence, not_back=list(not_back), ops_changes=changes,
+                    expected={i: m["before"] for i, m in members.items()}, api_calls=hr.calls,
+                    log=hr.log)
+
+    if module.check_mode or not cycled:
+        module.exit_json(changed=bool(cycled), **report())
+
+    failure = None
+    begun = []
+    try:
+        for h, on_host, steps in plans:
+            begun.append(h["HostId"])
+            for kind, role, ids in steps:
+                if kind == "host":
+                    state = hr.host_state(h["HostId"])
+                    hr.log.append("%s: host %s" % (h["HostId"], state))
+                    if state != "available":
+                        failure = "host %s is %s, not available" % (h["HostId"], state)
+                        break
+                    continue
+                hr.act(kind, ids)
+                target = "stopped" if kind == "stop" else "running"
+                late = hr.wait(ids, target, checks=kind != "stop")
+                for i in ids:
+                    after[i] = late.get(i, target)
+                hr.log.append("%s: %s %s: %s" % (h["HostId"], kind, role, ", ".join(
+                    "%s %s" % (i, after[i]) for i in ids)))
+                if late:
+                    failure = "%s of %s timed out after %ss: %s" % (kind, role, p["wait_timeout"], ", ".join(
+                        "%s is %s" % (i, s) for i, s in sorted(late.items())))
+                    break
+            if failure:
+                break
+            if p["ticket"] and steps:
+                hr.ec2.create_tags(Resources=[h["HostId"]], Tags=[{"Key": DONE_TAG, "Value": p["ticket"]}],
+                                   aws_retry=True)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        failure = "EC2 refused a call: %s" % e
+
+    if failure:
+        # Bring every instance of the hosts begun back to its recorded state, then report what is not back.
+        todo = [i for i, m in members.items() if m["host"] in begun and i in cycled]
+        try:
+            current = hr.states(todo)
+            stopped = [i for i in todo if current.get(i) == "stopped"]
+            if stopped:
+                hr.act("start", stopped)
+                hr.log.append("recovery: start %s" % ", ".join(sorted(stopped)))
+            late = hr.wait(todo, "running", checks=True) if todo else {}
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            late = {i: "unknown (%s)" % e for i in todo}
+        for i in todo:
+            after[i] = late.get(i, "running")
+        not_back = [dict(id=i, name=members[i]["name"], host=members[i]["host"], recorded=members[i]["before"],
+                         now=after[i]) for i in sorted(late)]
+        msg = "Dedicated Host reboot of %s failed: %s. " % (p["environment"], failure)
+        if not_back:
+            msg += "Not back in their recorded state: %s" % "; ".join(
+                "%s (%s) is %s, was %s" % (n["id"], n["name"] or "no Name", n["now"], n["recorded"]) for n in not_back)
+        else:
+            msg += "Every other instance is back in its recorded state."
+        module.fail_json(msg=msg, changed=True, **report(not_back))
+
+    module.exit_json(changed=True, **report())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""CORE-049: the monthly Dedicated Host reboot of the sandbox environment (two hosts: web+ap, db)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops_driver import operations
+from tests.integration.conftest import ids_by_name, states, write_request
+
+pytestmark = pytest.mark.integration
+EMERGENCY = {"emergency": True, "emergency_reason": "integration test outside the scheduled day"}
+
+
+def request(tmp_path: Path, **params: Any) -> Path:
+    """A CORE-049 request with a ticket of its own (a host cycled for a ticket is not cycled again for it)."""
+    ticket = "REQ-DH-" + uuid.uuid4().hex[:8]
+    return write_request(tmp_path / "dh.yml", "CORE-049", {**EMERGENCY, "wait_timeout": 10, **params}, ticket=ticket)
+
+
+def sandbox_states(ec2: Any) -> dict[str, str]:
+    """Name -> state of the sandbox environment's instances."""
+    by_id = states(ec2)
+    return {name: by_id[i] for name, i in ids_by_name(ec2).items() if name.startswith("joho-")}
+
+
+def test_plan_changes_nothing_and_apply_brings_back_exactly_what_ran(estate: Any, tmp_path: Path) -> None:
+    ids = ids_by_name(estate)
+    estate.stop_instances(InstanceIds=[ids["joho-db01"]])
+    recorded = states(estate)
+    path = request(tmp_path)
+    plan = operations.plan(path)
+    assert plan.exit_code == 0, plan.message
+    assert states(estate) == recorded  # check mode changed no instance
+    steps = plan.manifest["evidence"]["steps"]
+    web, ap, db = (f"({ids[n]})" for n in ("joho-web01", "joho-ap01", "joho-db01"))
+    assert [s.split(": ", 1)[1] for s in steps if web in s or ap in s or db in s] == [
+        f"stop web: joho-web01 {web}", f"stop ap: joho-ap01 {ap}", f"start ap: joho-ap01 {ap}",
+        f"start web: joho-web01 {web}", f"joho-db01 {db} stays stopped"]
+    report = (plan.path / "report.md").read_text(encoding="utf-8")
+    assert "## Steps that would run" in report and "stays stopped" in report
+    assert {c["name"]: c["changed"] for c in plan.changes} == {"joho-web01": True, "joho-ap01": True,
+                                                               "joho-db01": False}
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    assert states(estate) == recorded  # every instance in its recorded state; db stayed stopped
+    log = out.manifest["evidence"]["dedicated_hosts"]["log"]
+    order = [line.split(": ")[1] for line in log if ": host " not in line]
+    assert order == ["stop web", "stop ap", "start ap", "start web"]
+    assert out.manifest["schedule"]["emergency"] is True
+
+    again = operations.plan(path)
+    assert again.exit_code == 0, again.message
+    assert not any(c["changed"] for c in again.changes)  # the same ticket: both hosts already done
+    assert sum("already done for" in s for s in again.manifest["evidence"]["steps"]) == 2
+
+
+def test_one_instance_that_fails_to_start_others_are_restored_and_it_is_named(
+    proxied: Any, estate: Any, tmp_path: Path
+) -> None:
+    ids = ids_by_name(estate)
+    recorded = sandbox_states(estate)
+    plan = operations.plan(request(tmp_path))
+    assert plan.exit_code == 0, plan.message
+    proxied.never_reach_ids[ids["joho-ap01"]] = "running"  # joho-ap01 never comes back
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 3, out.message
+    assert "joho-ap01" in out.message and "Not back in their recorded state" in out.message
+    not_back = out.manifest["evidence"]["dedicated_hosts"]["not_back"]
+    assert [(n["name"], n["recorded"]) for n in not_back] == [("joho-ap01", "running")]
+    proxied.never_reach_ids.clear()
+    now = sandbox_states(estate)
+    assert {k: v for k, v in now.items() if k != "joho-ap01"} == {k: v for k, v in recorded.items() if k != "joho-ap01"}
+    assert now["joho-web01"] == "running"  # started again by the recovery although its group never got there
