@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: ec2_host_reboot
-short_description: Power-cycle every instance on the Dedicated Hosts of one environment, in order, and bring back what ran
+short_description: Power-cycle the instances on the Dedicated Hosts of one environment in order, bring back what ran
 description:
   - EC2 has no API that reboots a Dedicated Host. The monthly reboot (seed 000, core row 49, CORE-049) stops
     every running instance placed on the environment's hosts, checks that each host is C(available), and
@@ -313,7 +313,7 @@ def main():
     failure = None
     begun = []
     try:
-        for h, on_host, steps in plans:
+        for h, _on_host, steps in plans:
             begun.append(h["HostId"])
             for kind, role, ids in steps:
                 if kind == "host":
