@@ -51,6 +51,7 @@ class Automation:
     role: str | None = None
     read_only: bool = False
     warnings_en: list[str] = field(default_factory=list)
+    schedule: str | None = None  # name of the annual schedule (schedule/rules.yml) the task must run on
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -104,7 +105,7 @@ def _automation(raw: dict[str, Any] | None) -> Automation | None:
     params = [Param(**p) for p in raw.get("params", [])]
     return Automation(playbook=raw["playbook"], tags=list(raw["tags"]), change_class=raw["change_class"],
                       params=params, role=raw.get("role"), read_only=bool(raw.get("read_only", False)),
-                      warnings_en=list(raw.get("warnings_en", [])))
+                      warnings_en=list(raw.get("warnings_en", [])), schedule=raw.get("schedule"))
 
 
 def load_documents(directory: Path | None = None) -> dict[str, dict[str, Any]]:

@@ -161,6 +161,91 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
     return 4 if bad else 0
 
 
+# ---------------------------------------------------------------- schedule
+
+def _schedule_table(sched: Any) -> str:
+    from .schedule import WEEKDAY_ABBR
+
+    envs = list(sched.rules.environments)
+    lines = [f"{sched.name} {sched.year}  (rules: " + "; ".join(f"{e} {r.describe()}" for e, r in
+                                                                 sched.rules.environments.items()) + ")",
+             f"{'month':<6}" + "".join(f"{e:<17}" for e in envs)]
+    notes = []
+    for month in range(1, 13):
+        cells = []
+        for env in envs:
+            day, shift = sched.date_of(env, month), sched.shift_of(env, month)
+            mark = "" if shift is None else ("*祝" if shift.reason.startswith("祝日") else "*")
+            cells.append(f"{day} {WEEKDAY_ABBR[day.weekday()]}{mark}" if day else "—")
+            if shift is not None:
+                notes.append(f"  {env} {sched.year}-{month:02d}: {shift.shifted_from} -> {day} ({shift.reason})")
+        lines.append(f"{month:<6}" + "".join(f"{c:<17}" for c in cells))
+    if notes:
+        lines += ["shifted (*; *祝: the rule's day is a public holiday 祝日):", *notes]
+    return "\n".join(lines)
+
+
+def _schedule_json(sched: Any, path: Path) -> dict[str, Any]:
+    months = []
+    for month in range(1, 13):
+        row: dict[str, Any] = {"month": month}
+        for env in sched.rules.environments:
+            day, shift = sched.date_of(env, month), sched.shift_of(env, month)
+            row[env] = None if day is None else {
+                "date": day.isoformat(), "weekday": day.strftime("%a"),
+                "shifted_from": shift.shifted_from.isoformat() if shift else None,
+                "reason": shift.reason if shift else None}
+        months.append(row)
+    return {"schedule": sched.name, "year": sched.year, "path": str(path), "generated_at": sched.generated_at,
+            "holidays": sched.holidays, "environments": list(sched.rules.environments),
+            "rules": sched.rules.to_dict(), "months": months}
+
+
+def _schedule_file(args: argparse.Namespace) -> Path:
+    from . import schedule
+
+    year = schedule.check_year(args.year)
+    return Path(args.file) if args.file else schedule.schedule_path(year)
+
+
+def cmd_schedule_generate(args: argparse.Namespace) -> int:
+    from . import schedule
+
+    year = schedule.check_year(args.year)
+    rules = schedule.load_rules(Path(args.rules) if args.rules else None)
+    out = Path(args.out) if args.out else schedule.schedule_path(year)
+    if out.exists() and not args.force:
+        raise InvalidInput(f"--out: {out} exists already (the {year} schedule); review it with `ops-driver schedule "
+                           f"show --year {year}`, or give --force to replace it")
+    sched = schedule.generate(year, rules)
+    schedule.save(sched, out)
+    _err(f"wrote {out}")
+    _emit(args, _schedule_json(sched, out), _schedule_table(sched))
+    return 0
+
+
+def cmd_schedule_show(args: argparse.Namespace) -> int:
+    from . import schedule
+
+    path = _schedule_file(args)
+    sched = schedule.load(path)
+    _emit(args, _schedule_json(sched, path), _schedule_table(sched))
+    return 0
+
+
+def cmd_schedule_check(args: argparse.Namespace) -> int:
+    from . import schedule
+
+    path = _schedule_file(args)
+    sched = schedule.load(path)
+    rules = schedule.load_rules(Path(args.rules) if args.rules else None)
+    problems = schedule.check(sched, rules)
+    text = (f"{path}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems) if problems
+            else f"{path}: holds ({len(rules.environments)} environments x 12 months, rules {rules.source})")
+    _emit(args, {"path": str(path), "year": sched.year, "valid": not problems, "problems": problems}, text)
+    return 4 if problems else 0
+
+
 # ---------------------------------------------------------------- sandbox
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -217,6 +302,23 @@ def build_parser() -> argparse.ArgumentParser:
     evf = esub.add_parser("verify", help="verify bundle hashes (all bundles without RUN_ID)", parents=[common])
     evf.add_argument("run_id", nargs="?")
     evf.set_defaults(func=cmd_evidence_verify)
+
+    sc = sub.add_parser("schedule", help="annual schedules of monthly operations (CORE-049)", parents=[common])
+    ssub = sc.add_subparsers(dest="schedule_command", required=True)
+    sg = ssub.add_parser("generate", help="make schedule/<YYYY>.yml from the rules", parents=[common])
+    sg.add_argument("--year", type=int, required=True, help="the year, e.g. 2027")
+    sg.add_argument("--rules", help="rules file (default schedule/rules.yml)")
+    sg.add_argument("--out", help="where to write (default schedule/<YYYY>.yml, or $OPS_SCHEDULE_DIR/<YYYY>.yml)")
+    sg.add_argument("--force", action="store_true", help="replace an existing schedule")
+    sg.set_defaults(func=cmd_schedule_generate)
+    for name, func, helptext in (("show", cmd_schedule_show, "the year's dates: month x environment"),
+                                 ("check", cmd_schedule_check, "does the year's schedule hold? exit 4 if not")):
+        sp = ssub.add_parser(name, help=helptext, parents=[common])
+        sp.add_argument("--year", type=int, required=True, help="the year, e.g. 2027")
+        sp.add_argument("--file", help="schedule file (default schedule/<YYYY>.yml, or $OPS_SCHEDULE_DIR/<YYYY>.yml)")
+        if name == "check":
+            sp.add_argument("--rules", help="rules to check against (default schedule/rules.yml)")
+        sp.set_defaults(func=func)
 
     sb = sub.add_parser("sandbox", help="the embedded sandbox estate on 127.0.0.1", parents=[common])
     sb.add_argument("action", choices=["up", "down", "status"])

@@ -118,7 +118,8 @@ def _run_and_record(kind: str, req: Request, task: Task, extravars: dict[str, An
         msgs = [str(f["msg"]) for f in result.failures] or [f"ansible-playbook ended {result.status} (rc {result.rc})"]
         message = "; ".join(dict.fromkeys(msgs))
     comparison = compare(compare_with, changes) if compare_with is not None else None
-    warnings = list(task.automation.warnings_en) + result.warnings
+    warnings = list(task.automation.warnings_en) + policy.schedule_warnings(extra_manifest.get("schedule")) \
+        + result.warnings
     manifest: dict[str, Any] = {
         "run_id": run_id, "kind": kind, "task": task.id, "environment": req.environment, "ticket": req.ticket,
         "requested_by": req.requested_by, "operator": _operator(), "change_class": task.automation.change_class,
@@ -173,14 +174,19 @@ def compare(planned: list[dict[str, Any]], actual: list[dict[str, Any]]) -> dict
 def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalog | None = None) -> Outcome:
     """Validate the request and run its playbook in check mode with diff; write the plan bundle.
 
-    Raises InvalidInput (exit 2) before anything runs when the request is invalid. Returns an Outcome whose
-    exit_code is 2 when a role refused the targets, 3 when the check run failed.
+    Raises InvalidInput (exit 2) before anything runs when the request is invalid, PolicyRefused (exit 4) when
+    the task is scheduled (automation.schedule) and today is not the environment's day (policy.check_schedule).
+    Returns an Outcome whose exit_code is 2 when a role refused the targets, 3 when the check run failed.
     """
     catalog = catalog or load_catalog()
     req = load_request(request_path, catalog)
     task = catalog.get(req.task)
+    sched = policy.check_schedule(task.automation.schedule if task.automation else None, req.environment,
+                                  req.params)
     run_id = evidence.new_run_id("plan", task.id)
-    extra = {"request_path": str(request_path.resolve()), "request_sha256": req.source_sha256}
+    extra: dict[str, Any] = {"request_path": str(request_path.resolve()), "request_sha256": req.source_sha256}
+    if sched is not None:
+        extra["schedule"] = sched
     return _run_and_record("plan", req, task, _extravars(req, task, run_id), progress, evidence_dir(), run_id, extra)
 
 
@@ -201,7 +207,8 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     """Run exactly the planned request for real and compare the changes with the plan's prediction.
 
     Raises InvalidInput (exit 2) for an unknown plan ID; PolicyRefused (exit 4) for a tampered, failed, stale or
-    already applied plan, a request file changed since the plan, or a held environment lock.
+    already applied plan, a request file changed since the plan, a held environment lock, or a scheduled task
+    outside its environment's scheduled day (policy.check_schedule, judged again on the day of the apply).
     """
     base = evidence_dir()
     pb = evidence.bundle(plan_id, base)
@@ -222,11 +229,14 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     if req.source_sha256 != pm.get("request_sha256"):
         raise PolicyRefused(f"plan {plan_id}: {req_path} changed since the plan; plan again")
     task = catalog.get(req.task)
+    sched = policy.check_schedule(task.automation.schedule if task.automation else None, req.environment,
+                                  req.params)
     run_id = evidence.new_run_id("apply", task.id)
     extra_vars = dict(pm.get("apply_extravars") or {})
     planned_changes = pb.read_json("changes.json")
     holder = f"{run_id} (pid {os.getpid()}, {_operator()})"
     with policy.environment_lock(base / ".locks", req.environment, holder):
         return _run_and_record("apply", req, task, _extravars(req, task, run_id, extra_vars), progress, base, run_id,
-                               {"plan_id": plan_id}, compare_with=planned_changes)
+                               {"plan_id": plan_id, **({"schedule": sched} if sched is not None else {})},
+                               compare_with=planned_changes)
 

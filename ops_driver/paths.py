@@ -23,6 +23,12 @@ def sandbox_dir() -> Path:
     return Path(env).resolve() if env else project_root() / ".sandbox"
 
 
+def schedule_dir() -> Path:
+    """``$OPS_SCHEDULE_DIR``, default ``<project>/schedule`` (the annual schedules ``<YYYY>.yml``)."""
+    env = os.environ.get("OPS_SCHEDULE_DIR")
+    return Path(env).resolve() if env else project_root() / "schedule"
+
+
 def catalog_dir() -> Path:
     return project_root() / "catalog"
 

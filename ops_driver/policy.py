@@ -1,4 +1,5 @@
-"""Guards around ``apply``: a plan is applied once, while fresh, intact, under an environment lock.
+"""Guards around ``plan`` and ``apply``: a plan is applied once, while fresh, intact, under an environment lock;
+a scheduled task (CORE-049) runs only on its environment's scheduled day or as a recorded emergency.
 
 Every refusal is a :class:`PolicyRefused` (exit 4).
 """
@@ -8,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fcntl
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import PolicyRefused
+from .errors import InvalidInput, PolicyRefused
 
 DEFAULT_PLAN_MAX_AGE_S = 24 * 3600
 
@@ -65,3 +67,70 @@ def environment_lock(lock_dir: Path, environment: str, holder: str) -> Iterator[
         yield
     finally:
         os.close(fd)
+
+
+def check_schedule(schedule_name: str | None, environment: str, params: Mapping[str, Any], *,
+                   today: dt.date | None = None, schedule_dir: Path | None = None) -> dict[str, Any] | None:
+    """The schedule guard of ``plan`` and ``apply`` for a task whose catalog automation has ``schedule`` set.
+
+    ``schedule_name``: the task's ``automation.schedule`` (None: not a scheduled task, returns None at once).
+    ``params``: the request's params (defaults filled in); ``emergency`` (bool) and ``emergency_reason`` (str)
+    are read from it. ``today``: the date to judge (default: ``$OPS_TODAY`` when set, else today in Asia/Tokyo).
+    ``schedule_dir``: where ``<YYYY>.yml`` lives (default ``$OPS_SCHEDULE_DIR`` or ``<project>/schedule``).
+
+    Returns the evidence record (manifest key ``schedule``)::
+
+        {"name", "file", "file_sha256", "scheduled": bool, "scheduled_date": "YYYY-MM-DD" | None,
+         "today": "YYYY-MM-DD", "today_source": "clock (Asia/Tokyo)" | "OPS_TODAY" | "argument",
+         "today_overridden": bool, "emergency": bool, "reason": str | None}
+
+    Raises InvalidInput (exit 2) for ``emergency: true`` without a non-blank ``emergency_reason`` or a bad
+    ``$OPS_TODAY``; PolicyRefused (exit 4) when the year's schedule file is missing or malformed, or when today
+    is not the environment's scheduled day of this month and the request is not an emergency.
+    """
+    from . import schedule
+
+    if schedule_name is None:
+        return None
+    emergency = params.get("emergency") is True
+    reason = str(params.get("emergency_reason") or "").strip()
+    if emergency and not reason:
+        raise InvalidInput("params.emergency_reason: missing or empty; an emergency run (params.emergency: true) "
+                           "needs the reason it cannot wait for the scheduled day, or drop emergency: true")
+    if today is None:
+        day, overridden = schedule.today()
+        source = schedule.TODAY_ENV if overridden else "clock (Asia/Tokyo)"
+    else:
+        day, overridden, source = today, True, "argument"
+    path = schedule.schedule_path(day.year, schedule_dir)
+    try:
+        is_day, date = schedule.scheduled_day(environment, day, schedule_dir, name=schedule_name)
+    except schedule.ScheduleMissing:
+        raise PolicyRefused(f"schedule {schedule_name}: no schedule for {day.year} ({path}); make it with "
+                            f"`ops-driver schedule generate --year {day.year}` and review it") from None
+    except InvalidInput as e:
+        raise PolicyRefused(f"schedule {schedule_name}: {e}; fix it (`ops-driver schedule check --year "
+                            f"{day.year}`) or regenerate it") from None
+    if not is_day and not emergency:
+        when = (f"this month's scheduled day for {environment} is {date} ({date.strftime('%a')})" if date
+                else f"the schedule has no date for {environment} in {day:%Y-%m}")
+        raise PolicyRefused(f"schedule {schedule_name}: today ({day}{', ' + source if overridden else ''}) is not "
+                            f"the scheduled day: {when} ({path}); run on that day, or as an emergency with "
+                            "params emergency: true and emergency_reason")
+    return {"name": schedule_name, "file": str(path), "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "scheduled": is_day, "scheduled_date": date.isoformat() if date else None, "today": day.isoformat(),
+            "today_source": source, "today_overridden": overridden, "emergency": emergency,
+            "reason": reason or None}
+
+
+def schedule_warnings(record: Mapping[str, Any] | None) -> list[str]:
+    """Warnings for report.md from a :func:`check_schedule` record: an emergency run, an overridden date."""
+    if not record:
+        return []
+    out = []
+    if record.get("emergency") and not record.get("scheduled"):
+        out.append(f"EMERGENCY run outside the schedule {record.get('name')} (scheduled day "
+                   f"{record.get('scheduled_date')}): {record.get('reason')}")
+    if record.get("today_overridden"):
+        out.append(f"the date {record.get('today')} was set by {record.get('today_source')}, not read from the clock")
+    return out

@@ -50,6 +50,13 @@ def render(manifest: dict[str, Any], task: Task, request: dict[str, Any], change
     if request.get("approved_by"):
         rows.append(["approved by", request["approved_by"]])
     out.append(_table(["field", "value"], rows))
+    sched = manifest.get("schedule")
+    if isinstance(sched, dict):  # a scheduled task (CORE-049): the day it ran on and the schedule's day
+        verdict = "scheduled day" if sched.get("scheduled") else (
+            "**EMERGENCY** (not the scheduled day)" if sched.get("emergency") else "not the scheduled day")
+        out.append(f"\nSchedule `{sched.get('name')}`: {verdict}; today {sched.get('today')} "
+                   f"({sched.get('today_source')}), scheduled {sched.get('scheduled_date')}"
+                   + (f"; reason: {sched.get('reason')}" if sched.get("reason") else "") + "\n")
     params = request.get("params") or {}
     if params:
         out.append("\nParameters:\n\n```json\n" + json.dumps(params, indent=2, ensure_ascii=False) + "\n```\n")

@@ -77,6 +77,25 @@ ops-driver evidence show "$id" | sed -n '/^## Changes/,/^## Warnings/p'
 set +e; ops-driver apply --quiet "$id"; rc=$?; set -e
 echo "exit code: $rc"
 
+# Dedicated Host reboot (CORE-049) on the day the annual schedule gives the sandbox this month.
+year=$(date +%Y); month=$(date +%-m)
+if [ ! -f "schedule/$year.yml" ]; then
+  export OPS_SCHEDULE_DIR; OPS_SCHEDULE_DIR=$(mktemp -d)   # a year the repository has no schedule for yet
+  ops-driver schedule generate --year "$year" --out "$OPS_SCHEDULE_DIR/$year.yml"
+fi
+say "The annual schedule of the Dedicated Host reboot ($year): one day per environment and month, no holiday"
+ops-driver schedule show --year "$year"
+ops-driver schedule check --year "$year"
+day=$(ops-driver schedule show --year "$year" --json | python -c "import json,sys; d=json.load(sys.stdin); print([m for m in d['months'] if m['month'] == $month][0]['sandbox']['date'])")
+next_day=$(date -d "$day + 1 day" +%F)
+say "On $next_day (not the sandbox's day) the plan is refused (exit 4)"
+set +e; OPS_TODAY=$next_day ops-driver plan --quiet examples/requests/core-049-dedicated-host-reboot.yml; rc=$?; set -e
+echo "exit code: $rc"
+say "On $day (OPS_TODAY; the evidence records the override)"
+export OPS_TODAY=$day
+run_request examples/requests/core-049-dedicated-host-reboot.yml
+unset OPS_TODAY
+
 say "A second plan of the same start predicts no change"
 ops-driver plan --quiet examples/requests/info-004-ec2-start.yml
 

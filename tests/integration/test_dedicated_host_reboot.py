@@ -9,16 +9,24 @@ from typing import Any
 import pytest
 
 from ops_driver import operations
+from ops_driver.errors import InvalidInput, PolicyRefused
 from tests.integration.conftest import ids_by_name, states, write_request
 
 pytestmark = pytest.mark.integration
-EMERGENCY = {"emergency": True, "emergency_reason": "integration test outside the scheduled day"}
+EMERGENCY = {"emergency": True, "emergency_reason": "host retirement notice from AWS, cannot wait"}
+SANDBOX_DAY = "2026-11-04"  # schedule/2026.yml: the sandbox's November day (1st Wednesday)
+
+
+@pytest.fixture(autouse=True)
+def scheduled_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run as on the sandbox's scheduled day of November 2026 (the evidence records the override)."""
+    monkeypatch.setenv("OPS_TODAY", SANDBOX_DAY)
 
 
 def request(tmp_path: Path, **params: Any) -> Path:
     """A CORE-049 request with a ticket of its own (a host cycled for a ticket is not cycled again for it)."""
     ticket = "REQ-DH-" + uuid.uuid4().hex[:8]
-    return write_request(tmp_path / "dh.yml", "CORE-049", {**EMERGENCY, "wait_timeout": 10, **params}, ticket=ticket)
+    return write_request(tmp_path / "dh.yml", "CORE-049", {"wait_timeout": 10, **params}, ticket=ticket)
 
 
 def sandbox_states(ec2: Any) -> dict[str, str]:
@@ -50,7 +58,7 @@ def test_plan_changes_nothing_and_apply_brings_back_exactly_what_ran(estate: Any
     log = out.manifest["evidence"]["dedicated_hosts"]["log"]
     order = [line.split(": ")[1] for line in log if ": host " not in line]
     assert order == ["stop web", "stop ap", "start ap", "start web"]
-    assert out.manifest["schedule"]["emergency"] is True
+    assert out.manifest["schedule"]["scheduled"] is True and out.manifest["schedule"]["today_overridden"] is True
 
     again = operations.plan(path)
     assert again.exit_code == 0, again.message
@@ -75,3 +83,25 @@ def test_one_instance_that_fails_to_start_others_are_restored_and_it_is_named(
     now = sandbox_states(estate)
     assert {k: v for k, v in now.items() if k != "joho-ap01"} == {k: v for k, v in recorded.items() if k != "joho-ap01"}
     assert now["joho-web01"] == "running"  # started again by the recovery although its group never got there
+
+
+def test_another_day_is_refused_unless_an_emergency_change_with_a_reason(
+    estate: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPS_TODAY", "2026-11-05")
+    recorded = states(estate)
+    with pytest.raises(PolicyRefused, match="scheduled day for sandbox is 2026-11-04") as refused:
+        operations.plan(request(tmp_path))
+    assert refused.value.exit_code == 4
+    with pytest.raises(InvalidInput, match="emergency_reason") as invalid:
+        operations.plan(request(tmp_path, emergency=True))
+    assert invalid.value.exit_code == 2
+    assert states(estate) == recorded
+    plan = operations.plan(request(tmp_path, **EMERGENCY))
+    assert plan.exit_code == 0, plan.message
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    record = out.manifest["schedule"]
+    assert record["scheduled"] is False and record["emergency"] is True
+    assert record["reason"] == EMERGENCY["emergency_reason"] and record["scheduled_date"] == "2026-11-04"
+    assert states(estate) == recorded

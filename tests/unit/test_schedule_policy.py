@@ -1,0 +1,170 @@
+"""The schedule guard of plan/apply (CORE-049): policy.check_schedule, and its hook in operations (no ansible)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ops_driver import operations, policy, schedule
+from ops_driver.cli import main
+from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.runner import RunResult
+
+NAME = "dedicated_host_reboot"
+CALM = {"emergency": False, "emergency_reason": ""}
+# 2026 (schedule/rules.yml): prod 05-09 (2nd Saturday), dr 05-16, maint 05-02, sandbox 05-07 (05-06 is 振替休日)
+
+
+@pytest.fixture
+def sdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "schedule"
+    schedule.save(schedule.generate(2026, schedule.load_rules()), d / "2026.yml")
+    monkeypatch.setenv("OPS_SCHEDULE_DIR", str(d))
+    return d
+
+
+def test_not_a_scheduled_task(sdir: Path) -> None:
+    assert policy.check_schedule(None, "prod", CALM) is None
+
+
+def test_on_the_scheduled_day(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_TODAY", "2026-05-09")
+    rec = policy.check_schedule(NAME, "prod", CALM)
+    assert rec is not None
+    assert {k: rec[k] for k in ("scheduled", "scheduled_date", "today", "today_source", "today_overridden",
+                                "emergency", "reason")} == {
+        "scheduled": True, "scheduled_date": "2026-05-09", "today": "2026-05-09", "today_source": "OPS_TODAY",
+        "today_overridden": True, "emergency": False, "reason": None}
+    assert rec["file"] == str(sdir / "2026.yml") and len(rec["file_sha256"]) == 64
+    assert policy.schedule_warnings(rec) == ["the date 2026-05-09 was set by OPS_TODAY, not read from the clock"]
+
+
+@pytest.mark.parametrize("env, day", [("dr", "2026-05-16"), ("maint", "2026-05-02"), ("sandbox", "2026-05-07")])
+def test_every_environment_has_its_day(sdir: Path, env: str, day: str) -> None:
+    rec = policy.check_schedule(NAME, env, CALM, today=dt.date.fromisoformat(day))
+    assert rec is not None and rec["scheduled"] is True and rec["today_source"] == "argument"
+    with pytest.raises(PolicyRefused):
+        policy.check_schedule(NAME, env, CALM, today=dt.date(2026, 5, 9) if env != "prod" else dt.date(2026, 5, 1))
+
+
+def test_off_day_is_refused_naming_this_months_date(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_TODAY", "2026-05-10")
+    with pytest.raises(PolicyRefused, match=r"today \(2026-05-10, OPS_TODAY\) is not the scheduled day: this "
+                                            r"month's scheduled day for prod is 2026-05-09 \(Sat\)") as e:
+        policy.check_schedule(NAME, "prod", CALM)
+    assert e.value.exit_code == 4 and "emergency: true and emergency_reason" in str(e.value)
+
+
+def test_emergency_with_a_reason_runs_and_is_recorded(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_TODAY", "2026-05-12")
+    rec = policy.check_schedule(NAME, "prod", {"emergency": True, "emergency_reason": " host degraded (AWS event) "})
+    assert rec is not None
+    assert (rec["scheduled"], rec["scheduled_date"], rec["emergency"], rec["reason"]) == (
+        False, "2026-05-09", True, "host degraded (AWS event)")
+    assert policy.schedule_warnings(rec)[0] == ("EMERGENCY run outside the schedule dedicated_host_reboot "
+                                                "(scheduled day 2026-05-09): host degraded (AWS event)")
+
+
+@pytest.mark.parametrize("reason", ["", "   ", None])
+@pytest.mark.parametrize("day", ["2026-05-09", "2026-05-12"])
+def test_emergency_without_a_reason_is_invalid(sdir: Path, monkeypatch: pytest.MonkeyPatch, reason: str | None,
+                                               day: str) -> None:
+    monkeypatch.setenv("OPS_TODAY", day)
+    with pytest.raises(InvalidInput, match=r"params\.emergency_reason: missing or empty") as e:
+        policy.check_schedule(NAME, "prod", {"emergency": True, "emergency_reason": reason})
+    assert e.value.exit_code == 2
+
+
+def test_missing_or_broken_schedule_is_refused(sdir: Path) -> None:
+    with pytest.raises(PolicyRefused, match=r"no schedule for 2031 .*`ops-driver schedule generate --year 2031`"):
+        policy.check_schedule(NAME, "prod", {"emergency": True, "emergency_reason": "x"}, today=dt.date(2031, 1, 11))
+    (sdir / "2026.yml").write_text("schedule: [\n")
+    with pytest.raises(PolicyRefused, match=r"not valid YAML.*ops-driver schedule check --year 2026") as e:
+        policy.check_schedule(NAME, "prod", CALM, today=dt.date(2026, 5, 9))
+    assert e.value.exit_code == 4
+    with pytest.raises(PolicyRefused, match="is the schedule 'dedicated_host_reboot', not 'other'"):
+        schedule.save(schedule.generate(2026, schedule.load_rules()), sdir / "2026.yml")
+        policy.check_schedule("other", "prod", CALM, today=dt.date(2026, 5, 9))
+
+
+def test_the_clock_is_tokyos(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPS_TODAY", raising=False)
+    monkeypatch.setattr(schedule, "today", lambda: (dt.date(2026, 5, 9), False))
+    rec = policy.check_schedule(NAME, "prod", CALM)
+    assert rec is not None and rec["today_source"] == "clock (Asia/Tokyo)" and rec["today_overridden"] is False
+    assert policy.schedule_warnings(rec) == []
+
+
+def test_bad_ops_today_is_invalid_input(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_TODAY", "2026-13-01")
+    with pytest.raises(InvalidInput, match="OPS_TODAY: '2026-13-01' is not a date"):
+        policy.check_schedule(NAME, "prod", CALM)
+
+
+# ---------------------------------------------------------------- the hook in plan and apply (ansible faked)
+
+def _request(tmp_path: Path, **params: Any) -> Path:
+    path = tmp_path / "core-049.yml"
+    path.write_text(yaml.safe_dump({"task": "CORE-049", "environment": "prod", "ticket": "REQ-2026-0509-001",
+                                    "requested_by": "sato", "reason": "monthly Dedicated Host reboot",
+                                    "params": params}))
+    return path
+
+
+@pytest.fixture
+def fake_ansible(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+
+    def run(playbook: Path, inventory: Path, extravars: dict[str, Any], check: bool, progress: Any = None,
+            timeout_s: int | None = None) -> RunResult:
+        calls.append({"playbook": playbook, "check": check, "extravars": extravars})
+        return RunResult(status="successful", rc=0, events=[], stdout="", artifacts={})
+
+    monkeypatch.setattr(operations, "run_playbook", run)
+    return calls
+
+
+def test_plan_off_day_runs_nothing(sdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   fake_ansible: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("OPS_TODAY", "2026-05-10")
+    assert main(["plan", "--json", str(_request(tmp_path))]) == 4
+    out = capsys.readouterr()
+    assert json.loads(out.out)["exit_code"] == 4 and "2026-05-09" in out.err
+    assert main(["plan", str(_request(tmp_path, emergency=True))]) == 2
+    assert "emergency_reason" in capsys.readouterr().err
+    assert fake_ansible == [] and not Path(os.environ["OPS_EVIDENCE_DIR"]).exists()
+
+
+def test_plan_and_apply_record_the_schedule(sdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            fake_ansible: list[dict[str, Any]]) -> None:
+    req = _request(tmp_path)
+    monkeypatch.setenv("OPS_TODAY", "2026-05-09")
+    out = operations.plan(req)
+    assert out.exit_code == 0 and out.manifest["schedule"]["scheduled"] is True
+    assert "OPS_TODAY" in (out.path / "report.md").read_text()
+    monkeypatch.setenv("OPS_TODAY", "2026-05-10")   # the next day: apply is judged again and refused
+    with pytest.raises(PolicyRefused, match="scheduled day for prod is 2026-05-09"):
+        operations.apply(out.run_id)
+    assert len(fake_ansible) == 1
+    monkeypatch.setenv("OPS_TODAY", "2026-05-09")
+    done = operations.apply(out.run_id)
+    assert done.exit_code == 0 and done.manifest["schedule"]["scheduled_date"] == "2026-05-09"
+    assert json.loads((done.path / "manifest.json").read_text())["schedule"]["today_overridden"] is True
+
+
+def test_emergency_plan_is_recorded(sdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    fake_ansible: list[dict[str, Any]]) -> None:
+    monkeypatch.setenv("OPS_TODAY", "2026-05-12")
+    out = operations.plan(_request(tmp_path, emergency=True, emergency_reason="retirement notice for the host"))
+    rec = json.loads((out.path / "manifest.json").read_text())["schedule"]
+    assert {k: rec[k] for k in ("scheduled", "scheduled_date", "emergency", "reason")} == {
+        "scheduled": False, "scheduled_date": "2026-05-09", "emergency": True,
+        "reason": "retirement notice for the host"}
+    report = (out.path / "report.md").read_text()
+    assert "**EMERGENCY** (not the scheduled day)" in report and "EMERGENCY run outside the schedule" in report
