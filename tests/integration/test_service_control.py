@@ -105,6 +105,7 @@ def test_restart_runs_the_stop_order_then_the_reverse_with_health_checks(web: di
     health = out.manifest["evidence"]["health"]["neo-sandbox01"]
     assert [h["service"] for h in health] == ["neo-db", "neo-ap", "neo-web"]  # start order: the reverse
     assert all(h["healthy"] for h in health)
+    assert set(health[2]["check"]) == {"http", "process"}  # neo-web: its page and its nginx master process
     assert {k: v for k, v in states(web).items() if k.startswith("neo-")} == dict.fromkeys(
         ("neo-web", "neo-ap", "neo-db"), "RUNNING")
 
