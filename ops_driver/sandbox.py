@@ -29,7 +29,7 @@ from typing import Any
 
 from . import websandbox
 from .errors import OpsError, RunFailed
-from .paths import sandbox_dir
+from .paths import project_root, sandbox_dir
 
 REGION = "ap-northeast-1"
 HOST = "127.0.0.1"
@@ -169,6 +169,22 @@ def seed_nas(nas: Path) -> None:
         (nas.parent / "servers" / server / "release").mkdir(parents=True, exist_ok=True)
 
 
+def seed_datastage(home: Path) -> None:
+    """The DataStage SIMULATOR's state (tools/datastage_sim: projects STATPRJ and STATDEV, an authfile) in ``home``.
+
+    The simulator is loaded by file path: it is sandbox tooling, not part of the production code path.
+    """
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "dssim", project_root() / "tools" / "datastage_sim" / "dssim.py")
+    if spec is None or spec.loader is None:
+        raise RunFailed("sandbox: tools/datastage_sim/dssim.py is missing")
+    dssim = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dssim)
+    dssim.seed_datastage(home)
+
+
 def s3_client(endpoint: str) -> Any:
     import boto3
 
@@ -223,6 +239,7 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
     (d / "endpoint.url").write_text(endpoint)
     (d / "restore").mkdir(exist_ok=True)  # ops_restore_root of inventories/sandbox
     seed_nas(d / "nas")
+    seed_datastage(d / "datastage")
     estate = seed(endpoint)
     (d / "estate.json").write_text(json.dumps(estate, indent=2, sort_keys=True) + "\n")
     websandbox.up(d)
@@ -256,6 +273,8 @@ def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState
     shutil.rmtree(d / "restore", ignore_errors=True)  # files restored from the estate go with it
     shutil.rmtree(d / "nas", ignore_errors=True)
     shutil.rmtree(d / "servers", ignore_errors=True)
+    shutil.rmtree(d / "datastage", ignore_errors=True)
+    shutil.rmtree(d / "datastage-backups", ignore_errors=True)
     return state(d)
 
 

@@ -96,6 +96,12 @@ export OPS_TODAY=$day
 run_request examples/requests/core-049-dedicated-host-reboot.yml
 unset OPS_TODAY
 
+# DataStage (STAT-001 / STAT-015 / STAT-013) against the sandbox's DataStage SIMULATOR (tools/datastage_sim):
+# the morning check, a release with backup and verification, the monthly run logs.
+run_request examples/requests/stat-001-datastage-check.yml
+run_request examples/requests/stat-015-datastage-release.yml
+run_request examples/requests/stat-013-datastage-logs.yml
+
 say "A second plan of the same start predicts no change"
 ops-driver plan --quiet examples/requests/info-004-ec2-start.yml
 

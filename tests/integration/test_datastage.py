@@ -1,0 +1,200 @@
+"""STAT-015 through ops-driver against the DataStage SIMULATOR (tools/datastage_sim) of the sandbox."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops_driver import operations
+from ops_driver.paths import project_root
+from tests.integration.conftest import write_request
+
+pytestmark = pytest.mark.integration
+ROOT = project_root()
+PACKAGE_JOBS = ["AggregateMonthly", "LoadSales", "SeqMonthly"]
+PACKAGE_ASSETS = ["AggregateMonthly", "ConvWareki", "LoadSales", "PS_StatCommon", "SC_CleanDates", "SeqMonthly"]
+
+
+def _dssim() -> Any:
+    spec = importlib.util.spec_from_file_location("dssim", ROOT / "tools" / "datastage_sim" / "dssim.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture()
+def ds(sandbox_server: dict[str, Any], estate: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh simulator state under the sandbox folder (what the inventory's DSSIM_HOME names)."""
+    sandbox = Path(os.environ["OPS_SANDBOX_DIR"])
+    home = sandbox / "datastage"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(sandbox / "datastage-backups", ignore_errors=True)
+    _dssim().seed_datastage(home)
+    monkeypatch.delenv("DSSIM_FAULT", raising=False)
+    return home
+
+
+def tree(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def project_assets(home: Path, project: str = "STATPRJ") -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text()) for p in (home / "projects" / project).rglob("*.json")}
+
+
+def _req(tmp_path: Path, name: str = "r.yml", ticket: str = "REQ-TEST-015", **params: Any) -> Path:
+    base = {"package": "release-R2026-11.dsx", "package_location": "control_node", "project": "STATPRJ",
+            "replace": True}
+    return write_request(tmp_path / name, "STAT-015", {**base, **params}, ticket=ticket)
+
+
+def test_release_imports_the_package_and_backs_up_what_it_replaces(ds: Path, tmp_path: Path) -> None:
+    old = project_assets(ds)["LoadSales"]
+    plan = operations.plan(_req(tmp_path))
+    assert plan.exit_code == 0, plan.message
+    actions = {c["name"]: c["action"] for c in plan.changes}
+    assert actions == {"AggregateMonthly": "create", "ConvWareki": "create", "LoadSales": "replace",
+                       "PS_StatCommon": "create", "SC_CleanDates": "create", "SeqMonthly": "create"}
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    assert out.manifest["comparison"]["unpredicted"] == [] and out.manifest["comparison"]["not_done"] == []
+    now = project_assets(ds)
+    assert sorted(now) == sorted([*PACKAGE_ASSETS, "CheckDates"])
+    assert sorted(a["name"] for a in now.values() if a["kind"] == "job") == sorted([*PACKAGE_JOBS, "CheckDates"])
+    assert now["CheckDates"]["sha256"] == project_assets(ds)["CheckDates"]["sha256"]
+    ev = out.manifest["evidence"]
+    assert ev["verified"] == PACKAGE_JOBS
+    backup = Path(ev["backup"]["path"])
+    assert backup.is_file() and ev["backup"]["assets"] == ["LoadSales"]
+    with zipfile.ZipFile(backup) as zf:
+        held = zf.read("Jobs/Release/LoadSales.pjb").decode()
+    assert held == old["definition"] and "R2026-10" in held
+
+    # a second release of the same package: identical definitions, nothing to do
+    again = operations.plan(_req(tmp_path, "again.yml", ticket="REQ-TEST-016"))
+    assert again.exit_code == 0, again.message
+    assert not any(c["changed"] for c in again.changes)
+
+
+def test_isx_package_from_the_maintenance_nas(ds: Path, tmp_path: Path) -> None:
+    maint = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas" / "maint" / "release" / "R2026-11"
+    maint.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "examples" / "packages" / "release-R2026-11.isx", maint)
+    req = _req(tmp_path, package="release/R2026-11/release-R2026-11.isx", package_location="maint_nas",
+               project="STATDEV", replace=False)
+    out = operations.apply(operations.plan(req).run_id)
+    assert out.exit_code == 0, out.message
+    assert sorted(project_assets(ds, "STATDEV")) == PACKAGE_ASSETS
+    assert out.manifest["evidence"]["backup"]["path"] is None
+
+
+def test_check_mode_changes_nothing(ds: Path, tmp_path: Path) -> None:
+    before = tree(ds)
+    plan = operations.plan(_req(tmp_path))
+    assert plan.exit_code == 0, plan.message
+    assert "Preview:" in plan.manifest["evidence"]["preview"]
+    assert tree(ds) == before
+
+
+def test_failed_verification_restores_the_backup_and_exits_3(
+    ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = project_assets(ds)["LoadSales"]["sha256"]
+    plan = operations.plan(_req(tmp_path))
+    monkeypatch.setenv("DSSIM_FAULT", "import_drops:AggregateMonthly")
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 3
+    assert "AggregateMonthly is not listed by dsjob -ljobs" in out.message
+    assert "the backup" in out.message and "was re-imported" in out.message
+    assert project_assets(ds)["LoadSales"]["sha256"] == old
+
+
+def test_export_without_archive_fails_and_imports_nothing(
+    ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = operations.plan(_req(tmp_path))
+    before = tree(ds)
+    monkeypatch.setenv("DSSIM_FAULT", "export_no_archive")
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 3
+    assert "istool export exited 0 but wrote no archive" in out.message
+    assert tree(ds) == before
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"project": "NOSUCH"}, "NOSUCH is not a project"),
+        ({"replace": False}, "LoadSales already in STATPRJ"),
+        ({"package": "missing.dsx"}, "cannot read the package"),
+    ],
+)
+def test_bad_input_exits_2_and_imports_nothing(ds: Path, tmp_path: Path, params: dict[str, Any], needle: str) -> None:
+    before = tree(ds)
+    out = operations.plan(_req(tmp_path, **params))
+    assert out.exit_code == 2, out.message
+    assert needle in out.message
+    assert tree(ds) == before
+
+
+def test_invalid_package_exits_2(ds: Path, tmp_path: Path) -> None:
+    bad = ROOT / "examples" / "packages"
+    pkg = tmp_path / "pkgs"
+    pkg.mkdir()
+    (pkg / "bad.dsx").write_text("BEGIN HEADER\nEND HEADER\nBEGIN DSJOB\n   Identifier \"9Load\"\nEND DSJOB\n")
+    assert bad.is_dir()
+    maint = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas" / "maint"
+    shutil.copy(pkg / "bad.dsx", maint / "bad.dsx")
+    before = tree(ds)
+    out = operations.plan(_req(tmp_path, package="bad.dsx", package_location="maint_nas"))
+    assert out.exit_code == 2 and "not a valid DataStage identifier" in out.message
+    assert tree(ds) == before
+
+
+def test_start_of_business_check_lists_the_jobs_and_changes_nothing(
+    ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = tree(ds)
+    req = write_request(tmp_path / "c.yml", "STAT-001", {"project": "STATPRJ"})
+    plan = operations.plan(req)
+    assert plan.exit_code == 0, plan.message
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    ev = out.manifest["evidence"]
+    assert sorted(j["name"] for j in ev["jobs"]) == ["CheckDates", "LoadSales"]
+    assert "STATPRJ" in ev["projects"] and not any(c["changed"] for c in out.changes)
+    assert tree(ds) == before
+    bad = operations.plan(write_request(tmp_path / "b.yml", "STAT-001", {"project": "NOSUCH"}))
+    assert bad.exit_code == 2
+    monkeypatch.setenv("DSSIM_FAULT", "engine_down")
+    down = operations.plan(req)
+    assert down.exit_code == 3 and "does not answer" in down.message
+
+
+def test_monthly_run_logs_with_a_csv_summary(ds: Path, tmp_path: Path) -> None:
+    _dssim().seed_datastage(ds, previous_month=(2026, 10))
+    req = write_request(tmp_path / "l.yml", "STAT-013", {"project": "STATPRJ", "month": "2026-10"})
+    plan = operations.plan(req)
+    assert plan.exit_code == 0, plan.message
+    dest = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas" / "maint" / "reports" / "datastage" / "STATPRJ" / "2026-10"
+    shutil.rmtree(dest, ignore_errors=True)
+    plan = operations.plan(req)
+    assert not dest.exists()
+    assert sorted(c["name"] for c in plan.changes) == ["CheckDates.log", "LoadSales.log", "summary.csv"]
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    assert (dest / "summary.csv").read_text().splitlines() == [
+        "job,runs,last_status,warnings,fatals", "CheckDates,2,FATAL,0,1", "LoadSales,3,OK,1,0"]
+    assert "2026-09" not in (dest / "LoadSales.log").read_text()
+    again = operations.plan(req)
+    assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
