@@ -198,3 +198,35 @@ def test_monthly_run_logs_with_a_csv_summary(ds: Path, tmp_path: Path) -> None:
     assert "2026-09" not in (dest / "LoadSales.log").read_text()
     again = operations.plan(req)
     assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
+
+
+@pytest.mark.parametrize("password, ok", [("sandbox-dsadm-password", True), ("not-the-password", False)])
+def test_vault_credentials_reach_dsjob_only_through_a_temporary_authfile(
+    ds: Path, tmp_path: Path, password: str, ok: bool
+) -> None:
+    """No inventory authfile: the user and password come from an Ansible Vault file (as from AWX's vault)."""
+    import subprocess
+    import sys
+
+    from ops_driver.runner import ansible_env
+
+    vault_pass = tmp_path / "vault-pass"
+    vault_pass.write_text("test-vault-password\n")
+    creds = tmp_path / "creds.yml"
+    creds.write_text(f"datastage_release_user: dsadm\ndatastage_release_password: {password}\n")
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "ansible-vault"), "encrypt", "--vault-password-file", str(vault_pass),
+                    str(creds)], check=True, capture_output=True)
+    assert password not in creds.read_text()
+    scratch = tmp_path / "remote-tmp"
+    scratch.mkdir()
+    env = {**os.environ, **ansible_env(), "TMPDIR": str(scratch)}
+    out = subprocess.run(
+        [str(bin_dir / "ansible-playbook"), "-i", str(ROOT / "inventories" / "sandbox"),
+         str(ROOT / "playbooks" / "stat-001-datastage-check.yml"), "--vault-password-file", str(vault_pass),
+         "-e", f"@{creds}", "-e", '{"project": "STATPRJ", "datastage_release_authfile": ""}'],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert (out.returncode == 0) is ok, out.stdout + out.stderr
+    assert password not in out.stdout + out.stderr
+    assert not list(scratch.rglob("authfile"))  # the temporary authfile is gone, success or not
