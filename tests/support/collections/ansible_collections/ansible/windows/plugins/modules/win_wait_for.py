@@ -1,25 +1,9 @@
 #!/usr/bin/python
-# Test double of ansible.windows.win_wait_for for the contract tests of roles/service_control (no Windows host
-# here): accepts any arguments, appends {"module", "params", "check_mode"} as one JSON line to
-# $OPS_CONTRACT_LOG and reports changed. Only tests put this collection on ANSIBLE_COLLECTIONS_PATH.
-import json
-import os
-
-from ansible.module_utils.basic import AnsibleModule, _load_params
+# Test double of ansible.windows.win_wait_for for the contract tests of roles/service_control (no Windows host here);
+# records its arguments (plugins/module_utils/recorder.py). Only tests put this collection on the path.
+from ansible_collections.ansible.windows.plugins.module_utils.recorder import record
 
 DOCUMENTATION = "module: win_wait_for\nshort_description: test double\ndescription: [test double]\nauthor: [tests]\n"
-RESULT = {}
-
-
-def main():
-    params = _load_params()
-    module = AnsibleModule(argument_spec={k: dict(type="raw") for k in params if not k.startswith("_ansible")},
-                           supports_check_mode=True)
-    with open(os.environ["OPS_CONTRACT_LOG"], "a") as log:
-        record = {"module": "win_wait_for", "params": module.params, "check_mode": module.check_mode}
-        log.write(json.dumps(record) + "\n")
-    module.exit_json(changed=True, **RESULT)
-
 
 if __name__ == "__main__":
-    main()
+    record("win_wait_for")
