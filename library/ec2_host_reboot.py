@@ -114,19 +114,13 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.ops_aws import chunks, counted_ec2_client
+from ansible.module_utils.ops_aws import chunks, counted_ec2_client, status_ok, tag_value
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 GONE = ("shutting-down", "terminated")
 DONE_TAG = "OpsLastReboot"
 
-
-def _tag(resource, key):
-    for tag in resource.get("Tags", []) or []:
-        if tag["Key"] == key:
-            return tag["Value"]
-    return ""
 
 
 def groups_in_order(instances, order):
@@ -151,7 +145,7 @@ class HostReboot(object):
 
     def hosts(self):
         hosts = _all_pages(self.ec2, "describe_hosts")["Hosts"]
-        out = [h for h in hosts if _tag(h, self.p["host_tag_key"]) == self.p["environment"]]
+        out = [h for h in hosts if tag_value(h, self.p["host_tag_key"]) == self.p["environment"]]
         return sorted(out, key=lambda h: h["HostId"])
 
     def instances_on(self, host_ids):
@@ -160,8 +154,8 @@ class HostReboot(object):
             for i in r.get("Instances", []):
                 host = (i.get("Placement") or {}).get("HostId")
                 if host in host_ids and i["State"]["Name"] not in GONE:
-                    found[i["InstanceId"]] = dict(id=i["InstanceId"], host=host, name=_tag(i, "Name"),
-                                                  role=_tag(i, "Role"), before=i["State"]["Name"])
+                    found[i["InstanceId"]] = dict(id=i["InstanceId"], host=host, name=tag_value(i, "Name"),
+                                                  role=tag_value(i, "Role"), before=i["State"]["Name"])
         return found
 
     def states(self, ids):
@@ -174,14 +168,8 @@ class HostReboot(object):
         return out
 
     def status_ok(self, ids):
-        ok = set()
-        for chunk in chunks(sorted(ids)):
-            resp = self.ec2.describe_instance_status(InstanceIds=chunk, IncludeAllInstances=True, aws_retry=True)
-            for st in resp.get("InstanceStatuses", []):
-                if (st.get("SystemStatus", {}).get("Status") == "ok"
-                        and st.get("InstanceStatus", {}).get("Status") == "ok"):
-                    ok.add(st["InstanceId"])
-        return ok
+        """Return the set of IDs whose system and instance status checks are both ok."""
+        return status_ok(self.ec2, ids)
 
     def wait(self, ids, target, checks):
         """Wait until every instance of ``ids`` is ``target`` (and its status checks pass with ``checks``).
@@ -275,7 +263,7 @@ def main():
                              api_calls=hr.calls)
 
     plans, sequence = [], []
-    done_hosts = {h["HostId"] for h in hosts if p["ticket"] and _tag(h, DONE_TAG) == p["ticket"]}
+    done_hosts = {h["HostId"] for h in hosts if p["ticket"] and tag_value(h, DONE_TAG) == p["ticket"]}
     for h in hosts:
         on_host = sorted((m for m in members.values() if m["host"] == h["HostId"]), key=lambda m: m["id"])
         if h["HostId"] in done_hosts:

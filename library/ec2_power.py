@@ -123,7 +123,7 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.ops_aws import chunks, counted_ec2_client
+from ansible.module_utils.ops_aws import chunks, counted_ec2_client, status_ok, tag_value
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 TARGET = {"running": "running", "stopped": "stopped", "rebooted": "running"}
@@ -153,14 +153,7 @@ class Ec2Power:
 
     def status_ok(self, ids):
         """Return the set of IDs whose system and instance status checks are both ok."""
-        ok = set()
-        for chunk in chunks(ids):
-            resp = self.ec2.describe_instance_status(InstanceIds=chunk, IncludeAllInstances=True, aws_retry=True)
-            for st in resp.get("InstanceStatuses", []):
-                if (st.get("SystemStatus", {}).get("Status") == "ok"
-                        and st.get("InstanceStatus", {}).get("Status") == "ok"):
-                    ok.add(st["InstanceId"])
-        return ok
+        return status_ok(self.ec2, ids)
 
     def act(self, action, ids):
         call = {"start": self.ec2.start_instances, "stop": self.ec2.stop_instances,
@@ -168,12 +161,6 @@ class Ec2Power:
         for chunk in chunks(ids):
             call(InstanceIds=chunk, aws_retry=True)
 
-
-def _tag(inst, key):
-    for tag in inst.get("Tags", []) or []:
-        if tag["Key"] == key:
-            return tag["Value"]
-    return ""
 
 
 def decide(state, current):
@@ -237,7 +224,7 @@ def main():
     for i in ids:
         action, error = decide(p["state"], before[i])
         if error:
-            errors.append("%s (%s) %s" % (i, _tag(current[i], "Name") or "no Name tag", error))
+            errors.append("%s (%s) %s" % (i, tag_value(current[i], "Name") or "no Name tag", error))
         actions[i] = action
     if errors:
         module.fail_json(msg="INVALID INPUT: cannot bring to %s: %s" % (p["state"], "; ".join(errors)),
@@ -250,8 +237,9 @@ def main():
     def report(after, failed_ids=()):
         instances, changes = [], []
         for i in ids:
-            entry = dict(instance_id=i, name=_tag(current[i], "Name"), environment=_tag(current[i], "Environment"),
-                         action=actions[i], before=before[i], after=after[i])
+            entry = dict(instance_id=i, name=tag_value(current[i], "Name"),
+                         environment=tag_value(current[i], "Environment"), action=actions[i], before=before[i],
+                         after=after[i])
             instances.append(entry)
             changes.append(dict(resource="ec2:instance/%s" % i, name=entry["name"], action=actions[i],
                                 before=dict(state=before[i]), after=dict(state=after[i]),

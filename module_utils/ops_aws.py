@@ -25,3 +25,23 @@ def counted_ec2_client(module):
 def chunks(items, size=100):
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def tag_value(resource, key):
+    """Value of tag ``key`` of an EC2 resource dict (instance, host, image), empty when it has none."""
+    for tag in resource.get("Tags", []) or []:
+        if tag["Key"] == key:
+            return tag["Value"]
+    return ""
+
+
+def status_ok(ec2, ids):
+    """The set of instance IDs whose system and instance status checks are both ``ok`` (one call per 100)."""
+    ok = set()
+    for chunk in chunks(sorted(ids)):
+        resp = ec2.describe_instance_status(InstanceIds=chunk, IncludeAllInstances=True, aws_retry=True)
+        for st in resp.get("InstanceStatuses", []):
+            if (st.get("SystemStatus", {}).get("Status") == "ok"
+                    and st.get("InstanceStatus", {}).get("Status") == "ok"):
+                ok.add(st["InstanceId"])
+    return ok
