@@ -1,7 +1,9 @@
 """Evidence bundles: ``$OPS_EVIDENCE_DIR/<run_id>/`` for every plan and apply (architecture.md).
 
 Files: ``request.yml`` (secrets redacted), ``changes.json``, ``events.jsonl``, ``stdout.txt``, ``report.md``
-and ``manifest.json``, which holds the SHA-256 of every other file. ``verify`` recomputes them.
+and ``manifest.json``, which holds the SHA-256 of every other file. ``verify`` recomputes them. A role may add
+**attachments** (``set_stats`` key ``ops_attachments``: ``{name: text}``, e.g. the CSV of an ESA inventory or the
+HAT saved before a change): each is written as ``attachment-<name>`` and listed in the manifest like the others.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -94,14 +97,26 @@ def all_bundles(base: Path | None = None) -> list[Bundle]:
     return [Bundle(p.name, p) for p in sorted(base.iterdir()) if (p / MANIFEST).is_file()]
 
 
+ATTACHMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+
+
+def attachment_file(name: str) -> str:
+    """The bundle file name of an attachment; InvalidInput for a name that is not a plain file name."""
+    if not ATTACHMENT_NAME.match(name):
+        raise InvalidInput(f"attachment name {name!r}: use letters, digits, '.', '_' and '-' only")
+    return f"attachment-{name}"
+
+
 def write_bundle(run_id: str, manifest: dict[str, Any], request: dict[str, Any], changes: list[dict[str, Any]],
                  events: list[dict[str, Any]], stdout: str, report: str, scrub: Scrubber,
-                 base: Path | None = None) -> Bundle:
-    """Write the six files of a bundle; every text passes through ``scrub``. Returns the bundle.
+                 base: Path | None = None, attachments: dict[str, str] | None = None) -> Bundle:
+    """Write the six files of a bundle and the attachments (``{name: text}``, see the module docstring); every text
+    passes through ``scrub``. Returns the bundle.
 
-    The manifest gets ``files``: ``{name: sha256}`` for the five other files.
+    The manifest gets ``files``: ``{name: sha256}`` for every other file.
     """
     base = base or evidence_dir()
+    extra = {attachment_file(name): str(text) for name, text in sorted((attachments or {}).items())}
     path = base / run_id
     path.mkdir(parents=True, exist_ok=False)
     texts = {
@@ -112,8 +127,9 @@ def write_bundle(run_id: str, manifest: dict[str, Any], request: dict[str, Any],
         "stdout.txt": stdout,
         "report.md": report,
     }
+    texts.update(extra)
     files = {}
-    for name in BUNDLE_FILES:
+    for name in texts:
         target = path / name
         target.write_text(scrub(texts[name]), encoding="utf-8")
         files[name] = sha256_file(target)

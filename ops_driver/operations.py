@@ -140,8 +140,11 @@ def _run_and_record(kind: str, req: Request, task: Task, extravars: dict[str, An
     scrub = evidence.Scrubber(req.secret_values(task))
     text = report.render(manifest, task, req.redacted(task), changes, manifest["targets"], warnings,
                          result.skipped, result.failures, comparison)
+    attachments = result.artifacts.get("ops_attachments") or {}
+    if attachments:
+        manifest["attachments"] = sorted(evidence.attachment_file(n) for n in attachments)
     b = evidence.write_bundle(run_id, manifest, req.redacted(task), changes, result.events, result.stdout, text,
-                              scrub, base)
+                              scrub, base, attachments=attachments)
     return Outcome(run_id=run_id, path=b.path, kind=kind, status=status, exit_code=code, changes=changes,
                    message=scrub(message), manifest=manifest)
 

@@ -66,8 +66,10 @@ def render(manifest: dict[str, Any], task: Task, request: dict[str, Any], change
         out.append(_table(["instance", "name", "environment", "state at start"],
                           [[t.get("instance_id"), t.get("name"), t.get("environment"), t.get("state")]
                            for t in targets]))
-    else:
+    elif failures:
         out.append("None resolved (see failures below).\n")
+    else:
+        out.append("No EC2 instance (this operation acts on the hosts listed under Changes).\n")
 
     verb = "would change" if kind == "plan" else "changed"
     n_changed = sum(1 for c in changes if c.get("changed"))
@@ -83,6 +85,13 @@ def render(manifest: dict[str, Any], task: Task, request: dict[str, Any], change
     if isinstance(steps, list) and steps:  # a role's own sequence (e.g. closed mode: stop, then poll the URL)
         out.append(f"\n## Steps {'that would run' if kind == 'plan' else 'run'}\n\n")
         out.append("".join(f"{n}. {step}\n" for n, step in enumerate(steps, 1)))
+
+    esa = (manifest.get("evidence") or {}).get("esa")
+    if isinstance(esa, dict) and esa:  # COMM-025 / CORE-023: per appliance and sender group
+        out.append(_esa_section(esa, kind))
+    attachments = manifest.get("attachments") or []
+    if attachments:
+        out.append("\n## Attachments\n\n" + "".join(f"- `{a}`\n" for a in attachments))
 
     if comparison is not None:
         out.append("\n## Compared with the plan\n\n")
@@ -100,4 +109,34 @@ def render(manifest: dict[str, Any], task: Task, request: dict[str, Any], change
         out.append("\n## Tasks skipped in check mode\n\n")
         names = sorted({f"{s.get('task')} ({s.get('reason') or 'skipped'})" for s in skipped})
         out.append("".join(f"- {n}\n" for n in names) if names else "None.\n")
+    return "".join(out)
+
+
+def _esa_section(esa: dict[str, Any], kind: str) -> str:
+    """The sender groups of every ESA: entries before/after and every entry added, deleted or reported."""
+    out = ["\n## ESA sender groups\n\n"]
+    rows = []
+    for host, rec in sorted(esa.items()):
+        for group, g in sorted((rec.get("groups") or {}).items()):
+            notes = []
+            for key, label in (("already_present", "already there, not added"),
+                               ("not_present", "not there, not deleted"),
+                               ("missing_from_appliance", "in the desired state, missing from the appliance"),
+                               ("not_in_desired", "on the appliance, not in the desired state")):
+                if g.get(key):
+                    notes.append(f"{label}: {', '.join(map(str, g[key]))}")
+            rows.append([host, f"{rec.get('listener')}/{group}", g.get("before"), g.get("after"),
+                         ", ".join(map(str, g.get("add") or [])) or "-",
+                         ", ".join(map(str, g.get("delete") or [])) or "-", "; ".join(notes) or "-"])
+    out.append(_table(["appliance", "sender group", "entries before", "entries after",
+                       "add" if kind == "plan" else "added", "delete" if kind == "plan" else "deleted", "reported"],
+                      rows))
+    for host, rec in sorted(esa.items()):
+        line = f"\n{host} ({rec.get('appliance')}): {rec.get('operation')}, {rec.get('round_trips')} CLI round trips"
+        if rec.get("committed"):
+            line += f"; {rec['committed']}"
+        restore = rec.get("restore")
+        if isinstance(restore, dict):
+            line += f"; **restore after failure**: {restore.get('summary')}"
+        out.append(line + "\n")
     return "".join(out)

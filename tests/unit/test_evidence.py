@@ -63,3 +63,28 @@ def test_all_bundles_lists_only_bundles(tmp_path: Path) -> None:
     _write(tmp_path)
     (tmp_path / "not-a-bundle").mkdir()
     assert [b.run_id for b in evidence.all_bundles(tmp_path)] == ["20261122T000000Z-INFO-005-plan-abcdef"]
+
+
+def test_attachments_are_files_of_the_bundle_verified_and_scrubbed(tmp_path: Path) -> None:
+    b = evidence.write_bundle(
+        "20261122T000000Z-COMM-025-plan-abcdef", {"run_id": "x", "kind": "plan"}, {"task": "COMM-025"}, [], [], "",
+        "# report\n", evidence.Scrubber(["s3cr3t-value"]), tmp_path,
+        attachments={"esa-inventory-esa01.csv": "appliance,entry\nesa01,10.1.1.1\n",
+                     "esa-hat-before-esa01.txt": "WHITELIST:\n    s3cr3t-value\n"})
+    files = b.manifest()["files"]
+    assert {"attachment-esa-inventory-esa01.csv", "attachment-esa-hat-before-esa01.txt"} <= set(files)
+    assert (b.path / "attachment-esa-inventory-esa01.csv").read_text() == "appliance,entry\nesa01,10.1.1.1\n"
+    assert "s3cr3t-value" not in (b.path / "attachment-esa-hat-before-esa01.txt").read_text()
+    assert evidence.verify(b) == []
+    (b.path / "attachment-esa-inventory-esa01.csv").write_text("appliance,entry\n")
+    assert evidence.verify(b) == ["attachment-esa-inventory-esa01.csv: altered (SHA-256 differs from manifest.json)"]
+
+
+def test_an_attachment_name_that_is_a_path_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    import pytest
+
+    base = tmp_path / "evidence"
+    with pytest.raises(evidence.InvalidInput, match="attachment name"):
+        evidence.write_bundle("20261122T000000Z-COMM-025-plan-abcdef", {"run_id": "x"}, {}, [], [], "", "",
+                              evidence.Scrubber([]), base, attachments={"../escape.txt": "x"})
+    assert not base.exists() and not (tmp_path / "escape.txt").exists()
