@@ -263,6 +263,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         web = data["web"]
         lines.append(f"web stack: public {web['public_url']} (joho-web {web['web_url']}, Sorry {web['sorry_url']}); "
                      f"supervisorctl -c {web['supervisord_config']}")
+    if data.get("esa"):
+        lines.append("ESA simulator (AsyncOS CLI over SSH): "
+                     + ", ".join(f"{name} {url}" for name, url in sorted(data["esa"].items())))
     _emit(args, data, "\n".join(lines))
     return 0
 

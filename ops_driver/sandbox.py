@@ -3,7 +3,8 @@
 State lives in ``$OPS_SANDBOX_DIR`` (default ``<project>/.sandbox``): ``moto.pid``, ``endpoint.url``,
 ``moto.log`` and ``estate.json``. ``up`` and ``down`` are idempotent. Nothing listens beyond 127.0.0.1.
 Beside the moto server runs the web stack of ``websandbox`` (nginx, haproxy, stand-in services under a private
-supervisord, in ``web/``), started at the end of ``up`` and stopped first by ``down``.
+supervisord, in ``web/``), started at the end of ``up`` and stopped first by ``down``, and the ESA SIMULATOR of
+``esasandbox`` (one SSH port per appliance of inventories/sandbox, in ``esa/``).
 
 Estate (region ap-northeast-1): for each environment of ``ESTATE_ENVIRONMENTS`` one web, ap and db
 instance tagged ``Name``, ``Environment``, ``Role``, each with a root and a data EBS volume. The sandbox
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import websandbox
+from . import esasandbox, websandbox
 from .errors import OpsError, RunFailed
 from .paths import project_root, sandbox_dir
 
@@ -219,6 +220,7 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
     current = state(d)
     if current.running:
         websandbox.up(d)  # returns at once if it is running too
+        esasandbox.up(d / "esa")  # likewise
         return current
     websandbox.require()  # fail before anything is started if nginx/haproxy/supervisor are missing
     d.mkdir(parents=True, exist_ok=True)
@@ -243,6 +245,7 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
     estate = seed(endpoint)
     (d / "estate.json").write_text(json.dumps(estate, indent=2, sort_keys=True) + "\n")
     websandbox.up(d)
+    esasandbox.up(d / "esa")
     return state(d)
 
 
@@ -250,6 +253,7 @@ def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState
     """Stop the web stack and the moto server (idempotent); the estate and the restore folder are gone with it."""
     d = directory or sandbox_dir()
     websandbox.down(d)
+    esasandbox.down(d / "esa")
     current = state(d)
     if current.pid and _alive(current.pid):
         try:
@@ -275,6 +279,7 @@ def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState
     shutil.rmtree(d / "servers", ignore_errors=True)
     shutil.rmtree(d / "datastage", ignore_errors=True)
     shutil.rmtree(d / "datastage-backups", ignore_errors=True)
+    shutil.rmtree(d / "esa", ignore_errors=True)
     return state(d)
 
 
@@ -296,7 +301,9 @@ def status(directory: Path | None = None) -> dict[str, Any]:
     s = state(directory)
     data: dict[str, Any] = {"running": s.running, "pid": s.pid if s.running else None,
                             "endpoint": s.endpoint if s.running else None, "directory": str(s.directory),
-                            "instances": [], "web": websandbox.endpoints(s.directory)}
+                            "instances": [], "web": websandbox.endpoints(s.directory),
+                            "esa": {name: f"ssh://{esasandbox.USERNAME}@{esasandbox.HOST}:{port}"
+                                    for name, port in esasandbox.ports(s.directory / "esa").items()}}
     if s.running and s.endpoint:
         try:
             data["instances"] = instances(s.endpoint)

@@ -1,0 +1,436 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Operations automation collection - GPL-3.0-or-later (as Ansible modules are)
+"""ESA (Cisco Secure Email Gateway) HAT sender groups: inventory, add/delete, reconcile (COMM-025, CORE-023)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: esa_sender_group
+short_description: Read, add to, delete from and reconcile the HAT sender groups (WHITELIST, BLACKLIST) of an ESA
+description:
+  - Seed 000, コミュニケーションツール row 25 (COMM-025) and core row 23 (CORE-023) - ESAのホワイトリスト、
+    ブラックリストの棚卸・登録・削除. The Host Access Table (HAT) of a listener is edited through the AsyncOS CLI
+    over SSH (Cisco "CLI Reference Guide for AsyncOS for Cisco Secure Email Gateway" - C(listenerconfig) >
+    C(EDIT) listener > C(HOSTACCESS) > C(EDIT) > C(1) (Edit Sender Group) > group > C(NEW) / C(DELETE), then
+    C(commit)); the AsyncOS REST API does not write sender groups. The dialogue is written down in
+    tools/esa_sim/DIALOGUE.md.
+  - Entries are validated as AsyncOS accepts them (User Guide for AsyncOS, "Sender Group Syntax") before the
+    appliance is contacted - IPv4/IPv6 addresses, CIDR, ranges (10.1.1.10-20), partial addresses (10.1.1.),
+    host names, partial domains (.example.com), SBRS[..], SBO:n, dnslist[..]; e-mail addresses are refused.
+    Duplicates collapse. Bad input fails with C(INVALID INPUT:) and nothing is sent to the appliance.
+  - C(inventory) reads the groups (HOSTACCESS > PRINT) and returns them with their difference from I(desired);
+    nothing changes. C(change) adds I(add) and deletes I(delete) in one sender group; deleting an entry that is not
+    there and adding one that is already there are reported (C(not_present), C(already_present), warnings), not
+    silently ignored. C(reconcile) makes the groups equal to I(desired), refusing more than I(max_changes)
+    additions plus deletions (a desired-state file emptied by mistake must not wipe a whitelist).
+  - Before a change the whole HAT as PRINT shows it is returned (C(hat_before)) for the evidence. All additions
+    (comma separated, as few NEW as fit in a line) and deletions (one DELETE each) of all groups are made in one
+    session and committed once with I(comment). If the edit or the commit fails, the pending changes are cleared
+    (C(clear)); the HAT is then read again in a new session, and if it differs from the saved one the saved
+    entries are put back and committed (comment C(ROLLBACK <comment>)). The result says what was restored and
+    whether the restored HAT was verified.
+  - Check mode reads the appliance (PRINT only) and returns the same changes and diff the real run would make.
+author: Operations automation collection
+options:
+  host: {description: Address of the appliance's SSH (CLI) interface., type: str, required: true}
+  port: {description: SSH port., type: int, default: 22}
+  username: {description: CLI user (an operator or administrator account)., type: str, required: true}
+  password: {description: Its password (SSH password authentication; never logged)., type: str, required: true}
+  known_hosts:
+    description: OpenSSH known_hosts file with the appliance's host key (C([host]:port) for a port other than 22).
+      Host keys are always checked.
+    type: path
+    required: true
+  connect_timeout: {description: Seconds to connect and log in., type: int, default: 30}
+  command_timeout:
+    description: Seconds to wait for each prompt (a PRINT of a large HAT included).
+    type: int
+    default: 120
+  listener: {description: Listener whose HAT is read and edited (for example InboundMail)., type: str, required: true}
+  operation:
+    description: inventory, change or reconcile.
+    type: str
+    choices: [inventory, change, reconcile]
+    required: true
+  sender_groups:
+    description: Sender groups to read or reconcile; for C(change) exactly one.
+    type: list
+    elements: str
+    default: [WHITELIST, BLACKLIST]
+  add: {description: Entries to add (C(change))., type: list, elements: str, default: []}
+  delete: {description: Entries to delete (C(change))., type: list, elements: str, default: []}
+  desired:
+    description: Desired entries per sender group, C({WHITELIST - [...], BLACKLIST - [...]}) (C(reconcile); for
+      C(inventory) optional, to report the difference).
+    type: dict
+    default: {}
+  desired_source: {description: Where I(desired) comes from (for messages only)., type: str, default: desired}
+  comment: {description: Commit comment and comment of added senders (carry the ticket)., type: str, default: ""}
+  max_changes:
+    description: Most additions plus deletions one C(reconcile) may make on one appliance.
+    type: int
+    default: 500
+"""
+
+EXAMPLES = r"""
+- name: Add two senders to the WHITELIST of InboundMail
+  esa_sender_group:
+    host: esa01.example.jp
+    username: opsadmin
+    password: "{{ vault_esa_password }}"
+    known_hosts: /etc/ops/esa_known_hosts
+    listener: InboundMail
+    operation: change
+    sender_groups: [WHITELIST]
+    add: [203.0.113.25, .partner.example.jp]
+    comment: "REQ-2026-1122-007 COMM-025"
+"""
+
+RETURN = r"""
+hat_before:
+  description: The HAT of the listener as HOSTACCESS PRINT showed it before any change.
+  returned: success, and failure after login
+  type: str
+groups:
+  description: Per sender group - before/after entries (sorted), add, delete, already_present, not_present
+    (change), missing_from_appliance and not_in_desired (inventory against a desired state), unchanged (count).
+  returned: always
+  type: dict
+summary: {description: The same without the before/after lists (their lengths instead)., returned: always, type: dict}
+inventory_csv:
+  description: "CSV of the groups' entries: appliance,listener,sender_group,entry,kind,state."
+  returned: always
+  type: str
+round_trips: {description: CLI exchanges (one line sent, answer read to the next prompt)., returned: always, type: int}
+committed: {description: The appliance's "Changes committed" line, or null., returned: always, type: str}
+restore:
+  description: What happened after a failed edit or commit (cleared, restored, verified).
+  returned: on failure
+  type: dict
+ops_changes: {description: One evidence entry per sender group., returned: always, type: list}
+"""
+
+import csv
+import io
+import re
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.esa_cli import (
+    ASYNCSSH_IMPORT_ERROR,
+    HAS_ASYNCSSH,
+    EsaCliError,
+    EsaSession,
+    Hat,
+    clear,
+    commit,
+)
+from ansible.module_utils.esa_entries import EntryError, diff, kind, normalize, normalize_all, sort_key
+
+GROUP_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class Invalid(Exception):
+    """Bad input: the module fails with INVALID INPUT and the appliance is not touched."""
+
+
+def _norm_or_text(entry):
+    try:
+        return normalize(entry)
+    except EntryError:
+        return entry.strip()
+
+
+def _sorted(entries):
+    return sorted(entries, key=sort_key)
+
+
+def _validated(entries, field):
+    """Normalised entries of a list parameter, duplicates collapsed; Invalid naming every bad entry."""
+    good, errors = normalize_all(entries)
+    if errors:
+        raise Invalid("%s: %s" % (field, "; ".join(str(e) for e in errors)))
+    return good
+
+
+def validate(p):
+    """Check the parameters before any connection. Returns ``{group: {"add": [...], "delete": [...]}}`` for
+    change, ``{group: [desired...]}`` for reconcile/inventory (normalised). Raises Invalid."""
+    groups = p["sender_groups"] or []
+    for g in groups:
+        if not GROUP_NAME.match(g or ""):
+            raise Invalid("sender_groups: %r is not a sender group name (letters, digits, _ . -; e.g. WHITELIST)" % g)
+    if len(set(groups)) != len(groups):
+        raise Invalid("sender_groups: %s named twice" % ", ".join(sorted({g for g in groups if groups.count(g) > 1})))
+    if not groups:
+        raise Invalid("sender_groups: give at least one sender group (e.g. WHITELIST)")
+    if p["operation"] == "change":
+        if len(groups) != 1:
+            raise Invalid("sender_groups: a change edits exactly one sender group; give one (e.g. [WHITELIST]) "
+                          "and make one request per group")
+        add = _validated(p["add"], "add")
+        delete = _validated(p["delete"], "delete")
+        if not add and not delete:
+            raise Invalid("add/delete: the change is empty; list the entries to add and/or to delete")
+        both = sorted(set(add) & set(delete), key=sort_key)
+        if both:
+            raise Invalid("add/delete: %s both added and deleted in one request; keep each entry in one list"
+                          % ", ".join(both))
+        return {groups[0]: {"add": add, "delete": delete}}
+    if p["add"] or p["delete"]:
+        raise Invalid("add/delete: only a change takes add/delete; %s uses the desired-state file" % p["operation"])
+    desired = p["desired"] or {}
+    if p["operation"] == "reconcile":
+        missing = [g for g in groups if g not in desired]
+        if missing:
+            raise Invalid("%s: no entry list for %s (listener %s); add it (an empty group is written []) or leave "
+                          "the group out of sender_groups" % (p["desired_source"], ", ".join(missing), p["listener"]))
+    out = {}
+    for g in groups:
+        if g in desired:
+            if not isinstance(desired[g], list):
+                raise Invalid("%s: %s must be a list of entries" % (p["desired_source"], g))
+            out[g] = _validated(desired[g], "%s: %s" % (p["desired_source"], g))  # a YAML number is refused
+    return out
+
+
+def plan_group(group, current, op, wanted):
+    """What to do in one group. ``current``: entries as the appliance lists them. Returns a dict with the sorted
+    ``before``/``after`` lists, ``add`` (to send), ``delete`` (appliance spellings), ``already_present`` and
+    ``not_present`` (change), ``unchanged`` (count)."""
+    by_norm = {}
+    for e in current:
+        by_norm.setdefault(_norm_or_text(e), e)
+    result = {"add": [], "delete": [], "already_present": [], "not_present": []}
+    if op == "change":
+        result["add"] = [a for a in wanted["add"] if a not in by_norm]
+        result["already_present"] = [by_norm[a] for a in wanted["add"] if a in by_norm]
+        result["delete"] = [by_norm[d] for d in wanted["delete"] if d in by_norm]
+        result["not_present"] = [d for d in wanted["delete"] if d not in by_norm]
+    elif op == "reconcile":
+        d = diff(current, wanted)
+        result["add"], result["delete"] = d["add"], d["delete"]
+    elif wanted is not None:  # inventory against the desired state: report only
+        d = diff(current, wanted)
+        result["missing_from_appliance"], result["not_in_desired"] = d["add"], d["delete"]
+    gone = set(result["delete"])
+    after = [e for e in current if e not in gone] + result["add"]
+    for k in ("add", "delete", "already_present", "not_present"):
+        result[k] = _sorted(result[k])
+    result["before"] = _sorted(current)
+    result["after"] = _sorted(after)
+    result["unchanged"] = len(current) - len(result["delete"])
+    return result
+
+
+def inventory_rows(appliance, listener, groups, desired):
+    """CSV rows: every entry of every group, with its state against the desired list (when there is one)."""
+    rows = []
+    for g, plan in groups.items():
+        want = set(desired.get(g, [])) if g in desired else None
+        have = set()
+        for e in plan["before"]:
+            n = _norm_or_text(e)
+            have.add(n)
+            state = "present" if want is None else ("in_desired" if n in want else "not_in_desired")
+            rows.append([appliance, listener, g, e, _kind(e), state])
+        if want is not None:
+            for n in _sorted(want - have):
+                rows.append([appliance, listener, g, n, _kind(n), "missing_from_appliance"])
+    return rows
+
+
+def _kind(entry):
+    try:
+        return kind(entry)
+    except EntryError:
+        return "unrecognised"
+
+
+def to_csv(rows):
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["appliance", "listener", "sender_group", "entry", "kind", "state"])
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def same_groups(groups, expected):
+    """True when every group of ``expected`` ``{group: [entries]}`` holds the same entries (normalised)."""
+    for g, entries in expected.items():
+        have = sorted(_norm_or_text(e) for e in groups.get(g, {}).get("entries", []))
+        if have != sorted(_norm_or_text(e) for e in entries):
+            return False
+    return True
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            host=dict(type="str", required=True), port=dict(type="int", default=22),
+            username=dict(type="str", required=True), password=dict(type="str", required=True, no_log=True),
+            known_hosts=dict(type="path", required=True), connect_timeout=dict(type="int", default=30),
+            command_timeout=dict(type="int", default=120), listener=dict(type="str", required=True),
+            operation=dict(type="str", required=True, choices=["inventory", "change", "reconcile"]),
+            sender_groups=dict(type="list", elements="str", default=["WHITELIST", "BLACKLIST"]),
+            add=dict(type="list", elements="str", default=[]), delete=dict(type="list", elements="str", default=[]),
+            desired=dict(type="dict", default={}), desired_source=dict(type="str", default="desired"),
+            comment=dict(type="str", default=""), max_changes=dict(type="int", default=500)),
+        supports_check_mode=True)
+    p = module.params
+    result = dict(changed=False, groups={}, summary={}, inventory_csv="", round_trips=0, committed=None, ops_changes=[],
+                  hat_before="", transcript=[])
+    if not HAS_ASYNCSSH:
+        module.fail_json(msg=missing_required_lib("asyncssh"), exception=str(ASYNCSSH_IMPORT_ERROR), **result)
+    try:
+        wanted = validate(p)
+    except Invalid as e:
+        module.fail_json(msg="INVALID INPUT: %s" % e, **result)
+    if p["operation"] != "inventory" and not p["comment"].strip():
+        module.fail_json(msg="INVALID INPUT: comment: a change needs a commit comment (the ticket)", **result)
+
+    appliance = "%s:%s" % (p["host"], p["port"])
+    sessions = []
+
+    def session():
+        s = EsaSession(p["host"], p["port"], p["username"], p["password"], p["known_hosts"],
+                       p["connect_timeout"], p["command_timeout"])
+        sessions.append(s)
+        s.open()
+        return s
+
+    def round_trips():
+        return sum(s.round_trips for s in sessions)
+
+    def fail(msg, **extra):
+        for s in sessions:
+            s.close()
+        result.update(extra, round_trips=round_trips(), transcript=[t for s in sessions for t in s.transcript])
+        module.fail_json(msg=msg, **result)
+
+    try:
+        s = session()
+        hat = Hat(s, p["listener"])
+        hat_text, current = hat.read()
+    except EsaCliError as e:
+        fail(("INVALID INPUT: " if e.kind == "invalid" else "") + str(e))
+    result["hat_before"] = hat_text
+    name = s.hostname or appliance
+    unknown = [g for g in p["sender_groups"] if g not in current]
+    if unknown:
+        fail("INVALID INPUT: sender_groups: %s not a sender group of listener %s on %s (groups: %s)" % (
+            ", ".join(unknown), p["listener"], name, ", ".join(current)))
+
+    groups = {}
+    for g in p["sender_groups"]:
+        groups[g] = plan_group(g, current[g]["entries"], p["operation"], wanted.get(g))
+    result["groups"] = groups
+    result["summary"] = {g: dict({k: v for k, v in x.items() if k not in ("before", "after")},
+                                 before=len(x["before"]), after=len(x["after"])) for g, x in groups.items()}
+    desired = wanted if p["operation"] != "change" else {}
+    result["inventory_csv"] = to_csv(inventory_rows(name, p["listener"], groups, desired))
+    total = sum(len(x["add"]) + len(x["delete"]) for x in groups.values())
+    if p["operation"] == "reconcile" and total > p["max_changes"]:
+        fail("INVALID INPUT: %s: reconciling %s would make %d additions and deletions, more than max_changes %d; "
+             "check the desired-state file, or raise max_changes in the request if this is intended"
+             % (p["desired_source"], name, total, p["max_changes"]))
+    for g, x in groups.items():
+        for e in x["not_present"]:
+            module.warn("%s %s/%s: %s is not in the sender group; nothing to delete" % (name, p["listener"], g, e))
+        for e in x["already_present"]:
+            module.warn("%s %s/%s: %s is already in the sender group; not added again" % (name, p["listener"], g, e))
+
+    resource = "esa:%s/%s/%%s" % (name, p["listener"])
+    for g, x in groups.items():
+        changed = bool(x["add"] or x["delete"])
+        action = "inventory" if p["operation"] == "inventory" else ("update" if changed else "none")
+        entry = dict(resource=resource % g, name=g, action=action, changed=changed and p["operation"] != "inventory",
+                     before=dict(entries=len(x["before"])),
+                     after=dict(entries=len(x["after"]), add=x["add"], delete=x["delete"]))
+        if x["not_present"] or x["already_present"]:
+            entry["note"] = "; ".join(filter(None, [
+                x["not_present"] and "not present (not deleted): " + ", ".join(x["not_present"]),
+                x["already_present"] and "already present (not added): " + ", ".join(x["already_present"])]))
+        if p["operation"] == "inventory":
+            entry["after"] = dict(entries=len(x["before"]))
+            if "missing_from_appliance" in x:
+                entry["after"].update(missing_from_appliance=x["missing_from_appliance"],
+                                      not_in_desired=x["not_in_desired"])
+                entry["note"] = "difference from %s: %d missing from the appliance, %d not in the desired state" % (
+                    p["desired_source"], len(x["missing_from_appliance"]), len(x["not_in_desired"]))
+        result["ops_changes"].append(entry)
+    changes = {g: {"add": x["add"], "delete": x["delete"]} for g, x in groups.items() if x["add"] or x["delete"]}
+    result["changed"] = bool(changes) and p["operation"] != "inventory"
+    if module._diff and result["changed"]:
+        result["diff"] = [dict(before_header="%s %s/%s" % (name, p["listener"], g),
+                               after_header="%s %s/%s" % (name, p["listener"], g),
+                               before="".join(e + "\n" for e in groups[g]["before"]),
+                               after="".join(e + "\n" for e in groups[g]["after"])) for g in changes]
+    if module.check_mode or not result["changed"]:
+        s.close()
+        result.update(round_trips=round_trips(), transcript=s.transcript)
+        module.exit_json(**result)
+
+    saved = {g: current[g]["entries"] for g in changes}
+    expected = {g: groups[g]["after"] for g in changes}
+    try:
+        hat.edit(changes, p["comment"])
+        result["committed"] = commit(s, p["comment"])
+        _, now = hat.read()
+        if not same_groups(now, expected):
+            fail("%s: after the commit the sender groups differ from the expected result; read them with an "
+                 "inventory and compare with the evidence (hat_before)" % name)
+    except EsaCliError as e:
+        restore = recover(s, session, p, saved, expected, e)
+        result["restore"] = restore
+        if restore.get("committed_anyway"):
+            module.warn("%s: %s, but the changes are on the appliance (verified)" % (name, e))
+        else:
+            fail(("INVALID INPUT: " if e.kind == "invalid" else "") + "%s: %s; %s" % (name, e, restore["summary"]))
+    s.close()
+    result.update(round_trips=round_trips(), transcript=[t for x in sessions for t in x.transcript])
+    module.exit_json(**result)
+
+
+def recover(s, session, p, saved, expected, error):
+    """After a failed edit or commit: clear, read back in a new session, put the saved entries back if needed."""
+    out = {"error": str(error), "cleared": None, "restored": False, "verified": False}
+    try:
+        out["cleared"] = clear(s)
+    except EsaCliError as e:
+        out["cleared"] = "not cleared: %s" % e
+    s.close()
+    try:
+        s2 = session()
+        hat = Hat(s2, p["listener"])
+        _, now = hat.read()
+        if same_groups(now, saved):
+            out.update(verified=True, summary="nothing was committed: the pending changes were cleared and the "
+                                              "sender groups are as saved before the change (verified)")
+            return out
+        if same_groups(now, expected):
+            out.update(verified=True, committed_anyway=True, summary="the changes were committed")
+            return out
+        back = {}
+        for g, entries in saved.items():
+            d = diff([e for e in now.get(g, {}).get("entries", [])], [_norm_or_text(e) for e in entries])
+            # put back the saved spellings
+            spelled = {_norm_or_text(e): e for e in entries}
+            back[g] = {"add": [spelled.get(a, a) for a in d["add"]], "delete": d["delete"]}
+        hat.edit(back, "ROLLBACK " + p["comment"])
+        out["restore_commit"] = commit(s2, "ROLLBACK " + p["comment"])
+        _, now = hat.read()
+        out["restored"] = True
+        out["verified"] = same_groups(now, saved)
+        out["summary"] = ("the saved sender groups were put back and committed (ROLLBACK), verified" if out["verified"]
+                          else "the saved sender groups were put back and committed, but they do not read back as "
+                               "saved: compare the appliance with hat_before in the evidence")
+    except EsaCliError as e:
+        out["summary"] = ("the sender groups could not be restored (%s): restore them by hand from hat_before in "
+                          "the evidence" % e)
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""The sandbox's ESA appliances: the ESA SIMULATOR (tools/esa_sim/esasim.py) on 127.0.0.1, one SSH port each.
+
+State lives in ``<sandbox>/esa/``: ``esasim.json`` (simulator config), ``<appliance>.json`` (each appliance's
+committed configuration), ``<appliance>.commands.log`` (every CLI line received), ``host_key``, ``known_hosts``
+(what the inventory checks host keys against), ``ports.json`` (``{inventory host: port}``, read by
+``inventories/sandbox/group_vars/esa.yml``), ``password`` (0600: a random password made at ``up``; the simulator
+keeps only its SHA-256), ``esasim.pid`` and ``esasim.log``.
+
+The appliances start one entry off the desired state (``desired_state/esa/sandbox.yml``) on purpose, so that an
+inventory shows a difference and a reconcile has something to do: see :data:`APPLIANCES`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .errors import RunFailed
+from .paths import project_root
+
+HOST = "127.0.0.1"
+USERNAME = "opsadmin"
+
+_COMM_WHITELIST = ["192.0.2.25", "198.51.100.0/26", ".partner.example.jp", "2001:db8:10::25",
+                   "192.0.2.99"]  # 192.0.2.99: stale, not in the desired state
+_COMM_BLACKLIST = ["SBRS[-10.0:-3.0]", "203.0.113.66", ".spam-sender.example.com"]
+_CORE_WHITELIST = ["10.20.0.0/16", "relay.kikan.example.jp"]
+_CORE_BLACKLIST = ["SBRS[-10.0:-3.0]", "203.0.113.200-210"]
+
+#: inventory host → (system, the appliance's host name, its sender groups at ``up``)
+APPLIANCES: dict[str, dict[str, Any]] = {
+    "esa-comm-sandbox01": {"hostname": "esa-comm-sandbox01.example.jp",
+                           "sender_groups": {"WHITELIST": _COMM_WHITELIST, "BLACKLIST": _COMM_BLACKLIST}},
+    "esa-comm-sandbox02": {"hostname": "esa-comm-sandbox02.example.jp",
+                           "sender_groups": {"WHITELIST": _COMM_WHITELIST, "BLACKLIST": _COMM_BLACKLIST}},
+    "esa-core-sandbox01": {"hostname": "esa-core-sandbox01.example.jp",
+                           "sender_groups": {"WHITELIST": _CORE_WHITELIST, "BLACKLIST": _CORE_BLACKLIST}},
+}
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def simulator() -> ModuleType:
+    """tools/esa_sim/esasim.py, imported by path (it is not part of the ops_driver package)."""
+    path = project_root() / "tools" / "esa_sim" / "esasim.py"
+    spec = importlib.util.spec_from_file_location("esasim", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise RunFailed(f"sandbox: {path} is missing")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("esasim", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def ports(directory: Path) -> dict[str, int]:
+    """``{inventory host: SSH port}`` of a running simulator; empty when there is none."""
+    try:
+        data: dict[str, int] = json.loads((directory / "ports.json").read_text())
+        return data
+    except (OSError, ValueError):
+        return {}
+
+
+def running(directory: Path) -> bool:
+    try:
+        pid = int((directory / "esasim.pid").read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return _alive(pid) and all(_accepts(p) for p in ports(directory).values())
+
+
+def state_file(directory: Path, appliance: str) -> Path:
+    return directory / f"{appliance}.json"
+
+
+def seed(directory: Path) -> None:
+    """Put every appliance back to its committed state at ``up`` and empty its command log. The simulator may be
+    running (it reads the state file at each session)."""
+    sim = simulator()
+    for name, spec in APPLIANCES.items():
+        sim.write_state(state_file(directory, name),
+                        sim.initial_state({"name": name, "hostname": spec["hostname"],
+                                           "sender_groups": spec["sender_groups"]}))
+        (directory / f"{name}.commands.log").write_text("")
+
+
+def up(directory: Path, timeout_s: float = 20.0) -> None:
+    """Seed and start the simulator for :data:`APPLIANCES` unless it runs (idempotent)."""
+    if running(directory):
+        return
+    down(directory)
+    sim = simulator()
+    directory.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(18)
+    appliances = [{"name": n, "hostname": a["hostname"], "port": _free_port(), "sender_groups": a["sender_groups"]}
+                  for n, a in APPLIANCES.items()]
+    config = sim.seed_esa(directory, appliances, username=USERNAME, password=password, host=HOST)
+    pw = directory / "password"
+    pw.write_text(password + "\n")
+    pw.chmod(0o600)
+    (directory / "ports.json").write_text(json.dumps({a["name"]: a["port"] for a in appliances}, indent=2) + "\n")
+    script = project_root() / "tools" / "esa_sim" / "esasim.py"
+    with (directory / "esasim.log").open("ab") as log:
+        proc = subprocess.Popen([sys.executable, str(script), "serve", "--config", str(config),
+                                 "--pid-file", str(directory / "esasim.pid")],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    _CHILDREN[proc.pid] = proc
+    (directory / "esasim.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + timeout_s
+    while not all(_accepts(a["port"]) for a in appliances):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RunFailed(f"sandbox: the ESA simulator did not start; see {directory / 'esasim.log'}")
+        time.sleep(0.1)
+
+
+def down(directory: Path, timeout_s: float = 10.0) -> None:
+    """Stop the simulator (idempotent); its state files stay until the sandbox folder goes."""
+    try:
+        pid = int((directory / "esasim.pid").read_text().strip())
+    except (OSError, ValueError):
+        return
+    if _alive(pid):
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout_s
+        while _alive(pid) and time.monotonic() < deadline:
+            child = _CHILDREN.get(pid)
+            if child is not None and child.poll() is not None:
+                break
+            time.sleep(0.05)
+        if _alive(pid) and (child := _CHILDREN.get(pid)) is not None and child.poll() is None:
+            os.killpg(pid, signal.SIGKILL)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=5)
+    (directory / "esasim.pid").unlink(missing_ok=True)
+    (directory / "ports.json").unlink(missing_ok=True)

@@ -1,0 +1,256 @@
+"""COMM-025 / CORE-023 through ops-driver against the ESA SIMULATOR (tools/esa_sim) of the sandbox."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ops_driver import esasandbox, evidence, operations
+from ops_driver.paths import project_root
+from tests.integration.conftest import write_request
+
+pytestmark = pytest.mark.integration
+COMM = ["esa-comm-sandbox01", "esa-comm-sandbox02"]
+CORE = ["esa-core-sandbox01"]
+DESIRED = yaml.safe_load((project_root() / "desired_state" / "esa" / "sandbox.yml").read_text())
+
+
+class Esa:
+    """The simulated appliances of the sandbox: their committed entries, command logs and fault switches."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.sim = esasandbox.simulator()
+
+    def state(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.sim.read_state(esasandbox.state_file(self.dir, name))
+        return result
+
+    def entries(self, name: str, group: str, listener: str = "InboundMail") -> list[str]:
+        result: list[str] = self.sim.sender_group_entries(esasandbox.state_file(self.dir, name), listener, group)
+        return result
+
+    def commits(self, name: str) -> list[dict[str, Any]]:
+        return list(self.state(name).get("commits") or [])
+
+    def lines(self, name: str) -> list[str]:
+        log = self.dir / f"{name}.commands.log"
+        if not log.is_file():
+            return []
+        return [json.loads(x)["line"] for x in log.read_text().splitlines() if x.strip()]
+
+    def sessions(self, name: str) -> int:
+        log = self.dir / f"{name}.commands.log"
+        if not log.is_file():
+            return 0
+        return len({json.loads(x)["session"] for x in log.read_text().splitlines() if x.strip()})
+
+    def arm(self, name: str, fault: str, value: Any) -> None:
+        self.sim.arm_fault(esasandbox.state_file(self.dir, name), fault, value)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {n: self.state(n)["listeners"] for n in COMM + CORE}
+
+
+@pytest.fixture()
+def esa(sandbox_server: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Esa:
+    """The appliances as `sandbox up` seeds them (one entry off the desired state), command logs emptied."""
+    monkeypatch.setenv("OPS_SANDBOX_DIR", str(sandbox_server["dir"]))
+    d = Path(sandbox_server["dir"]) / "esa"
+    esasandbox.seed(d)
+    for log in d.glob("*.commands.log"):
+        log.unlink()
+    return Esa(d)
+
+
+def _req(tmp_path: Path, task: str = "COMM-025", name: str = "r.yml", ticket: str = "REQ-TEST-025",
+         **params: Any) -> Path:
+    return write_request(tmp_path / name, task, params, ticket=ticket)
+
+
+def _bundle_text(out: operations.Outcome, name: str) -> str:
+    return (out.path / name).read_text()
+
+
+def test_inventory_writes_csv_and_difference_and_changes_nothing(esa: Esa, tmp_path: Path) -> None:
+    before = esa.snapshot()
+    plan = operations.plan(_req(tmp_path, operation="inventory"))
+    assert plan.exit_code == 0, plan.message
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    assert esa.snapshot() == before
+    assert not any(line == "commit" for n in COMM for line in esa.lines(n))
+    assert evidence.verify(evidence.bundle(out.run_id, out.path.parent)) == []
+    for host in COMM:
+        rows = list(csv.DictReader(io.StringIO(_bundle_text(out, f"attachment-esa-inventory-{host}.csv"))))
+        states = {(r["sender_group"], r["entry"]): r["state"] for r in rows}
+        assert states[("WHITELIST", "192.0.2.99")] == "not_in_desired"
+        assert states[("WHITELIST", "mail.gov-partner.example.jp")] == "missing_from_appliance"
+        assert states[("BLACKLIST", "203.0.113.66")] == "in_desired"
+        assert {r["appliance"] for r in rows} == {f"{host}.example.jp"}
+        groups = out.manifest["evidence"]["esa"][host]["groups"]
+        assert groups["WHITELIST"]["missing_from_appliance"] == ["mail.gov-partner.example.jp"]
+        assert groups["WHITELIST"]["not_in_desired"] == ["192.0.2.99"]
+    assert not any(c["changed"] for c in out.changes)
+    report = _bundle_text(out, "report.md")
+    assert "## ESA sender groups" in report and "missing from the appliance: mail.gov-partner.example.jp" in report
+
+
+def test_change_adds_on_every_appliance_of_the_group_check_mode_first(esa: Esa, tmp_path: Path) -> None:
+    before = esa.snapshot()
+    req = _req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25", ".Mail.Example.org"])
+    plan = operations.plan(req)
+    assert plan.exit_code == 0, plan.message
+    assert esa.snapshot() == before  # check mode changed nothing
+    assert [c["host"] for c in plan.changes if c["changed"]] == COMM
+    assert all(c["after"]["add"] == ["203.0.113.25", ".mail.example.org"] for c in plan.changes if c["changed"])
+    stdout = _bundle_text(plan, "stdout.txt")
+    assert "+203.0.113.25" in stdout  # the diff a reviewer reads
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    assert out.manifest["comparison"]["unpredicted"] == [] and out.manifest["comparison"]["not_done"] == []
+    for host in COMM:
+        assert esa.entries(host, "WHITELIST")[-2:] == ["203.0.113.25", ".mail.example.org"]
+        assert esa.commits(host)[-1]["comment"].startswith("REQ-TEST-025 COMM-025")
+        hat = _bundle_text(out, f"attachment-esa-hat-before-{host}.txt")
+        assert "WHITELIST:" in hat and "192.0.2.99" in hat and "203.0.113.25" not in hat
+    assert esa.state(CORE[0])["listeners"] == before[CORE[0]]  # the core system's ESA is another group
+    # the same request again: nothing to do, reported, no commit
+    again = operations.plan(_req(tmp_path, name="again.yml", operation="change", sender_groups=["WHITELIST"],
+                                 add=["203.0.113.25", ".mail.example.org"]))
+    assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
+    assert "already in the sender group" in _bundle_text(again, "report.md")
+
+
+def test_delete_reports_an_entry_that_is_not_there(esa: Esa, tmp_path: Path) -> None:
+    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["BLACKLIST"],
+                                delete=["203.0.113.66", "198.51.100.200"]))
+    assert plan.exit_code == 0, plan.message
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    for host in COMM:
+        assert "203.0.113.66" not in esa.entries(host, "BLACKLIST")
+        assert out.manifest["evidence"]["esa"][host]["groups"]["BLACKLIST"]["not_present"] == ["198.51.100.200"]
+    report = _bundle_text(out, "report.md")
+    assert "198.51.100.200 is not in the sender group" in report  # a warning, not silence
+    assert "not there, not deleted: 198.51.100.200" in report
+
+
+def test_reconcile_makes_every_appliance_equal_to_the_desired_state(esa: Esa, tmp_path: Path) -> None:
+    plan = operations.plan(_req(tmp_path, operation="reconcile"))
+    assert plan.exit_code == 0, plan.message
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    want = DESIRED["comm"]["InboundMail"]
+    for host in COMM:
+        for group in ("WHITELIST", "BLACKLIST"):
+            assert sorted(esa.entries(host, group)) == sorted(want[group])
+        # one listenerconfig session reads, edits and commits; no line per unchanged entry
+        assert esa.lines(host).count("commit") == 1
+        assert out.manifest["evidence"]["esa"][host]["round_trips"] < 40
+    again = operations.plan(_req(tmp_path, name="again.yml", operation="reconcile"))
+    assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
+
+
+BAD = [
+    ({"operation": "change", "sender_groups": ["WHITELIST"], "add": ["sato@example.jp"]}, "e-mail address"),
+    ({"operation": "change", "sender_groups": ["WHITELIST"], "add": ["10.1.1.5/24"]}, "10.1.1.0/24"),
+    ({"operation": "change", "sender_groups": ["WHITELIST"], "add": ["10.1.1.0/33"]}, "10.1.1.0/33"),
+    ({"operation": "change", "sender_groups": ["WHITELIST"], "add": ["10.1.300.1"]}, "10.1.300.1"),
+    ({"operation": "change", "sender_groups": ["WHITELIST"], "listener": "InboundMial", "add": ["192.0.2.1"]},
+     "listener: InboundMial is not a listener"),
+    ({"operation": "change", "sender_groups": ["WHITLIST"], "add": ["192.0.2.1"]}, "WHITLIST not a sender group"),
+    ({"operation": "change", "sender_groups": ["WHITELIST"]}, "the change is empty"),
+    ({"operation": "change", "sender_groups": ["WHITELIST"], "add": ["192.0.2.1"], "delete": ["192.0.2.1"]},
+     "both added and deleted"),
+    ({"operation": "change", "sender_groups": ["WHITELIST", "BLACKLIST"], "add": ["192.0.2.1"]},
+     "exactly one sender group"),
+    ({"operation": "reconcile", "max_changes": 1}, "more than max_changes 1"),
+]
+
+
+@pytest.mark.parametrize(("params", "says"), BAD, ids=[b[1] for b in BAD])
+def test_bad_input_exits_2_and_commits_nothing(esa: Esa, tmp_path: Path, params: dict[str, Any], says: str) -> None:
+    before = esa.snapshot()
+    out = operations.plan(_req(tmp_path, **params))
+    assert out.exit_code == 2, out.message
+    assert says in out.message
+    assert out.message.count("failed;") == 1 and "not started: esa-comm-sandbox02" in out.message
+    assert esa.snapshot() == before
+    assert not any(line == "commit" for n in COMM + CORE for line in esa.lines(n))
+    if "listener" not in params and "WHITLIST" not in str(params) and "max_changes" not in params:
+        assert all(esa.sessions(n) == 0 for n in COMM + CORE)  # refused before any appliance was contacted
+
+
+def test_failed_commit_on_the_second_appliance_restores_it_and_names_the_first_done(esa: Esa, tmp_path: Path) -> None:
+    before = esa.snapshot()
+    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
+    assert plan.exit_code == 0, plan.message
+    esa.arm(COMM[1], "commit_fail", 1)
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 3, out.message
+    assert "commit failed" in out.message
+    assert "done before it: esa-comm-sandbox01" in out.message and "not started: none" in out.message
+    assert "203.0.113.25" in esa.entries(COMM[0], "WHITELIST")
+    assert esa.state(COMM[1])["listeners"] == before[COMM[1]]  # nothing committed there
+    restore = out.manifest["evidence"]["esa"][COMM[1]]["restore"]
+    assert restore["verified"] is True and "as saved before the change" in restore["summary"]
+    assert "clear" in esa.lines(COMM[1])
+
+
+def test_failed_commit_on_the_first_appliance_never_touches_the_second(esa: Esa, tmp_path: Path) -> None:
+    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
+    assert plan.exit_code == 0, plan.message
+    sessions_before = esa.sessions(COMM[1])
+    esa.arm(COMM[0], "commit_fail", 1)
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 3
+    assert "done before it: none" in out.message and "not started: esa-comm-sandbox02" in out.message
+    assert esa.sessions(COMM[1]) == sessions_before
+    assert "203.0.113.25" not in esa.entries(COMM[0], "WHITELIST")
+
+
+def test_connection_dropped_during_commit_is_checked_in_a_new_session(esa: Esa, tmp_path: Path) -> None:
+    before = esa.snapshot()
+    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["BLACKLIST"], delete=["203.0.113.66"]))
+    esa.arm(COMM[0], "disconnect_on_commit", 1)
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 3
+    assert esa.snapshot() == before
+    restore = out.manifest["evidence"]["esa"][COMM[0]]["restore"]
+    assert restore["verified"] is True
+
+
+def test_password_never_reaches_evidence_or_output(esa: Esa, tmp_path: Path) -> None:
+    password = (esa.dir / "password").read_text().strip()
+    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 0, out.message
+    for b in (plan, out):
+        for f in b.path.iterdir():
+            assert password not in f.read_text(errors="replace"), f
+    assert all(password not in line for n in COMM for line in esa.lines(n))
+
+
+def test_unknown_host_key_is_refused(esa: Esa, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kh = esa.dir / "known_hosts"
+    saved = kh.read_text()
+    other = esasandbox.simulator()
+    try:
+        fake = tmp_path / "other"
+        other.seed_esa(fake, [{"name": "x", "hostname": "x.example.jp", "port": 1}], username="u", password="p" * 8)
+        key = (fake / "known_hosts").read_text().split()[1:3]
+        kh.write_text("".join(f"{line.split()[0]} {' '.join(key)}\n" for line in saved.splitlines()))
+        out = operations.plan(_req(tmp_path, operation="inventory"))
+        assert out.exit_code == 3
+        assert "host key" in out.message
+    finally:
+        kh.write_text(saved)
+    assert os.environ["OPS_SANDBOX_DIR"]
