@@ -116,6 +116,8 @@ def _run_and_record(kind: str, req: Request, task: Task, extravars: dict[str, An
         code = {"invalid": 2, "drift": 4, "failed": 3}[failure]
         status = {"invalid": "invalid", "drift": "drifted", "failed": "failed"}[failure]
         msgs = [str(f["msg"]) for f in result.failures] or [f"ansible-playbook ended {result.status} (rc {result.rc})"]
+        # a rescue that re-fails quotes the failure it caught (e.g. ESA: "... | esa01 failed; done before it: ...")
+        msgs = [m for m in msgs if not any(m != other and m in other for other in msgs)]
         message = "; ".join(dict.fromkeys(msgs))
     comparison = compare(compare_with, changes) if compare_with is not None else None
     warnings = list(task.automation.warnings_en) + policy.schedule_warnings(extra_manifest.get("schedule")) \

@@ -102,6 +102,24 @@ run_request examples/requests/stat-001-datastage-check.yml
 run_request examples/requests/stat-015-datastage-release.yml
 run_request examples/requests/stat-013-datastage-logs.yml
 
+# ESA whitelist / blacklist (COMM-025 / CORE-023) against the sandbox's ESA SIMULATOR (tools/esa_sim, AsyncOS CLI
+# over SSH): the monthly inventory and its difference from desired_state/esa/sandbox.yml, a reconcile back to it,
+# a registration, a deletion, and a request with an e-mail address (refused, exit 2).
+latest_apply() { ls -d "$OPS_EVIDENCE_DIR"/*-"$1"-apply-* | tail -1; }
+run_request examples/requests/comm-025-esa-inventory.yml
+say "Inventory CSV of esa-comm-sandbox01 (evidence attachment)"
+cat "$(latest_apply COMM-025)/attachment-esa-inventory-esa-comm-sandbox01.csv"
+run_request examples/requests/comm-025-esa-reconcile.yml
+run_request examples/requests/comm-025-esa-add.yml
+run_request examples/requests/comm-025-esa-delete.yml
+run_request examples/requests/core-023-esa-add.yml
+say "An e-mail address in a sender group request is refused before any appliance is contacted (exit 2)"
+bad=$(mktemp --suffix=.yml)
+sed 's/- \.mail\.partner2\.example\.jp/- postmaster@partner2.example.jp/' examples/requests/comm-025-esa-add.yml > "$bad"
+set +e; ops-driver plan --quiet "$bad"; rc=$?; set -e
+rm -f "$bad"
+echo "exit code: $rc"
+
 say "A second plan of the same start predicts no change"
 ops-driver plan --quiet examples/requests/info-004-ec2-start.yml
 
