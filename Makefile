@@ -76,6 +76,7 @@ lint: venv
 bench: venv sysdeps
 	$(PY) bench/run.py
 	$(PY) bench/nas.py
+	$(PY) bench/esa.py
 
 sandbox-up: venv sysdeps
 	ops-driver sandbox up

@@ -1,0 +1,181 @@
+"""make bench: ESA sender group reconcile (issue #8) - a WHITELIST of 10,000 entries against a desired state that
+differs by 100 (50 entries to delete, 50 to add).
+
+1. The diff alone (``module_utils/esa_entries.diff``): best and median of ``BENCH_ROUNDS`` runs (target well
+   under 1 s).
+2. The whole reconcile through the real module (``library/esa_sender_group.py`` run by ``ansible-playbook``)
+   against the ESA SIMULATOR (tools/esa_sim) on 127.0.0.1: check mode (the plan) and the real run. Reports wall
+   time, the module's CLI round trips and the lines the appliance received, which must not grow with the number
+   of unchanged entries (one NEW line per ~1,000 characters of senders, one DELETE per deleted entry, one PRINT
+   per read).
+
+Prints a table and writes ``bench/results/esa.json``. Rounds: ``BENCH_ROUNDS`` (default 7).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "module_utils"))
+
+import esa_entries  # noqa: E402
+
+from ops_driver import esasandbox  # noqa: E402
+from ops_driver.runner import ansible_env  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+SIZE = 10_000
+DIFFER = 100
+
+PLAYBOOK = """---
+- name: Reconcile one sender group (bench)
+  hosts: esa
+  gather_facts: false
+  tasks:
+    - name: Reconcile the WHITELIST
+      esa_sender_group:
+        host: 127.0.0.1
+        port: "{{ port }}"
+        username: opsadmin
+        password: "{{ password }}"
+        known_hosts: "{{ known_hosts }}"
+        listener: InboundMail
+        operation: reconcile
+        sender_groups: [WHITELIST]
+        desired: {WHITELIST: "{{ desired }}"}
+        comment: BENCH-ESA reconcile
+        max_changes: 1000
+      register: out
+
+    - name: Keep the result
+      ansible.builtin.copy:
+        content: "{{ out | to_json }}"
+        dest: "{{ result_file }}"
+        mode: "0600"
+      check_mode: false
+      delegate_to: localhost
+"""
+
+
+def entries(rng: random.Random, n: int, offset: int = 0) -> list[str]:
+    """A realistic mix: IPv4 addresses (60%), /24 networks, host names, partial domains, IPv6 addresses."""
+    out = []
+    for i in range(offset, offset + n):
+        k = i % 10
+        if k < 6:
+            out.append(f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}")
+        elif k == 6:
+            out.append(f"172.{16 + (i // 10 >> 8) % 16}.{i // 10 & 255}.0/24")
+        elif k == 7:
+            out.append(f"mail{i}.sender{i % 97}.example.jp")
+        elif k == 8:
+            out.append(f".partner{i}.example.com")
+        else:
+            out.append(f"2001:db8:{(i >> 16) & 0xffff:x}:{i & 0xffff:x}::25")
+    rng.shuffle(out)
+    return out
+
+
+def bench_diff(current: list[str], desired: list[str]) -> dict[str, Any]:
+    times = []
+    for _ in range(ROUNDS):
+        t = time.perf_counter()
+        d = esa_entries.diff(current, desired)
+        times.append(time.perf_counter() - t)
+    assert len(d["add"]) == DIFFER // 2 and len(d["delete"]) == DIFFER // 2, d
+    return {"best_s": min(times), "median_s": statistics.median(times), "add": len(d["add"]),
+            "delete": len(d["delete"]), "unchanged": d["unchanged"]}
+
+
+def run_module(work: Path, sim_dir: Path, port: int, desired: list[str], check: bool) -> dict[str, Any]:
+    inv = work / "hosts.yml"
+    inv.write_text(json.dumps({"all": {"children": {"esa": {"hosts": {"esa-bench": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}}}))
+    extra = work / "vars.json"
+    result_file = work / "result.json"
+    extra.write_text(json.dumps({"port": port, "password": (sim_dir / "password").read_text().strip(),
+                                 "known_hosts": str(sim_dir / "known_hosts"), "desired": desired,
+                                 "result_file": str(result_file)}))
+    (work / "bench.yml").write_text(PLAYBOOK)
+    log = sim_dir / "esa-bench.commands.log"
+    lines_before = len(log.read_text().splitlines()) if log.is_file() else 0
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inv), str(work / "bench.yml"),
+           "-e", f"@{extra}", *(["--check"] if check else [])]
+    env = {**os.environ, **ansible_env(), "ANSIBLE_HOME": str(work / "ansible-home")}
+    t = time.perf_counter()
+    r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    elapsed = time.perf_counter() - t
+    if r.returncode != 0:
+        raise SystemExit(f"bench: ansible-playbook failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
+    out = json.loads(result_file.read_text())
+    sent = [json.loads(x)["line"] for x in log.read_text().splitlines()[lines_before:]]
+    return {"wall_s": elapsed, "round_trips": out["round_trips"], "changed": out["changed"],
+            "lines_received": len(sent), "new_lines": sum(1 for x in sent if x == "new"),
+            "delete_lines": sum(1 for x in sent if x == "delete"), "print_lines": sum(1 for x in sent if x == "print")}
+
+
+def main() -> int:
+    rng = random.Random(8)
+    current = entries(rng, SIZE)
+    desired = current[DIFFER // 2:] + entries(rng, DIFFER // 2, offset=SIZE)
+    results: dict[str, Any] = {"entries": SIZE, "differ_by": DIFFER, "rounds": ROUNDS}
+    results["diff"] = bench_diff(current, desired)
+    with tempfile.TemporaryDirectory(prefix="ops-bench-esa-") as tmp:
+        work = Path(tmp)
+        sim_dir = work / "esa"
+        spec = importlib.util.spec_from_file_location("esasim", ROOT / "tools" / "esa_sim" / "esasim.py")
+        assert spec and spec.loader
+        sim = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sim)
+        password = "bench-" + os.urandom(8).hex()
+        port = esasandbox._free_port()
+        config = sim.seed_esa(sim_dir, [{"name": "esa-bench", "hostname": "esa-bench.example.jp", "port": port,
+                                         "sender_groups": {"WHITELIST": current}}],
+                              username="opsadmin", password=password)
+        (sim_dir / "password").write_text(password + "\n")
+        proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "esa_sim" / "esasim.py"), "serve",
+                                 "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while not esasandbox._accepts(port):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("bench: the ESA simulator did not start")
+                time.sleep(0.1)
+            results["plan"] = run_module(work, sim_dir, port, desired, check=True)
+            results["apply"] = run_module(work, sim_dir, port, desired, check=False)
+            got = sim.sender_group_entries(sim_dir / "esa-bench.json", "InboundMail", "WHITELIST")
+            assert sorted(got) == sorted(desired), "the reconcile did not reach the desired state"
+            results["again"] = run_module(work, sim_dir, port, desired, check=False)
+            assert results["again"]["changed"] is False
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    d, p, a, g = results["diff"], results["plan"], results["apply"], results["again"]
+    print(f"ESA reconcile: WHITELIST of {SIZE:,} entries, desired state differs by {DIFFER} "
+          f"({d['delete']} to delete, {d['add']} to add)")
+    print(f"  diff (esa_entries.diff)        best {d['best_s'] * 1000:.1f} ms, median {d['median_s'] * 1000:.1f} ms "
+          f"over {ROUNDS} runs (target well under 1 s)")
+    for name, r in (("plan (check mode)", p), ("apply", a), ("apply again (no change)", g)):
+        print(f"  {name:<30} {r['wall_s']:.2f} s, {r['round_trips']} CLI round trips, {r['lines_received']} lines "
+              f"received ({r['new_lines']} NEW, {r['delete_lines']} DELETE, {r['print_lines']} PRINT)")
+    out = ROOT / "bench" / "results" / "esa.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written: {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
