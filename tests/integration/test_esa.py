@@ -254,3 +254,21 @@ def test_unknown_host_key_is_refused(esa: Esa, tmp_path: Path, monkeypatch: pyte
     finally:
         kh.write_text(saved)
     assert os.environ["OPS_SANDBOX_DIR"]
+
+
+def test_an_appliance_that_stops_answering_times_out_and_nothing_is_committed(esa: Esa) -> None:
+    from ops_driver.paths import inventory_dir
+    from ops_driver.runner import run_playbook
+
+    before = esa.snapshot()
+    esa.arm(COMM[0], "delay_ms", 3000)  # every prompt 3 s late; the inventory allows 1 s here
+    result = run_playbook(project_root() / "playbooks" / "comm-025-esa-sender-groups.yml", inventory_dir("sandbox"),
+                          {"operation": "change", "sender_groups": ["WHITELIST"], "add": ["203.0.113.25"],
+                           "esa_sender_groups_command_timeout": 1}, check=False)
+    esa.arm(COMM[0], "delay_ms", None)
+    assert result.failure_kind() == "failed"
+    msg = " ".join(str(f.get("msg")) for f in result.failures)
+    assert "no prompt within 1 s" in msg and "not started: esa-comm-sandbox02" in msg
+    assert esa.snapshot() == before
+    assert esa.sessions(COMM[1]) == 0
+
