@@ -72,6 +72,11 @@ options:
     description: Most additions plus deletions one C(reconcile) may make on one appliance.
     type: int
     default: 500
+  allow_broad:
+    description: Allow a C(change) to add an entry broader than a /16 (IPv4) or /32 (IPv6) network, a one-octet
+      partial address or a public-suffix domain (.jp, .co.jp); refused otherwise as a likely typo.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -129,6 +134,39 @@ from ansible.module_utils.esa_cli import (
 from ansible.module_utils.esa_entries import EntryError, diff, kind, normalize, normalize_all, sort_key
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+#: Second-level public suffixes under which one partial domain would cover countless unrelated senders.
+PUBLIC_SUFFIXES = frozenset(("co.jp", "ne.jp", "or.jp", "go.jp", "ac.jp", "ad.jp", "ed.jp", "gr.jp", "lg.jp",
+                             "co.uk", "ac.uk", "gov.uk", "com.cn", "com.au", "co.kr", "com.tw", "com.br"))
+
+
+def too_broad(entry):
+    """Why a normalised entry covers more than one organisation's senders, or None.
+
+    Broader than a /16 (IPv4) or a /32 (IPv6) network, a partial address of one octet, a range over the first or
+    second octet, or a partial domain that is a top-level domain or a public suffix (.jp, .co.jp). In a WHITELIST
+    such an entry exempts all those senders from anti-spam scanning; in a BLACKLIST it rejects all their mail.
+    """
+    import ipaddress
+
+    k = kind(entry)
+    if k in ("cidr4", "cidr6"):
+        length = int(entry.rsplit("/", 1)[1])
+        if length < (16 if k == "cidr4" else 32):
+            return "a /%d network (%s addresses)" % (length, format(2 ** ((32 if k == "cidr4" else 128) - length),
+                                                                    ","))
+    elif k == "partial4" and entry.count(".") < 2:
+        return "every address under %s (%s addresses)" % (entry, format(256 ** (4 - entry.count(".")), ","))
+    elif k == "range4" and entry.split("-", 1)[0].count(".") < 2:
+        return "a range over the first or second octet"
+    elif k == "range6":
+        lo, hi = (ipaddress.IPv6Address(x) for x in entry.split("-", 1))
+        if int(hi) - int(lo) >= 2 ** 96:
+            return "a range of more than a /32"
+    elif k == "partial_domain":
+        name = entry.strip(".")
+        if "." not in name or name in PUBLIC_SUFFIXES:
+            return "every host under the public suffix .%s" % name
+    return None
 
 
 class Invalid(Exception):
@@ -173,6 +211,12 @@ def validate(p):
         delete = _validated(p["delete"], "delete")
         if not add and not delete:
             raise Invalid("add/delete: the change is empty; list the entries to add and/or to delete")
+        broad = [(e, too_broad(e)) for e in add]
+        broad = ["%s is %s" % (e, why) for e, why in broad if why]
+        if broad and not p["allow_broad"]:
+            raise Invalid("add: %s; an entry this broad in %s affects the mail of many organisations: check for a "
+                          "typo, or set allow_broad: true in the request if it is really meant"
+                          % ("; ".join(broad), groups[0]))
         both = sorted(set(add) & set(delete), key=sort_key)
         if both:
             raise Invalid("add/delete: %s both added and deleted in one request; keep each entry in one list"
@@ -276,7 +320,8 @@ def main():
             sender_groups=dict(type="list", elements="str", default=["WHITELIST", "BLACKLIST"]),
             add=dict(type="list", elements="str", default=[]), delete=dict(type="list", elements="str", default=[]),
             desired=dict(type="dict", default={}), desired_source=dict(type="str", default="desired"),
-            comment=dict(type="str", default=""), max_changes=dict(type="int", default=500)),
+            comment=dict(type="str", default=""), max_changes=dict(type="int", default=500),
+            allow_broad=dict(type="bool", default=False)),
         supports_check_mode=True)
     p = module.params
     result = dict(changed=False, groups={}, summary={}, inventory_csv="", round_trips=0, committed=None, ops_changes=[],

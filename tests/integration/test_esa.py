@@ -173,6 +173,8 @@ BAD = [
     ({"operation": "change", "sender_groups": ["WHITELIST", "BLACKLIST"], "add": ["192.0.2.1"]},
      "exactly one sender group"),
     ({"operation": "reconcile", "max_changes": 1}, "more than max_changes 1"),
+    ({"operation": "change", "sender_groups": ["WHITELIST"], "add": ["10."]}, "set allow_broad: true"),
+    ({"operation": "change", "sender_groups": ["BLACKLIST"], "add": [".co.jp"]}, "public suffix .co.jp"),
 ]
 
 
@@ -272,3 +274,10 @@ def test_an_appliance_that_stops_answering_times_out_and_nothing_is_committed(es
     assert esa.snapshot() == before
     assert esa.sessions(COMM[1]) == 0
 
+
+
+def test_a_broad_entry_is_planned_when_the_request_allows_it(esa: Esa, tmp_path: Path) -> None:
+    out = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["10."],
+                               allow_broad=True))
+    assert out.exit_code == 0, out.message
+    assert all(c["after"]["add"] == ["10."] for c in out.changes if c["changed"])
