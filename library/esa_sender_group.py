@@ -72,6 +72,11 @@ options:
     description: Most additions plus deletions one C(reconcile) may make on one appliance.
     type: int
     default: 500
+  expected_fingerprints:
+    description: Sender group to the C(fingerprints) a plan returned. When given, a group whose entries differ
+      fails with C(DRIFT:) before any change (the appliance was changed since the plan).
+    type: dict
+    default: {}
   allow_broad:
     description: Allow a C(change) to add an entry broader than a /16 (IPv4) or /32 (IPv6) network, a one-octet
       partial address or a public-suffix domain (.jp, .co.jp); refused otherwise as a likely typo.
@@ -104,6 +109,7 @@ groups:
   returned: always
   type: dict
 summary: {description: The same without the before/after lists (their lengths instead)., returned: always, type: dict}
+fingerprints: {description: "Per sender group, SHA-256 of its sorted normalised entries.", returned: always, type: dict}
 inventory_csv:
   description: "CSV of the groups' entries: appliance,listener,sender_group,entry,kind,state."
   returned: always
@@ -300,6 +306,13 @@ def to_csv(rows):
     return buf.getvalue()
 
 
+def fingerprint(entries):
+    """SHA-256 of a group's sorted normalised entries: what a plan saw, compared again by the apply."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(_norm_or_text(e) for e in entries)).encode("utf-8")).hexdigest()
+
+
 def same_groups(groups, expected):
     """True when every group of ``expected`` ``{group: [entries]}`` holds the same entries (normalised)."""
     for g, entries in expected.items():
@@ -321,11 +334,12 @@ def main():
             add=dict(type="list", elements="str", default=[]), delete=dict(type="list", elements="str", default=[]),
             desired=dict(type="dict", default={}), desired_source=dict(type="str", default="desired"),
             comment=dict(type="str", default=""), max_changes=dict(type="int", default=500),
-            allow_broad=dict(type="bool", default=False)),
+            allow_broad=dict(type="bool", default=False),
+            expected_fingerprints=dict(type="dict", default={})),
         supports_check_mode=True)
     p = module.params
-    result = dict(changed=False, groups={}, summary={}, inventory_csv="", round_trips=0, committed=None, ops_changes=[],
-                  hat_before="", transcript=[])
+    result = dict(changed=False, groups={}, summary={}, fingerprints={}, inventory_csv="", round_trips=0,
+                  committed=None, ops_changes=[], hat_before="", transcript=[])
     if not HAS_ASYNCSSH:
         module.fail_json(msg=missing_required_lib("asyncssh"), exception=str(ASYNCSSH_IMPORT_ERROR), **result)
     try:
@@ -367,6 +381,12 @@ def main():
         fail("INVALID INPUT: sender_groups: %s not a sender group of listener %s on %s (groups: %s)" % (
             ", ".join(unknown), p["listener"], name, ", ".join(current)))
 
+    result["fingerprints"] = {g: fingerprint(current[g]["entries"]) for g in p["sender_groups"]}
+    drift = [g for g, want in (p["expected_fingerprints"] or {}).items()
+             if g in result["fingerprints"] and want != result["fingerprints"][g]]
+    if drift and p["operation"] != "inventory":
+        fail("DRIFT: %s %s/%s changed since the plan (someone edited the sender group); nothing was changed - plan "
+             "again and review the new difference" % (name, p["listener"], ", ".join(drift)))
     groups = {}
     for g in p["sender_groups"]:
         groups[g] = plan_group(g, current[g]["entries"], p["operation"], wanted.get(g))

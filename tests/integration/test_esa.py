@@ -210,12 +210,12 @@ def test_failed_commit_on_the_second_appliance_restores_it_and_names_the_first_d
 def test_failed_commit_on_the_first_appliance_never_touches_the_second(esa: Esa, tmp_path: Path) -> None:
     plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
     assert plan.exit_code == 0, plan.message
-    sessions_before = esa.sessions(COMM[1])
     esa.arm(COMM[0], "commit_fail", 1)
     out = operations.apply(plan.run_id)
     assert out.exit_code == 3
     assert "done before it: none" in out.message and "not started: esa-comm-sandbox02" in out.message
-    assert esa.sessions(COMM[1]) == sessions_before
+    # the second appliance was only read (plan, preflight): never edited, never committed
+    assert not {"new", "delete", "commit"} & set(esa.lines(COMM[1]))
     assert "203.0.113.25" not in esa.entries(COMM[0], "WHITELIST")
 
 
@@ -270,9 +270,9 @@ def test_an_appliance_that_stops_answering_times_out_and_nothing_is_committed(es
     esa.arm(COMM[0], "delay_ms", None)
     assert result.failure_kind() == "failed"
     msg = " ".join(str(f.get("msg")) for f in result.failures)
-    assert "no prompt within 1 s" in msg and "not started: esa-comm-sandbox02" in msg
+    assert "no prompt within 1 s" in msg and "preflight check; nothing was changed on any appliance" in msg
     assert esa.snapshot() == before
-    assert esa.sessions(COMM[1]) == 0
+    assert not {"new", "delete", "commit"} & set(esa.lines(COMM[1]))
 
 
 
@@ -281,3 +281,19 @@ def test_a_broad_entry_is_planned_when_the_request_allows_it(esa: Esa, tmp_path:
                                allow_broad=True))
     assert out.exit_code == 0, out.message
     assert all(c["after"]["add"] == ["10."] for c in out.changes if c["changed"])
+
+
+def test_a_sender_group_changed_since_the_plan_is_drift_and_nothing_is_committed(esa: Esa, tmp_path: Path) -> None:
+    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
+    assert plan.exit_code == 0, plan.message
+    state = esa.state(COMM[1])  # someone edits the second appliance by hand after the plan
+    whitelist = next(g for g in state["listeners"][0]["sender_groups"] if g["name"] == "WHITELIST")
+    whitelist["hosts"].append("198.51.100.99")
+    esa.sim.write_state(esasandbox.state_file(esa.dir, COMM[1]), state)
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 4, out.message
+    assert "DRIFT: esa-comm-sandbox02.example.jp InboundMail/WHITELIST changed since the plan" in out.message
+    assert "preflight check; nothing was changed on any appliance" in out.message
+    for host in COMM:  # the preflight read every appliance before the first change: none was changed
+        assert "203.0.113.25" not in esa.entries(host, "WHITELIST")
+        assert esa.lines(host).count("commit") == 0 and "new" not in esa.lines(host)
