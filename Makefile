@@ -52,7 +52,7 @@ demo: venv sysdeps
 
 # pytest exits 5 when it collects no test: for this project that is a failure, never a pass.
 test: venv sysdeps lint
-	@$(PY) -m pytest -n auto tests; rc=$$?; \
+	@$(PY) -m pytest -n auto --durations=15 tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; exit 1; fi; exit $$rc
 	$(MAKE) molecule
 

@@ -25,6 +25,9 @@ def test_up_down_are_idempotent_and_status_lists_the_estate(tmp_path: Path, monk
         assert (second["pid"], second["endpoint"]) == (first["pid"], first["endpoint"])  # same server
         assert first["web"]["public_url"].startswith("http://127.0.0.1:")
         assert second["web"] == first["web"]  # the same web stack too
+        assert sorted(first["esa"]) == ["esa-comm-sandbox01", "esa-comm-sandbox02", "esa-core-sandbox01"]
+        assert all(url.startswith("ssh://opsadmin@127.0.0.1:") for url in first["esa"].values())
+        assert second["esa"] == first["esa"]  # the same ESA simulator
         assert len(second["instances"]) == len(first["instances"])  # not seeded twice
 
         by_env: dict[str, set[str]] = {}
@@ -41,9 +44,10 @@ def test_up_down_are_idempotent_and_status_lists_the_estate(tmp_path: Path, monk
         assert main(["sandbox", "down", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["running"] is False
     assert not (tmp_path / "sb" / "web").exists()
+    assert not (tmp_path / "sb" / "esa").exists()
     assert main(["sandbox", "down"]) == 0
     assert "sandbox: stopped" in capsys.readouterr().out
     assert main(["sandbox", "status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "running": False, "pid": None, "endpoint": None, "directory": str(tmp_path / "sb"), "instances": [],
-        "web": None}
+        "web": None, "esa": {}}
