@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "module_utils"))
 
 import esa_entries  # noqa: E402
 
-from ops_driver import esasandbox  # noqa: E402
+from ops_driver import esasandbox, procs  # noqa: E402
 from ops_driver.runner import ansible_env  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
@@ -140,7 +140,7 @@ def main() -> int:
         sim = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sim)
         password = "bench-" + os.urandom(8).hex()
-        port = esasandbox._free_port()
+        port = procs.free_ports(1)[0]
         config = sim.seed_esa(sim_dir, [{"name": "esa-bench", "hostname": "esa-bench.example.jp", "port": port,
                                          "sender_groups": {"WHITELIST": current}}],
                               username="opsadmin", password=password)

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from . import procs
 from .errors import RunFailed
 from .paths import project_root
 
@@ -62,22 +61,6 @@ def simulator() -> ModuleType:
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _accepts(port: int) -> bool:
     try:
         with socket.create_connection((HOST, port), timeout=0.5):
@@ -100,7 +83,7 @@ def running(directory: Path) -> bool:
         pid = int((directory / "esasim.pid").read_text().strip())
     except (OSError, ValueError):
         return False
-    return _alive(pid) and all(_accepts(p) for p in ports(directory).values())
+    return procs.alive(pid, _CHILDREN.get(pid)) and all(_accepts(p) for p in ports(directory).values())
 
 
 def state_file(directory: Path, appliance: str) -> Path:
@@ -126,8 +109,8 @@ def up(directory: Path, timeout_s: float = 20.0) -> None:
     sim = simulator()
     directory.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(18)
-    appliances = [{"name": n, "hostname": a["hostname"], "port": _free_port(), "sender_groups": a["sender_groups"]}
-                  for n, a in APPLIANCES.items()]
+    appliances = [{"name": n, "hostname": a["hostname"], "port": port, "sender_groups": a["sender_groups"]}
+                  for (n, a), port in zip(APPLIANCES.items(), procs.free_ports(len(APPLIANCES)), strict=True)]
     config = sim.seed_esa(directory, appliances, username=USERNAME, password=password, host=HOST)
     pw = directory / "password"
     pw.write_text(password + "\n")
@@ -155,21 +138,6 @@ def down(directory: Path, timeout_s: float = 10.0) -> None:
         pid = int((directory / "esasim.pid").read_text().strip())
     except (OSError, ValueError):
         return
-    if _alive(pid):
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
-            child = _CHILDREN.get(pid)
-            if child is not None and child.poll() is not None:
-                break
-            time.sleep(0.05)
-        if _alive(pid) and (child := _CHILDREN.get(pid)) is not None and child.poll() is None:
-            os.killpg(pid, signal.SIGKILL)
-    child = _CHILDREN.pop(pid, None)
-    if child is not None:
-        child.wait(timeout=5)
+    procs.terminate(pid, _CHILDREN.pop(pid, None), timeout_s)
     (directory / "esasim.pid").unlink(missing_ok=True)
     (directory / "ports.json").unlink(missing_ok=True)

@@ -15,10 +15,7 @@ one environment can name another's instance and be refused.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import esasandbox, websandbox
+from . import esasandbox, procs, websandbox
 from .errors import OpsError, RunFailed
 from .paths import project_root, sandbox_dir
 
@@ -57,21 +54,8 @@ def instance_name(environment: str, role: str, n: int = 1) -> str:
     return base if environment == "sandbox" else f"{environment}-{base}"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return procs.alive(pid, _CHILDREN.get(pid))
 
 
 def _answers(endpoint: str, timeout_s: float = 1.0) -> bool:
@@ -224,7 +208,7 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
         return current
     websandbox.require()  # fail before anything is started if nginx/haproxy/supervisor are missing
     d.mkdir(parents=True, exist_ok=True)
-    port = port or _free_port()
+    port = port or procs.free_ports(1)[0]
     endpoint = f"http://{HOST}:{port}"
     moto = Path(sys.executable).parent / "moto_server"
     with (d / "moto.log").open("ab") as log:
@@ -255,23 +239,8 @@ def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState
     websandbox.down(d)
     esasandbox.down(d / "esa")
     current = state(d)
-    if current.pid and _alive(current.pid):
-        try:
-            os.killpg(current.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            os.kill(current.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while _alive(current.pid) and time.monotonic() < deadline:
-            try:
-                os.waitpid(current.pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            time.sleep(0.05)
-        if _alive(current.pid):
-            os.killpg(current.pid, signal.SIGKILL)
-    child = _CHILDREN.pop(current.pid, None) if current.pid else None
-    if child is not None:
-        child.wait(timeout_s)
+    if current.pid:
+        procs.terminate(current.pid, _CHILDREN.pop(current.pid, None), timeout_s)
     for name in ("moto.pid", "endpoint.url", "estate.json"):
         (d / name).unlink(missing_ok=True)
     shutil.rmtree(d / "restore", ignore_errors=True)  # files restored from the estate go with it

@@ -27,7 +27,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from . import procs
 from .errors import RunFailed
 
 HOST = "127.0.0.1"
@@ -103,20 +103,6 @@ def require() -> dict[str, str]:
             raise RunFailed(f"sandbox web stack: {path} not found; run `make venv` (supervisor is in the lock)")
         out[name] = str(path)
     return out
-
-
-def _free_ports(n: int) -> list[int]:
-    """``n`` distinct ports free on 127.0.0.1 right now (all held open at once, so no port is returned twice)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(s)
-            s.bind((HOST, 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _page(title: str, marker: str) -> str:
@@ -265,7 +251,7 @@ def _write(directory: Path, tools: dict[str, str]) -> dict[str, Any]:
         except OSError as e:
             raise RunFailed(f"sandbox web stack: cannot create the socket folder {sock.parent}: {e}") from e
     names = ("joho-lb", "joho-web", "joho-sorry", "neo-web", "neo-ap", "neo-db")
-    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    ports = dict(zip(names, procs.free_ports(len(names)), strict=True))
 
     pages = {"web": ("情報系ポータル", NORMAL_MARKER), "sorry": ("メンテナンスのお知らせ", SORRY_MARKER),
              "neo-web": ("desknet's NEO", NEO_WEB_MARKER), "neo-ap": ("desknet's NEO application", NEO_AP_MARKER)}
@@ -322,20 +308,7 @@ def _pid(directory: Path) -> int | None:
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` is a live process (a zombie is not: its parent just has not reaped it yet)."""
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+    return procs.alive(pid, _CHILDREN.get(pid))
 
 
 def program_states(directory: Path, timeout_s: float = 10.0) -> dict[str, str]:
