@@ -12,6 +12,15 @@ say "Sandbox: a fresh moto server on 127.0.0.1 with prod, dr, maint and sandbox 
 ops-driver sandbox down > /dev/null
 ops-driver sandbox up
 
+plan_edited() {  # plan a copy of request $1 edited by the sed expression $2; print the plan's exit code
+  local bad rc
+  bad=$(mktemp --suffix=.yml)
+  sed "$2" "$1" > "$bad"
+  set +e; ops-driver plan --quiet "$bad"; rc=$?; set -e
+  rm -f "$bad"
+  echo "exit code: $rc"
+}
+
 run_request() {  # plan (check mode + diff), show the reviewer's report head, then apply the plan
   local request=$1
   say "Plan: $request (check mode, nothing changes)"
@@ -114,21 +123,13 @@ run_request examples/requests/comm-025-esa-add.yml
 run_request examples/requests/comm-025-esa-delete.yml
 run_request examples/requests/core-023-esa-add.yml
 say "An e-mail address in a sender group request is refused before any appliance is contacted (exit 2)"
-bad=$(mktemp --suffix=.yml)
-sed 's/- \.mail\.partner2\.example\.jp/- postmaster@partner2.example.jp/' examples/requests/comm-025-esa-add.yml > "$bad"
-set +e; ops-driver plan --quiet "$bad"; rc=$?; set -e
-rm -f "$bad"
-echo "exit code: $rc"
+plan_edited examples/requests/comm-025-esa-add.yml 's/- \.mail\.partner2\.example\.jp/- postmaster@partner2.example.jp/'
 
 say "A second plan of the same start predicts no change"
 ops-driver plan --quiet examples/requests/info-004-ec2-start.yml
 
 say "A sandbox request that names a production instance is refused (exit 2), nothing runs"
-bad=$(mktemp --suffix=.yml)
-sed 's/\[joho-web01, joho-ap01\]/[prod-joho-web01]/' examples/requests/info-005-ec2-stop.yml > "$bad"
-set +e; ops-driver plan --quiet "$bad"; rc=$?; set -e
-rm -f "$bad"
-echo "exit code: $rc"
+plan_edited examples/requests/info-005-ec2-stop.yml 's/\[joho-web01, joho-ap01\]/[prod-joho-web01]/'
 
 say "Evidence bundles (verify recomputes every SHA-256)"
 ops-driver evidence verify
