@@ -36,6 +36,9 @@ class Param:
     choices: list[Any] | None = None
     pattern: str | None = None
     minimum: int | None = None
+    #: The minimum in the sandbox environment, whose simulators (moto) change state at once: a wait there may be
+    #: a few seconds, so tests of timeouts do not wait for the production minimum. Elsewhere ``minimum`` holds.
+    sandbox_minimum: int | None = None
     maximum: int | None = None
     min_items: int | None = None
     max_items: int | None = None

@@ -77,20 +77,31 @@ class Request:
         return data
 
 
-def param_schema(param: Param) -> dict[str, Any]:
-    """JSON Schema of one catalog parameter (for a list, the value rules apply to each element)."""
+def param_schema(param: Param, environment: str | None = None) -> dict[str, Any]:
+    """JSON Schema of one catalog parameter (for a list, the value rules apply to each element).
+
+    ``environment`` "sandbox" takes the parameter's ``sandbox_minimum`` where it has one (the sandbox's
+    simulators change state at once); any other environment, or none, the catalog's ``minimum``.
+    """
     s: dict[str, Any] = {"type": _JSON_TYPES[param.type], "description": param.description}
     value_rules = s
     if param.type == "list":
         s["items"] = value_rules = {"type": _JSON_TYPES[param.elements or "str"]}
         s.update({k: v for k, v in (("minItems", param.min_items), ("maxItems", param.max_items)) if v is not None})
+    minimum = param.minimum
+    if environment == "sandbox" and param.sandbox_minimum is not None:
+        minimum = param.sandbox_minimum
     value_rules.update({k: v for k, v in (("enum", param.choices), ("pattern", param.pattern),
-                                          ("minimum", param.minimum), ("maximum", param.maximum)) if v is not None})
+                                          ("minimum", minimum), ("maximum", param.maximum)) if v is not None})
     return s
 
 
-def params_schema(task: Task) -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) for the ``params`` of an automated task, generated from the catalog."""
+def params_schema(task: Task, environment: str | None = None) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) for the ``params`` of an automated task, generated from the catalog.
+
+    ``environment``: see :func:`param_schema` (the sandbox's shorter minimum of a wait); none gives the rules of
+    every production environment.
+    """
     assert task.automation is not None
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -98,7 +109,7 @@ def params_schema(task: Task) -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "required": [p.name for p in task.automation.params if p.required],
-        "properties": {p.name: param_schema(p) for p in task.automation.params},
+        "properties": {p.name: param_schema(p, environment) for p in task.automation.params},
     }
 
 
@@ -112,13 +123,13 @@ def _fix_hint(task: Task, name: str) -> str:
     return hint + ")"
 
 
-def _params_errors(task: Task, params: dict[str, Any]) -> list[str]:
+def _params_errors(task: Task, params: dict[str, Any], environment: str | None = None) -> list[str]:
     from jsonschema import Draft202012Validator
 
     assert task.automation is not None
     known = [p.name for p in task.automation.params]
     errors = []
-    for err in sorted(Draft202012Validator(params_schema(task)).iter_errors(params), key=lambda e: e.path):
+    for err in sorted(Draft202012Validator(params_schema(task, environment)).iter_errors(params), key=lambda e: e.path):
         path = "params" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
         if err.validator == "additionalProperties":
             extra = sorted(set(params) - set(known))
@@ -182,7 +193,7 @@ def parse_request(text: str, catalog: Catalog, source: str = "<request>") -> Req
         raise InvalidInput(f"{source}: task: {task.id} ({task.name_ja} / {task.name_en}) is a manual task of the "
                            "catalog and has no playbook; list automated ones with "
                            "`ops-driver catalog list --automated`")
-    errors = _params_errors(task, data["params"])
+    errors = _params_errors(task, data["params"], env)
     if errors:
         raise InvalidInput(f"{source}: " + "; ".join(errors))
     assert task.automation is not None

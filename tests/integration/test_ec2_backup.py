@@ -224,7 +224,7 @@ def test_bad_retention_and_generation_label_exit_2_before_anything_runs(
 
 
 def test_ami_that_never_becomes_available_is_reported_not_deleted(proxied: Any, clean: Any, tmp_path: Path) -> None:
-    plan = operations.plan(_ami(tmp_path, "REQ-T", "pre-change", wait_timeout=60))
+    plan = operations.plan(_ami(tmp_path, "REQ-T", "pre-change", wait_timeout=2))
     proxied.images_stuck = True
     out = operations.apply(plan.run_id)
     assert out.exit_code == 3

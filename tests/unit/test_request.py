@@ -48,7 +48,8 @@ def test_good_request_gets_defaults() -> None:
     ({"params": {"instances": []}}, "params.instances"),
     ({"params": {"instances": ["joho web01"]}}, "params.instances[0]"),
     ({"params": {"instances": ["joho-web01"], "wait_timeout": "ten"}}, "params.wait_timeout: 'ten' is not valid"),
-    ({"params": {"instances": ["joho-web01"], "wait_timeout": 5}}, "params.wait_timeout: 5 is not valid"),
+    ({"environment": "prod", "params": {"instances": ["prod-joho-web01"], "wait_timeout": 5}},
+     "params.wait_timeout: 5 is not valid"),
     ({"params": ["joho-web01"]}, "params: must be a mapping"),
 ])
 def test_bad_requests_name_the_field(changes: dict[str, object], needle: str) -> None:
@@ -110,3 +111,22 @@ def test_secret_params_are_redacted_and_never_echoed() -> None:
     with pytest.raises(InvalidInput) as e:
         parse_request(_text(task="STAT-099", params={"password": "short", "path": "a"}), catalog)
     assert "short" not in str(e.value) and "params.password: the value is not valid (rule: pattern)" in str(e.value)
+
+
+@pytest.mark.parametrize("task", ["INFO-004", "INFO-005", "INFO-006", "INFO-011", "INFO-012", "CORE-049"])
+def test_short_waits_are_for_the_sandbox_only_and_the_production_minimum_and_default_hold(task: str) -> None:
+    """The tests' 2-second timeouts use the sandbox's minimum (moto changes state at once); prod keeps its own."""
+    p = CATALOG.get(task).automation.param("wait_timeout")  # type: ignore[union-attr]
+    assert p is not None and p.minimum is not None and p.minimum >= 10 and p.sandbox_minimum == 1
+    assert params_schema(CATALOG.get(task), "sandbox")["properties"]["wait_timeout"]["minimum"] == 1
+    assert params_schema(CATALOG.get(task), "prod")["properties"]["wait_timeout"]["minimum"] == p.minimum
+
+
+def test_a_two_second_wait_is_refused_in_prod_and_taken_in_the_sandbox(tmp_path: Path) -> None:
+    params = {"instances": ["joho-web01"], "wait_timeout": 2}
+    assert parse_request(_text(params=params), CATALOG).params["wait_timeout"] == 2
+    with pytest.raises(InvalidInput) as e:
+        parse_request(_text(environment="prod", params=params), CATALOG)
+    assert "params.wait_timeout" in str(e.value) and "minimum" in str(e.value)
+    default = parse_request(_text(environment="prod", params={"instances": ["prod-joho-web01"]}), CATALOG)
+    assert default.params["wait_timeout"] == 600  # the production default when the request names none
