@@ -20,7 +20,10 @@ description:
     or tar.gz), or extracts archives on arrival; and compares the SHA-256 manifest of the source with the one
     of the destination - a mismatch fails the run.
   - Check mode lists every file that would be copied with its size and hash, which would be overwritten, and
-    the archive that would be made.
+    the archive that would be made; for an extraction, every file it would write. It refuses what the real run
+    would refuse (module_utils/nas_transfer.py check_extract) - a password that does not open an archive, a
+    member that exists in I(dest_dir) (extraction never replaces a file) or is in two archives - so an approved
+    plan can run.
   - The engine is module_utils/nas_transfer.py.
 options:
   source_root: {description: Share root of the source (absolute)., type: path, required: true}
@@ -101,6 +104,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.nas_transfer import (
     TransferError,
+    check_extract,
     confine,
     copy_files,
     extract_archive,
@@ -167,19 +171,23 @@ def main():
         dest = confine(p["dest_root"], p["dest_dir"], "dest_dir")
         changes, entries = [], []
         if p["extract"]:
-            plan = []
+            plan, taken = [], {}
             for rel, path, size in files:
                 fmt = archive_format(rel)
                 if fmt is None:
                     invalid("items: %s is not a .zip, .7z or .tar.gz archive" % rel)
                 plan.append((rel, path, size, fmt))
+                # The same checks as the extraction itself, so that a plan refuses what the apply would refuse:
+                # the password opens the archive, no member leaves dest or exists there, no two archives share one.
+                members = check_extract(path, fmt, dest, p["password"], taken)
                 changes.append(
                     dict(
                         resource="nas:%s" % os.path.join(dest, os.path.basename(rel)),
                         action="extract",
                         name=rel,
                         before=None,
-                        after=dict(archive=rel, sha256=src_manifest[rel], size=size, into=dest),
+                        after=dict(archive=rel, sha256=src_manifest[rel], size=size, into=dest,
+                                   writes=sorted(members)),
                         changed=True,
                     )
                 )
@@ -230,13 +238,12 @@ def main():
         files=entries, source_manifest=src_manifest, ops_changes=changes, changed=any(c["changed"] for c in changes)
     )
     if module._diff:
-        result["diff"] = dict(
-            before="",
-            after="".join(
-                "%s %s %s\n" % (c["action"], c["resource"], (c["after"] or {}).get("sha256", "")) for c in changes
-            ),
-            after_header="destination",
-        )
+        lines = []
+        for c in changes:
+            after = c["after"] or {}
+            lines.append("%s %s %s\n" % (c["action"], c["resource"], after.get("sha256", "")))
+            lines.extend("  writes %s\n" % os.path.join(after["into"], n) for n in after.get("writes", []))
+        result["diff"] = dict(before="", after="".join(lines), after_header="destination")
     if module.check_mode or not result["changed"]:
         module.exit_json(**result)
 

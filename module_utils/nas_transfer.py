@@ -369,6 +369,8 @@ def make_archive(files, archive_path, fmt, password=None):
 
 
 def _members(archive_path, fmt, password):
+    """Member file names of an archive. zip and tar.gz list without a password; a 7z with encrypted headers
+    needs it (py7zr raises on a wrong one)."""
     if fmt == "zip":
         import pyzipper
 
@@ -383,21 +385,71 @@ def _members(archive_path, fmt, password):
         return [m.name for m in t.getmembers() if m.isfile()]
 
 
+def _open_check(archive_path, fmt, names, password):
+    """Prove that ``password`` opens the archive without extracting it: a zip's encrypted member is opened and
+    one byte read (WinZip AES checks its password verifier there), a 7z lists (its headers are encrypted) and
+    reads its smallest member. tar.gz has no password. Raises whatever the library raises on a wrong one."""
+    if fmt == "zip" and names:
+        import pyzipper
+
+        with pyzipper.AESZipFile(archive_path) as z:
+            info = min((z.getinfo(n) for n in names), key=lambda i: i.compress_size)
+            if info.flag_bits & 0x1:  # encrypted member
+                if password:
+                    z.setpassword(password.encode("utf-8"))
+                with z.open(info) as member:
+                    member.read(1)
+    elif fmt == "7z" and names:
+        import py7zr
+        from py7zr.io import NullIOFactory
+
+        with py7zr.SevenZipFile(archive_path, "r", password=password or None) as z:
+            if z.needs_password():  # decode the smallest member into nothing: a wrong password fails here
+                smallest = min((i for i in z.list() if not i.is_directory), key=lambda i: i.uncompressed)
+                z.extract(targets=[smallest.filename], factory=NullIOFactory())
+
+
+def check_extract(archive_path, fmt, dest, password=None, taken=None):
+    """What extracting ``archive_path`` into ``dest`` would write, decided without writing anything.
+
+    Returns the member names (relative to ``dest``). Raises TransferError: kind ``failed`` when the archive
+    does not open with ``password`` (wrong password or damaged archive); kind ``invalid`` for a member that
+    would leave ``dest`` (absolute, '..', through a symlink), that already exists in ``dest`` (extraction never
+    replaces a file), or that is in ``taken`` ({member: archive}, the members of archives extracted before this
+    one in the same run, updated here) - so a plan refuses exactly what the extraction would refuse.
+    """
+    name = os.path.basename(archive_path)
+    try:
+        names = _members(archive_path, fmt, password)
+        _open_check(archive_path, fmt, names, password)
+    except Exception as e:
+        raise TransferError("cannot open %s (wrong password or damaged archive): %s" % (name, e),
+                            kind="failed") from e
+    existing = []
+    for n in names:
+        confine(dest, n, "archive member")
+        if taken is not None and n in taken:
+            raise TransferError("%s is in both %s and %s; nothing extracted" % (n, taken[n], name))
+        if os.path.lexists(os.path.join(dest, n)):
+            existing.append(n)
+    if existing:
+        shown = ", ".join(existing[:5]) + (" and %d more" % (len(existing) - 5) if len(existing) > 5 else "")
+        raise TransferError("%s already exists in %s (extraction never replaces a file: empty dest_dir or choose "
+                            "another); nothing extracted" % (shown, dest))
+    if taken is not None:
+        taken.update((n, name) for n in names)
+    return names
+
+
 def extract_archive(archive_path, fmt, dest, password=None):
     """Extract into ``dest`` (all or nothing). Returns {relative path: sha256}.
 
-    Every member is checked before anything is written (no absolute path, no '..'); members go to a temporary
-    folder inside ``dest`` and are moved into place only when all are extracted and verified. A wrong password
-    raises TransferError(kind="failed") and leaves nothing behind; an existing file is never replaced.
+    ``check_extract`` runs first: every member is checked before anything is written (no absolute path, no
+    '..', no existing file); members go to a temporary folder inside ``dest`` and are moved into place only when
+    all are extracted and verified. A wrong password raises TransferError(kind="failed") and leaves nothing
+    behind; an existing file is never replaced.
     """
-    try:
-        names = _members(archive_path, fmt, password)
-    except Exception as e:
-        raise TransferError("cannot open %s: %s" % (os.path.basename(archive_path), e), kind="failed") from e
-    for n in names:
-        confine(dest, n, "archive member")
-        if os.path.lexists(os.path.join(dest, n)):
-            raise TransferError("%s already exists in %s; nothing extracted" % (n, dest))
+    names = check_extract(archive_path, fmt, dest, password)
     os.makedirs(dest, exist_ok=True)
     stage = tempfile.mkdtemp(prefix=".extract-", dir=dest)
     try:

@@ -111,16 +111,46 @@ def test_encrypted_round_trip_and_the_password_never_reaches_evidence(
             assert PASSWORD not in f.read_text(encoding="utf-8"), f
 
 
-def test_wrong_password_on_extract_fails_and_leaves_nothing(
+def test_wrong_password_on_extract_is_refused_by_plan_and_apply_leaving_nothing(
     nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert operations.apply(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id).exit_code == 0
+    before = tree(nas)
     monkeypatch.setenv("OPS_NAS_PASSWORD", "not-the-password")
     back = _extract_request(tmp_path)
-    out = operations.apply(operations.plan(back).run_id)
-    assert out.exit_code == 3 and "wrong password" in out.message
+    plan = operations.plan(back)
+    assert plan.exit_code == 2 and "wrong password" in plan.message
+    assert tree(nas) == before
+    # the password changes between a good plan and its apply: the apply's own checks refuse it before extracting
+    monkeypatch.setenv("OPS_NAS_PASSWORD", PASSWORD)
+    plan = operations.plan(back)
+    assert plan.exit_code == 0, plan.message
+    monkeypatch.setenv("OPS_NAS_PASSWORD", "not-the-password")
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 2 and "wrong password" in out.message
     returned = nas / "prod" / "work" / "returned"
     assert not returned.exists() or [p for p in returned.rglob("*") if p.is_file()] == []
+
+
+def test_the_plan_lists_what_extraction_writes_and_refuses_existing_files(nas: Path, tmp_path: Path) -> None:
+    """A plan that passes can be applied: an extraction onto existing files is refused by the plan (issue #17)."""
+    assert operations.apply(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id).exit_code == 0
+    back = _extract_request(tmp_path)
+    plan = operations.plan(back)
+    assert plan.exit_code == 0, plan.message
+    (change,) = plan.changes
+    assert change["after"]["writes"] == ["detail/part-001.csv", "persons.csv", "summary.csv"]
+    diff = (plan.path / "report.md").read_text(encoding="utf-8") + (plan.path / "stdout.txt").read_text(
+        encoding="utf-8")
+    assert "writes " in diff and "work/returned/detail/part-001.csv" in diff
+    returned = nas / "prod" / "work" / "returned" / "detail"
+    returned.mkdir(parents=True)
+    (returned / "part-001.csv").write_text("someone else's file\n", encoding="utf-8")
+    before = tree(nas)
+    plan = operations.plan(back)
+    assert plan.exit_code == 2
+    assert "detail/part-001.csv already exists" in plan.message and "nothing extracted" in plan.message
+    assert tree(nas) == before
 
 
 VAULT_PASSWORD = "sandbox-nas-password-from-vault"  # inventories/sandbox/group_vars/nas_transfer/vault.yml
