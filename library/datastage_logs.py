@@ -14,6 +14,9 @@ description:
     one row per job to C(<dest_dir>/summary.csv) - job, runs, last_status, warnings, fatals.
   - A run starts with a STARTED event "Starting Job"; its status is FATAL if it logged a FATAL event, WARNING if
     it logged a WARNING, OK otherwise. Files whose content is already the same are left alone (idempotent).
+  - Before writing anything (check mode too), I(dest_dir) must be a writable folder or creatable (no file in the
+    way, nearest existing ancestor writable) and each file to write must not exist as anything but a regular
+    file; otherwise it fails with C(INVALID INPUT:) and writes nothing.
   - Check mode lists the files it would write and writes nothing.
 options:
   project: {description: DataStage project., type: str, required: true}
@@ -49,6 +52,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.datastage_cli import CLI_ARGS, DataStageCli, DataStageError
+from ansible.module_utils.ops_paths import file_target_problem, folder_problem
 
 
 def summarise(job, events):
@@ -94,6 +98,7 @@ def main():
             result["summary"].append(summarise(job, events))
         outputs["summary.csv"] = "job,runs,last_status,warnings,fatals\n" + "".join(
             "%(job)s,%(runs)d,%(last_status)s,%(warnings)d,%(fatals)d\n" % r for r in result["summary"])
+        todo = []
         for name, text in sorted(outputs.items()):
             path = os.path.join(p["dest_dir"], name)
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -107,7 +112,18 @@ def main():
                                               before=dict(sha256=old) if old else None,
                                               after=dict(sha256=digest, bytes=len(text.encode("utf-8"))),
                                               changed=action != "none"))
-            if action != "none" and not module.check_mode:
+            if action != "none":
+                todo.append((path, text))
+        # read-only, before anything is written (so the plan refuses what the apply's makedirs / write would fail on)
+        problems = [folder_problem(p["dest_dir"])] if todo else []
+        problems += [file_target_problem(path) for path, _text in todo]
+        problems = [x for x in problems if x]
+        if problems:
+            module.fail_json(msg="INVALID INPUT: dest_dir: %s cannot receive the logs: %s - remove or move what is in "
+                                 "the way, or set datastage_release_logs_dir to a writable folder"
+                                 % (p["dest_dir"], "; ".join(problems)), **result)
+        if not module.check_mode:
+            for path, text in todo:
                 if not os.path.isdir(p["dest_dir"]):
                     os.makedirs(p["dest_dir"], 0o750)
                 tmp = path + ".tmp"

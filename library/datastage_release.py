@@ -15,6 +15,10 @@ description:
   - Compares each asset with the project's current definition (C(istool export) into a temporary folder; jobs
     are listed with C(dsjob -ljobs)) - new assets are created, different ones replaced, identical ones left alone.
     An unknown project, or an existing different asset with I(replace=false), fails with C(INVALID INPUT:).
+  - Also refused with C(INVALID INPUT:) before anything changes (check mode too) - a job to replace that
+    C(dsjob -ljobs) lists but C(istool export) does not return (a job of another type: it could not be backed up),
+    and a I(backup_dir) that is not a writable folder and cannot be created (a file in the way, an ancestor that
+    is not writable).
   - Backs up the definitions it will replace with C(istool export) into I(backup_dir) and checks that the archive
     exists, is not empty and holds them (istool can exit 0 without writing the archive - that fails the run).
   - Imports with C(istool import -replace -datastage '"HOST/PROJECT"') - parameter sets, routines and shared
@@ -76,6 +80,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.datastage_cli import CLI_ARGS, DataStageCli, DataStageError
 from ansible.module_utils.datastage_package import PackageError, parse_isx_bytes, parse_package, summary, write_isx
+from ansible.module_utils.ops_paths import file_target_problem, folder_problem
 
 
 def current_assets(cli, project, assets, where):
@@ -146,9 +151,24 @@ def main():
                 after=dict(kind=a["kind"], sha256=a["sha256"]), changed=action != "none"))
         replaced = [a for a in assets if a["action"] == "replace"]
         todo = [a for a in assets if a["action"] != "none"]
+        unexported = [a for a in replaced if (a["kind"], a["name"].upper()) not in current]
+        if unexported:
+            invalid("; ".join(
+                "package: %s is listed by dsjob -ljobs but istool export of %s returns nothing, so it cannot be "
+                "backed up before replace (a job of another type? the package has it as a %s job (.%s) - give it the "
+                "project's job type, or rename or remove the project's job first)"
+                % (a["name"], cli.asset_path(project, a), a["job_type"], a["ext"]) for a in unexported))
         if replaced and not p["replace"]:
             invalid("replace: %s already in %s with a different definition (set replace: true to replace)"
                     % (", ".join(a["name"] for a in replaced), project))
+        problem = None
+        if replaced:
+            problem = (folder_problem(p["backup_dir"])
+                       or file_target_problem(os.path.join(p["backup_dir"], p["backup_name"]), tmp_suffix=None))
+        if problem:
+            invalid("backup_dir: %s cannot hold the backup of %s: %s - remove or move what is in the way, or set "
+                    "datastage_release_backup_dir to a writable folder"
+                    % (p["backup_dir"], ", ".join(a["name"] for a in replaced), problem))
         result["changed"] = bool(todo)
         if module._diff:
             result["diff"] = dict(before="".join("%s %s\n" % (a["path"], current.get((a["kind"], a["name"].upper()),

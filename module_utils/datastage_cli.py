@@ -100,10 +100,15 @@ class DataStageCli:
             raise DataStageError("istool %s failed (rc %d): %s" % (command, rc, (err or out).strip()[-500:]))
         return out
 
+    def asset_path(self, project, asset):
+        """The istool asset path that ``export`` selects ``asset`` (a parsed package entry) with:
+        HOST/PROJECT/*/Name.ext - any folder, the extension of the asset's kind / job type."""
+        return "%s/%s/*/%s.%s" % (self.server, project, asset["name"], asset["ext"])
+
     def export(self, project, assets, archive):
         """istool export of ``assets`` (parsed package entries) of ``project`` into ``archive``; the archive must
         exist and not be empty afterwards (istool can exit 0 without writing it)."""
-        spec = " ".join('"%s/%s/*/%s.%s"' % (self.server, project, a["name"], a["ext"]) for a in assets)
+        spec = " ".join('"%s"' % self.asset_path(project, a) for a in assets)
         self.istool_cmd("export", archive, spec)
         if not os.path.isfile(archive) or os.path.getsize(archive) == 0:
             raise DataStageError("istool export exited 0 but wrote no archive at %s - no backup, nothing imported"

@@ -161,6 +161,42 @@ def test_invalid_package_exits_2(ds: Path, tmp_path: Path) -> None:
     assert tree(ds) == before
 
 
+def test_replace_of_a_job_the_export_does_not_return_exits_2(ds: Path, tmp_path: Path) -> None:
+    """LoadSales is a parallel job (.pjb) in STATPRJ; a package with a sequence job (JobType 2, .qjb) of the same
+    name is listed by dsjob -ljobs but not returned by the plan's export, so the apply could not back it up."""
+    maint = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas" / "maint"
+    maint.mkdir(parents=True, exist_ok=True)
+    (maint / "seq-loadsales.dsx").write_text(
+        "BEGIN HEADER\nEND HEADER\n" + _dssim().job_dsx("LoadSales", "Load sales as a sequence", job_type="2"))
+    before = tree(ds)
+    try:
+        out = operations.plan(_req(tmp_path, package="seq-loadsales.dsx", package_location="maint_nas"))
+    finally:
+        (maint / "seq-loadsales.dsx").unlink()
+    assert out.exit_code == 2, out.message
+    assert "LoadSales is listed by dsjob -ljobs but istool export of DSENGINE01/STATPRJ/*/LoadSales.qjb" in out.message
+    assert "cannot be backed up before replace" in out.message
+    assert tree(ds) == before
+    assert project_assets(ds)["LoadSales"]["path"] == "Jobs/Release/LoadSales.pjb"
+
+
+def test_backup_folder_that_cannot_be_created_exits_2(ds: Path, tmp_path: Path) -> None:
+    """A regular file where the inventory's datastage_release_backup_dir would be: the plan refuses, nothing is
+    imported (the apply's makedirs would fail after the plan passed)."""
+    backups = Path(os.environ["OPS_SANDBOX_DIR"]) / "datastage-backups"
+    backups.write_text("not a folder\n")
+    try:
+        before = tree(ds)
+        out = operations.plan(_req(tmp_path))
+        assert out.exit_code == 2, out.message
+        assert f"backup_dir: {backups} cannot hold the backup of LoadSales" in out.message
+        assert "is not a directory" in out.message
+        assert tree(ds) == before
+        assert backups.read_text() == "not a folder\n"
+    finally:
+        backups.unlink()
+
+
 def test_start_of_business_check_lists_the_jobs_and_changes_nothing(
     ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -198,6 +234,39 @@ def test_monthly_run_logs_with_a_csv_summary(ds: Path, tmp_path: Path) -> None:
     assert "2026-09" not in (dest / "LoadSales.log").read_text()
     again = operations.plan(req)
     assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
+
+
+@pytest.mark.parametrize("in_the_way", ["project_folder_is_a_file", "summary_csv_is_a_folder"])
+def test_run_logs_destination_that_cannot_be_written_exits_2(ds: Path, tmp_path: Path, in_the_way: str) -> None:
+    """A regular file in the way of the log folder's ancestor, or a folder named like a target file: the plan
+    refuses (exit 2) what the apply's makedirs / os.replace would fail on, and writes nothing."""
+    _dssim().seed_datastage(ds, previous_month=(2026, 10))
+    project_dir = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas" / "maint" / "reports" / "datastage" / "STATPRJ"
+    dest = project_dir / "2026-10"
+    shutil.rmtree(project_dir, ignore_errors=True)
+    project_dir.parent.mkdir(parents=True, exist_ok=True)
+    if in_the_way == "project_folder_is_a_file":
+        project_dir.write_text("not a folder\n")
+        needle = f"{project_dir} is not a directory, so {dest} cannot be created"
+    else:
+        (dest / "summary.csv").mkdir(parents=True)
+        needle = f"{dest / 'summary.csv'} exists and is a directory"
+    try:
+        before = tree(project_dir.parent)
+        req = write_request(tmp_path / "l.yml", "STAT-013", {"project": "STATPRJ", "month": "2026-10"})
+        out = operations.plan(req)
+        assert out.exit_code == 2, out.message
+        assert "INVALID INPUT: dest_dir:" in out.message and needle in out.message
+        assert tree(project_dir.parent) == before
+        if in_the_way == "project_folder_is_a_file":
+            assert project_dir.read_text() == "not a folder\n"
+        else:
+            assert [p.name for p in dest.iterdir()] == ["summary.csv"] and not list((dest / "summary.csv").iterdir())
+    finally:
+        if project_dir.is_file():
+            project_dir.unlink()
+        else:
+            shutil.rmtree(project_dir, ignore_errors=True)
 
 
 @pytest.mark.parametrize("password, ok", [("sandbox-dsadm-password", True), ("not-the-password", False)])
