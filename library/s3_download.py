@@ -15,14 +15,23 @@ description:
     I(dest_root)/I(dest_dir) and refuses, before anything is read, a destination or a key that would escape that
     folder (C(..), absolute paths, symlinks leading outside), a bucket, key or prefix that does not exist, and a
     local file that exists with other content unless I(overwrite) is true. Refusals start with C(INVALID INPUT:).
+  - Also refused before anything is read - everything the download would otherwise fail on half way - two keys
+    that map to the same local file (e.g. C(p/x) and C(p//x) under prefix C(p/)), a key whose local file is the
+    folder another key's file needs (C(data) and C(data/users.csv)), a path component under I(dest_root) that exists
+    and is not a folder, a first existing folder that this user cannot write into, and an archived object that
+    is not restored (storage class C(GLACIER) or C(DEEP_ARCHIVE), or C(INTELLIGENT_TIERING) in an archive access
+    tier, without HeadObject C(Restore) C(ongoing-request="false"); GetObject would fail with InvalidObjectState).
+    Only objects listed with such a class are asked with HeadObject.
   - A local file with the same size and MD5 as a single-part object's ETag is left alone (unchanged).
   - Then stages every object into a temporary file next to its destination, streamed (bounded memory), checks its
     size and, for single-part objects, its MD5 against the ETag; only when every object is staged are they renamed
-    into place. Any failure removes every staged file - nothing partial is left behind.
+    into place. Any failure - also of a rename - removes every staged file and every folder it created, and puts
+    back the files already renamed (a replaced file is kept as a hard link until the end) - nothing partial is left.
   - Check mode reports every object - size, ETag, local path, and whether it would be created, overwritten
     or left unchanged.
-  - Amazon S3 API Reference - ListObjectsV2, HeadObject, GetObject; "Checking object integrity" (ETag is the MD5
-    of the content for objects uploaded in one part, not for multipart uploads).
+  - Amazon S3 API Reference - ListObjectsV2, HeadObject, GetObject (InvalidObjectState), RestoreObject;
+    "Checking object integrity" (ETag is the MD5 of the content for objects uploaded in one part, not for
+    multipart uploads).
 options:
   bucket: {description: Bucket name., type: str, required: true}
   key: {description: One object key (mutually exclusive with I(prefix))., type: str}
@@ -53,7 +62,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 objects:
-  description: One entry per object - key, size (bytes), etag, local path, action (create, overwrite, none), sha256.
+  description: >-
+    One entry per object - key, size (bytes), etag, storage_class, local path, action (create, overwrite, none),
+    sha256.
   returned: always
   type: list
 ops_changes:
@@ -108,6 +119,141 @@ def local_rel(key, prefix):
     return os.path.join(*parts)
 
 
+#: Storage classes whose objects GetObject refuses (InvalidObjectState) until RestoreObject has made a copy;
+#: INTELLIGENT_TIERING only when HeadObject's ArchiveStatus says the object is in an archive access tier.
+#: GLACIER_IR (Glacier Instant Retrieval) is read like STANDARD.
+ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
+ARCHIVE_TIERS = ("ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS")
+
+
+def needs_head(storage_class):
+    """True when an object listed with this storage class may be archived (HeadObject tells whether it is)."""
+    return storage_class in ARCHIVE_CLASSES or storage_class == "INTELLIGENT_TIERING"
+
+
+def archived(head):
+    """Why GetObject would refuse the object described by this HeadObject answer, or None when it can be read.
+
+    GLACIER / DEEP_ARCHIVE objects, and INTELLIGENT_TIERING objects whose ArchiveStatus is an archive access tier,
+    are readable only once restored: the Restore field then reads ``ongoing-request="false"``.
+    """
+    storage_class = head.get("StorageClass") or "STANDARD"
+    tier = head.get("ArchiveStatus")
+    if storage_class not in ARCHIVE_CLASSES and tier not in ARCHIVE_TIERS:
+        return None
+    restore = head.get("Restore") or ""
+    if 'ongoing-request="false"' in restore:
+        return None
+    what = storage_class + ("/" + tier if tier in ARCHIVE_TIERS else "")
+    state = "its restore is still in progress" if 'ongoing-request="true"' in restore else "it has not been restored"
+    return "%s, %s" % (what, state)
+
+
+def local_conflicts(locals_by_key, dest):
+    """Problems between the planned local paths themselves: ``{key: local path}`` -> list of messages.
+
+    Two keys mapping to the same file (the second would silently replace the first), and a file that would also
+    have to be the folder of another key's file (the rename into place would fail half way).
+    """
+    problems = []
+    keys_of = {}
+    for key, local in locals_by_key.items():
+        keys_of.setdefault(local, []).append(key)
+    for local, keys in sorted(keys_of.items()):
+        if len(keys) > 1:
+            problems.append(
+                "keys %s all map to the local file %s; download them one at a time (key: ...) into different"
+                " dest_dir folders" % (", ".join(repr(k) for k in sorted(keys)), local)
+            )
+    for local, keys in sorted(keys_of.items()):
+        folder = os.path.dirname(local)
+        while len(folder) > len(dest):
+            if folder in keys_of:
+                problems.append(
+                    "key %r maps to %s, which key %r needs as a folder; download one of them (key: ...) into"
+                    " another dest_dir" % (keys_of[folder][0], folder, keys[0])
+                )
+                break
+            folder = os.path.dirname(folder)
+    return problems
+
+
+def folder_problems(root, folders):
+    """Problems creating or writing the folders ``folders`` (all below ``root``) - a list of messages.
+
+    A path component below ``root`` that exists and is not a folder (makedirs would fail), and a first existing
+    ancestor (or the folder itself) that this user cannot write into (mkstemp/makedirs would fail).
+    """
+    problems, seen = [], set()
+    for folder in sorted(set(folders)):
+        path, blocked = root, False
+        for part in os.path.relpath(folder, root).split(os.sep):
+            if part in ("", os.curdir):
+                continue
+            path = os.path.join(path, part)
+            if os.path.lexists(path) and not os.path.isdir(path):
+                if path not in seen:
+                    seen.add(path)
+                    problems.append(
+                        "%s exists and is not a folder, but %s must be created inside it; move it away or choose"
+                        " another dest_dir" % (path, folder)
+                    )
+                blocked = True
+                break
+        if blocked:
+            continue
+        existing = folder
+        while not os.path.isdir(existing):
+            existing = os.path.dirname(existing)
+        if existing not in seen and not os.access(existing, os.W_OK | os.X_OK):
+            seen.add(existing)
+            problems.append(
+                "%s is not writable by uid %d, so nothing can be created in it; fix its permissions or the"
+                " restore root" % (existing, os.geteuid())
+            )
+    return problems
+
+
+def rollback(staged, placed, backups, created):
+    """Undo a failed apply; returns the paths it could not restore (empty when nothing partial is left).
+
+    ``staged``: (temporary file, object) pairs; ``placed``: local files already renamed into place; ``backups``:
+    {local path being overwritten: hard link to its old content, or None when none could be made}; ``created``:
+    folders this run may have created, parents first.
+    """
+    left = []
+    kept = dict(backups)
+    for local in placed:
+        try:
+            if local not in kept:
+                os.unlink(local)  # created by this run
+            elif kept[local]:
+                os.replace(kept.pop(local), local)
+            else:
+                left.append(local)  # overwritten, and no link to the old content could be kept
+        except OSError:
+            left.append(local)
+    for tmp, _o in staged:
+        if os.path.lexists(tmp):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                left.append(tmp)
+    for keep in kept.values():
+        try:
+            if keep:
+                os.unlink(keep)
+        except OSError:
+            left.append(keep)
+    for folder in reversed(created):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            if os.path.isdir(folder):
+                left.append(folder)
+    return left
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
@@ -142,7 +288,15 @@ def main():
     try:
         if p["key"] is not None:
             head = s3.head_object(Bucket=p["bucket"], Key=p["key"], aws_retry=True)
-            objects.append(dict(key=p["key"], size=head["ContentLength"], etag=head["ETag"].strip('"')))
+            objects.append(
+                dict(
+                    key=p["key"],
+                    size=head["ContentLength"],
+                    etag=head["ETag"].strip('"'),
+                    storage_class=head.get("StorageClass") or "STANDARD",
+                    archived=archived(head),
+                )
+            )
         else:
             token = None
             while True:
@@ -152,7 +306,14 @@ def main():
                 page = s3.list_objects_v2(aws_retry=True, **kw)
                 for o in page.get("Contents", []):
                     if not o["Key"].endswith("/"):  # folder placeholders
-                        objects.append(dict(key=o["Key"], size=o["Size"], etag=o["ETag"].strip('"')))
+                        objects.append(
+                            dict(
+                                key=o["Key"],
+                                size=o["Size"],
+                                etag=o["ETag"].strip('"'),
+                                storage_class=o.get("StorageClass") or "STANDARD",
+                            )
+                        )
                 if len(objects) > p["max_objects"]:
                     invalid(
                         "prefix: more than %d objects under %r; narrow the prefix" % (p["max_objects"], p["prefix"])
@@ -197,8 +358,29 @@ def main():
                 problems.append("%s exists with other content (set overwrite: true to replace it)" % o["local"])
         else:
             o["action"] = "create"
+    mapped = [o for o in objects if "local" in o]
+    problems.extend(local_conflicts(dict((o["key"], o["local"]) for o in mapped), dest))
+    problems.extend(folder_problems(root, [os.path.dirname(o["local"]) for o in mapped if o.get("action") != "none"]))
+    # GetObject of an archived object fails (InvalidObjectState): ask HeadObject, only for the objects listed with
+    # a class that may be archived (a single key was already asked), and only for those that will be read.
+    for o in mapped:
+        if o.get("action") == "none":
+            continue
+        if "archived" not in o and needs_head(o.get("storage_class")):
+            try:
+                o["archived"] = archived(s3.head_object(Bucket=p["bucket"], Key=o["key"], aws_retry=True))
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                module.fail_json_aws(e, msg="Could not read the storage state of s3://%s/%s" % (p["bucket"], o["key"]))
+        if o.get("archived"):
+            problems.append(
+                "s3://%s/%s is archived (%s); restore it first (S3 RestoreObject, e.g. aws s3api restore-object)"
+                ' and plan again once HeadObject shows Restore: ongoing-request="false"'
+                % (p["bucket"], o["key"], o["archived"])
+            )
     if problems:
         invalid("; ".join(problems))
+    for o in objects:
+        o.pop("archived", None)
 
     def report(done=False, failed=None):
         changes = []
@@ -226,13 +408,19 @@ def main():
     if module.check_mode:
         module.exit_json(**report())
 
-    staged = []
+    staged, created, backups, placed = [], [], {}, []
     try:
         for o in objects:
             if o["action"] == "none":
                 o["sha256"] = o["before"]["sha256"]
                 continue
             folder = os.path.dirname(o["local"])
+            missing = []
+            path = folder
+            while not os.path.lexists(path):
+                missing.append(path)
+                path = os.path.dirname(path)
+            created.extend(reversed(missing))  # parents first; removed deepest first on failure
             os.makedirs(folder, exist_ok=True)
             if not inside(root, folder):
                 raise ValueError("%s leads outside %s" % (folder, root))
@@ -249,15 +437,35 @@ def main():
             if "-" not in o["etag"] and md5 != o["etag"]:
                 raise ValueError("%s: MD5 %s does not match the ETag %s" % (o["key"], md5, o["etag"]))
             o["sha256"] = sha
+        # Every object is staged: keep a hard link to each file about to be replaced (so a failed rename can be
+        # undone; best effort - a filesystem without hard links only loses that), then rename into place.
+        for tmp, o in staged:
+            if o["action"] == "overwrite":
+                backups[o["local"]] = None
+                try:
+                    os.link(o["local"], tmp + ".old")
+                    backups[o["local"]] = tmp + ".old"
+                except OSError:
+                    pass
+        for tmp, o in staged:
+            os.replace(tmp, o["local"])
+            placed.append(o["local"])
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, OSError, ValueError) as e:
-        for tmp, _o in staged:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        module.fail_json(msg="Download failed, nothing was written (every staged file removed): %s" % e, **report())
-    for tmp, o in staged:
-        os.replace(tmp, o["local"])
+        left = rollback(staged, placed, backups, created)
+        module.fail_json(
+            msg=(
+                "Download failed, nothing was written (every staged file removed): %s" % e
+                if not left
+                else "Download failed and could not be fully undone: %s; check by hand: %s" % (e, ", ".join(left))
+            ),
+            **report(),
+        )
+    for keep in backups.values():
+        try:
+            if keep:
+                os.unlink(keep)
+        except OSError:
+            pass
     module.exit_json(**report(done=True))
 
 

@@ -118,3 +118,89 @@ def test_failure_half_way_leaves_nothing_behind(proxied: Any, restore: Path, tmp
     out = operations.apply(plan.run_id)
     assert out.exit_code == 3 and "nothing was written" in out.message
     assert [p for p in restore.rglob("*") if p.is_file()] == []  # no file, no staged part
+
+
+def tree(root: Path) -> list[str]:
+    """Every path under ``root`` (files, folders, staged parts), to show that a refused plan wrote nothing."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _put(s3: Any, objects: dict[str, bytes], **kw: Any) -> None:
+    for key, body in objects.items():
+        s3.put_object(Bucket=sandbox.BUCKET, Key=key, Body=body, **kw)
+
+
+def _delete(s3: Any, keys: Any) -> None:
+    for key in keys:
+        s3.delete_object(Bucket=sandbox.BUCKET, Key=key)
+
+
+def test_a_key_whose_file_is_another_keys_folder_is_refused(restore: Path, tmp_path: Path, sandbox_server: Any) -> None:
+    # Before the fix: planned "create" twice; the apply's rename onto the folder REQ-1/data crashed the module
+    # (IsADirectoryError) and left .part-* files behind.
+    s3 = sandbox.s3_client(sandbox_server["endpoint"])
+    clash = {"clash/data": b"a file named data\n", "clash/data/users.csv": b"id\n1\n"}
+    _put(s3, clash)
+    before = tree(restore)
+    try:
+        out = operations.plan(_req(tmp_path, prefix="clash/"))
+    finally:
+        _delete(s3, clash)
+    assert out.exit_code == 2, out.message
+    assert "INVALID INPUT:" in out.message and "'clash/data'" in out.message
+    assert "'clash/data/users.csv' needs as a folder" in out.message
+    assert tree(restore) == before
+
+
+@pytest.mark.parametrize("blocker", ["REQ-1", "REQ-1/data"], ids=["dest_dir", "ancestor"])
+def test_an_existing_file_where_a_folder_is_needed_is_refused(restore: Path, tmp_path: Path, blocker: str) -> None:
+    # Before the fix: planned "create"; the apply's makedirs failed (exit 3).
+    (restore / blocker).parent.mkdir(parents=True, exist_ok=True)
+    (restore / blocker).write_bytes(b"in the way\n")
+    before, content = tree(restore), files(restore)
+    out = operations.plan(_req(tmp_path, prefix="restore/app/"))
+    assert out.exit_code == 2, out.message
+    assert f"{restore / blocker} exists and is not a folder" in out.message and "move it away" in out.message
+    assert tree(restore) == before and files(restore) == content
+
+
+def test_two_keys_mapping_to_one_local_file_are_refused(restore: Path, tmp_path: Path, sandbox_server: Any) -> None:
+    # Before the fix: both planned "create"; the apply wrote one over the other silently (exit 0).
+    s3 = sandbox.s3_client(sandbox_server["endpoint"])
+    dup = {"dup/x": b"one\n", "dup//x": b"two\n"}
+    _put(s3, dup)
+    before = tree(restore)
+    try:
+        out = operations.plan(_req(tmp_path, prefix="dup/"))
+    finally:
+        _delete(s3, dup)
+    assert out.exit_code == 2, out.message
+    assert "keys 'dup//x', 'dup/x' all map to the local file" in out.message
+    assert tree(restore) == before
+
+
+def test_an_archived_object_is_refused_until_restored(restore: Path, tmp_path: Path, sandbox_server: Any) -> None:
+    # Before the fix: listed with size and ETag, planned "create"; the apply's GetObject failed (exit 3).
+    s3 = sandbox.s3_client(sandbox_server["endpoint"])
+    cold = {"cold/old.csv": b"id\n1\n"}
+    _put(s3, cold, StorageClass="GLACIER")
+    _put(s3, {"cold/ir.csv": b"id\n2\n"}, StorageClass="GLACIER_IR")  # instant retrieval: read like STANDARD
+    try:
+        with pytest.raises(s3.exceptions.ClientError, match="InvalidObjectState"):
+            s3.get_object(Bucket=sandbox.BUCKET, Key="cold/old.csv")  # the apply would really fail here
+        before = tree(restore)
+        for params in ({"prefix": "cold/"}, {"key": "cold/old.csv"}):
+            out = operations.plan(_req(tmp_path, **params))
+            assert out.exit_code == 2, out.message
+            assert f"s3://{sandbox.BUCKET}/cold/old.csv is archived (GLACIER, it has not been restored)" in out.message
+            assert "RestoreObject" in out.message and "cold/ir.csv" not in out.message
+            assert tree(restore) == before
+        s3.restore_object(Bucket=sandbox.BUCKET, Key="cold/old.csv", RestoreRequest={"Days": 1})
+        assert 'ongoing-request="false"' in s3.head_object(Bucket=sandbox.BUCKET, Key="cold/old.csv")["Restore"]
+        plan = operations.plan(_req(tmp_path, prefix="cold/"))
+        assert plan.exit_code == 0, plan.message
+        out = operations.apply(plan.run_id)
+        assert out.exit_code == 0, out.message
+        assert files(restore) == {"REQ-1/old.csv": b"id\n1\n", "REQ-1/ir.csv": b"id\n2\n"}
+    finally:
+        _delete(s3, [*cold, "cold/ir.csv"])
