@@ -7,6 +7,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Collection order for pytest-xdist: the longest tests first (molecule scenarios, then the integration tests), so
+#: that the workers never wait at the end for one long test that started last.
+_ORDER = ("tests/molecule/", "tests/integration/", "tests/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        rel = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        return next(i for i, prefix in enumerate(_ORDER) if rel.startswith(prefix) or prefix == "tests/")
+
+    items.sort(key=rank)  # stable: the order within each part is kept
 
 
 @pytest.fixture(autouse=True)
