@@ -104,10 +104,12 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.nas_transfer import (
     TransferError,
+    blocked_message,
     check_extract,
     confine,
     copy_files,
     extract_archive,
+    in_the_way,
     make_archive,
     manifest,
     plan_copy,
@@ -209,6 +211,9 @@ def main():
             if "/" in name or name.startswith("."):
                 invalid("archive_name: %r must be a plain file name" % name)
             archive = confine(dest, name, "archive_name")
+            blocker = in_the_way(dest)
+            if blocker:
+                invalid(blocked_message(dest, blocker))
             if os.path.lexists(archive) and not p["overwrite"]:
                 invalid(
                     "%s exists (set overwrite: true to replace it; the old one is kept as .bak-%s)"

@@ -119,6 +119,24 @@ def manifest(files):
     return {rel: sha256_file(path) for rel, path, _size in files}
 
 
+def in_the_way(path):
+    """What stops ``path`` from being (or being created as) a folder: its first existing component - ``path``
+    itself or an ancestor - when that is not a directory (a file, a broken symlink); None otherwise. Read-only,
+    so a plan refuses what the apply's ``os.makedirs`` would fail on."""
+    probe = path
+    while not os.path.lexists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return None
+        probe = parent
+    return None if os.path.isdir(probe) else probe
+
+
+def blocked_message(folder, blocker, what="dest_dir"):
+    return "%s: %s exists and is not a folder, so %s cannot be created there (move it away or choose another %s)" % (
+        what, blocker, folder, what)
+
+
 def plan_copy(files, dest_root, dest_dir, ticket, overwrite):
     """What a copy would do: list of dicts (rel, src, dst, size, action create|overwrite|none, backup)."""
     dest = confine(dest_root, dest_dir, "dest_dir")
@@ -132,6 +150,9 @@ def plan_copy(files, dest_root, dest_dir, ticket, overwrite):
             real = os.path.realpath(folder)
             if real != real_dest and not real.startswith(real_dest + os.sep):
                 raise TransferError("dest_dir: %s leads outside %s (through a symlink)" % (folder, dest_root))
+            blocker = in_the_way(folder)
+            if blocker:
+                conflicts.append(blocked_message(folder, blocker))
             checked.add(folder)
         entry = dict(rel=rel, src=src, dst=dst, size=size, action="create", backup=None)
         if os.path.lexists(dst):
@@ -151,31 +172,40 @@ def plan_copy(files, dest_root, dest_dir, ticket, overwrite):
 
 
 _CREATE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+#: Buffers of COPY_BLOCK bytes that carry large files from the reading to the writing thread and back: the queue
+#: depth, one being filled, one being written, one spare. Reused, so a large file costs no allocation per block.
+_POOL = 5
 
 
 class _Stopped(Exception):
     """The writing side gave up; the reading thread ends."""
 
 
-def _read_sources(actions, out, stop):
+def _read_sources(actions, out, stop, pool):
     """Reading thread of ``copy_files``: stream every source to the queue ``out`` and hash the bytes read.
 
-    Messages: ("start", action, stat, hash object), then ("block", bytes) per COPY_BLOCK, then ("end",) per
-    file; ("done",) at the end, or ("error", exception). They travel in lists of about COPY_BLOCK bytes (one
-    hand-over per list, not per small file: a hand-over between threads costs more than copying 100 KB).
-    Ends early when ``stop`` is set.
+    Messages: ("start", action, stat, hash object); then the file's bytes, either as ("small", bytes) - a file
+    shorter than COPY_BLOCK, read with one call - or as ("block", buffer, n) per COPY_BLOCK, ``buffer`` a
+    bytearray of ``pool`` holding ``n`` bytes, which the writing thread puts back into ``pool`` once written;
+    then ("end",) per file; ("done",) at the end, or ("error", exception). Messages travel in lists of about
+    COPY_BLOCK bytes (one hand-over per list, not per small file: a hand-over between threads costs more than
+    copying 100 KB). The source is read sequentially (POSIX_FADV_SEQUENTIAL: larger read-ahead) and each byte
+    is hashed once, from the buffer it was read into; hashlib releases the GIL, so the hashing of one block runs
+    beside the writing of the one before. Ends early when ``stop`` is set.
     """
     batch, size = [], [0]
 
-    def flush():
+    def wait(get):
         while True:
             if stop.is_set():
                 raise _Stopped()
             try:
-                out.put(list(batch), timeout=0.2)
-                break
-            except queue.Full:
+                return get()
+            except (queue.Full, queue.Empty):
                 pass
+
+    def flush():
+        wait(lambda: out.put(list(batch), timeout=0.2))
         del batch[:]
         size[0] = 0
 
@@ -185,20 +215,38 @@ def _read_sources(actions, out, stop):
         if size[0] >= COPY_BLOCK:
             flush()
 
+    advise = getattr(os, "posix_fadvise", None)
     try:
         for a in actions:
             if a["action"] == "none":
                 continue
-            fd = os.open(a["src"], os.O_RDONLY)
+            fd = os.open(a["src"], os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
             try:
+                st = os.fstat(fd)
                 h = hashlib.sha256()
-                put(("start", a, os.fstat(fd), h))
-                while True:
-                    block = os.read(fd, COPY_BLOCK)
-                    if not block:
-                        break
-                    h.update(block)  # releases the GIL: runs beside the writing thread
-                    put(("block", block), len(block))
+                put(("start", a, st, h))
+                if st.st_size < COPY_BLOCK:
+                    # one read; a short read of a regular file is its end, so a second read is needed only when
+                    # the file has grown since fstat
+                    data = os.read(fd, st.st_size + 1)
+                    while len(data) > st.st_size:
+                        more = os.read(fd, COPY_BLOCK)
+                        if not more:
+                            break
+                        data += more
+                    h.update(data)
+                    put(("small", data), len(data))
+                else:
+                    if advise is not None:
+                        advise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+                    while True:
+                        buf = wait(lambda: pool.get(timeout=0.2))
+                        n = os.readv(fd, [buf])
+                        if not n:
+                            pool.put(buf)
+                            break
+                        h.update(memoryview(buf)[:n])  # releases the GIL: runs beside the writing thread
+                        put(("block", buf, n), n)
             finally:
                 os.close(fd)
             put(("end",))
@@ -246,25 +294,46 @@ def _messages(q):
             yield msg
 
 
+def _write_all(fd, view):
+    while view:  # os.write may write less than asked
+        view = view[os.write(fd, view):]
+
+
+def _reads_back(fd, data, n, offset, check):
+    """True when the ``n`` bytes of ``data`` just written at ``offset`` read back from ``fd`` the same.
+
+    ``check`` is a bytearray of COPY_BLOCK bytes to read into (``os.preadv``: no allocation per block); equal
+    lengths compare with one memcmp (bytearray ==; a memoryview compares item by item, 100x slower).
+    """
+    if n == len(check) == len(data):
+        return os.preadv(fd, [check], offset) == n and check == data
+    got = os.pread(fd, n, offset)
+    return got == (data if n == len(data) else bytes(memoryview(data)[:n]))
+
+
 def copy_files(actions, depth=2):
     """Carry out ``plan_copy`` actions. Returns (source manifest, destination manifest): {rel: sha256}.
 
-    Two threads, like rsync's sender and receiver: a reading thread streams each source in COPY_BLOCK blocks
-    and computes its SHA-256 from the bytes read; the calling thread writes them to ``.<name>.part-<pid>`` in
-    the destination folder, reads every block back from that file (``pread`` on the same descriptor) and
-    compares it byte for byte with the bytes that were hashed, sets mode and mtime (as ``rsync -a``, without
-    xattrs) and renames the file to its name when complete (an overwritten file is first renamed to its backup
+    Two threads, like rsync's sender and receiver: a reading thread streams each source and computes its SHA-256
+    from the bytes read (``_read_sources``); the calling thread writes them to ``.<name>.part-<pid>`` in the
+    destination folder, reads every block back from that file (``pread`` on the same descriptor) and compares
+    it byte for byte with the bytes that were hashed, sets mode and mtime (as ``rsync -a``, without xattrs) and
+    renames the file to its name when complete (an overwritten file is first renamed to its backup
     ``<name>.bak-<ticket>`` and put back if that fails). The destination's SHA-256 is the source's by identity
     when every block read back equal and the size agrees; otherwise it is computed from the destination file,
-    so the manifests differ and the caller fails the run. Memory is bounded by ``depth`` + 2 lists of at most
-    2 x COPY_BLOCK bytes whatever the file sizes. On an error the reading stops, the temporary file of the file
-    being written is removed, files already renamed into place stay, and the error is raised.
+    so the manifests differ and the caller fails the run. Memory is bounded whatever the file sizes: ``depth``
+    + 2 lists of at most 2 x COPY_BLOCK bytes of small files, and _POOL + 1 buffers of COPY_BLOCK bytes for large
+    ones. On an error the reading stops, the temporary file of the file being written is removed, files already
+    renamed into place stay, and the error is raised.
     """
     import threading
 
     src_digests, dst_digests = {}, {}
-    q, stop = queue.Queue(maxsize=depth), threading.Event()
-    reader = threading.Thread(target=_read_sources, args=(actions, q, stop), name="nas-read")
+    q, stop, pool = queue.Queue(maxsize=depth), threading.Event(), queue.Queue()
+    for _ in range(_POOL):
+        pool.put(bytearray(COPY_BLOCK))
+    check = bytearray(COPY_BLOCK)
+    reader = threading.Thread(target=_read_sources, args=(actions, q, stop, pool), name="nas-read")
     reader.daemon = True
     reader.start()
     pid, made, copies = os.getpid(), set(), []
@@ -273,13 +342,20 @@ def copy_files(actions, depth=2):
         for msg in _messages(q):
             kind = msg[0]
             if kind == "block":
-                block = msg[1]
-                view = memoryview(block)
-                while view:  # os.write may write less than asked
-                    view = view[os.write(fd, view):]
-                if same and os.pread(fd, len(block), offset) != block:
+                buf, n = msg[1], msg[2]
+                try:
+                    _write_all(fd, memoryview(buf)[:n])
+                    if same and not _reads_back(fd, buf, n, offset, check):
+                        same = False
+                finally:
+                    pool.put(buf)
+                offset += n
+            elif kind == "small":
+                data = msg[1]
+                _write_all(fd, memoryview(data))
+                if same and data and os.pread(fd, len(data), offset) != data:
                     same = False
-                offset += len(block)
+                offset += len(data)
             elif kind == "start":
                 a, st, h = msg[1], msg[2], msg[3]
                 folder = os.path.dirname(a["dst"])
@@ -419,6 +495,9 @@ def check_extract(archive_path, fmt, dest, password=None, taken=None):
     one in the same run, updated here) - so a plan refuses exactly what the extraction would refuse.
     """
     name = os.path.basename(archive_path)
+    blocker = in_the_way(dest)
+    if blocker:
+        raise TransferError(blocked_message(dest, blocker))
     try:
         names = _members(archive_path, fmt, password)
         _open_check(archive_path, fmt, names, password)

@@ -220,6 +220,24 @@ def test_existing_files_are_kept_unless_overwrite_then_backed_up(nas: Path, tmp_
     assert (nas / "maint" / "from-prod" / "summary.csv.bak-REQ-OVR").read_text() == "month,count\n2026-11,1234\n"
 
 
+@pytest.mark.parametrize("blocker, params", [
+    ("from-prod", {"personal_data": False, "personal_data_reason": "test data"}),  # the destination folder
+    ("from-prod/detail", {"personal_data": False, "personal_data_reason": "test data"}),  # a folder inside it
+    ("from-prod", ENCRYPTED),  # the folder the archive goes into
+])
+def test_a_file_where_a_destination_folder_must_be_is_refused_by_the_plan(
+    nas: Path, tmp_path: Path, blocker: str, params: dict[str, Any]
+) -> None:
+    """The apply would fail creating the folder (exit 3, part of the files copied): the plan refuses it (exit 2)."""
+    (nas / "maint" / blocker).parent.mkdir(parents=True, exist_ok=True)
+    (nas / "maint" / blocker).write_text("a file, not a folder\n", encoding="utf-8")
+    before = tree(nas)
+    out = operations.plan(_req(tmp_path, **params))
+    assert out.exit_code == 2, out.message
+    assert f"{nas / 'maint' / blocker} exists and is not a folder" in out.message
+    assert tree(nas) == before
+
+
 def test_paths_that_escape_and_missing_shares_are_refused(nas: Path, tmp_path: Path) -> None:
     for params in ({"source_dir": "../maint"}, {"items": ["../../etc/passwd"]}, {"dest_dir": "/tmp/x"}):
         with pytest.raises(InvalidInput):

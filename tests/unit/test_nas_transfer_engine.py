@@ -156,6 +156,36 @@ def test_a_block_that_reads_back_differently_is_hashed_from_the_written_file(
     assert dst == src  # the file on disk is intact: its own hash says so
 
 
+def test_a_large_block_that_reads_back_differently_is_hashed_from_the_written_file(
+    shares: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full COPY_BLOCK blocks are read back into a reused buffer (os.preadv): a difference there counts too."""
+    prod, maint = shares
+    big = prod / "work" / "sub" / "c.txt"
+    big.write_bytes(os.urandom(2 * nas.COPY_BLOCK + 5))
+    files = nas.select(str(prod), "work", ["sub"])
+    hashed: list[str] = []
+    real_preadv, real_sha = os.preadv, nas.sha256_file
+
+    def corrupt_preadv(fd: int, buffers: list[bytearray], offset: int) -> int:
+        n = real_preadv(fd, buffers, offset)
+        buffers[0][0] ^= 0xFF
+        return int(n)
+
+    def recording_sha(path: str) -> str:
+        hashed.append(path)
+        return str(real_sha(path))
+
+    monkeypatch.setattr(nas, "sha256_file", recording_sha)
+    monkeypatch.setattr(nas.os, "preadv", corrupt_preadv)
+    try:
+        src, dst = nas.copy_files(nas.plan_copy(files, str(maint), "in", "REQ-1", False))
+    finally:
+        monkeypatch.setattr(nas.os, "preadv", real_preadv)
+    assert hashed == [str(maint / "in" / "sub" / "c.txt")]
+    assert dst == src == {"sub/c.txt": hashlib.sha256(big.read_bytes()).hexdigest()}
+
+
 @pytest.mark.parametrize("fmt, password", [("zip", PASSWORD), ("7z", PASSWORD), ("zip", None), ("tar.gz", None)])
 def test_archive_round_trip(shares: tuple[Path, Path], tmp_path: Path, fmt: str, password: str | None) -> None:
     prod, maint = shares
