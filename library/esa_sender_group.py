@@ -55,7 +55,8 @@ options:
     choices: [inventory, change, reconcile]
     required: true
   sender_groups:
-    description: Sender groups to read or reconcile; for C(change) exactly one.
+    description: Sender groups to read or reconcile; for C(change) exactly one. The built-in C(ALL) can be read
+      (C(inventory)) but is refused for C(change) and C(reconcile): it takes no senders.
     type: list
     elements: str
     default: [WHITELIST, BLACKLIST]
@@ -209,6 +210,9 @@ def validate(p):
         raise Invalid("sender_groups: %s named twice" % ", ".join(sorted({g for g in groups if groups.count(g) > 1})))
     if not groups:
         raise Invalid("sender_groups: give at least one sender group (e.g. WHITELIST)")
+    if p["operation"] in ("change", "reconcile") and "ALL" in groups:
+        # AsyncOS offers no NEW / DELETE for the built-in ALL: the edit would fail on the appliance (exit 3)
+        raise Invalid("sender_groups: ALL is the built-in catch-all sender group; it takes no senders")
     if p["operation"] == "change":
         if len(groups) != 1:
             raise Invalid("sender_groups: a change edits exactly one sender group; give one (e.g. [WHITELIST]) "

@@ -80,10 +80,8 @@ run_request examples/requests/info-023-mw-stop.yml
 run_request examples/requests/info-022-mw-start.yml
 run_request examples/requests/comm-024-desknets-neo-restart.yml
 
-say "A reboot of a sandbox server is planned, but apply refuses it: the host is this machine (exit 2)"
-id=$(ops-driver plan --quiet --json examples/requests/info-021-os-reboot.yml | plan_id)
-ops-driver evidence show "$id" | sed -n '/^## Changes/,/^## Warnings/p'
-set +e; ops-driver apply --quiet "$id"; rc=$?; set -e
+say "A reboot of a sandbox server is refused by the plan: the host is this machine, the control node (exit 2)"
+set +e; ops-driver plan --quiet examples/requests/info-021-os-reboot.yml; rc=$?; set -e
 echo "exit code: $rc"
 
 # Dedicated Host reboot (CORE-049) on the day the annual schedule gives the sandbox this month.

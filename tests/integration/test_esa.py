@@ -175,6 +175,9 @@ BAD = [
     ({"operation": "reconcile", "max_changes": 1}, "more than max_changes 1"),
     ({"operation": "change", "sender_groups": ["WHITELIST"], "add": ["10."]}, "set allow_broad: true"),
     ({"operation": "change", "sender_groups": ["BLACKLIST"], "add": [".co.jp"]}, "public suffix .co.jp"),
+    ({"operation": "change", "sender_groups": ["ALL"], "add": ["192.0.2.1"]},
+     "sender_groups: ALL is the built-in catch-all sender group; it takes no senders"),
+    ({"operation": "reconcile", "sender_groups": ["WHITELIST", "ALL"]}, "ALL is the built-in catch-all"),
 ]
 
 

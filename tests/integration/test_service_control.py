@@ -147,12 +147,25 @@ def test_bad_input_is_refused_and_nothing_is_stopped(
     assert states(web) == before
 
 
-def test_reboot_of_the_control_node_is_planned_but_never_applied(web: dict[str, Any], tmp_path: Path) -> None:
+def test_reboot_of_the_control_node_is_refused_by_the_plan(web: dict[str, Any], tmp_path: Path) -> None:
+    before = states(web)
     req = {"hosts": ["neo-sandbox01"], "confirm_protected": ["neo-sandbox01"]}
-    plan = operations.plan(write_request(tmp_path / "rb.yml", "INFO-021", req))
-    assert plan.exit_code == 0, plan.message
-    assert [(c["resource"], c["action"]) for c in plan.changes] == [("host:neo-sandbox01", "rebooted")]
     started = time.monotonic()
-    out = operations.apply(plan.run_id)
-    assert out.exit_code == 2 and "ansible_connection local" in out.message
-    assert time.monotonic() - started < 120
+    plan = operations.plan(write_request(tmp_path / "rb.yml", "INFO-021", req))
+    assert plan.exit_code == 2, plan.message
+    assert "INVALID INPUT: hosts: neo-sandbox01 is reached with ansible_connection local" in plan.message
+    assert "control node" in plan.message and plan.changes == []
+    assert time.monotonic() - started < 120 and states(web) == before
+
+
+def test_close_while_the_sorry_server_is_down_fails_in_the_plan_before_any_stop(web: dict[str, Any],
+                                                                                 tmp_path: Path) -> None:
+    subprocess.run([web["supervisorctl"], "-c", web["supervisord_config"], "stop", "joho-sorry"], check=True,
+                   capture_output=True)
+    before = states(web)
+    assert before["joho-sorry"] == "STOPPED" and before["joho-web"] == "RUNNING"
+    plan = operations.plan(write_request(tmp_path / "c.yml", "COMM-022", {"site": "joho-portal", "action": "close"}))
+    assert plan.exit_code == 3, plan.message  # the state of a server, not bad input
+    assert f"the Sorry server {web['sorry_url']} does not serve the Sorry page" in plan.message, plan.message
+    assert "nothing was stopped" in plan.message and plan.changes == []
+    assert states(web) == before and web["normal_marker"] in get(web["public_url"])[1]

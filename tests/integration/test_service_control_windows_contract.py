@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,8 @@ APPLICATIONS = {
 
 
 def run_role(tmp_path: Path, role_vars: dict[str, Any], check: bool = False,
-             connection: str = "contract_local") -> tuple[int, list[dict[str, Any]], str]:
+             connection: str = "contract_local",
+             host_vars: dict[str, Any] | None = None) -> tuple[int, list[dict[str, Any]], str]:
     inventory = {
         "all": {
             "children": {
@@ -45,6 +47,7 @@ def run_role(tmp_path: Path, role_vars: dict[str, Any], check: bool = False,
                             "ansible_connection": connection,
                             "ansible_python_interpreter": sys.executable,
                             "service_control_os_family": "Windows",
+                            **(host_vars or {}),
                         }
                     }
                 }
@@ -95,18 +98,40 @@ def test_reboot_and_shutdown_in_check_mode_use_win_reboot_and_shutdown_exe(tmp_p
               "service_control_reboot_timeout": 900}
     rc, calls, output = run_role(tmp_path, reboot, check=True)
     assert rc == 0, output
-    assert len(calls) == 1 and calls[0]["module"] == "win_reboot" and calls[0]["check_mode"] is True
-    assert calls[0]["params"]["reboot_timeout"] == 900
+    # win_reboot in check mode never contacts the host: the plan first pings it for real (check_mode false)
+    assert [(c["module"], c["check_mode"]) for c in calls] == [("win_ping", False), ("win_reboot", True)]
+    assert calls[1]["params"]["reboot_timeout"] == 900
     shutdown = {"service_control_action": "shutdown", "service_control_hosts": ["win-ap01"]}
     rc, calls, output = run_role(tmp_path, shutdown, check=True)
     assert rc == 0, output
-    assert [(c["module"], c["params"]["argv"][:4]) for c in calls] == [
-        ("win_command", ["shutdown.exe", "/s", "/t", "5"])
+    assert [(c["module"], c["params"].get("argv", [])[:4]) for c in calls] == [
+        ("win_ping", []), ("win_command", ["shutdown.exe", "/s", "/t", "5"])
     ]
 
 
-def test_reboot_of_the_local_host_is_refused_outside_check_mode(tmp_path: Path) -> None:
+def test_reboot_pings_the_host_before_win_reboot(tmp_path: Path) -> None:
     reboot = {"service_control_action": "rebooted", "service_control_hosts": ["win-ap01"]}
-    rc, calls, output = run_role(tmp_path, reboot, connection="local")
+    rc, calls, output = run_role(tmp_path, reboot)
+    assert rc == 0, output
+    assert [(c["module"], c["check_mode"]) for c in calls] == [("win_ping", False), ("win_reboot", False)]
+
+
+def test_plan_of_a_reboot_of_an_unreachable_linux_host_fails(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port of 127.0.0.1 that nothing listens on (bound, never listening)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        reboot = {"service_control_action": "rebooted", "service_control_hosts": ["win-ap01"]}
+        rc, calls, output = run_role(tmp_path, reboot, check=True, connection="ssh",
+                                     host_vars={"service_control_os_family": "Linux", "ansible_host": "127.0.0.1",
+                                                "ansible_port": port, "ansible_user": "ops-probe-test"})
+    assert rc != 0 and "UNREACHABLE" in output, output
+    assert "Reboot (Linux)" not in output  # the check-mode reboot (changed, host never asked) is not reached
+    assert calls == []
+
+
+@pytest.mark.parametrize("check", [True, False], ids=["check mode", "real run"])
+def test_reboot_of_the_local_host_is_refused_in_check_mode_and_outside(tmp_path: Path, check: bool) -> None:
+    reboot = {"service_control_action": "rebooted", "service_control_hosts": ["win-ap01"]}
+    rc, calls, output = run_role(tmp_path, reboot, check=check, connection="local")
     assert rc != 0 and calls == []
     assert "INVALID INPUT: hosts: win-ap01 is reached with ansible_connection local" in output
