@@ -14,12 +14,17 @@ description:
     named C(<Name tag>-<generation>-<ticket>-<yyyymmdd>) and tagged C(Name), C(Ticket), C(CatalogTask),
     C(Generation), C(CreatedBy=ops-automation-collection) and C(SourceInstance).
   - Idempotent - an AMI of ours with the same instance, ticket and generation label is reused, not made again
-    (C(amazon.aws.ec2_ami) alone is not: AMI names are not unique everywhere, moto included).
+    (C(amazon.aws.ec2_ami) alone is not - AMI names are not unique everywhere, moto included).
   - Waits until every new AMI is C(available), polling them together (one DescribeImages call per 100 images
     per poll). On timeout it fails with the AMI IDs and states and deletes nothing.
   - Then keeps I(retention) generations per instance, newest first, and prunes the rest - DeregisterImage
     and DeleteSnapshot of its snapshots. Only AMIs that carry this project's CreatedBy tag and the same
     SourceInstance are counted or touched.
+  - AMI names are unique per account and region (CreateImage refuses a second one with
+    C(InvalidAMIName.Duplicate)). Before any change, in check mode too, the module fails with C(INVALID INPUT:)
+    when two instances would get the same name (the same Name tag, or none) or when an AMI of the account
+    already has the name of an AMI to create (one DescribeImages call per 200 names). An AMI already made for
+    the instance, ticket and generation is reused as before and is no conflict.
   - Check mode reports what would be created and pruned, with no mutating call.
   - Amazon EC2 API Reference - CreateImage, DescribeImages, DeregisterImage, DeleteSnapshot; User Guide
     "Create an Amazon EBS-backed AMI" (NoReboot - without it EC2 reboots the instance to get a consistent image).
@@ -102,6 +107,7 @@ from ansible.module_utils.ops_backup import (
     backup_tags,
     check_backup_params,
     check_expected_prune,
+    duplicate_names,
     is_ours,
     select_prunable,
     tag_dict,
@@ -267,6 +273,46 @@ def main():
         if fail_msg:
             module.fail_json(msg=fail_msg, **result)
         module.exit_json(**result)
+
+    if creates:
+        # CreateImage would refuse a name that is taken (InvalidAMIName.Duplicate): find it now, read-only.
+        label = {iid: "%s (%s)" % (iid, inst_name or "no Name tag") for iid, inst_name, _name in creates}
+        conflicts = [
+            "%s would be the name of the AMIs of %s" % (name, " and ".join(label[i] for i in targets))
+            for name, targets in duplicate_names([(iid, name) for iid, _inst_name, name in creates]).items()
+        ]
+        wanted = {}
+        for iid, _inst_name, name in creates:
+            wanted.setdefault(name, []).append(iid)
+        try:
+            taken = []
+            for chunk in chunks(sorted(wanted), 200):
+                taken += ec2.describe_images(
+                    Owners=["self"], aws_retry=True, Filters=[{"Name": "name", "Values": chunk}]
+                )["Images"]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            module.fail_json_aws(e, msg="Could not read the AMIs that have the names to create", api_calls=calls)
+        for im in sorted(taken, key=lambda x: (x.get("Name", ""), x["ImageId"])):
+            if im.get("Name") not in wanted or im.get("State") == "deregistered":
+                continue
+            source = tag_dict(im.get("Tags")).get("SourceInstance")
+            conflicts.append(
+                "%s (the AMI to make of %s) is already the name of %s (%s, %s)"
+                % (
+                    im["Name"],
+                    " and ".join(label[i] for i in wanted[im["Name"]]),
+                    im["ImageId"],
+                    im.get("State") or "unknown state",
+                    "made of %s" % source if source else "no SourceInstance tag",
+                )
+            )
+        if conflicts:
+            module.fail_json(
+                msg="INVALID INPUT: instances: AMI names must be unique in the account and region, nothing was "
+                "created: %s. Give each instance a Name tag of its own, deregister an AMI that is no longer "
+                "needed, or back the instances up under another ticket" % "; ".join(conflicts),
+                api_calls=calls,
+            )
 
     check_expected_prune(module, [x["image_id"] for x in pruned], calls)
 

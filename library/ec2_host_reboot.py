@@ -28,6 +28,11 @@ description:
     list of instances that are not back.
   - Check mode reads the hosts and instances and returns the whole sequence per host and the C(ops_changes)
     the real run would record, before any mutating call.
+  - In mode C(stop-start), a host that is to be cycled must be C(available) already (state from
+    DescribeHosts), otherwise check mode and the real run fail with C(INVALID INPUT:) naming the host and
+    its state before any instance is stopped. The real run also reads each host's state again just before
+    its first stop (an earlier host may take a while) and stops nothing on a host that is no longer
+    C(available).
 author: Operations automation collection
 options:
   environment:
@@ -295,6 +300,19 @@ def main():
                     expected={i: m["before"] for i, m in members.items()}, api_calls=hr.calls,
                     log=hr.log)
 
+    if cycled and p["mode"] == "stop-start":
+        # The apply checks the host after stopping its instances and then fails; refuse now instead, while
+        # nothing is stopped: the state is the one DescribeHosts gave above (read-only, also in check mode).
+        unavailable = [h for h, _on_host, steps in plans if steps and h.get("State") != "available"]
+        if unavailable:
+            module.fail_json(msg="INVALID INPUT: environment: Dedicated Host not available, nothing was stopped: "
+                             "%s. A stop-start needs each host it cycles in state available; plan again once the "
+                             "host is available (see its state in the EC2 console or DescribeHosts)"
+                             % "; ".join("%s (%s) is %s, not available" % (
+                                 h["HostId"], tag_value(h, "Name") or "no Name", h.get("State") or "unknown")
+                                 for h in unavailable),
+                             **report())
+
     if module.check_mode or not cycled:
         module.exit_json(changed=bool(cycled), **report())
 
@@ -302,6 +320,13 @@ def main():
     begun = []
     try:
         for h, _on_host, steps in plans:
+            if p["mode"] == "stop-start" and any(kind == "stop" for kind, _role, _ids in steps):
+                # Read again just before the first stop: an earlier host's cycle may have taken a while.
+                state = hr.host_state(h["HostId"])
+                hr.log.append("%s: host %s before the stop" % (h["HostId"], state))
+                if state != "available":
+                    failure = "host %s is %s, not available - nothing was stopped on it" % (h["HostId"], state)
+                    break
             begun.append(h["HostId"])
             for kind, role, ids in steps:
                 if kind == "host":

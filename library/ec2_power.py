@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 module: ec2_power
 short_description: Start, stop or reboot (RebootInstances) EC2 instances in batches, with check mode and diff
 description:
-  - Brings a set of EC2 instances to a power state: C(running) (StartInstances), C(stopped)
+  - Brings a set of EC2 instances to a power state - C(running) (StartInstances), C(stopped)
     (StopInstances) or C(rebooted) (RebootInstances, an operating-system reboot; the instance keeps its
     host, its public IP and its instance store).
   - C(amazon.aws.ec2_instance) is not used because its C(rebooted) state is a stop and a start, and it
@@ -21,6 +21,12 @@ description:
     returns the same C(changed), C(diff) and C(ops_changes) the real run would, before any mutating call.
   - Behaviour follows the Amazon EC2 API Reference (StartInstances, StopInstances, RebootInstances,
     DescribeInstances, DescribeInstanceStatus) and the EC2 User Guide "Instance state changes".
+  - A stop that EC2 would refuse is refused before any mutating call, in check mode too
+    (C(INVALID INPUT:)), naming the instance and the reason - stop protection on (attribute
+    C(disableApiStop), read with one DescribeInstanceAttribute call per instance to stop), an
+    instance-store root device, or a Spot Instance whose Spot request is not C(persistent) (read with
+    DescribeSpotInstanceRequests, only for Spot Instances to stop). StopInstances would otherwise fail
+    part-way through a batch, leaving the instances before the refused one stopped.
   - Catalog tasks INFO-004 (start), INFO-005 (stop), INFO-006 (reboot).
 version_added: "0.1.0"
 author: Operations automation collection
@@ -155,6 +161,33 @@ class Ec2Power:
         """Return the set of IDs whose system and instance status checks are both ok."""
         return status_ok(self.ec2, ids)
 
+    def stop_protected(self, ids):
+        """The IDs of ``ids`` whose stop protection is on (one DescribeInstanceAttribute call per instance)."""
+        out = set()
+        for i in ids:
+            resp = self.ec2.describe_instance_attribute(InstanceId=i, Attribute="disableApiStop", aws_retry=True)
+            if (resp.get("DisableApiStop") or {}).get("Value"):
+                out.add(i)
+        return out
+
+    def spot_request_types(self, request_ids):
+        """Spot request ID -> type (one-time or persistent), one call per 100; requests not found are left out."""
+        out = {}
+        todo = list(chunks(sorted(request_ids)))
+        while todo:
+            chunk = todo.pop(0)
+            try:
+                resp = self.ec2.describe_spot_instance_requests(SpotInstanceRequestIds=chunk, aws_retry=True)
+            except botocore.exceptions.ClientError as e:
+                if not e.response["Error"]["Code"].startswith("InvalidSpotInstanceRequestID"):
+                    raise
+                if len(chunk) > 1:  # one unknown ID fails the whole call: ask for each one alone
+                    todo.extend([r] for r in chunk)
+                continue  # gone: its type is unknown, and stop_refusal refuses the instance
+            for req in resp.get("SpotInstanceRequests", []):
+                out[req["SpotInstanceRequestId"]] = req.get("Type")
+        return out
+
     def act(self, action, ids):
         call = {"start": self.ec2.start_instances, "stop": self.ec2.stop_instances,
                 "reboot": self.ec2.reboot_instances}[action]
@@ -181,6 +214,29 @@ def decide(state, current):
     if current in ("stopped", "stopping"):
         return None, "is %s; a reboot needs a running instance (start it with INFO-004)" % current
     return "reboot", None
+
+
+def stop_refusal(inst, protected, spot_types):
+    """Why EC2 would refuse StopInstances for ``inst`` (a DescribeInstances entry), or None when it would not.
+
+    ``protected`` is True when the instance's stop protection (attribute disableApiStop) is on; ``spot_types``
+    maps Spot request IDs to their type. Only a Spot Instance of a persistent Spot request can be stopped.
+    """
+    if protected:
+        return ("has stop protection on (attribute disableApiStop) and StopInstances would fail with "
+                "OperationNotPermitted; turn it off first (ModifyInstanceAttribute DisableApiStop=false) or "
+                "leave the instance out")
+    if inst.get("RootDeviceType") == "instance-store":
+        return "has an instance-store root device and cannot be stopped (only terminated); leave it out"
+    if inst.get("InstanceLifecycle") == "spot":
+        request = inst.get("SpotInstanceRequestId")
+        kind = spot_types.get(request) if request else None
+        if kind != "persistent":
+            return ("is a Spot Instance of %s; only a Spot Instance of a persistent Spot request can be "
+                    "stopped; leave it out" % ("the %s Spot request %s" % (kind, request) if kind else
+                                              "a Spot request whose type could not be read (%s)" % (
+                                                  request or "no SpotInstanceRequestId")))
+    return None
 
 
 def main():
@@ -226,9 +282,23 @@ def main():
         if error:
             errors.append("%s (%s) %s" % (i, tag_value(current[i], "Name") or "no Name tag", error))
         actions[i] = action
+    to_stop = [i for i in ids if actions[i] == "stop"]
+    if to_stop:
+        # Read-only look-ups, only for the instances that would be stopped (also in check mode).
+        try:
+            protected = power.stop_protected(to_stop)
+            spot_types = power.spot_request_types(
+                {current[i]["SpotInstanceRequestId"] for i in to_stop
+                 if current[i].get("InstanceLifecycle") == "spot" and current[i].get("SpotInstanceRequestId")})
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            module.fail_json_aws(e, msg="Could not read whether the instances can be stopped", api_calls=power.calls)
+        for i in to_stop:
+            error = stop_refusal(current[i], i in protected, spot_types)
+            if error:
+                errors.append("%s (%s) %s" % (i, tag_value(current[i], "Name") or "no Name tag", error))
     if errors:
-        module.fail_json(msg="INVALID INPUT: cannot bring to %s: %s" % (p["state"], "; ".join(errors)),
-                         api_calls=power.calls)
+        module.fail_json(msg="INVALID INPUT: cannot bring to %s: %s. Nothing was changed"
+                         % (p["state"], "; ".join(errors)), api_calls=power.calls)
 
     target = TARGET[p["state"]]
     predicted = {i: (target if actions[i] != "none" or before[i] in ("pending", "stopping") else before[i])

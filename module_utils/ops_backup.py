@@ -42,6 +42,19 @@ def ami_name(instance_name, generation, ticket, date):
     return _AMI_NAME_BAD.sub("-", raw)[:128]
 
 
+def duplicate_names(named):
+    """Names that more than one target would get: ``named`` is a list of (target ID, name).
+
+    AMI names are unique per account and region (CreateImage refuses a second one with
+    InvalidAMIName.Duplicate), and ``ami_name`` gives the same name to two instances with the same Name tag
+    (or none). Returns {name: [target IDs, sorted]} for every name used twice or more; empty when none is.
+    """
+    by_name = {}
+    for target, name in named:
+        by_name.setdefault(name, set()).add(target)
+    return {name: sorted(targets) for name, targets in sorted(by_name.items()) if len(targets) > 1}
+
+
 def is_ours(tags, source_key, source_id):
     """True when a resource carries our CreatedBy tag and belongs to ``source_id``."""
     t = tag_dict(tags) if isinstance(tags, list) else (tags or {})

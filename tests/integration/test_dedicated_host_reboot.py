@@ -26,7 +26,7 @@ def scheduled_day(monkeypatch: pytest.MonkeyPatch) -> None:
 def request(tmp_path: Path, **params: Any) -> Path:
     """A CORE-049 request with a ticket of its own (a host cycled for a ticket is not cycled again for it)."""
     ticket = "REQ-DH-" + uuid.uuid4().hex[:8]
-    return write_request(tmp_path / "dh.yml", "CORE-049", {"wait_timeout": 10, **params}, ticket=ticket)
+    return write_request(tmp_path / "dh.yml", "CORE-049", {"wait_timeout": 3, **params}, ticket=ticket)
 
 
 def sandbox_states(ec2: Any) -> dict[str, str]:
@@ -104,4 +104,40 @@ def test_another_day_is_refused_unless_an_emergency_change_with_a_reason(
     record = out.manifest["schedule"]
     assert record["scheduled"] is False and record["emergency"] is True
     assert record["reason"] == EMERGENCY["emergency_reason"] and record["scheduled_date"] == "2026-11-04"
+    assert states(estate) == recorded
+
+
+def test_a_host_that_is_not_available_is_refused_by_the_plan_before_any_stop(
+    proxied: Any, estate: Any, tmp_path: Path
+) -> None:
+    ids = ids_by_name(estate)
+    web = estate.describe_instances(InstanceIds=[ids["joho-web01"]])["Reservations"][0]["Instances"][0]
+    host = web["Placement"]["HostId"]  # the host of joho-web01 and joho-ap01
+    recorded = states(estate)
+    proxied.host_states[host] = "under-assessment"  # DescribeHosts now reports the host as not available
+    plan = operations.plan(request(tmp_path))
+    assert plan.exit_code == 2, plan.message
+    assert f"{host} (sandbox-dh) is under-assessment, not available" in plan.message
+    assert "nothing was stopped" in plan.message
+    assert proxied.calls["StopInstances"] == 0 and proxied.calls["DescribeHosts"] >= 1
+    assert states(estate) == recorded
+    with pytest.raises(PolicyRefused, match="only a successful plan"):
+        operations.apply(plan.run_id)
+    assert states(estate) == recorded
+
+
+def test_a_host_that_becomes_unavailable_after_the_plan_is_refused_by_the_apply_before_any_stop(
+    proxied: Any, estate: Any, tmp_path: Path
+) -> None:
+    ids = ids_by_name(estate)
+    db = estate.describe_instances(InstanceIds=[ids["joho-db01"]])["Reservations"][0]["Instances"][0]
+    host = db["Placement"]["HostId"]  # the second host: the first would be cycled before it
+    recorded = states(estate)
+    plan = operations.plan(request(tmp_path))
+    assert plan.exit_code == 0, plan.message
+    proxied.host_states[host] = "permanent-failure"
+    out = operations.apply(plan.run_id)
+    assert out.exit_code == 2, out.message
+    assert f"{host} (sandbox-dh) is permanent-failure, not available" in out.message
+    assert proxied.calls["StopInstances"] == 0
     assert states(estate) == recorded

@@ -189,12 +189,12 @@ def test_throttling_is_retried(proxied: Any, estate: Any, tmp_path: Path) -> Non
 
 def test_timeout_is_reported_with_the_state_and_exit_3(proxied: Any, estate: Any, tmp_path: Path) -> None:
     ids = ids_by_name(estate)
-    req = write_request(tmp_path / "r.yml", "INFO-005", {"instances": ["joho-web01"], "wait_timeout": 30})
+    req = write_request(tmp_path / "r.yml", "INFO-005", {"instances": ["joho-web01"], "wait_timeout": 2})
     plan = operations.plan(req)
     proxied.never_reach["stopped"] = True
     out = operations.apply(plan.run_id)
     assert out.exit_code == 3
-    assert "Timed out after 30s waiting for stopped" in out.message
+    assert "Timed out after 2s waiting for stopped" in out.message
     assert f"{ids['joho-web01']} is stopping" in out.message
     report = (out.path / "report.md").read_text()
     assert "Timed out" in report
@@ -205,7 +205,7 @@ def test_status_checks_that_never_pass_time_out(proxied: Any, estate: Any, tmp_p
     ids = ids_by_name(estate)
     estate.stop_instances(InstanceIds=[ids["joho-web01"]])
     plan = operations.plan(write_request(tmp_path / "r.yml", "INFO-004",
-                                         {"instances": ["joho-web01"], "wait_timeout": 30}))
+                                         {"instances": ["joho-web01"], "wait_timeout": 2}))
     proxied.status_checks_stuck = True
     out = operations.apply(plan.run_id)
     assert out.exit_code == 3 and "(status checks not ok)" in out.message
@@ -239,3 +239,36 @@ def test_operator_tags_real_run_and_site_refuses_untagged_run(estate: Any) -> No
     r = _ansible_playbook(["-e", '{"instances": ["joho-web01"]}'])
     assert r.returncode != 0 and "runs only with --tags" in r.stdout
     assert states(estate) == before
+
+
+def test_stop_of_an_instance_with_stop_protection_is_refused_by_the_plan(
+    proxied: Any, estate: Any, tmp_path: Path
+) -> None:
+    from ops_driver import sandbox
+
+    name = "joho-stopguard01"  # a Name of its own: terminated instances stay listed by moto
+    image = estate.describe_instances(InstanceIds=[ids_by_name(estate)["joho-web01"]])[
+        "Reservations"][0]["Instances"][0]["ImageId"]
+    tags = [{"Key": "Name", "Value": name}, {"Key": "Environment", "Value": "sandbox"},
+            {"Key": "Role", "Value": "web"}]
+    guarded = estate.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.medium", DisableApiStop=True,
+        Placement={"AvailabilityZone": sandbox.REGION + "a"},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])["Instances"][0]["InstanceId"]
+    try:
+        ids = ids_by_name(estate)
+        estate.stop_instances(InstanceIds=[ids["joho-ap01"]])  # already stopped: no stop, so no attribute look-up
+        before = states(estate)
+        req = write_request(tmp_path / "r.yml", "INFO-005", {"instances": ["joho-web01", "joho-ap01", name]})
+        out = operations.plan(req)
+        assert out.exit_code == 2, out.message
+        assert f"{guarded} ({name}) has stop protection on (attribute disableApiStop)" in out.message
+        assert ids["joho-web01"] not in out.message and "Nothing was changed" in out.message
+        assert proxied.calls["DescribeInstanceAttribute"] == 2  # joho-web01 and the guarded one, not joho-ap01
+        assert proxied.calls["StopInstances"] == 0
+        assert states(estate) == before
+        with pytest.raises(PolicyRefused, match="only a successful plan"):
+            operations.apply(out.run_id)
+        assert states(estate) == before
+    finally:
+        estate.terminate_instances(InstanceIds=[guarded])

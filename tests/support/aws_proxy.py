@@ -14,7 +14,9 @@ the faults moto cannot produce:
   ``stopping`` instead (an instance that never gets there);
 - ``never_reach_ids[instance_id] = state``: the same for one instance only, from its next StartInstances
   (``running``) or StopInstances (``stopped``) call on (one instance that fails to start or to stop while the
-  others do).
+  others do);
+- ``host_states[host_id] = state``: DescribeHosts reports that Dedicated Host in ``state`` (e.g.
+  ``under-assessment``, ``permanent-failure``) instead of its real one (a host that is not ``available``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class AwsProxy:
         self.armed: set[str] = set()
         self.images_stuck = False
         self.s3_denied_keys: set[str] = set()
+        self.host_states: dict[str, str] = {}
         self.lock = threading.Lock()
         proxy = self
 
@@ -107,6 +110,11 @@ class AwsProxy:
             data = data.replace(b"<status>ok</status>", b"<status>initializing</status>")
         if action == "DescribeImages" and self.images_stuck:
             data = data.replace(b"<imageState>available</imageState>", b"<imageState>pending</imageState>")
+        if action == "DescribeHosts":
+            for host_id, host_state in self.host_states.items():
+                host = re.compile(rb"(<hostId>" + re.escape(host_id.encode()) +
+                                  rb"</hostId>(?:(?!<hostId>).)*?<state>)[^<]*(</state>)", re.S)
+                data = host.sub(rb"\g<1>" + host_state.encode().replace(b"\\", b"\\\\") + rb"\g<2>", data)
         if action == "DescribeInstances":
             if self.never_reach.get("running"):
                 data = data.replace(b"<name>running</name>", b"<name>pending</name>")
@@ -140,3 +148,4 @@ class AwsProxy:
             self.status_checks_stuck = False
             self.images_stuck = False
             self.s3_denied_keys.clear()
+            self.host_states.clear()

@@ -83,3 +83,20 @@ def test_wait_until_stops_at_done_failed_or_deadline() -> None:
         lambda: clock["t"],
     )
     assert pending == ["a"] and failed == [] and clock["t"] == 12
+
+
+def test_duplicate_names_are_the_names_two_targets_would_share() -> None:
+    day = dt.date(2026, 11, 22)
+    named = [
+        ("i-1", ops_backup.ami_name("web01", "pre-change", "REQ-1", day)),
+        ("i-2", ops_backup.ami_name("web01", "pre-change", "REQ-1", day)),  # same Name tag as i-1
+        ("i-3", ops_backup.ami_name("", "pre-change", "REQ-1", day)),  # no Name tag
+        ("i-4", ops_backup.ami_name("", "pre-change", "REQ-1", day)),
+        ("i-5", ops_backup.ami_name("ap01", "pre-change", "REQ-1", day)),
+    ]
+    assert ops_backup.duplicate_names(named) == {
+        "instance-pre-change-REQ-1-20261122": ["i-3", "i-4"],
+        "web01-pre-change-REQ-1-20261122": ["i-1", "i-2"],
+    }
+    assert ops_backup.duplicate_names([("i-1", "a"), ("i-1", "a"), ("i-2", "b")]) == {}  # one target twice
+    assert ops_backup.duplicate_names([]) == {}
