@@ -7,8 +7,9 @@ LOCK_HASH := $(shell sha256sum requirements.lock requirements-uv.lock pyproject.
 STAMP := $(VENV)/.installed-$(LOCK_HASH)
 UV := $(VENV)/bin/uv
 # pytest-xdist workers: more than the 2 cores, since the integration tests wait on servers and ansible-playbook runs.
-# --dist load hands the tests out in collection order, one at a time (the longest first: tests/conftest.py), so the
-# molecule scenarios start on every worker at once; worksteal would give them all to the first worker.
+# --dist load --maxschedchunk 1 hands the tests out in collection order (the longest first: tests/conftest.py), at most
+# two queued per worker, so the molecule scenarios start on every worker at once and no worker ends with a queue of
+# long tests while the others idle (by default the first worker gets the first quarter of a quarter of the tests).
 WORKERS ?= 4
 PYTEST_OPTS ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -62,7 +63,7 @@ demo: venv sysdeps
 # one pytest-xdist pool, the longest first. pytest exits 5 when it collects no test: for this project that is a
 # failure, never a pass. The 15 slowest tests are printed at the end.
 test: venv sysdeps lint
-	@start=$$(date +%s); $(PY) -m pytest -n $(WORKERS) --dist load --durations=15 $(PYTEST_OPTS) tests; rc=$$?; \
+	@start=$$(date +%s); $(PY) -m pytest -n $(WORKERS) --dist load --maxschedchunk 1 --durations=15 $(PYTEST_OPTS) tests; rc=$$?; \
 	  echo "make test: pytest took $$(( $$(date +%s) - start )) s with $(WORKERS) workers (rc $$rc)"; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; exit 1; fi; exit $$rc
 
@@ -79,11 +80,11 @@ unit: venv sysdeps
 	$(PY) -m pytest tests/unit
 
 integration: venv sysdeps
-	$(PY) -m pytest -n $(WORKERS) --dist load tests/integration
+	$(PY) -m pytest -n $(WORKERS) --dist load --maxschedchunk 1 tests/integration
 
 # Each role's molecule scenario (syntax, prepare, check, converge, idempotence, verify, cleanup), one test each.
 molecule: venv sysdeps
-	$(PY) -m pytest -n $(WORKERS) --dist load tests/molecule
+	$(PY) -m pytest -n $(WORKERS) --dist load --maxschedchunk 1 tests/molecule
 
 lint: venv
 	ruff check ops_driver tests library module_utils filter_plugins bench scripts
