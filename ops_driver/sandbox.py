@@ -1,7 +1,7 @@
 """The embedded sandbox: a moto server (AWS API) on 127.0.0.1 seeded with the estate the sample requests use.
 
 State lives in ``$OPS_SANDBOX_DIR`` (default ``<project>/.sandbox``): ``moto.pid``, ``endpoint.url``,
-``moto.log`` and ``estate.json``. ``up`` and ``down`` are idempotent. Nothing listens beyond 127.0.0.1.
+``moto.log``, ``estate.json`` and ``amis.json`` (the few AMIs moto is started with, see ``_amis_file``). ``up`` and ``down`` are idempotent. Nothing listens beyond 127.0.0.1.
 Beside the moto server runs the web stack of ``websandbox`` (nginx, haproxy, stand-in services under a private
 supervisord, in ``web/``), started at the end of ``up`` and stopped first by ``down``, and the ESA SIMULATOR of
 ``esasandbox`` (one SSH port per appliance of inventories/sandbox, in ``esa/``).
@@ -15,6 +15,7 @@ one environment can name another's instance and be refused.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -198,6 +199,32 @@ def seed(endpoint: str) -> dict[str, Any]:
     return estate
 
 
+def _amis_file(d: Path) -> Path | None:
+    """A small AMI catalogue for moto (``MOTO_AMIS_PATH``): the Amazon Linux AMIs of moto's own default list.
+
+    By default moto loads about 1,350 AMIs into every region it serves (its default list, the latest and the
+    ECS-optimised ones), which costs seconds of CPU at start and in every DescribeImages; the sandbox launches
+    from one Amazon Linux AMI and never needs the others. None (moto's defaults) when moto's list is not found.
+    """
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("moto")
+    if spec is None or spec.origin is None:
+        return None
+    source = Path(spec.origin).parent / "ec2" / "resources" / "amis.json.gz"
+    try:
+        amis = json.loads(gzip.decompress(source.read_bytes()))
+    except (OSError, ValueError):
+        return None
+    linux = [a for a in amis if "amzn" in str(a.get("name", "")).lower()]
+    if not linux:
+        return None
+    path = d / "amis.json"
+    path.write_text(json.dumps(linux, indent=1) + "\n")
+    return path
+
+
 def up(directory: Path | None = None, port: int | None = None, timeout_s: float = 30.0) -> SandboxState:
     """Start the moto server and seed the estate, then the web stack (websandbox), unless running (idempotent)."""
     d = directory or sandbox_dir()
@@ -211,9 +238,13 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
     port = port or procs.free_ports(1)[0]
     endpoint = f"http://{HOST}:{port}"
     moto = Path(sys.executable).parent / "moto_server"
+    env = dict(os.environ)
+    amis = _amis_file(d)
+    if amis is not None:
+        env["MOTO_AMIS_PATH"] = str(amis)
     with (d / "moto.log").open("ab") as log:
         proc = subprocess.Popen([str(moto), "-H", HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     _CHILDREN[proc.pid] = proc  # the server outlives this call; keep the handle so it can be reaped
     (d / "moto.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + timeout_s
@@ -241,7 +272,7 @@ def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState
     current = state(d)
     if current.pid:
         procs.terminate(current.pid, _CHILDREN.pop(current.pid, None), timeout_s)
-    for name in ("moto.pid", "endpoint.url", "estate.json"):
+    for name in ("moto.pid", "endpoint.url", "estate.json", "amis.json"):
         (d / name).unlink(missing_ok=True)
     shutil.rmtree(d / "restore", ignore_errors=True)  # files restored from the estate go with it
     shutil.rmtree(d / "nas", ignore_errors=True)
