@@ -1,7 +1,8 @@
 """The embedded sandbox: a moto server (AWS API) on 127.0.0.1 seeded with the estate the sample requests use.
 
 State lives in ``$OPS_SANDBOX_DIR`` (default ``<project>/.sandbox``): ``moto.pid``, ``endpoint.url``,
-``moto.log``, ``estate.json`` and ``amis.json`` (the few AMIs moto is started with, see ``_amis_file``). ``up`` and ``down`` are idempotent. Nothing listens beyond 127.0.0.1.
+``moto.log``, ``estate.json`` and ``amis.json`` (the few AMIs moto is started with, see ``_amis_file``).
+``up`` and ``down`` are idempotent. Nothing listens beyond 127.0.0.1.
 Beside the moto server runs the web stack of ``websandbox`` (nginx, haproxy, stand-in services under a private
 supervisord, in ``web/``), started at the end of ``up`` and stopped first by ``down``, and the ESA SIMULATOR of
 ``esasandbox`` (one SSH port per appliance of inventories/sandbox, in ``esa/``).
