@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,61 +130,51 @@ def test_copy_keeps_mode_and_mtime_and_hashes_every_byte_of_many_block_files(sha
     assert copied.st_mode & 0o7777 == 0o640 and copied.st_mtime_ns == 1_600_000_000_123_456_789
 
 
-def test_a_block_that_reads_back_differently_is_hashed_from_the_written_file(
-    shares: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The destination hash equals the source's only when every block read back equals what was written."""
-    prod, maint = shares
-    files = nas.select(str(prod), "work", ["sub"])
-    hashed: list[str] = []
-    real_pread, real_sha = os.pread, nas.sha256_file
-
-    def corrupt_pread(fd: int, n: int, offset: int) -> bytes:
-        data = real_pread(fd, n, offset)
+def _corrupt_pread(real: Any) -> Any:
+    def pread(fd: int, n: int, offset: int) -> bytes:
+        data = real(fd, n, offset)
         return bytes([data[0] ^ 0xFF]) + data[1:]
 
-    def recording_sha(path: str) -> str:
-        hashed.append(path)
-        return str(real_sha(path))
-
-    monkeypatch.setattr(nas, "sha256_file", recording_sha)
-    monkeypatch.setattr(nas.os, "pread", corrupt_pread)
-    try:
-        src, dst = nas.copy_files(nas.plan_copy(files, str(maint), "in", "REQ-1", False))
-    finally:
-        monkeypatch.setattr(nas.os, "pread", real_pread)
-    assert hashed == [str(maint / "in" / "sub" / "c.txt")]  # the written file itself, not the source's digest
-    assert dst == src  # the file on disk is intact: its own hash says so
+    return pread
 
 
-def test_a_large_block_that_reads_back_differently_is_hashed_from_the_written_file(
-    shares: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Full COPY_BLOCK blocks are read back into a reused buffer (os.preadv): a difference there counts too."""
-    prod, maint = shares
-    big = prod / "work" / "sub" / "c.txt"
-    big.write_bytes(os.urandom(2 * nas.COPY_BLOCK + 5))
-    files = nas.select(str(prod), "work", ["sub"])
-    hashed: list[str] = []
-    real_preadv, real_sha = os.preadv, nas.sha256_file
-
-    def corrupt_preadv(fd: int, buffers: list[bytearray], offset: int) -> int:
-        n = real_preadv(fd, buffers, offset)
+def _corrupt_preadv(real: Any) -> Any:
+    def preadv(fd: int, buffers: list[bytearray], offset: int) -> int:
+        n = real(fd, buffers, offset)
         buffers[0][0] ^= 0xFF
         return int(n)
 
+    return preadv
+
+
+@pytest.mark.parametrize("size, call, corrupt", [
+    (None, "pread", _corrupt_pread),  # a small file: read back with os.pread
+    (2 * nas.COPY_BLOCK + 5, "preadv", _corrupt_preadv),  # full blocks: read back into a reused buffer
+])
+def test_a_block_that_reads_back_differently_is_hashed_from_the_written_file(
+    shares: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, size: int | None, call: str, corrupt: Any
+) -> None:
+    """The destination hash equals the source's only when every block read back equals what was written."""
+    prod, maint = shares
+    big = prod / "work" / "sub" / "c.txt"
+    if size is not None:
+        big.write_bytes(os.urandom(size))
+    files = nas.select(str(prod), "work", ["sub"])
+    hashed: list[str] = []
+    real_read, real_sha = getattr(os, call), nas.sha256_file
+
     def recording_sha(path: str) -> str:
         hashed.append(path)
         return str(real_sha(path))
 
     monkeypatch.setattr(nas, "sha256_file", recording_sha)
-    monkeypatch.setattr(nas.os, "preadv", corrupt_preadv)
+    monkeypatch.setattr(nas.os, call, corrupt(real_read))
     try:
         src, dst = nas.copy_files(nas.plan_copy(files, str(maint), "in", "REQ-1", False))
     finally:
-        monkeypatch.setattr(nas.os, "preadv", real_preadv)
-    assert hashed == [str(maint / "in" / "sub" / "c.txt")]
-    assert dst == src == {"sub/c.txt": hashlib.sha256(big.read_bytes()).hexdigest()}
+        monkeypatch.setattr(nas.os, call, real_read)
+    assert hashed == [str(maint / "in" / "sub" / "c.txt")]  # the written file itself, not the source's digest
+    assert dst == src == {"sub/c.txt": hashlib.sha256(big.read_bytes()).hexdigest()}  # intact on disk
 
 
 @pytest.mark.parametrize("fmt, password", [("zip", PASSWORD), ("7z", PASSWORD), ("zip", None), ("tar.gz", None)])
