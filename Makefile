@@ -32,18 +32,17 @@ $(STAMP): requirements.lock requirements-uv.lock pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# Debian tools the NAS transfers are tested against (7-Zip for archive interoperability, rsync for the bench),
-# and the web servers of the sandbox's web stack (ops_driver/websandbox.py: nginx and haproxy under supervisord).
+# Debian packages the tests and the sandbox need, each installed only when its command is missing, all with one
+# apt-get update: 7-Zip (p7zip-full, archive interoperability), rsync (the NAS bench), and the web servers of the
+# sandbox's web stack (ops_driver/websandbox.py: nginx and haproxy under supervisord).
 # Installing nginx/haproxy must not start the system-wide services (invoke-rc.d would start nginx on port 80):
 # unless /usr/sbin/policy-rc.d already exits 101, a temporary one that does is put in place for the install and
 # removed afterwards (any other policy-rc.d found is put back).
+SYSDEPS := 7z:p7zip-full rsync:rsync nginx:nginx haproxy:haproxy
 sysdeps:
-	@if ! command -v 7z >/dev/null || ! command -v rsync >/dev/null; then \
-	  echo "installing p7zip-full and rsync from Debian"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq p7zip-full rsync >/dev/null; \
-	fi
-	@if ! command -v nginx >/dev/null || ! command -v haproxy >/dev/null; then \
-	  echo "installing nginx and haproxy from Debian (system services not started)"; \
+	@missing=; for pair in $(SYSDEPS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian:$$missing (system services not started)"; \
 	  prc=/usr/sbin/policy-rc.d; saved=; created=; \
 	  if [ -x $$prc ] && { $$prc nginx start >/dev/null 2>&1; [ $$? = 101 ]; }; then \
 	    echo "$$prc already forbids starting services"; \
@@ -53,19 +52,28 @@ sysdeps:
 	    chmod 755 $$prc; created=1; \
 	  fi; \
 	  trap 'if [ -n "$$created" ]; then rm -f $$prc; [ -z "$$saved" ] || mv $$saved $$prc; fi' EXIT; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx haproxy >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 demo: venv sysdeps
 	bash scripts/demo.sh
 
-# The whole suite: lint, then unit, integration and molecule tests (tests/molecule runs each role's scenario) in
-# one pytest-xdist pool, the longest first. pytest exits 5 when it collects no test: for this project that is a
+# The whole suite: ruff and mypy, then unit, integration and molecule tests (tests/molecule runs each role's scenario)
+# in one pytest-xdist pool, the longest first. pytest exits 5 when it collects no test: for this project that is a
 # failure, never a pass. The 15 slowest tests are printed at the end.
-test: venv sysdeps lint
-	@start=$$(date +%s); $(PY) -m pytest -n $(WORKERS) --dist load --maxschedchunk 1 --durations=15 $(PYTEST_OPTS) tests; rc=$$?; \
+# ansible-lint (~100 CPU-s, a third of it serial syntax checks) runs beside pytest at a lower priority (nice): it takes
+# the CPU the workers leave idle while they wait on servers, not theirs. Its output is printed after pytest's, and
+# either failing fails the target.
+test: venv sysdeps
+	ruff check ops_driver tests library module_utils filter_plugins bench scripts
+	mypy
+	@mkdir -p $(ANSIBLE_HOME); nice -n 15 ansible-lint --offline --profile production > $(ANSIBLE_HOME)/ansible-lint.out 2>&1 & al=$$!; \
+	  start=$$(date +%s); $(PY) -m pytest -n $(WORKERS) --dist load --maxschedchunk 1 --durations=15 $(PYTEST_OPTS) tests; rc=$$?; \
 	  echo "make test: pytest took $$(( $$(date +%s) - start )) s with $(WORKERS) workers (rc $$rc)"; \
-	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; exit 1; fi; exit $$rc
+	  wait $$al; alrc=$$?; echo "ansible-lint --offline --profile production (rc $$alrc):"; cat $(ANSIBLE_HOME)/ansible-lint.out; \
+	  rm -f $(ANSIBLE_HOME)/ansible-lint.out; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; exit 1; fi; \
+	  if [ $$rc -ne 0 ]; then exit $$rc; fi; exit $$alrc
 
 # The edit-test loop (well under 2 minutes): ruff, mypy and the unit tests, with ansible-lint beside them.
 check: venv
