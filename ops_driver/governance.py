@@ -1,0 +1,401 @@
+"""Change governance: change classes, approvals bound to the exact plan, emergency changes, the ledger's checks.
+
+The rules live in ``policy/change.yml`` (see its comments), not here. What this module enforces:
+
+- the operator is ``--operator``, else ``$OPS_OPERATOR``, else the login name (:func:`operator`);
+- a work request may raise its task's change class (catalog ``change_class``), never lower it; ``emergency``
+  needs ``emergency_reason`` (:func:`effective_class`, exit 2);
+- an approval (``ops-driver approve RUN_ID --by NAME``) is a record in ``$OPS_EVIDENCE_DIR/approvals/<RUN_ID>/``
+  holding the approver, the UTC time, the comment and the SHA-256 of the approved bundle's ``manifest.json``; it
+  counts only while the ledger holds it with that hash (:func:`approve`, :func:`approvals_of`);
+- ``apply`` runs a plan only when the ledger holds the plan as it is now, the plan has as many approvals by
+  distinct people as its class needs, every one for the plan's manifest as it is now, and the apply's operator
+  is none of them (:func:`check_apply`, exit 4);
+- an emergency apply needs no approval and is *pending* until approved after the fact (:func:`pending`).
+
+Reference points: Atlantis ``apply_requirements: [approved]``, AWS Systems Manager Change Manager (approval levels;
+the ``aws:approve`` step's minimum approvals), Terraform saved plans (an apply refuses a plan that changed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import evidence, ledger
+from .errors import InvalidInput, PolicyRefused
+from .paths import project_root
+
+CLASSES = ("standard", "minor", "major", "emergency")
+APPROVALS = "approvals"
+OPERATOR_ENV = "OPS_OPERATOR"
+
+
+@dataclass(frozen=True)
+class ChangeClass:
+    """One class of ``policy/change.yml``. ``rank`` is None for emergency (outside the order)."""
+
+    name: str
+    ja: str
+    rank: int | None
+    approvals: int
+    post_approvals: int
+    requires: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class ChangePolicy:
+    classes: dict[str, ChangeClass]
+    approval_timeout_s: int
+    source: str
+
+    def get(self, name: str) -> ChangeClass:
+        return self.classes[name]
+
+
+def policy_path() -> Path:
+    return project_root() / "policy" / "change.yml"
+
+
+def _int(value: Any, where: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidInput(f"{where}: must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+def parse_policy(data: Any, source: str) -> ChangePolicy:
+    """Validate ``policy/change.yml``; InvalidInput (exit 2) naming the field otherwise."""
+    if not isinstance(data, dict) or not isinstance(data.get("classes"), dict):
+        raise InvalidInput(f"{source}: needs a mapping 'classes' with {', '.join(CLASSES)}")
+    raw = data["classes"]
+    if set(raw) != set(CLASSES):
+        raise InvalidInput(f"{source}: classes must be exactly {', '.join(CLASSES)} (found {', '.join(map(str, raw))})")
+    classes = {}
+    for name in CLASSES:
+        c = raw[name]
+        where = f"{source}: classes.{name}"
+        if not isinstance(c, dict):
+            raise InvalidInput(f"{where}: must be a mapping")
+        rank = None if name == "emergency" else _int(c.get("rank"), f"{where}.rank")
+        requires = c.get("requires") or []
+        if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+            raise InvalidInput(f"{where}.requires: must be a list of request field names")
+        classes[name] = ChangeClass(name=name, ja=str(c.get("ja", "")), rank=rank,
+                                    approvals=_int(c.get("approvals"), f"{where}.approvals"),
+                                    post_approvals=_int(c.get("post_approvals", 0), f"{where}.post_approvals"),
+                                    requires=tuple(requires), description=str(c.get("description", "")))
+    ranks = [classes[n].rank for n in CLASSES if n != "emergency"]
+    if len(set(ranks)) != len(ranks):
+        raise InvalidInput(f"{source}: classes standard, minor and major need different ranks")
+    if classes["emergency"].post_approvals < 1:
+        raise InvalidInput(f"{source}: classes.emergency.post_approvals must be at least 1")
+    timeout = _int(data.get("approval_timeout_s", 86400), f"{source}: approval_timeout_s", 60)
+    return ChangePolicy(classes=classes, approval_timeout_s=timeout, source=source)
+
+
+def load_policy(path: Path | None = None) -> ChangePolicy:
+    path = path or policy_path()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise InvalidInput(f"{path}: cannot read the change policy ({e})") from None
+    return parse_policy(data, str(path))
+
+
+def operator(given: str | None = None) -> str:
+    """Who is acting: ``given`` (``--operator``), else ``$OPS_OPERATOR``, else the login name."""
+    for value in (given, os.environ.get(OPERATOR_ENV)):
+        if value is not None:
+            name = value.strip()
+            if not name:
+                raise InvalidInput("--operator / OPS_OPERATOR: the operator's name is empty; give your name")
+            return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def effective_class(task_class: str, requested: str | None, emergency_reason: str | None,
+                    policy: ChangePolicy) -> str:
+    """The class a run has: the task's (catalog), or the request's when it raises it; InvalidInput (exit 2) for an
+    unknown class, a lowering, or an emergency without ``emergency_reason``."""
+    if requested is None:
+        return task_class
+    if requested not in policy.classes:
+        raise InvalidInput(f"change_class: {requested!r} is not a change class; use one of {', '.join(CLASSES)}")
+    wanted = policy.get(requested)
+    for field in wanted.requires:
+        if field == "emergency_reason" and not (emergency_reason or "").strip():
+            raise InvalidInput(f"change_class: {requested}: the request needs a non-empty emergency_reason "
+                               "(why this cannot wait for approval)")
+    if wanted.rank is None:
+        return requested
+    base = policy.get(task_class)
+    if base.rank is not None and wanted.rank < base.rank:
+        raise InvalidInput(f"change_class: {requested!r} would lower the task's class {task_class!r} "
+                           f"({policy.source}); a request may raise its class, never lower it: remove change_class or "
+                           f"use {task_class} or higher")
+    return requested
+
+
+# ---------------------------------------------------------------- approvals
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval record (``approvals/<run_id>/<approval_id>.json``) and its SHA-256 as a file."""
+
+    approval_id: str
+    run_id: str
+    approver: str
+    at: str
+    comment: str
+    manifest_sha256: str
+    after_the_fact: bool
+    sha256: str
+    path: Path
+
+    def summary(self) -> dict[str, Any]:
+        return {"approval_id": self.approval_id, "run_id": self.run_id, "by": self.approver, "at": self.at,
+                "comment": self.comment, "manifest_sha256": self.manifest_sha256,
+                "after_the_fact": self.after_the_fact}
+
+
+def approvals_dir(base: Path) -> Path:
+    return base / APPROVALS
+
+
+def manifest_sha256(b: evidence.Bundle) -> str:
+    return evidence.sha256_file(b.path / evidence.MANIFEST)
+
+
+def _read_approval(path: Path) -> Approval:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Approval(approval_id=str(data["approval_id"]), run_id=str(data["run_id"]), approver=str(data["approver"]),
+                    at=str(data["at"]), comment=str(data.get("comment") or ""),
+                    manifest_sha256=str(data["manifest_sha256"]), after_the_fact=bool(data.get("after_the_fact")),
+                    sha256=hashlib.sha256(path.read_bytes()).hexdigest(), path=path)
+
+
+def approvals_of(run_id: str, base: Path, entries: list[ledger.Entry] | None = None) -> list[Approval]:
+    """The approvals of ``run_id`` that the ledger holds as they are now (a record edited or added outside
+    ``ops-driver approve`` does not count; ``evidence verify`` names it)."""
+    entries = ledger.entries(base) if entries is None else entries
+    held = {(e.run_id, e.sha256) for e in entries if e.kind == "approval" and e.ref == run_id}
+    out = []
+    folder = approvals_dir(base) / run_id
+    for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            a = _read_approval(p)
+        except (OSError, ValueError, KeyError):
+            continue
+        if (a.approval_id, a.sha256) in held and a.run_id == run_id:
+            out.append(a)
+    return out
+
+
+def ledger_entry(run_id: str, kind: str, entries: list[ledger.Entry]) -> ledger.Entry | None:
+    return next((e for e in entries if e.kind == kind and e.run_id == run_id), None)
+
+
+def _held_as_is(b: evidence.Bundle, kind: str, entries: list[ledger.Entry]) -> str:
+    """The SHA-256 of the bundle's manifest; PolicyRefused unless the ledger holds the bundle with it, intact."""
+    problems = evidence.verify(b)
+    if problems:
+        raise PolicyRefused(f"{kind} {b.run_id}: evidence bundle does not verify ({'; '.join(problems)})")
+    digest = manifest_sha256(b)
+    entry = ledger_entry(b.run_id, kind, entries)
+    if entry is None:
+        raise PolicyRefused(f"{kind} {b.run_id} is not in the ledger ({ledger.LEDGER}): it was not made by "
+                            "`ops-driver`; plan again")
+    if entry.sha256 != digest:
+        raise PolicyRefused(f"{kind} {b.run_id}: manifest.json differs from the ledger (line {entry.line_no}): the "
+                            "bundle was edited after it was recorded; plan again")
+    return digest
+
+
+def forbidden_approvers(manifest: dict[str, Any]) -> list[str]:
+    """Who may not approve a run: its operator, the request's requested_by (and, for an apply, the plan's
+    operator)."""
+    names = [manifest.get("operator"), manifest.get("requested_by"), manifest.get("plan_operator")]
+    return list(dict.fromkeys(str(n) for n in names if n))
+
+
+def applies_of(plan_id: str, base: Path, entries: list[ledger.Entry] | None = None) -> list[dict[str, Any]]:
+    """The manifests of the applies of ``plan_id``, found through the ledger (not by reading every bundle)."""
+    entries = ledger.entries(base) if entries is None else entries
+    out = []
+    for e in entries:
+        if e.kind == "apply" and e.ref == plan_id:
+            try:
+                out.append(evidence.bundle(e.run_id, base).manifest())
+            except InvalidInput:
+                out.append({"run_id": e.run_id, "status": "bundle missing"})
+    return out
+
+
+def approve(run_id: str, by: str, comment: str | None, base: Path, now: dt.datetime | None = None,
+            plan_check: Any = None) -> Approval:
+    """Record an approval of a plan (or, after the fact, of an emergency apply) and append it to the ledger.
+
+    Raises InvalidInput (exit 2): no such run, a run that is neither a plan nor an emergency apply, an empty name.
+    PolicyRefused (exit 4): a plan that failed, expired or was applied (``plan_check(manifest, now, applies)``,
+    policy.check_plan); a bundle the ledger does not hold as it is; an approver who is the run's operator or the
+    request's requested_by; the same approver twice. Nothing is written when it raises.
+    """
+    name = (by or "").strip()
+    if not name:
+        raise InvalidInput("--by: the approver's name is empty; give the name of the person approving")
+    b = evidence.bundle(run_id, base)
+    m = b.manifest()
+    kind = m.get("kind")
+    after = kind == "apply"
+    if kind not in ("plan", "apply") or (after and m.get("change_class") != "emergency"):
+        raise InvalidInput(f"run {run_id} is {'an apply of class ' + str(m.get('change_class')) if after else kind}: "
+                           "approve a plan (its run ID printed by `plan`) or an emergency apply")
+    entries = ledger.entries(base)
+    digest = _held_as_is(b, str(kind), entries)
+    now = now or evidence.utc_now()
+    if not after and plan_check is not None:
+        plan_check(m, now, applies_of(run_id, base, entries))
+    forbidden = forbidden_approvers(m)
+    if name in forbidden:
+        raise PolicyRefused(f"approval must come from someone other than {' and '.join(forbidden)} (the operator and "
+                            f"the requester of {run_id}); ask another reviewer")
+    done = approvals_of(run_id, base, entries)
+    if any(a.approver == name for a in done):
+        raise PolicyRefused(f"{name} has already approved {run_id}; a second approval must come from another person")
+    approval_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    record = {"approval_id": approval_id, "run_id": run_id, "approver": name, "at": evidence.iso(now),
+              "comment": comment or "", "manifest_sha256": digest, "after_the_fact": after,
+              "task": m.get("task"), "environment": m.get("environment"), "change_class": m.get("change_class")}
+    folder = approvals_dir(base) / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{approval_id}.json"
+    text = json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    with path.open("x", encoding="utf-8") as f:
+        f.write(text)
+    ledger.append(base, "approval", approval_id, hashlib.sha256(text.encode("utf-8")).hexdigest(), ref=run_id,
+                  now=now)
+    return _read_approval(path)
+
+
+def check_apply(plan: evidence.Bundle, apply_operator: str, base: Path,
+                policy: ChangePolicy) -> tuple[str, list[Approval]]:
+    """Before an apply runs: (the plan's change class, the approvals that release it); PolicyRefused (exit 4) when
+    the ledger does not hold the plan as it is, approvals are missing or for another manifest, or the apply's
+    operator approved it."""
+    entries = ledger.entries(base)
+    digest = _held_as_is(plan, "plan", entries)
+    m = plan.manifest()
+    cls = str(m.get("change_class") or "standard")
+    if cls not in policy.classes:
+        raise PolicyRefused(f"plan {plan.run_id}: change class {cls!r} is not in {policy.source}; plan again")
+    need = policy.get(cls).approvals
+    folder = approvals_dir(base) / plan.run_id
+    held = approvals_of(plan.run_id, base, entries)
+    stale = [a for a in held if a.manifest_sha256 != digest]
+    if stale:
+        raise PolicyRefused(f"plan {plan.run_id}: the approval by {', '.join(a.approver for a in stale)} is for "
+                            "another version of the plan (its manifest SHA-256 differs); plan again and approve again")
+    unheld = len(list(folder.glob("*.json"))) - len(held) if folder.is_dir() else 0
+    approvers = list(dict.fromkeys(a.approver for a in held))
+    if len(approvers) < need:
+        forbidden = forbidden_approvers(m)
+        raise PolicyRefused(
+            f"plan {plan.run_id} is a {cls} change ({policy.get(cls).ja}): it needs {need} approval(s) by different "
+            f"people, it has {len(approvers)} of {need}" + (f" ({', '.join(approvers)})" if approvers else "")
+            + (f"; {unheld} approval file(s) not in the ledger do not count" if unheld > 0 else "")
+            + f"; approve with `ops-driver approve {plan.run_id} --by NAME` (not {' or '.join(forbidden)})")
+    if apply_operator in approvers:
+        raise PolicyRefused(f"plan {plan.run_id}: {apply_operator} approved it and may not also apply it; another "
+                            "operator applies")
+    return cls, held
+
+
+def pending(base: Path) -> list[dict[str, Any]]:
+    """Emergency applies still waiting for approval after the fact: run ID, task, environment, operator, time,
+    reason, approvals so far and how many are needed."""
+    policy = load_policy()
+    entries = ledger.entries(base)
+    need = policy.get("emergency").post_approvals
+    out = []
+    for e in entries:
+        if e.kind != "apply":
+            continue
+        try:
+            m = evidence.bundle(e.run_id, base).manifest()
+        except InvalidInput:
+            continue
+        if m.get("change_class") != "emergency":
+            continue
+        got = len({a.approver for a in approvals_of(e.run_id, base, entries)})
+        if got < need:
+            out.append({"run_id": e.run_id, "task": m.get("task"), "environment": m.get("environment"),
+                        "operator": m.get("operator"), "ended_at": m.get("ended_at"), "status": m.get("status"),
+                        "emergency_reason": m.get("emergency_reason"), "approvals": got, "needed": need})
+    return out
+
+
+_APPROVAL_FILE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}\.json$")
+
+
+def verify_all(base: Path, head_mark: tuple[int, str] | None = None) -> dict[str, list[str]]:
+    """Everything wrong with the evidence folder, by subject (a run ID, an approval file, or ``ledger``):
+
+    a bundle whose files do not verify; a bundle edited after its ledger line, removed, or present but not in the
+    ledger; an approval record changed, removed or not in the ledger; a ledger line that does not parse, is out of
+    sequence, breaks the hash chain or repeats a run; with ``head_mark`` (SEQ, HASH), a ledger cut short of it.
+    """
+    problems: dict[str, list[str]] = {}
+
+    def add(subject: str, text: str) -> None:
+        problems.setdefault(subject, []).append(text)
+
+    found, parse_problems = ledger.read(base)
+    for text in parse_problems + ledger.check_chain(found, head_mark):
+        add("ledger", text)
+    bundles = {b.run_id: b for b in evidence.all_bundles(base)}
+    held_runs = set()
+    for e in found:
+        if e.kind == "approval":
+            continue
+        held_runs.add(e.run_id)
+        b = bundles.get(e.run_id)
+        if b is None:
+            add(e.run_id, f"bundle removed (recorded on {ledger.LEDGER} line {e.line_no})")
+        elif manifest_sha256(b) != e.sha256:
+            add(e.run_id, f"manifest.json edited after it was recorded ({ledger.LEDGER} line {e.line_no})")
+    for run_id, b in bundles.items():
+        for text in evidence.verify(b):
+            add(run_id, text)
+        if run_id not in held_runs:
+            add(run_id, "bundle not in the ledger (added outside ops-driver)")
+    approvals = {e.run_id: e for e in found if e.kind == "approval"}
+    on_disk: dict[str, Path] = {}
+    root = approvals_dir(base)
+    for f in sorted(root.glob("*/*")) if root.is_dir() else []:
+        on_disk[f.stem if _APPROVAL_FILE.match(f.name) else f"{f.parent.name}/{f.name}"] = f
+    for approval_id, e in approvals.items():
+        record = on_disk.get(approval_id)
+        subject = f"approval {approval_id}"
+        if record is None or record.parent.name != e.ref:
+            add(subject, f"approval record of {e.ref} removed (recorded on {ledger.LEDGER} line {e.line_no})")
+        elif hashlib.sha256(record.read_bytes()).hexdigest() != e.sha256:
+            add(subject, f"approval record of {e.ref} changed after it was recorded ({ledger.LEDGER} line {e.line_no})")
+    for key, f in on_disk.items():
+        if key not in approvals:
+            add(f"approval {key}", f"{f.relative_to(base)}: not in the ledger (added outside `ops-driver approve`)")
+    return problems
