@@ -193,17 +193,17 @@ def approvals_of(run_id: str, base: Path, entries: list[ledger.Entry] | None = N
     """The approvals of ``run_id`` that the ledger holds as they are now (a record edited or added outside
     ``ops-driver approve`` does not count; ``evidence verify`` names it)."""
     entries = ledger.entries(base) if entries is None else entries
-    held = {(e.run_id, e.sha256) for e in entries if e.kind == "approval" and e.ref == run_id}
+    held = {(e.run_id, e.sha256): e.seq for e in entries if e.kind == "approval" and e.ref == run_id}
     out = []
     folder = approvals_dir(base) / run_id
-    for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for p in folder.glob("*.json") if folder.is_dir() else []:
         try:
             a = _read_approval(p)
         except (OSError, ValueError, KeyError):
             continue
         if (a.approval_id, a.sha256) in held and a.run_id == run_id:
             out.append(a)
-    return out
+    return sorted(out, key=lambda a: held[a.approval_id, a.sha256])  # in the order they were given
 
 
 def ledger_entry(run_id: str, kind: str, entries: list[ledger.Entry]) -> ledger.Entry | None:
