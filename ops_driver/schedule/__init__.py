@@ -8,7 +8,9 @@ Files (``schedule/`` in the project; year files in ``$OPS_SCHEDULE_DIR`` when se
 - ``schedule/rules.yml`` — the rules (:mod:`.rules`: see :func:`parse_rules` and the comments in the file): per
   environment a weekday and its occurrence in the month (``{weekday: saturday, nth: 2}``: the 2nd Saturday;
   ``nth: -1``: the last), what to do when that day cannot be used (``shift``, ``shift_weekdays``) and days never
-  used (``exclude``, by default ``12-29..01-03``, 年末年始).
+  used (``exclude``, by default the non-business periods of ``schedule/calendar.yml``: ``12-29..01-03``, 年末年始).
+- ``schedule/calendar.yml`` — the non-business periods of the business-day calendar (:mod:`.calendar`: the one
+  definition of a Japanese business day in the project: weekends, public holidays, 年末年始).
 - ``schedule/<YYYY>.yml`` — the schedule of one year made by :func:`generate` (:mod:`.generate`) and written by
   :func:`save` (:mod:`.fileformat`): per environment per month the date, plus ``shifted_from`` and ``reason`` when
   it is not the rule's day.
@@ -24,11 +26,21 @@ the fix; a missing year file raises :class:`ScheduleMissing` (a ScheduleError).
 
 from __future__ import annotations
 
-from .calendar import MAX_YEAR, MIN_YEAR, holidays_source, month_days, public_holidays
+from .calendar import (
+    MAX_YEAR,
+    MIN_YEAR,
+    BusinessCalendar,
+    CalendarError,
+    DayRange,
+    holidays_source,
+    load_calendar,
+    month_days,
+    public_holidays,
+    read_yaml,
+)
 from .fileformat import ScheduleMissing, load, parse, save, schedule_path
 from .generate import Schedule, Shift, check, generate
 from .rules import (
-    DEFAULT_EXCLUDE,
     DEFAULT_SHIFT,
     DEFAULT_SHIFT_WEEKDAYS,
     SHIFTS,
@@ -39,16 +51,17 @@ from .rules import (
     Rules,
     ScheduleError,
     check_year,
+    default_exclude,
     load_rules,
     parse_exclusion,
     parse_rules,
-    read_yaml,
     rules_path,
 )
 
 __all__ = [
-    "DEFAULT_EXCLUDE", "DEFAULT_SHIFT", "DEFAULT_SHIFT_WEEKDAYS", "MAX_YEAR", "MIN_YEAR", "SHIFTS", "WEEKDAYS",
-    "WEEKDAY_ABBR", "Exclusion", "Rule", "Rules", "Schedule", "ScheduleError", "ScheduleMissing", "Shift", "check",
-    "check_year", "generate", "holidays_source", "load", "load_rules", "month_days", "parse", "parse_exclusion",
-    "parse_rules", "public_holidays", "read_yaml", "rules_path", "save", "schedule_path",
+    "DEFAULT_SHIFT", "DEFAULT_SHIFT_WEEKDAYS", "MAX_YEAR", "MIN_YEAR", "SHIFTS", "WEEKDAYS", "WEEKDAY_ABBR",
+    "BusinessCalendar", "CalendarError", "DayRange", "Exclusion", "Rule", "Rules", "Schedule", "ScheduleError",
+    "ScheduleMissing", "Shift", "check", "check_year", "default_exclude", "generate", "holidays_source", "load",
+    "load_calendar", "load_rules", "month_days", "parse", "parse_exclusion", "parse_rules", "public_holidays",
+    "read_yaml", "rules_path", "save", "schedule_path",
 ]

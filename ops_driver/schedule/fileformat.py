@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 
 from ..paths import schedule_dir
+from .calendar import read_yaml
 from .generate import Schedule, Shift
-from .rules import ScheduleError, check_year, parse_rules, read_yaml
+from .rules import ScheduleError, check_year, parse_rules
 
 
 class ScheduleMissing(ScheduleError):
@@ -86,7 +87,7 @@ def load(path: Path) -> Schedule:
         year = path.stem if path.stem.isdigit() else "YYYY"
         raise ScheduleMissing(f"{path}: no schedule for {year}; make it with `ops-driver schedule generate "
                               f"--year {year}`")
-    return parse(read_yaml(path, "schedule", "generate it"), str(path))
+    return parse(read_yaml(path, "schedule", "generate it", ScheduleError), str(path))
 
 
 class _Dumper(yaml.SafeDumper):

@@ -13,74 +13,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InvalidInput
 from ..paths import ENVIRONMENTS, project_root
-from .calendar import MAX_YEAR, MIN_YEAR, month_days
+from .calendar import MAX_YEAR, MIN_YEAR, DayRange, load_calendar, month_days, parse_day_range, read_yaml
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SHIFTS = ("next", "previous")
 DEFAULT_SHIFT = "next"
 DEFAULT_SHIFT_WEEKDAYS = ("saturday", "sunday")
-DEFAULT_EXCLUDE = ("12-29..01-03",)  # 年末年始: from 29 December to 3 January, every year
 
 _RULE_KEYS = {"weekday", "nth", "shift", "shift_weekdays", "exclude", "note"}
 _TOP_KEYS = {"schedule", "shift", "shift_weekdays", "exclude", "environments", "note"}
-_MD = r"(\d{2})-(\d{2})"
-_YMD = r"(\d{4})-(\d{2})-(\d{2})"
 
 
 class ScheduleError(InvalidInput):
     """Bad rules, a bad schedule file or rules that cannot be met: exit 2, nothing run."""
 
 
-@dataclass(frozen=True)
-class Exclusion:
-    """Days never used: ``YYYY-MM-DD``, ``MM-DD`` (every year) or a range ``A..B`` of either form.
-
-    An every-year range may wrap the year end (``12-29..01-03``).
-    """
-
-    spec: str
-    start: tuple[int, int, int]  # (year or 0 for every year, month, day)
-    end: tuple[int, int, int]
-
-    def matches(self, day: dt.date) -> bool:
-        if self.start[0]:
-            return dt.date(*self.start) <= day <= dt.date(*self.end)
-        md, lo, hi = (day.month, day.day), self.start[1:], self.end[1:]
-        return lo <= md <= hi if lo <= hi else (md >= lo or md <= hi)
+Exclusion = DayRange
+"""Days never used (an ``exclude`` entry): ``YYYY-MM-DD``, ``MM-DD`` (every year) or a range ``A..B`` of either form;
+the calendar's :class:`~ops_driver.schedule.calendar.DayRange`."""
 
 
 def parse_exclusion(spec: Any, where: str) -> Exclusion:
     """Parse one ``exclude`` entry; ScheduleError naming ``where`` when it is not one of the documented forms."""
-    text = spec.isoformat() if isinstance(spec, dt.date) else spec
-    fix = f"{where}: {spec!r} is not a day or a range; use YYYY-MM-DD, MM-DD (every year) or A..B, e.g. 12-29..01-03"
-    if not isinstance(text, str):
-        raise ScheduleError(fix)
-    parts = [p.strip() for p in text.split("..")]
-    if len(parts) not in (1, 2):
-        raise ScheduleError(fix)
-    ends: list[tuple[int, int, int]] = []
-    for p in parts:
-        m = re.fullmatch(_YMD, p) or re.fullmatch(_MD, p)
-        if not m:
-            raise ScheduleError(fix)
-        nums = [int(g) for g in m.groups()]
-        ymd = (nums[0], nums[1], nums[2]) if len(nums) == 3 else (0, nums[0], nums[1])
-        try:
-            dt.date(ymd[0] or 2000, ymd[1], ymd[2])  # 2000 is a leap year: 02-29 is a valid every-year day
-        except ValueError:
-            raise ScheduleError(fix) from None
-        ends.append(ymd)
-    start, end = ends[0], ends[-1]
-    if bool(start[0]) != bool(end[0]):
-        raise ScheduleError(f"{where}: {text!r} mixes a dated and an every-year day; write both ends alike")
-    if start[0] and dt.date(*start) > dt.date(*end):
-        raise ScheduleError(f"{where}: {text!r} ends before it starts; write the earlier day first")
-    return Exclusion(spec=text, start=start, end=end)
+    return parse_day_range(spec, where, ScheduleError)
+
+
+def default_exclude() -> tuple[Exclusion, ...]:
+    """The days every schedule excludes when its rules have no ``exclude``: the non-business periods of
+    ``schedule/calendar.yml`` (年末年始, ``12-29..01-03``), the same days the business-day calendar closes.
+    """
+    return tuple(p.days for p in load_calendar().periods)
 
 
 @dataclass(frozen=True)
@@ -126,7 +91,7 @@ class Rules:
 
     name: str
     environments: dict[str, Rule]
-    exclude: tuple[Exclusion, ...] = tuple(parse_exclusion(s, "exclude") for s in DEFAULT_EXCLUDE)
+    exclude: tuple[Exclusion, ...] = field(default_factory=default_exclude)
     source: str = field(default="<rules>", compare=False)
 
     def excluded_by(self, environment: str, day: dt.date) -> str | None:
@@ -195,7 +160,8 @@ def parse_rules(data: Any, source: str = "<rules>") -> Rules:
         schedule: dedicated_host_reboot        # the name the catalog's automation.schedule refers to
         shift: next                            # default for every environment: next | previous
         shift_weekdays: [saturday, sunday]     # default: the weekdays a shifted date may fall on
-        exclude: ['12-29..01-03']              # default when absent: 年末年始; [] excludes nothing
+        exclude: ['2026-08-14']                # default when absent: schedule/calendar.yml's 年末年始;
+                                               # [] excludes nothing
         environments:                          # every environment of paths.ENVIRONMENTS, in priority order
           prod: {weekday: saturday, nth: 2}    # may override shift, shift_weekdays; may add exclude, note
 
@@ -214,7 +180,7 @@ def parse_rules(data: Any, source: str = "<rules>") -> Rules:
                             "automation.schedule uses, e.g. dedicated_host_reboot")
     shift = _shift(data.get("shift", DEFAULT_SHIFT), f"{source}: shift")
     shift_weekdays = _weekdays(data.get("shift_weekdays", list(DEFAULT_SHIFT_WEEKDAYS)), f"{source}: shift_weekdays")
-    exclude = _exclusions(data.get("exclude", list(DEFAULT_EXCLUDE)), f"{source}: exclude")
+    exclude = _exclusions(data["exclude"], f"{source}: exclude") if "exclude" in data else default_exclude()
     envs = data.get("environments")
     if not isinstance(envs, dict) or not envs:
         raise ScheduleError(f"{source}: environments: give one rule per environment ({', '.join(ENVIRONMENTS)})")
@@ -236,24 +202,8 @@ def rules_path() -> Path:
 def load_rules(path: Path | None = None) -> Rules:
     """Read and validate a rules file (default :func:`rules_path`). Raises ScheduleError (exit 2)."""
     path = path or rules_path()
-    return parse_rules(read_yaml(path, "rules file", "give --rules FILE or restore schedule/rules.yml"), str(path))
-
-
-def read_yaml(path: Path, what: str, fix: str) -> Any:
-    """The YAML content of ``path``; ScheduleError (exit 2) when it is missing (with ``fix``), unreadable or not
-    YAML (naming the line and column)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScheduleError(f"{path}: no such {what}; {fix}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScheduleError(f"{path}: cannot read the {what}: {e}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScheduleError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}; fix the syntax") from None
+    return parse_rules(read_yaml(path, "rules file", "give --rules FILE or restore schedule/rules.yml", ScheduleError),
+                       str(path))
 
 
 def check_year(year: Any, field_name: str = "--year") -> int:
