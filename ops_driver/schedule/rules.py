@@ -76,6 +76,7 @@ class Rule:
         return days[self.nth - 1] if self.nth > 0 else days[-1]
 
     def to_dict(self) -> dict[str, Any]:
+        """The rule as in ``rules.yml``, every default written out (``weekday`` and ``shift_weekdays`` by name)."""
         out: dict[str, Any] = {"weekday": WEEKDAYS[self.weekday], "nth": self.nth, "shift": self.shift,
                                "shift_weekdays": [WEEKDAYS[w] for w in self.shift_weekdays]}
         if self.exclude:
@@ -103,6 +104,7 @@ class Rules:
         return None
 
     def to_dict(self) -> dict[str, Any]:
+        """The rules as a ``rules.yml`` mapping with ``exclude`` written out (the ``rules`` of a year file)."""
         return {"schedule": self.name, "exclude": [e.spec for e in self.exclude],
                 "environments": {env: r.to_dict() for env, r in self.environments.items()}}
 
