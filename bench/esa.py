@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT / "module_utils"))
 
 import esa_entries  # noqa: E402
 
-from ops_driver import esasandbox, procs  # noqa: E402
 from ops_driver.runner import ansible_env  # noqa: E402
+from ops_driver.sandbox import esa, procs  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 SIZE = 10_000
@@ -149,7 +149,7 @@ def main() -> int:
                                  "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 20
-            while not esasandbox._accepts(port):
+            while not esa._accepts(port):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("bench: the ESA simulator did not start")
                 time.sleep(0.1)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import esasandbox, evidence, operations
+from ops_driver import evidence, operations, sandbox
 from ops_driver.paths import project_root
 from tests.integration.conftest import write_request
 
@@ -27,14 +27,14 @@ class Esa:
 
     def __init__(self, directory: Path):
         self.dir = directory
-        self.sim = esasandbox.simulator()
+        self.sim = sandbox.esa.simulator()
 
     def state(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.sim.read_state(esasandbox.state_file(self.dir, name))
+        result: dict[str, Any] = self.sim.read_state(sandbox.esa.state_file(self.dir, name))
         return result
 
     def entries(self, name: str, group: str, listener: str = "InboundMail") -> list[str]:
-        result: list[str] = self.sim.sender_group_entries(esasandbox.state_file(self.dir, name), listener, group)
+        result: list[str] = self.sim.sender_group_entries(sandbox.esa.state_file(self.dir, name), listener, group)
         return result
 
     def commits(self, name: str) -> list[dict[str, Any]]:
@@ -53,7 +53,7 @@ class Esa:
         return len({json.loads(x)["session"] for x in log.read_text().splitlines() if x.strip()})
 
     def arm(self, name: str, fault: str, value: Any) -> None:
-        self.sim.arm_fault(esasandbox.state_file(self.dir, name), fault, value)
+        self.sim.arm_fault(sandbox.esa.state_file(self.dir, name), fault, value)
 
     def snapshot(self) -> dict[str, Any]:
         return {n: self.state(n)["listeners"] for n in COMM + CORE}
@@ -64,7 +64,7 @@ def esa(sandbox_server: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Esa:
     """The appliances as `sandbox up` seeds them (one entry off the desired state), command logs emptied."""
     monkeypatch.setenv("OPS_SANDBOX_DIR", str(sandbox_server["dir"]))
     d = Path(sandbox_server["dir"]) / "esa"
-    esasandbox.seed(d)
+    sandbox.esa.seed(d)
     for log in d.glob("*.commands.log"):
         log.unlink()
     return Esa(d)
@@ -247,7 +247,7 @@ def test_password_never_reaches_evidence_or_output(esa: Esa, tmp_path: Path) -> 
 def test_unknown_host_key_is_refused(esa: Esa, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kh = esa.dir / "known_hosts"
     saved = kh.read_text()
-    other = esasandbox.simulator()
+    other = sandbox.esa.simulator()
     try:
         fake = tmp_path / "other"
         other.seed_esa(fake, [{"name": "x", "hostname": "x.example.jp", "port": 1}], username="u", password="p" * 8)
@@ -292,7 +292,7 @@ def test_a_sender_group_changed_since_the_plan_is_drift_and_nothing_is_committed
     state = esa.state(COMM[1])  # someone edits the second appliance by hand after the plan
     whitelist = next(g for g in state["listeners"][0]["sender_groups"] if g["name"] == "WHITELIST")
     whitelist["hosts"].append("198.51.100.99")
-    esa.sim.write_state(esasandbox.state_file(esa.dir, COMM[1]), state)
+    esa.sim.write_state(sandbox.esa.state_file(esa.dir, COMM[1]), state)
     out = operations.apply(plan.run_id)
     assert out.exit_code == 4, out.message
     assert "DRIFT: esa-comm-sandbox02.example.jp InboundMail/WHITELIST changed since the plan" in out.message

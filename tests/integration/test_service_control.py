@@ -1,6 +1,6 @@
 """INFO-020 ... INFO-023, COMM-022, COMM-024 on the sandbox's real web stack.
 
-nginx (web, Sorry, desknet's NEO web) and haproxy run under the sandbox's own supervisord (ops_driver/websandbox.py);
+nginx (web, Sorry, desknet's NEO web) and haproxy run under the sandbox's own supervisord (ops_driver/sandbox/web.py);
 every stop and start goes through supervisord (community.general.supervisorctl), and what users get is asked
 over HTTP through haproxy.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ops_driver import operations, websandbox
+from ops_driver import operations, sandbox
 from tests.integration.conftest import write_request
 
 pytestmark = pytest.mark.integration
@@ -35,11 +35,11 @@ def get(url: str) -> tuple[int, str]:
 def web(sandbox_server: dict[str, Any], estate: Any) -> Iterator[dict[str, Any]]:
     """The sandbox web stack with every program running before and after the test."""
     d = Path(sandbox_server["dir"])
-    ep = websandbox.endpoints(d)
+    ep = sandbox.web.endpoints(d)
     assert ep is not None
 
     def all_running() -> None:
-        for name, state in websandbox.program_states(d).items():
+        for name, state in sandbox.web.program_states(d).items():
             if state != "RUNNING":
                 subprocess.run([ep["supervisorctl"], "-c", ep["supervisord_config"], "start", name], check=True,
                                capture_output=True)
@@ -50,7 +50,7 @@ def web(sandbox_server: dict[str, Any], estate: Any) -> Iterator[dict[str, Any]]
 
 
 def states(web: dict[str, Any]) -> dict[str, str]:
-    return websandbox.program_states(web["dir"])
+    return sandbox.web.program_states(web["dir"])
 
 
 def run(path: Path) -> tuple[operations.Outcome, operations.Outcome]:

@@ -23,9 +23,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..errors import RunFailed
+from ..paths import project_root
 from . import procs
-from .errors import RunFailed
-from .paths import project_root
 
 HOST = "127.0.0.1"
 USERNAME = "opsadmin"

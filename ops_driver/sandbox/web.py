@@ -35,8 +35,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ..errors import RunFailed
 from . import procs
-from .errors import RunFailed
 
 HOST = "127.0.0.1"
 NORMAL_MARKER = "情報系ポータル（通常運用）"

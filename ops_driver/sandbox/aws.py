@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import esasandbox, procs, websandbox
-from .errors import OpsError, RunFailed
-from .paths import project_root, sandbox_dir
+from ..errors import OpsError, RunFailed
+from ..paths import project_root, sandbox_dir
+from . import esa, procs, web
 
 REGION = "ap-northeast-1"
 HOST = "127.0.0.1"
@@ -231,10 +231,10 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
     d = directory or sandbox_dir()
     current = state(d)
     if current.running:
-        websandbox.up(d)  # returns at once if it is running too
-        esasandbox.up(d / "esa")  # likewise
+        web.up(d)  # returns at once if it is running too
+        esa.up(d / "esa")  # likewise
         return current
-    websandbox.require()  # fail before anything is started if nginx/haproxy/supervisor are missing
+    web.require()  # fail before anything is started if nginx/haproxy/supervisor are missing
     d.mkdir(parents=True, exist_ok=True)
     port = port or procs.free_ports(1)[0]
     endpoint = f"http://{HOST}:{port}"
@@ -260,16 +260,16 @@ def up(directory: Path | None = None, port: int | None = None, timeout_s: float 
     seed_datastage(d / "datastage")
     estate = seed(endpoint)
     (d / "estate.json").write_text(json.dumps(estate, indent=2, sort_keys=True) + "\n")
-    websandbox.up(d)
-    esasandbox.up(d / "esa")
+    web.up(d)
+    esa.up(d / "esa")
     return state(d)
 
 
 def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState:
     """Stop the web stack and the moto server (idempotent); the estate and the restore folder are gone with it."""
     d = directory or sandbox_dir()
-    websandbox.down(d)
-    esasandbox.down(d / "esa")
+    web.down(d)
+    esa.down(d / "esa")
     current = state(d)
     if current.pid:
         procs.terminate(current.pid, _CHILDREN.pop(current.pid, None), timeout_s)
@@ -302,9 +302,9 @@ def status(directory: Path | None = None) -> dict[str, Any]:
     s = state(directory)
     data: dict[str, Any] = {"running": s.running, "pid": s.pid if s.running else None,
                             "endpoint": s.endpoint if s.running else None, "directory": str(s.directory),
-                            "instances": [], "web": websandbox.endpoints(s.directory),
-                            "esa": {name: f"ssh://{esasandbox.USERNAME}@{esasandbox.HOST}:{port}"
-                                    for name, port in esasandbox.ports(s.directory / "esa").items()}}
+                            "instances": [], "web": web.endpoints(s.directory),
+                            "esa": {name: f"ssh://{esa.USERNAME}@{esa.HOST}:{port}"
+                                    for name, port in esa.ports(s.directory / "esa").items()}}
     if s.running and s.endpoint:
         try:
             data["instances"] = instances(s.endpoint)
