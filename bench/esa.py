@@ -14,7 +14,6 @@ Prints a table and writes ``bench/results/esa.json``. Rounds: ``BENCH_ROUNDS`` (
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -33,7 +32,7 @@ sys.path.insert(0, str(ROOT / "module_utils"))
 import esa_entries  # noqa: E402
 
 from ops_driver.runner import ansible_env  # noqa: E402
-from ops_driver.sandbox import esa, procs  # noqa: E402
+from ops_driver.sandbox import procs, simulators  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 SIZE = 10_000
@@ -135,24 +134,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ops-bench-esa-") as tmp:
         work = Path(tmp)
         sim_dir = work / "esa"
-        spec = importlib.util.spec_from_file_location("esasim", ROOT / "tools" / "esa_sim" / "esasim.py")
-        assert spec and spec.loader
-        sim = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sim)
+        sim = simulators.load("esa")
         password = "bench-" + os.urandom(8).hex()
         port = procs.free_ports(1)[0]
         config = sim.seed_esa(sim_dir, [{"name": "esa-bench", "hostname": "esa-bench.example.jp", "port": port,
                                          "sender_groups": {"WHITELIST": current}}],
                               username="opsadmin", password=password)
         (sim_dir / "password").write_text(password + "\n")
-        proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "esa_sim" / "esasim.py"), "serve",
-                                 "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = work / "esasim.log"
+        proc = procs.spawn([sys.executable, simulators.path("esa"), "serve", "--config", config], log=log)
         try:
-            deadline = time.monotonic() + 20
-            while not esa._accepts(port):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("bench: the ESA simulator did not start")
-                time.sleep(0.1)
+            try:
+                procs.wait_ready(proc, lambda: procs.accepts(port), name="bench: the ESA simulator", log=log,
+                                 timeout_s=20)
+            except procs.StartFailed as e:
+                raise SystemExit(str(e)) from e
             results["plan"] = run_module(work, sim_dir, port, desired, check=True)
             results["apply"] = run_module(work, sim_dir, port, desired, check=False)
             got = sim.sender_group_entries(sim_dir / "esa-bench.json", "InboundMail", "WHITELIST")
@@ -160,8 +156,7 @@ def main() -> int:
             results["again"] = run_module(work, sim_dir, port, desired, check=False)
             assert results["again"]["changed"] is False
         finally:
-            proc.terminate()
-            proc.wait(10)
+            procs.stop(proc)
     d, p, a, g = results["diff"], results["plan"], results["apply"], results["again"]
     print(f"ESA reconcile: WHITELIST of {SIZE:,} entries, desired state differs by {DIFFER} "
           f"({d['delete']} to delete, {d['add']} to add)")

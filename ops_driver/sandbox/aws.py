@@ -1,50 +1,49 @@
-"""The embedded sandbox: a moto server (AWS API) on 127.0.0.1 seeded with the estate the sample requests use.
+"""The sandbox's AWS: a moto server (EC2 and S3 APIs) on 127.0.0.1 seeded with the estate the sample requests use.
 
-State lives in ``$OPS_SANDBOX_DIR`` (default ``<project>/.sandbox``): ``moto.pid``, ``endpoint.url``,
-``moto.log``, ``estate.json`` and ``amis.json`` (the few AMIs moto is started with, see ``_amis_file``).
-``up`` and ``down`` are idempotent. Nothing listens beyond 127.0.0.1.
-Beside the moto server runs the web stack of ``websandbox`` (nginx, haproxy, stand-in services under a private
-supervisord, in ``web/``), started at the end of ``up`` and stopped first by ``down``, and the ESA SIMULATOR of
-``esasandbox`` (one SSH port per appliance of inventories/sandbox, in ``esa/``).
+Files in the sandbox folder: ``moto.pid``, ``endpoint.url``, ``moto.log``, ``estate.json`` and ``amis.json`` (the
+few AMIs moto is started with, see ``_amis_file``). :func:`start` and :func:`stop` are called by the sandbox's
+``up`` and ``down`` (``ops_driver.sandbox``); :func:`state` says whether the server answers.
 
 Estate (region ap-northeast-1): for each environment of ``ESTATE_ENVIRONMENTS`` one web, ap and db
 instance tagged ``Name``, ``Environment``, ``Role``, each with a root and a data EBS volume. The sandbox
 environment's instances are named ``joho-web01`` …; the others ``<env>-joho-web01`` … so that a request for
-one environment can name another's instance and be refused.
+one environment can name another's instance and be refused. Each environment has Dedicated Hosts with its
+instances, and the bucket :data:`BUCKET` holds :data:`BUCKET_OBJECTS`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import OpsError, RunFailed
-from ..paths import project_root, sandbox_dir
-from . import esa, procs, web
+from ..errors import RunFailed
+from ..paths import ENVIRONMENTS
+from . import procs
+from .procs import HOST
 
 REGION = "ap-northeast-1"
-HOST = "127.0.0.1"
-ESTATE_ENVIRONMENTS = ("sandbox", "prod", "dr", "maint")
+#: Every environment of the project (``paths.ENVIRONMENTS``), the sandbox's own first: the estate has each.
+ESTATE_ENVIRONMENTS = ("sandbox", *(e for e in ENVIRONMENTS if e != "sandbox"))
 ROLES = ("web", "ap", "db")
 # Moto accepts any credentials; these are not secrets (they are in inventories/sandbox too).
 CREDENTIALS = {"aws_access_key_id": "SANDBOXACCESSKEYID00",
                "aws_secret_access_key": "sandbox-secret-key-moto-accepts-any"}
-
-
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+#: The server's files in the sandbox folder.
+PID_FILE, LOG_FILE, ENDPOINT_FILE = "moto.pid", "moto.log", "endpoint.url"
+ESTATE_FILE, AMIS_FILE = "estate.json", "amis.json"
 
 
 @dataclass
 class SandboxState:
+    """The moto server of a sandbox folder: ``running`` (alive and answering), its ``pid`` and ``endpoint``
+    (``http://127.0.0.1:<port>``) as its files say (``None`` when missing), and the folder."""
+
     running: bool
     pid: int | None
     endpoint: str | None
@@ -52,12 +51,10 @@ class SandboxState:
 
 
 def instance_name(environment: str, role: str, n: int = 1) -> str:
+    """The Name tag of instance ``n`` of ``role`` in ``environment``: ``joho-web01`` (sandbox),
+    ``prod-joho-web01`` (elsewhere)."""
     base = f"joho-{role}{n:02d}"
     return base if environment == "sandbox" else f"{environment}-{base}"
-
-
-def _alive(pid: int) -> bool:
-    return procs.alive(pid, _CHILDREN.get(pid))
 
 
 def _answers(endpoint: str, timeout_s: float = 1.0) -> bool:
@@ -68,19 +65,21 @@ def _answers(endpoint: str, timeout_s: float = 1.0) -> bool:
         return False
 
 
-def state(directory: Path | None = None) -> SandboxState:
-    d = directory or sandbox_dir()
-    pid = endpoint = None
-    try:
-        pid = int((d / "moto.pid").read_text().strip())
-        endpoint = (d / "endpoint.url").read_text().strip()
-    except (OSError, ValueError):
-        pass
-    running = bool(pid and _alive(pid) and endpoint and _answers(endpoint))
-    return SandboxState(running=running, pid=pid, endpoint=endpoint, directory=d)
+def state(directory: Path) -> SandboxState:
+    """The moto server of the sandbox folder ``directory``, from ``moto.pid`` and ``endpoint.url``."""
+    pid = procs.read_pid(directory / PID_FILE)
+    endpoint = None
+    if pid is not None:
+        try:
+            endpoint = (directory / ENDPOINT_FILE).read_text().strip()
+        except OSError:
+            pass
+    running = bool(pid and procs.alive(pid) and endpoint and _answers(endpoint))
+    return SandboxState(running=running, pid=pid, endpoint=endpoint, directory=directory)
 
 
 def ec2_client(endpoint: str) -> Any:
+    """A boto3 EC2 client of the sandbox's region for the moto server at ``endpoint``."""
     import boto3
 
     return boto3.client("ec2", region_name=REGION, endpoint_url=endpoint, **CREDENTIALS)
@@ -141,38 +140,8 @@ BUCKET_OBJECTS = {
 }
 
 
-def seed_nas(nas: Path) -> None:
-    """The NAS shares of the transfer host as folders: nas/prod with working files, nas/maint with a release."""
-    work = nas / "prod" / "work" / "2026-11"
-    (work / "detail").mkdir(parents=True, exist_ok=True)
-    (work / "summary.csv").write_text("month,count\n2026-11,1234\n", encoding="utf-8")
-    (work / "persons.csv").write_text("id,name,birth\n1,佐藤,1970-01-01\n", encoding="utf-8")
-    (work / "detail" / "part-001.csv").write_text("id,value\n" + "".join(f"{i},{i * 7}\n" for i in range(500)),
-                                                  encoding="utf-8")
-    release = nas / "maint" / "release" / "R2026-11"
-    release.mkdir(parents=True, exist_ok=True)
-    (release / "jobs.dsx").write_text("BEGIN HEADER\nEND HEADER\n", encoding="utf-8")
-    for server in ("stat-ap01", "stat-ap02"):  # the release folders of the production servers (STAT-007)
-        (nas.parent / "servers" / server / "release").mkdir(parents=True, exist_ok=True)
-
-
-def seed_datastage(home: Path) -> None:
-    """The DataStage SIMULATOR's state (tools/datastage_sim: projects STATPRJ and STATDEV, an authfile) in ``home``.
-
-    The simulator is loaded by file path: it is sandbox tooling, not part of the production code path.
-    """
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "dssim", project_root() / "tools" / "datastage_sim" / "dssim.py")
-    if spec is None or spec.loader is None:
-        raise RunFailed("sandbox: tools/datastage_sim/dssim.py is missing")
-    dssim = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dssim)
-    dssim.seed_datastage(home)
-
-
 def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client of the sandbox's region for the moto server at ``endpoint``."""
     import boto3
 
     return boto3.client("s3", region_name=REGION, endpoint_url=endpoint, **CREDENTIALS)
@@ -221,67 +190,41 @@ def _amis_file(d: Path) -> Path | None:
     linux = [a for a in amis if "amzn" in str(a.get("name", "")).lower()]
     if not linux:
         return None
-    path = d / "amis.json"
+    path = d / AMIS_FILE
     path.write_text(json.dumps(linux, indent=1) + "\n")
     return path
 
 
-def up(directory: Path | None = None, port: int | None = None, timeout_s: float = 30.0) -> SandboxState:
-    """Start the moto server and seed the estate, then the web stack (websandbox), unless running (idempotent)."""
-    d = directory or sandbox_dir()
-    current = state(d)
-    if current.running:
-        web.up(d)  # returns at once if it is running too
-        esa.up(d / "esa")  # likewise
-        return current
-    web.require()  # fail before anything is started if nginx/haproxy/supervisor are missing
+def start(d: Path, port: int | None = None, timeout_s: float = 30.0) -> str:
+    """Start moto_server (from this interpreter's environment) on 127.0.0.1:``port`` (default: a free port) for
+    the sandbox folder ``d``, wait until it answers, seed the estate (``estate.json``); return its endpoint
+    (also in ``endpoint.url``). Raises ``procs.StartFailed`` (exit 3) if it does not answer within ``timeout_s``
+    seconds, ``RunFailed`` if moto offers no AMI."""
     d.mkdir(parents=True, exist_ok=True)
     port = port or procs.free_ports(1)[0]
     endpoint = f"http://{HOST}:{port}"
-    moto = Path(sys.executable).parent / "moto_server"
     env = dict(os.environ)
     amis = _amis_file(d)
     if amis is not None:
         env["MOTO_AMIS_PATH"] = str(amis)
-    with (d / "moto.log").open("ab") as log:
-        proc = subprocess.Popen([str(moto), "-H", HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-    _CHILDREN[proc.pid] = proc  # the server outlives this call; keep the handle so it can be reaped
-    (d / "moto.pid").write_text(str(proc.pid))
-    deadline = time.monotonic() + timeout_s
-    while not _answers(endpoint, 0.5):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RunFailed(f"sandbox: moto_server did not start on {endpoint}; see {d / 'moto.log'}")
-        time.sleep(0.1)
-    (d / "endpoint.url").write_text(endpoint)
-    (d / "restore").mkdir(exist_ok=True)  # ops_restore_root of inventories/sandbox
-    seed_nas(d / "nas")
-    seed_datastage(d / "datastage")
+    proc = procs.spawn([Path(sys.executable).parent / "moto_server", "-H", HOST, "-p", str(port)],
+                       log=d / LOG_FILE, pid_file=d / PID_FILE, env=env)
+    procs.wait_ready(proc, lambda: _answers(endpoint, 0.5), name=f"sandbox: moto_server on {endpoint}",
+                     log=d / LOG_FILE, timeout_s=timeout_s)
+    (d / ENDPOINT_FILE).write_text(endpoint)
     estate = seed(endpoint)
-    (d / "estate.json").write_text(json.dumps(estate, indent=2, sort_keys=True) + "\n")
-    web.up(d)
-    esa.up(d / "esa")
-    return state(d)
+    (d / ESTATE_FILE).write_text(json.dumps(estate, indent=2, sort_keys=True) + "\n")
+    return endpoint
 
 
-def down(directory: Path | None = None, timeout_s: float = 10.0) -> SandboxState:
-    """Stop the web stack and the moto server (idempotent); the estate and the restore folder are gone with it."""
-    d = directory or sandbox_dir()
-    web.down(d)
-    esa.down(d / "esa")
-    current = state(d)
-    if current.pid:
-        procs.terminate(current.pid, _CHILDREN.pop(current.pid, None), timeout_s)
-    for name in ("moto.pid", "endpoint.url", "estate.json", "amis.json"):
+def stop(d: Path, timeout_s: float = 10.0) -> None:
+    """Stop the moto server of the sandbox folder ``d`` (idempotent) and remove its files but the log: the
+    estate is gone with it."""
+    pid = procs.read_pid(d / PID_FILE)
+    if pid is not None:
+        procs.stop(pid, timeout_s=timeout_s)
+    for name in (PID_FILE, ENDPOINT_FILE, ESTATE_FILE, AMIS_FILE):
         (d / name).unlink(missing_ok=True)
-    shutil.rmtree(d / "restore", ignore_errors=True)  # files restored from the estate go with it
-    shutil.rmtree(d / "nas", ignore_errors=True)
-    shutil.rmtree(d / "servers", ignore_errors=True)
-    shutil.rmtree(d / "datastage", ignore_errors=True)
-    shutil.rmtree(d / "datastage-backups", ignore_errors=True)
-    shutil.rmtree(d / "esa", ignore_errors=True)
-    return state(d)
 
 
 def instances(endpoint: str) -> list[dict[str, Any]]:
@@ -296,18 +239,3 @@ def instances(endpoint: str) -> list[dict[str, Any]]:
                             "environment": tags.get("Environment", ""), "role": tags.get("Role", ""),
                             "state": i["State"]["Name"]})
     return sorted(out, key=lambda x: (x["environment"], x["name"], x["id"]))
-
-
-def status(directory: Path | None = None) -> dict[str, Any]:
-    s = state(directory)
-    data: dict[str, Any] = {"running": s.running, "pid": s.pid if s.running else None,
-                            "endpoint": s.endpoint if s.running else None, "directory": str(s.directory),
-                            "instances": [], "web": web.endpoints(s.directory),
-                            "esa": {name: f"ssh://{esa.USERNAME}@{esa.HOST}:{port}"
-                                    for name, port in esa.ports(s.directory / "esa").items()}}
-    if s.running and s.endpoint:
-        try:
-            data["instances"] = instances(s.endpoint)
-        except Exception as e:
-            raise OpsError(f"sandbox: the moto server at {s.endpoint} did not answer: {e}") from e
-    return data

@@ -12,23 +12,17 @@ inventory shows a difference and a reconcile has something to do: see :data:`APP
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import secrets
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from ..errors import RunFailed
-from ..paths import project_root
-from . import procs
+from . import procs, simulators
+from .procs import HOST
 
-HOST = "127.0.0.1"
 USERNAME = "opsadmin"
+PID_FILE, LOG_FILE = "esasim.pid", "esasim.log"  # in the simulator's folder
 
 _COMM_WHITELIST = ["192.0.2.25", "198.51.100.0/26", ".partner.example.jp", "2001:db8:10::25",
                    "192.0.2.99"]  # 192.0.2.99: stale, not in the desired state
@@ -46,28 +40,6 @@ APPLIANCES: dict[str, dict[str, Any]] = {
                            "sender_groups": {"WHITELIST": _CORE_WHITELIST, "BLACKLIST": _CORE_BLACKLIST}},
 }
 
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def simulator() -> ModuleType:
-    """tools/esa_sim/esasim.py, imported by path (it is not part of the ops_driver package)."""
-    path = project_root() / "tools" / "esa_sim" / "esasim.py"
-    spec = importlib.util.spec_from_file_location("esasim", path)
-    if spec is None or spec.loader is None or not path.is_file():
-        raise RunFailed(f"sandbox: {path} is missing")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("esasim", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
 
 def ports(directory: Path) -> dict[str, int]:
     """``{inventory host: SSH port}`` of a running simulator; empty when there is none."""
@@ -79,11 +51,9 @@ def ports(directory: Path) -> dict[str, int]:
 
 
 def running(directory: Path) -> bool:
-    try:
-        pid = int((directory / "esasim.pid").read_text().strip())
-    except (OSError, ValueError):
-        return False
-    return procs.alive(pid, _CHILDREN.get(pid)) and all(_accepts(p) for p in ports(directory).values())
+    """Whether the simulator of ``directory`` is alive and accepts connections on every port of ``ports.json``."""
+    pid = procs.read_pid(directory / PID_FILE)
+    return pid is not None and procs.alive(pid) and all(procs.accepts(p) for p in ports(directory).values())
 
 
 def state_file(directory: Path, appliance: str) -> Path:
@@ -93,7 +63,7 @@ def state_file(directory: Path, appliance: str) -> Path:
 def seed(directory: Path) -> None:
     """Put every appliance back to its committed state at ``up`` and empty its command log. The simulator may be
     running (it reads the state file at each session)."""
-    sim = simulator()
+    sim = simulators.load("esa")
     for name, spec in APPLIANCES.items():
         sim.write_state(state_file(directory, name),
                         sim.initial_state({"name": name, "hostname": spec["hostname"],
@@ -106,7 +76,7 @@ def up(directory: Path, timeout_s: float = 20.0) -> None:
     if running(directory):
         return
     down(directory)
-    sim = simulator()
+    sim = simulators.load("esa")
     directory.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(18)
     appliances = [{"name": n, "hostname": a["hostname"], "port": port, "sender_groups": a["sender_groups"]}
@@ -116,28 +86,17 @@ def up(directory: Path, timeout_s: float = 20.0) -> None:
     pw.write_text(password + "\n")
     pw.chmod(0o600)
     (directory / "ports.json").write_text(json.dumps({a["name"]: a["port"] for a in appliances}, indent=2) + "\n")
-    script = project_root() / "tools" / "esa_sim" / "esasim.py"
-    with (directory / "esasim.log").open("ab") as log:
-        proc = subprocess.Popen([sys.executable, str(script), "serve", "--config", str(config),
-                                 "--pid-file", str(directory / "esasim.pid")],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    _CHILDREN[proc.pid] = proc
-    (directory / "esasim.pid").write_text(str(proc.pid))
-    deadline = time.monotonic() + timeout_s
-    while not all(_accepts(a["port"]) for a in appliances):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RunFailed(f"sandbox: the ESA simulator did not start; see {directory / 'esasim.log'}")
-        time.sleep(0.1)
+    proc = procs.spawn([sys.executable, simulators.path("esa"), "serve", "--config", config,
+                        "--pid-file", directory / PID_FILE], log=directory / LOG_FILE, pid_file=directory / PID_FILE)
+    procs.wait_ready(proc, lambda: all(procs.accepts(a["port"]) for a in appliances),
+                     name="sandbox: the ESA simulator", log=directory / LOG_FILE, timeout_s=timeout_s)
 
 
 def down(directory: Path, timeout_s: float = 10.0) -> None:
     """Stop the simulator (idempotent); its state files stay until the sandbox folder goes."""
-    try:
-        pid = int((directory / "esasim.pid").read_text().strip())
-    except (OSError, ValueError):
+    pid = procs.read_pid(directory / PID_FILE)
+    if pid is None:
         return
-    procs.terminate(pid, _CHILDREN.pop(pid, None), timeout_s)
-    (directory / "esasim.pid").unlink(missing_ok=True)
+    procs.stop(pid, timeout_s=timeout_s)
+    (directory / PID_FILE).unlink(missing_ok=True)
     (directory / "ports.json").unlink(missing_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ import pytest
 
 from ops_driver import operations
 from ops_driver.paths import project_root
+from ops_driver.sandbox import simulators
 from tests.integration.conftest import write_request
 
 pytestmark = pytest.mark.integration
@@ -24,11 +24,7 @@ PACKAGE_ASSETS = ["AggregateMonthly", "ConvWareki", "LoadSales", "PS_StatCommon"
 
 
 def _dssim() -> Any:
-    spec = importlib.util.spec_from_file_location("dssim", ROOT / "tools" / "datastage_sim" / "dssim.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return simulators.load("datastage")
 
 
 @pytest.fixture()

@@ -27,7 +27,7 @@ class Esa:
 
     def __init__(self, directory: Path):
         self.dir = directory
-        self.sim = sandbox.esa.simulator()
+        self.sim = sandbox.simulators.load("esa")
 
     def state(self, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self.sim.read_state(sandbox.esa.state_file(self.dir, name))
@@ -247,7 +247,7 @@ def test_password_never_reaches_evidence_or_output(esa: Esa, tmp_path: Path) -> 
 def test_unknown_host_key_is_refused(esa: Esa, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kh = esa.dir / "known_hosts"
     saved = kh.read_text()
-    other = sandbox.esa.simulator()
+    other = sandbox.simulators.load("esa")
     try:
         fake = tmp_path / "other"
         other.seed_esa(fake, [{"name": "x", "hostname": "x.example.jp", "port": 1}], username="u", password="p" * 8)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import re
-import socket
 import stat
 import subprocess
 import sys
@@ -22,29 +20,15 @@ from typing import Any
 import asyncssh
 import pytest
 
-from ops_driver.paths import project_root
+from ops_driver.sandbox import procs, simulators
 
-SIM = project_root() / "tools" / "esa_sim" / "esasim.py"
-_spec = importlib.util.spec_from_file_location("esasim", SIM)
-assert _spec and _spec.loader
-esasim = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(esasim)
+SIM = simulators.path("esa")
+esasim = simulators.load("esa")
 
 USER, PASSWORD = "admin", "sandbox pass phrase"
 HOSTNAME = "esa-comm-sandbox01.example.jp"
 BIG_HOSTNAME = "esa-big.example.jp"
 BIG = [f"10.{i // 250}.{i % 250}.1" for i in range(10_000)]
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 @dataclass
@@ -84,7 +68,7 @@ class Sim:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     d = tmp_path_factory.mktemp("esasim") / "sim"
-    p1, p2 = _free_ports(2)
+    p1, p2 = procs.free_ports(2)
     apps = [{"name": "esa-comm-sandbox01", "hostname": HOSTNAME, "port": p1,
              "sender_groups": {"WHITELIST": ["10.1.1.1", ".partner.example.jp"], "BLACKLIST": ["198.51.100.7"]}},
             {"name": "esa-big", "hostname": BIG_HOSTNAME, "port": p2, "sender_groups": {"WHITELIST": BIG}}]
