@@ -177,7 +177,7 @@ def test_replace_of_a_job_the_export_does_not_return_exits_2(ds: Path, tmp_path:
 
 
 def test_backup_folder_that_cannot_be_created_exits_2(ds: Path, tmp_path: Path) -> None:
-    """A regular file where the inventory's datastage_release_backup_dir would be: the plan refuses, nothing is
+    """A regular file where the inventory's datastage_backup_dir would be: the plan refuses, nothing is
     imported (the apply's makedirs would fail after the plan passed)."""
     backups = Path(os.environ["OPS_SANDBOX_DIR"]) / "datastage-backups"
     backups.write_text("not a folder\n")
@@ -278,7 +278,7 @@ def test_vault_credentials_reach_dsjob_only_through_a_temporary_authfile(
     vault_pass = tmp_path / "vault-pass"
     vault_pass.write_text("test-vault-password\n")
     creds = tmp_path / "creds.yml"
-    creds.write_text(f"datastage_release_user: dsadm\ndatastage_release_password: {password}\n")
+    creds.write_text(f"datastage_user: dsadm\ndatastage_password: {password}\n")
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "ansible-vault"), "encrypt", "--vault-password-file", str(vault_pass),
                     str(creds)], check=True, capture_output=True)
@@ -289,7 +289,7 @@ def test_vault_credentials_reach_dsjob_only_through_a_temporary_authfile(
     out = subprocess.run(
         [str(bin_dir / "ansible-playbook"), "-i", str(ROOT / "inventories" / "sandbox"),
          str(ROOT / "playbooks" / "stat-001-datastage-check.yml"), "--vault-password-file", str(vault_pass),
-         "-e", f"@{creds}", "-e", '{"project": "STATPRJ", "datastage_release_authfile": ""}'],
+         "-e", f"@{creds}", "-e", '{"project": "STATPRJ", "datastage_authfile": ""}'],
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert (out.returncode == 0) is ok, out.stdout + out.stderr

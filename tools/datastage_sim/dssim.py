@@ -1,8 +1,8 @@
 # ruff: noqa: UP031 - %-formatting, like the Ansible modules of this project
 """SIMULATOR of IBM InfoSphere DataStage 11.x command line tools (istool, dsjob) - sandbox and tests only.
 
-Not used by any production code path: the inventory of the sandbox points datastage_release_istool /
-datastage_release_dsjob at tools/datastage_sim/istool and tools/datastage_sim/dsjob. See README.md here for the
+Not used by any production code path: the inventory of the sandbox points datastage_istool /
+datastage_dsjob at tools/datastage_sim/istool and tools/datastage_sim/dsjob. See README.md here for the
 IBM documentation each behaviour follows and what is approximated.
 
 State: the folder named by the environment variable DSSIM_HOME:
