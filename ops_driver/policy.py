@@ -1,7 +1,9 @@
 """Guards around ``plan`` and ``apply``: a plan is applied once, while fresh, intact, under an environment lock;
 a scheduled task (CORE-049) runs only on its environment's scheduled day or as a recorded emergency.
 
-Every refusal is a :class:`PolicyRefused` (exit 4).
+Every refusal is a :class:`PolicyRefused` (exit 4). "Is today the day" is answered here: :func:`today` (the date in
+Asia/Tokyo, or ``$OPS_TODAY``) and :func:`scheduled_day` (the environment's date in the year's schedule file, read
+with :mod:`ops_driver.schedule`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 from .errors import InvalidInput, PolicyRefused
 
 DEFAULT_PLAN_MAX_AGE_S = 24 * 3600
+JST = dt.timezone(dt.timedelta(hours=9), "JST")  # Asia/Tokyo: UTC+9 all year (no DST since 1951)
+TODAY_ENV = "OPS_TODAY"
 
 
 def plan_max_age_s() -> int:
@@ -69,6 +73,43 @@ def environment_lock(lock_dir: Path, environment: str, holder: str) -> Iterator[
         os.close(fd)
 
 
+def today() -> tuple[dt.date, bool]:
+    """Today's date in Asia/Tokyo and whether it was overridden by ``$OPS_TODAY`` (``YYYY-MM-DD``, for tests and
+    rehearsals; the evidence records the override). InvalidInput (exit 2) when OPS_TODAY is not a date.
+    """
+    value = os.environ.get(TODAY_ENV, "").strip()
+    if value:
+        try:
+            return dt.date.fromisoformat(value), True
+        except ValueError:
+            raise InvalidInput(f"{TODAY_ENV}: {value!r} is not a date; set it as YYYY-MM-DD or unset it") from None
+    return dt.datetime.now(JST).date(), False
+
+
+def _today() -> tuple[dt.date, bool]:
+    """:func:`today`, looked up when called (in :func:`check_schedule` its parameter ``today`` hides the function)."""
+    return today()
+
+
+def scheduled_day(environment: str, on: dt.date, schedule_dir: Path | None = None,
+                  name: str | None = None) -> tuple[bool, dt.date | None]:
+    """Is ``on`` the scheduled day of ``environment`` in ``<schedule_dir>/<on.year>.yml``?
+
+    ``schedule_dir``: default ``$OPS_SCHEDULE_DIR`` or ``<project>/schedule``. Returns ``(on == date, date)`` where
+    ``date`` is the environment's date of ``on``'s month, or ``(False, None)`` when the schedule has no date for it.
+    Raises ScheduleMissing when the year file is absent, ScheduleError (both InvalidInput, exit 2) when it is
+    malformed or (with ``name``) belongs to another schedule.
+    """
+    from . import schedule
+
+    path = schedule.schedule_path(on.year, schedule_dir)
+    sched = schedule.load(path)
+    if name is not None and sched.name != name:
+        raise schedule.ScheduleError(f"{path}: is the schedule {sched.name!r}, not {name!r}")
+    day = sched.date_of(environment, on.month)
+    return (day == on, day)
+
+
 def check_schedule(schedule_name: str | None, environment: str, params: Mapping[str, Any], *,
                    today: dt.date | None = None, schedule_dir: Path | None = None) -> dict[str, Any] | None:
     """The schedule guard of ``plan`` and ``apply`` for a task whose catalog automation has ``schedule`` set.
@@ -98,13 +139,13 @@ def check_schedule(schedule_name: str | None, environment: str, params: Mapping[
         raise InvalidInput("params.emergency_reason: missing or empty; an emergency run (params.emergency: true) "
                            "needs the reason it cannot wait for the scheduled day, or drop emergency: true")
     if today is None:
-        day, overridden = schedule.today()
-        source = schedule.TODAY_ENV if overridden else "clock (Asia/Tokyo)"
+        day, overridden = _today()
+        source = TODAY_ENV if overridden else "clock (Asia/Tokyo)"
     else:
         day, overridden, source = today, True, "argument"
     path = schedule.schedule_path(day.year, schedule_dir)
     try:
-        is_day, date = schedule.scheduled_day(environment, day, schedule_dir, name=schedule_name)
+        is_day, date = scheduled_day(environment, day, schedule_dir, name=schedule_name)
     except schedule.ScheduleMissing:
         raise PolicyRefused(f"schedule {schedule_name}: no schedule for {day.year} ({path}); make it with "
                             f"`ops-driver schedule generate --year {day.year}` and review it") from None

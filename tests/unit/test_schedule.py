@@ -269,28 +269,6 @@ def test_load_errors(tmp_path: Path) -> None:
         schedule.load(bad)
 
 
-def test_scheduled_day(tmp_path: Path) -> None:
-    schedule.save(schedule.generate(2026, RULES), tmp_path / "2026.yml")
-    assert schedule.scheduled_day("prod", dt.date(2026, 5, 9), tmp_path) == (True, dt.date(2026, 5, 9))
-    assert schedule.scheduled_day("dr", dt.date(2026, 5, 9), tmp_path) == (False, dt.date(2026, 5, 16))
-    with pytest.raises(ScheduleError, match="not 'other'"):
-        schedule.scheduled_day("dr", dt.date(2026, 5, 9), tmp_path, name="other")
-    with pytest.raises(schedule.ScheduleMissing):
-        schedule.scheduled_day("dr", dt.date(2027, 5, 9), tmp_path)
-
-
-def test_today(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPS_TODAY", "2026-05-09")
-    assert schedule.today() == (dt.date(2026, 5, 9), True)
-    monkeypatch.setenv("OPS_TODAY", "9 May")
-    with pytest.raises(ScheduleError, match="OPS_TODAY: '9 May' is not a date"):
-        schedule.today()
-    monkeypatch.delenv("OPS_TODAY")
-    before = dt.datetime.now(schedule.JST).date()
-    day, overridden = schedule.today()
-    assert not overridden and before <= day <= dt.datetime.now(schedule.JST).date()
-
-
 # ---------------------------------------------------------------- CLI
 
 def test_cli_generate_refuses_to_overwrite(sched_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

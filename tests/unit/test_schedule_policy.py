@@ -1,4 +1,5 @@
-"""The schedule guard of plan/apply (CORE-049): policy.check_schedule, and its hook in operations (no ansible)."""
+"""The schedule guard of plan/apply (CORE-049): policy.today, policy.scheduled_day, policy.check_schedule, and
+its hook in operations (no ansible)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,30 @@ def sdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     schedule.save(schedule.generate(2026, schedule.load_rules()), d / "2026.yml")
     monkeypatch.setenv("OPS_SCHEDULE_DIR", str(d))
     return d
+
+
+def test_scheduled_day(tmp_path: Path) -> None:
+    schedule.save(schedule.generate(2026, schedule.load_rules()), tmp_path / "2026.yml")
+    assert policy.scheduled_day("prod", dt.date(2026, 5, 9), tmp_path) == (True, dt.date(2026, 5, 9))
+    assert policy.scheduled_day("dr", dt.date(2026, 5, 9), tmp_path) == (False, dt.date(2026, 5, 16))
+    with pytest.raises(schedule.ScheduleError, match="not 'other'"):
+        policy.scheduled_day("dr", dt.date(2026, 5, 9), tmp_path, name="other")
+    with pytest.raises(schedule.ScheduleMissing):
+        policy.scheduled_day("dr", dt.date(2027, 5, 9), tmp_path)
+
+
+def test_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_TODAY", "2026-05-09")
+    assert policy.today() == (dt.date(2026, 5, 9), True)
+    monkeypatch.setenv("OPS_TODAY", "9 May")
+    with pytest.raises(InvalidInput, match="OPS_TODAY: '9 May' is not a date") as e:
+        policy.today()
+    assert e.value.exit_code == 2
+    monkeypatch.delenv("OPS_TODAY")
+    before = dt.datetime.now(policy.JST).date()
+    day, overridden = policy.today()
+    assert not overridden and before <= day <= dt.datetime.now(policy.JST).date()
+    assert policy.JST.utcoffset(None) == dt.timedelta(hours=9)
 
 
 def test_not_a_scheduled_task(sdir: Path) -> None:
@@ -95,7 +120,7 @@ def test_missing_or_broken_schedule_is_refused(sdir: Path) -> None:
 
 def test_the_clock_is_tokyos(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPS_TODAY", raising=False)
-    monkeypatch.setattr(schedule, "today", lambda: (dt.date(2026, 5, 9), False))
+    monkeypatch.setattr(policy, "today", lambda: (dt.date(2026, 5, 9), False))
     rec = policy.check_schedule(NAME, "prod", CALM)
     assert rec is not None and rec["today_source"] == "clock (Asia/Tokyo)" and rec["today_overridden"] is False
     assert policy.schedule_warnings(rec) == []
