@@ -34,11 +34,13 @@ $(STAMP): requirements.lock requirements-uv.lock pyproject.toml
 
 # Debian packages the tests and the sandbox need, each installed only when its command is missing, all with one
 # apt-get update: 7-Zip (p7zip-full, archive interoperability), rsync (the NAS bench), and the web servers of the
-# sandbox's web stack (ops_driver/websandbox.py: nginx and haproxy under supervisord).
+# sandbox's web stack (ops_driver/websandbox.py: nginx and haproxy under supervisord), and Chromium with its driver
+# (chromium, chromium-driver: the headless-browser test of the monthly record's HTML page, tests/integration/
+# test_records_page.py; Selenium is given both paths and never downloads a browser).
 # Installing nginx/haproxy must not start the system-wide services (invoke-rc.d would start nginx on port 80):
 # unless /usr/sbin/policy-rc.d already exits 101, a temporary one that does is put in place for the install and
 # removed afterwards (any other policy-rc.d found is put back).
-SYSDEPS := 7z:p7zip-full rsync:rsync nginx:nginx haproxy:haproxy
+SYSDEPS := 7z:p7zip-full rsync:rsync nginx:nginx haproxy:haproxy chromium:chromium chromedriver:chromium-driver
 sysdeps:
 	@missing=; for pair in $(SYSDEPS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
