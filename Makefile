@@ -105,6 +105,7 @@ bench: venv sysdeps
 	$(PY) bench/run.py
 	$(PY) bench/nas.py
 	$(PY) bench/esa.py
+	$(PY) bench/records.py
 
 sandbox-up: venv sysdeps
 	ops-driver sandbox up

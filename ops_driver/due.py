@@ -44,6 +44,7 @@ from .errors import InvalidInput
 from .paths import project_root
 from .schedule import ScheduleError, ScheduleMissing, load, schedule_path
 from .schedule.calendar import (
+    MIN_YEAR,
     WEEKDAY_NAMES,
     BusinessCalendar,
     business_days,
@@ -242,11 +243,12 @@ def occurrences(task: Task, year: int, month: int, cal: BusinessCalendar | None 
 
 
 def month_due(catalog: Catalog, year: int, month: int, tasks: Iterable[Task] | None = None,
-              cal: BusinessCalendar | None = None, schedule_dir: Path | None = None) -> MonthDue:
+              cal: BusinessCalendar | None = None, schedule_dir: Path | None = None,
+              _schedules: _Schedules | None = None) -> MonthDue:
     """Every occurrence of ``year``-``month`` for ``tasks`` (default: the whole catalog); see :class:`MonthDue`."""
     cal = cal or load_calendar()
     business_days(year, month, cal)  # CalendarError (exit 2) at once for a month outside the calendar
-    schedules = _Schedules(schedule_dir)
+    schedules = _schedules or _Schedules(schedule_dir)
     notes: list[str] = []
     found: list[Occurrence] = []
     unplaced = []
@@ -260,24 +262,26 @@ def month_due(catalog: Catalog, year: int, month: int, tasks: Iterable[Task] | N
     return MonthDue(year=year, month=month, occurrences=found, unplaced=unplaced, notes=list(dict.fromkeys(notes)))
 
 
+def _may_spill(task: Task) -> bool:
+    """Whether an occurrence of ``task`` can fall in the month after the one it belongs to (a week that starts in
+    one month, a fixed day moved to the next business day)."""
+    return task.cycle == "weekly" or bool(_timing(task).get("day"))
+
+
 def day_due(catalog: Catalog, day: dt.date, cal: BusinessCalendar | None = None,
             schedule_dir: Path | None = None) -> tuple[list[Occurrence], list[str]]:
-    """(the occurrences due on ``day``, notes): those of ``day``'s month and of the month before (a week that
-    starts in one month and is due in the next) that list ``day`` among their days."""
+    """(the occurrences due on ``day``, notes): those of ``day``'s month, and of the month before for the tasks
+    whose occurrence can fall in the next month, that list ``day`` among their days."""
     cal = cal or load_calendar()
+    schedules = _Schedules(schedule_dir)
+    this = month_due(catalog, day.year, day.month, cal=cal, _schedules=schedules)
+    found = [o for o in this.occurrences if day in o.days]
     before = day.replace(day=1) - dt.timedelta(days=1)
-    out: list[Occurrence] = []
-    notes: list[str] = []
-    for year, month in ((before.year, before.month), (day.year, day.month)):
-        try:
-            m = month_due(catalog, year, month, cal=cal, schedule_dir=schedule_dir)
-        except InvalidInput:
-            if (year, month) != (day.year, day.month):
-                continue  # the month before the calendar's first year
-            raise
-        out += [o for o in m.occurrences if day in o.days]
-        notes += m.notes if (year, month) == (day.year, day.month) else []
-    return out, notes
+    spill = [t for t in catalog.tasks.values() if _may_spill(t)]
+    if spill and before.year >= MIN_YEAR:
+        found += [o for o in month_due(catalog, before.year, before.month, spill, cal, _schedules=schedules).occurrences
+                  if day in o.days]
+    return found, this.notes
 
 
 # ---------------------------------------------------------------- what to tell the reader

@@ -32,6 +32,7 @@ the task (a read-only check such as STAT-001 is done by its apply, too). Environ
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -171,8 +172,10 @@ def _run_id_time(name: str) -> dt.datetime | None:
     m = _RUN_TIME.match(name)
     if not m:
         return None
+    t = m.group(1)  # yyyymmddThhmmssZ
     try:
-        return dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        return dt.datetime(int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[9:11]), int(t[11:13]), int(t[13:15]),
+                           tzinfo=dt.UTC)
     except ValueError:
         return None
 
@@ -225,15 +228,11 @@ class _Approvals:
         return governance.approvals_of(run_id, self.base, self.entries)
 
 
-def _row(b: evidence.Bundle, m: dict[str, Any] | None, started: dt.datetime, catalog: Catalog,
+def _row(b: evidence.Bundle, m: dict[str, Any] | None, changes: Any, started: dt.datetime, catalog: Catalog,
          problems: list[str], approvals: _Approvals) -> Run:
     m = m or {}
     task_id = str(m.get("task") or "")
     task = catalog.tasks.get(task_id)
-    try:
-        changes = b.read_json("changes.json") if m else []
-    except (OSError, ValueError):
-        changes = []
     resources = _resources(changes)
     kind = m.get("kind") if m.get("kind") in ("plan", "apply") else None
     names = [a.approver for a in approvals.of(str(m.get("plan_id") or "") if kind == "apply" else b.run_id)]
@@ -255,28 +254,65 @@ def _row(b: evidence.Bundle, m: dict[str, Any] | None, started: dt.datetime, cat
                verified=not problems, problems=problems, message=str(m.get("message") or ""))
 
 
-def _read(b: evidence.Bundle, id_time: dt.datetime | None,
-          held: dict[str, ledger.Entry] | None) -> tuple[dict[str, Any] | None, dt.datetime | None, list[str]]:
-    """(manifest or None, start time, problems) of one bundle; ``held``: the ledger's plan/apply lines by run ID
-    (None: there is no ledger)."""
-    problems = evidence.verify(b)
+def _read_bytes(path: str) -> bytes | None:
     try:
-        m: dict[str, Any] | None = b.manifest()
-    except InvalidInput:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _intact(folder: str, manifest: Any) -> tuple[bool, bytes | None]:
+    """(whether the bundle passes :func:`ops_driver.evidence.verify`'s checks, the bytes of changes.json), reading
+    each file once: every bundle file listed in the manifest, every listed file there with its SHA-256, no other
+    file. False sends the caller to ``evidence.verify`` itself for the problems (it is the definition)."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(n in files for n in evidence.BUNDLE_FILES):
+        return False, None
+    try:
+        present = set(os.listdir(folder))
+    except OSError:
+        return False, None
+    if present - {evidence.MANIFEST} != set(files):
+        return False, None
+    changes = None
+    for name, digest in files.items():
+        data = _read_bytes(os.path.join(folder, name))
+        if data is None or hashlib.sha256(data).hexdigest() != digest:
+            return False, None
+        if name == "changes.json":
+            changes = data
+    return True, changes
+
+
+def _read(b: evidence.Bundle, id_time: dt.datetime | None, held: dict[str, ledger.Entry] | None
+          ) -> tuple[dict[str, Any] | None, Any, dt.datetime | None, list[str]]:
+    """(manifest or None, changes, start time, problems) of one bundle; ``held``: the ledger's plan/apply lines by
+    run ID (None: there is no ledger). Problems are those of :func:`ops_driver.evidence.verify`, then the ledger's."""
+    raw = _read_bytes(os.path.join(str(b.path), evidence.MANIFEST))
+    try:
+        m = json.loads(raw) if raw is not None else None
+    except ValueError:
         m = None
+    ok, changes_raw = _intact(str(b.path), m)
+    problems = [] if ok else evidence.verify(b)
     if m is not None and not isinstance(m, dict):
         problems.append("manifest.json: not a JSON object")
         m = None
+    try:
+        changes = json.loads(changes_raw) if changes_raw is not None else b.read_json("changes.json") if m else []
+    except (OSError, ValueError):
+        changes = []
     started = _utc(m.get("started_at")) if m else None
     if m is not None and started is None:
         problems.append(f"manifest.json: started_at {m.get('started_at')!r} is not a UTC ISO time")
-    if held is not None and m is not None:
+    if held is not None and m is not None and raw is not None:
         line = held.get(b.run_id)
         if line is None:
             problems.append("bundle not in the ledger (added outside ops-driver)")
-        elif governance.manifest_sha256(b) != line.sha256:
+        elif hashlib.sha256(raw).hexdigest() != line.sha256:
             problems.append(f"manifest.json edited after it was recorded ({ledger.LEDGER} line {line.line_no})")
-    return m, started or id_time, problems
+    return m, changes, started or id_time, problems
 
 
 def _totals(runs: list[Run], key: str, catalog: Catalog) -> list[dict[str, Any]]:
@@ -384,7 +420,7 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
     runs: list[Run] = []
     done: dict[tuple[str, str], list[tuple[dt.date, str]]] = {}
     for b, id_time in _candidates(base, lo, read_hi):
-        m, started, problems = _read(b, id_time, held)
+        m, changes, started, problems = _read(b, id_time, held)
         if started is None:
             started = dt.datetime.fromtimestamp(b.path.stat().st_mtime, dt.UTC)
             problems.append("no start time (manifest and run ID): dated by the folder's modification time")
@@ -395,7 +431,7 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
             done.setdefault((str(m.get("task")), str(m.get("environment"))), []).append(
                 (started.astimezone(JST).date(), b.run_id))
         if lo <= started < hi:
-            runs.append(_row(b, m, started, catalog, problems, approvals))
+            runs.append(_row(b, m, changes, started, catalog, problems, approvals))
     runs.sort(key=lambda r: (r.started_at, r.run_id))
     due_env = environment or DEFAULT_DUE_ENVIRONMENT
     return Record(

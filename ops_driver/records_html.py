@@ -21,7 +21,7 @@ from html import escape
 from typing import Any
 
 from .records import DUE_STATES, Record, Run
-from .records_render import COLUMNS, STATE_WORDS, TOTAL_COLUMNS, headline, provenance
+from .records_render import COLUMNS, STATE_WORDS, TOTAL_COLUMNS, due_summary, headline, provenance
 from .schedule.calendar import non_business_reason
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -249,6 +249,7 @@ def page(record: Record) -> str:
         f'<section id="unverified"><h2>Unverified bundles</h2>'
         f'{_list(unverified, "None: every bundle verified.")}</section>',
         f'<section id="pending"><h2>Emergency changes pending approval</h2>{_list(pending, "None.")}</section>',
-        f'<section id="due"><h2>Recurring automated tasks due ({escape(states)})</h2>{due_html}'
+        f'<section id="due"><h2>Recurring automated tasks due ({escape(states)})</h2>'
+        f'{_list(due_summary(record), "Nothing missed, late or open.")}{due_html}'
         f'{_list([f"note: {n}" for n in record.notes], "")  if record.notes else ""}</section>',
         f"<script>{SCRIPT}</script>", "</body>", "</html>", ""])

@@ -65,13 +65,24 @@ def headline(record: Record) -> list[str]:
     return lines
 
 
+def due_summary(record: Record) -> list[str]:
+    """One line per state (missed, done late, open), task and environment: the due days (MM-DD) it applies to."""
+    groups: dict[tuple[int, str, str], list[str]] = {}
+    names = {d.task: d.name_ja for d in record.due}
+    for d in record.due:
+        if d.state in ("missed", "late", "open"):
+            groups.setdefault((DUE_STATES.index(d.state), d.task, d.environment), []).append(d.days[0][5:])
+    return [f"{STATE_WORDS[DUE_STATES[state]]}: {task} {names[task]} ({env}) due {', '.join(days)}"
+            for (state, task, env), days in sorted(groups.items())]
+
+
 def provenance(record: Record) -> str:
     """Where the record comes from and how bundles were checked."""
     lg = record.ledger
     if not lg["present"]:
         check = "no ledger.jsonl: bundles were checked against their own manifests only"
     elif lg["problems"]:
-        check = f"ledger.jsonl ({lg['lines']} lines) has {len(lg['problems'])} problem(s), listed below"
+        check = f"ledger.jsonl ({lg['lines']} readable lines) has {len(lg['problems'])} problem(s), listed below"
     else:
         head = lg["head"]
         check = (f"ledger.jsonl: {lg['lines']} lines, chain intact" +
@@ -123,6 +134,7 @@ def markdown(record: Record) -> str:
               f"{p['approvals']} of {p['needed']} approval(s); reason: {_md_cell(p.get('emergency_reason') or '')}"
               + ("" if p["this_month"] else " (an earlier month)") for p in record.pending] or ["None."]
     lines += ["", "## Recurring automated tasks due", ""]
+    lines += [f"- {line}" for line in due_summary(record)] + ([""] if due_summary(record) else [])
     if record.due:
         lines += _md_table(["due", "until", "task", "name", "environment", "why", "state", "runs"],
                            [[", ".join(d.days), d.until, d.task, d.name_ja, d.environment, d.why,

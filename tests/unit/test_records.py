@@ -181,6 +181,8 @@ def test_markdown_has_every_section(november: dict[str, str], _scratch_dirs: Pat
     assert "| 2026-11-02 | 09:10 | INFO-005 | システム起動/停止 / インスタンス停止 | sandbox | plan |" in text
     assert f"- `{november['altered']}`: report.md: altered" in text
     assert "14 run(s) in 2026-11 (all environments): 6 plan(s), 8 apply(s)" in text
+    assert "- MISSED: STAT-001 始業確認 (prod) due 11-05, 11-06, 11-09," in text
+    assert "- MISSED: CORE-049 Dedicated Host 再起動 (dr) due 11-21\n" in text
 
 
 def test_csv_is_utf8_with_bom_one_row_per_run(november: dict[str, str], _scratch_dirs: Path) -> None:
@@ -266,3 +268,63 @@ def test_a_month_without_evidence_exits_0_and_says_so(tmp_path: Path, capsys: py
     assert main(["report", "--month", "2026-08", "--environment", "sandbox"]) == 0
     out = capsys.readouterr().out
     assert "No plan or apply in 2026-08 (Asia/Tokyo)" in out and "0 run(s) in 2026-08 (environment sandbox)" in out
+
+
+def _corrupt(path: Path, how: str) -> None:
+    m = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    if how == "altered":
+        (path / "changes.json").write_text("[{}]\n", encoding="utf-8")
+    elif how == "removed":
+        (path / "stdout.txt").unlink()
+    elif how == "added":
+        (path / "notes.txt").write_text("x", encoding="utf-8")
+    elif how == "folder":
+        (path / "sub").mkdir()
+    elif how == "leftover":
+        (path / "manifest.json.tmp").write_text("{}", encoding="utf-8")
+    elif how == "unlisted":
+        m["files"].pop("events.jsonl")
+        (path / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    elif how == "no files":
+        m.pop("files")
+        (path / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    elif how == "not json":
+        (path / "manifest.json").write_text("{", encoding="utf-8")
+
+
+@pytest.mark.parametrize("how", ["intact", "altered", "removed", "added", "folder", "leftover", "unlisted",
+                                 "no files", "not json"])
+def test_the_one_pass_check_agrees_with_evidence_verify(how: str, _scratch_dirs: Path) -> None:
+    from ops_driver import evidence
+
+    rid = evidence_month.run(_scratch_dirs, "plan", "INFO-004", dt.datetime(2026, 11, 5, 3, tzinfo=dt.UTC),
+                             record=False)
+    b = evidence.bundle(rid, _scratch_dirs)
+    _corrupt(b.path, how)
+    try:
+        m = json.loads((b.path / "manifest.json").read_text(encoding="utf-8"))
+    except ValueError:
+        m = None
+    ok, changes = records._intact(str(b.path), m)
+    assert ok is (evidence.verify(b) == []) is (how == "intact")
+    assert (changes is not None) is ok
+    [row] = collect(_scratch_dirs).runs
+    assert row.problems == evidence.verify(b) and row.verified is (how == "intact")
+
+
+def test_a_broken_ledger_is_reported_and_its_unreadable_lines_count_for_nothing(november: dict[str, str],
+                                                                               _scratch_dirs: Path) -> None:
+    path = _scratch_dirs / "ledger.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    stat013 = next(i for i, line in enumerate(lines) if november["stat013"] in line)
+    lines[stat013] = "not a ledger line\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    rec = collect(_scratch_dirs)
+    assert any(f"line {stat013 + 1}: not JSON" in p for p in rec.ledger["problems"]) and rec.ledger["head"] is None
+    row = next(r for r in rec.runs if r.run_id == november["stat013"])
+    assert not row.verified and row.problems == ["bundle not in the ledger (added outside ops-driver)"]
+    assert next(d for d in rec.due if d.task == "STAT-013").state == "missed"
+    assert any("emergency changes of other months not listed" in n for n in rec.notes)
+    text = records_render.markdown(rec)
+    assert f"- ledger: ledger.jsonl line {stat013 + 1}: not JSON" in text
+    assert "ledger.jsonl (16 readable lines) has 2 problem(s), listed below" in text  # the line, and the chain
