@@ -17,7 +17,8 @@ What :func:`collect` reads, in ``$OPS_EVIDENCE_DIR`` (default ``./evidence``):
   marked **unverified** with its problems: it is never dropped and never counts as a successful run. Without a
   ledger the record says that bundles were checked against their own manifests only;
 - approvals (:func:`ops_driver.governance.approvals_of`, only those the ledger holds): the approvers of a plan,
-  and of an apply its plan's approvers plus those after the fact (emergency);
+  and of an apply its plan's approvers plus those after the fact (emergency); emergency applies still short of
+  their approvals after the fact: the month's, and from the ledger those of earlier months;
 - the recurring automated tasks due in the month (:mod:`ops_driver.due`) and the successful applies that did them.
 
 Judging a due task: a successful apply (status ``applied``, exit 0, verified) of the task in the environment, with
@@ -216,16 +217,19 @@ def _outcome(code: Any, status: str) -> str:
 
 
 class _Approvals:
-    """Approver names by run ID, from the approval records the ledger holds."""
+    """The approval records the ledger holds, by the run they approve (:func:`ops_driver.governance.approvals_of`
+    given only that run's ledger lines: one pass over the ledger, not one per run)."""
 
     def __init__(self, base: Path, entries: list[ledger.Entry]) -> None:
-        self.base, self.entries = base, entries
-        self.with_approvals = {e.ref for e in entries if e.kind == "approval" and e.ref}
+        self.base = base
+        self.by_ref: dict[str, list[ledger.Entry]] = {}
+        for e in entries:
+            if e.kind == "approval" and e.ref:
+                self.by_ref.setdefault(e.ref, []).append(e)
 
     def of(self, run_id: str | None) -> list[governance.Approval]:
-        if not run_id or run_id not in self.with_approvals:
-            return []
-        return governance.approvals_of(run_id, self.base, self.entries)
+        lines = self.by_ref.get(run_id or "")
+        return governance.approvals_of(str(run_id), self.base, lines) if lines else []
 
 
 def _row(b: evidence.Bundle, m: dict[str, Any] | None, changes: Any, started: dt.datetime, catalog: Catalog,
@@ -360,28 +364,38 @@ def _judge(month: due.MonthDue, done: dict[tuple[str, str], list[tuple[dt.date, 
     return sorted(out, key=lambda d: (d.days[0], d.task, d.environment))
 
 
-def _pending(runs: list[Run], base: Path, has_ledger: bool, notes: list[str]) -> list[dict[str, Any]]:
-    """Emergency applies of the month with fewer approvals after the fact than the policy needs, and (ledger
-    present) those of other months still pending (:func:`ops_driver.governance.pending`)."""
+def _pending(runs: list[Run], base: Path, entries: list[ledger.Entry], approvals: _Approvals,
+             before: dt.datetime) -> list[dict[str, Any]]:
+    """Emergency applies with fewer approvals after the fact than ``policy/change.yml`` needs: those of the month
+    (``this_month`` True) and, from the ledger, those of earlier months (run ID time before ``before``)."""
     need = governance.load_policy().get("emergency").post_approvals
-    out = [{"run_id": r.run_id, "date": r.date, "task": r.task, "environment": r.environment, "operator": r.operator,
-            "status": r.status, "emergency_reason": r.emergency_reason,
-            "approvals": sum(1 for a in r.approvers if a.endswith("(after the fact)")), "needed": need,
-            "this_month": True}
-           for r in runs if r.kind == "apply" and r.change_class == "emergency"
-           and sum(1 for a in r.approvers if a.endswith("(after the fact)")) < need]
-    if has_ledger:
-        mine = {r.run_id for r in runs}
+
+    def item(run_id: str, m: dict[str, Any], date: str, got: int, this_month: bool) -> dict[str, Any]:
+        return {"run_id": run_id, "date": date, "task": m.get("task"), "environment": m.get("environment"),
+                "operator": m.get("operator"), "status": m.get("status"), "emergency_reason":
+                m.get("emergency_reason"), "approvals": got, "needed": need, "this_month": this_month}
+
+    out = []
+    for r in runs:
+        got = sum(1 for a in r.approvers if a.endswith("(after the fact)"))
+        if r.kind == "apply" and r.change_class == "emergency" and got < need:
+            out.append(item(r.run_id, asdict(r), r.date, got, True))
+    mine = {r.run_id for r in runs}
+    for e in entries:
+        t = _run_id_time(e.run_id)
+        if e.kind != "apply" or e.run_id in mine or t is None or t >= before:
+            continue
+        raw = _read_bytes(os.path.join(str(base), e.run_id, evidence.MANIFEST))
         try:
-            others = [p for p in governance.pending(base) if p["run_id"] not in mine]
-        except InvalidInput as e:
-            notes.append(f"emergency changes of other months not listed: {e}")
-            others = []
-        for p in others:
-            ended = _utc(p.get("ended_at"))
-            out.append({**{k: p.get(k) for k in ("run_id", "task", "environment", "operator", "status",
-                                                 "emergency_reason", "approvals", "needed")},
-                        "date": ended.astimezone(JST).date().isoformat() if ended else "", "this_month": False})
+            m = json.loads(raw) if raw is not None else None
+        except ValueError:
+            m = None
+        if not isinstance(m, dict) or m.get("change_class") != "emergency":
+            continue
+        got = len({a.approver for a in approvals.of(e.run_id)})
+        if got < need:
+            started = _utc(m.get("started_at")) or t
+            out.append(item(e.run_id, m, started.astimezone(JST).date().isoformat(), got, False))
     return out
 
 
@@ -437,7 +451,7 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
     return Record(
         month=f"{year}-{month:02d}", generated_at=evidence.iso(now), as_of=today.isoformat(), evidence_dir=str(base),
         environment=environment, due_environment=due_env, runs=runs, by_task=_totals(runs, "task", catalog),
-        by_environment=_totals(runs, "environment", catalog), pending=_pending(runs, base, has_ledger, notes),
+        by_environment=_totals(runs, "environment", catalog), pending=_pending(runs, base, entries, approvals, lo),
         due=_judge(due_month, done, environment, due_env, today, catalog),
         ledger={"present": has_ledger, "lines": len(entries), "problems": ledger_problems,
                 "head": list(ledger.head(base) or ()) if has_ledger and not ledger_problems else None},
