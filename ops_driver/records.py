@@ -365,9 +365,10 @@ def _judge(month: due.MonthDue, done: dict[tuple[str, str], list[tuple[dt.date, 
 
 
 def _pending(runs: list[Run], base: Path, entries: list[ledger.Entry], approvals: _Approvals,
-             before: dt.datetime) -> list[dict[str, Any]]:
+             before: dt.datetime, environment: str | None) -> list[dict[str, Any]]:
     """Emergency applies with fewer approvals after the fact than ``policy/change.yml`` needs: those of the month
-    (``this_month`` True) and, from the ledger, those of earlier months (run ID time before ``before``)."""
+    (``this_month`` True) and, from the ledger, those of earlier months (run ID time before ``before``; of
+    ``environment`` only, when given)."""
     need = governance.load_policy().get("emergency").post_approvals
 
     def item(run_id: str, m: dict[str, Any], date: str, got: int, this_month: bool) -> dict[str, Any]:
@@ -390,7 +391,8 @@ def _pending(runs: list[Run], base: Path, entries: list[ledger.Entry], approvals
             m = json.loads(raw) if raw is not None else None
         except ValueError:
             m = None
-        if not isinstance(m, dict) or m.get("change_class") != "emergency":
+        if not isinstance(m, dict) or m.get("change_class") != "emergency" or environment not in (
+                None, m.get("environment")):
             continue
         got = len({a.approver for a in approvals.of(e.run_id)})
         if got < need:
@@ -451,7 +453,8 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
     return Record(
         month=f"{year}-{month:02d}", generated_at=evidence.iso(now), as_of=today.isoformat(), evidence_dir=str(base),
         environment=environment, due_environment=due_env, runs=runs, by_task=_totals(runs, "task", catalog),
-        by_environment=_totals(runs, "environment", catalog), pending=_pending(runs, base, entries, approvals, lo),
+        by_environment=_totals(runs, "environment", catalog),
+        pending=_pending(runs, base, entries, approvals, lo, environment),
         due=_judge(due_month, done, environment, due_env, today, catalog),
         ledger={"present": has_ledger, "lines": len(entries), "problems": ledger_problems,
                 "head": list(ledger.head(base) or ()) if has_ledger and not ledger_problems else None},
@@ -459,5 +462,5 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
 
 
 def dumps(record: Record) -> str:
-    """The record as JSON text (``--format json`` is ``--json``)."""
+    """The record as JSON text (what ``report --json`` prints)."""
     return json.dumps(record.to_json(), ensure_ascii=False, indent=2, sort_keys=True)

@@ -128,6 +128,9 @@ def test_an_emergency_of_an_earlier_month_still_pending_is_listed(_scratch_dirs:
     rec = collect(_scratch_dirs)
     assert rec.runs == [] and [(p["run_id"], p["this_month"], p["date"]) for p in rec.pending] == [
         (old, False, "2026-10-20")]
+    assert rec.pending[0]["emergency_reason"] == "disk full" and rec.pending[0]["environment"] == "prod"
+    assert collect(_scratch_dirs, environment="sandbox").pending == []
+    assert "(an earlier month)" in records_render.markdown(rec)
 
 
 def test_recurring_automated_tasks_due_as_of_the_month_end(november: dict[str, str], _scratch_dirs: Path) -> None:
