@@ -50,6 +50,7 @@ from .rules import (
     Rule,
     Rules,
     ScheduleError,
+    check_schedule_name,
     check_year,
     default_exclude,
     load_rules,
@@ -61,7 +62,7 @@ from .rules import (
 __all__ = [
     "DEFAULT_SHIFT", "DEFAULT_SHIFT_WEEKDAYS", "MAX_YEAR", "MIN_YEAR", "SHIFTS", "WEEKDAYS", "WEEKDAY_ABBR",
     "BusinessCalendar", "CalendarError", "DayRange", "Exclusion", "Rule", "Rules", "Schedule", "ScheduleError",
-    "ScheduleMissing", "Shift", "check", "check_year", "default_exclude", "generate", "holidays_source", "load",
-    "load_calendar", "load_rules", "month_days", "parse", "parse_exclusion", "parse_rules", "public_holidays",
-    "read_yaml", "rules_path", "save", "schedule_path",
+    "ScheduleMissing", "Shift", "check", "check_schedule_name", "check_year", "default_exclude", "generate",
+    "holidays_source", "load", "load_calendar", "load_rules", "month_days", "parse", "parse_exclusion", "parse_rules",
+    "public_holidays", "read_yaml", "rules_path", "save", "schedule_path",
 ]

@@ -14,10 +14,15 @@ from typing import Any
 
 import yaml
 
-from ..paths import schedule_dir
+from ..paths import ENVIRONMENTS, schedule_dir
 from .calendar import read_yaml
 from .generate import Schedule, Shift
-from .rules import ScheduleError, check_year, parse_rules
+from .rules import ScheduleError, check_schedule_name, check_year, parse_rules
+
+_TOP_KEYS = ("schedule", "year", "generated_at", "holidays", "rules", "dates")
+_REQUIRED = ("schedule", "year", "rules", "dates")
+_ENTRY_KEYS = ("date", "shifted_from", "reason")
+_HOLIDAY_KEYS = ("source", "days")
 
 
 class ScheduleMissing(ScheduleError):
@@ -40,19 +45,76 @@ def _as_date(value: Any, where: str) -> dt.date:
     raise ScheduleError(f"{where}: {value!r} is not a date; write YYYY-MM-DD")
 
 
-def parse(data: Any, source: str = "<schedule>") -> Schedule:
-    """A schedule document (see :meth:`Schedule.to_dict`) as a :class:`Schedule`; ScheduleError when malformed.
+def _keys(data: dict[Any, Any], allowed: tuple[str, ...], where: str, fix: str) -> None:
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        raise ScheduleError(f"{where}: unknown key(s) {', '.join(unknown)}; it has {', '.join(allowed)}; {fix}")
 
-    Only the shape is checked here; whether the dates hold is :func:`check`'s job (a missing month, a holiday
-    and the like are problems it lists, not errors).
+
+def _entry(entry: Any, where: str, fix: str) -> tuple[dt.date, Shift | None]:
+    """One month's ``{date, shifted_from, reason}``: the date and the recorded shift (None when not shifted)."""
+    if not isinstance(entry, dict) or "date" not in entry:
+        raise ScheduleError(f"{where}: give {{date: YYYY-MM-DD}} (plus shifted_from and reason when shifted)")
+    _keys(entry, _ENTRY_KEYS, where, fix)
+    day = _as_date(entry["date"], f"{where}.date")
+    if entry.get("shifted_from") is None and entry.get("reason") is None:
+        return day, None
+    if entry.get("shifted_from") is None:
+        raise ScheduleError(f"{where}.shifted_from: missing; a date with a reason records the rule's day it was moved "
+                            f"from (shifted_from: YYYY-MM-DD); {fix}")
+    shifted_from = _as_date(entry["shifted_from"], f"{where}.shifted_from")
+    reason = entry.get("reason")
+    if not isinstance(reason, str):
+        raise ScheduleError(f"{where}.reason: {'missing' if reason is None else f'{reason!r} is not a text'}; a "
+                            f"shifted date records why its rule's day ({shifted_from}) was not used, e.g. "
+                            f"reason: 祝日 こどもの日; {fix}")
+    return day, Shift(shifted_from=shifted_from, reason=reason)
+
+
+def _generated_at(value: Any, where: str, fix: str) -> str:
+    if value is None or isinstance(value, str | dt.datetime):
+        return str(value or "")
+    raise ScheduleError(f"{where}: {value!r} is not a time; write it quoted as 'YYYY-MM-DDTHH:MM:SSZ' (UTC), or {fix}")
+
+
+def _holidays_source(value: Any, where: str, fix: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, dict):
+        raise ScheduleError(f"{where}: give a mapping {{source: holidays X.Y (JP), days: {{YYYY-MM-DD: name}}}}; {fix}")
+    _keys(value, _HOLIDAY_KEYS, where, fix)
+    source, days = value.get("source", ""), value.get("days", {})
+    if not isinstance(source, str):
+        raise ScheduleError(f"{where}.source: {source!r} is not a text; write e.g. 'holidays 0.109 (JP)', or {fix}")
+    if not isinstance(days, dict):
+        raise ScheduleError(f"{where}.days: give a mapping YYYY-MM-DD -> holiday name; {fix}")
+    return source
+
+
+def parse(data: Any, source: str = "<schedule>") -> Schedule:
+    """A schedule document (see :meth:`Schedule.to_dict`) as a :class:`Schedule`; ScheduleError (exit 2) when it is
+    malformed: not a mapping, an unknown key, a missing key (``schedule``, ``year``, ``rules``, ``dates``; a
+    month's ``date``; ``shifted_from`` and ``reason`` go together), a wrongly typed value (the schedule name, the
+    year, the rules, an environment or month key, ``generated_at``, ``holidays``, a reason that is not a text) or a
+    bad date. The message names the field and the fix.
+
+    Only the shape is checked here; whether the dates hold is :func:`check`'s job (a missing month, a holiday,
+    another schedule's name, an unknown environment, a blank reason and the like are problems it lists, not
+    errors).
     """
-    fix = "regenerate it with `ops-driver schedule generate --year YYYY --force`"
     if not isinstance(data, dict):
-        raise ScheduleError(f"{source}: not a schedule (a mapping with schedule, year, rules, dates); {fix}")
-    for key in ("schedule", "year", "rules", "dates"):
+        raise ScheduleError(f"{source}: not a schedule (a mapping with schedule, year, rules, dates); regenerate it "
+                            "with `ops-driver schedule generate --year YYYY --force`")
+    if "year" not in data:
+        raise ScheduleError(f"{source}: year: missing; regenerate it with `ops-driver schedule generate --year YYYY "
+                            "--force`")
+    year = check_year(data["year"], f"{source}: year")
+    fix = f"regenerate it with `ops-driver schedule generate --year {year} --force`"
+    for key in _REQUIRED:
         if key not in data:
             raise ScheduleError(f"{source}: {key}: missing; {fix}")
-    year = check_year(data["year"], f"{source}: year")
+    _keys(data, _TOP_KEYS, source, fix)
+    name = check_schedule_name(data["schedule"], f"{source}: schedule")
     rules = parse_rules(data["rules"], f"{source}: rules")
     if not isinstance(data["dates"], dict):
         raise ScheduleError(f"{source}: dates: give a mapping environment -> month (1-12) -> {{date: YYYY-MM-DD}}")
@@ -60,25 +122,21 @@ def parse(data: Any, source: str = "<schedule>") -> Schedule:
     shifts: dict[str, dict[int, Shift]] = {}
     for env, months in data["dates"].items():
         where = f"{source}: dates.{env}"
+        if not isinstance(env, str):
+            raise ScheduleError(f"{source}: dates: {env!r} is not an environment name; use {', '.join(ENVIRONMENTS)}")
         if not isinstance(months, dict):
             raise ScheduleError(f"{where}: give a mapping month (1-12) -> {{date: YYYY-MM-DD}}")
-        dates[str(env)] = {}
+        dates[env] = {}
         for month, entry in months.items():
             w = f"{where}.{month}"
             if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
                 raise ScheduleError(f"{w}: {month!r} is not a month; use 1 to 12")
-            if not isinstance(entry, dict) or "date" not in entry:
-                raise ScheduleError(f"{w}: give {{date: YYYY-MM-DD}} (plus shifted_from and reason when shifted)")
-            dates[str(env)][month] = _as_date(entry["date"], f"{w}.date")
-            if entry.get("shifted_from") is not None or entry.get("reason") is not None:
-                reason = entry.get("reason")
-                shifts.setdefault(str(env), {})[month] = Shift(
-                    shifted_from=_as_date(entry.get("shifted_from"), f"{w}.shifted_from"),
-                    reason=reason if isinstance(reason, str) else "")
-    hol = data.get("holidays")
-    return Schedule(name=str(data["schedule"]), year=year, rules=rules, dates=dates, shifts=shifts,
-                    generated_at=str(data.get("generated_at") or ""),
-                    holidays=str(hol.get("source", "")) if isinstance(hol, dict) else "")
+            dates[env][month], shift = _entry(entry, w, fix)
+            if shift is not None:
+                shifts.setdefault(env, {})[month] = shift
+    return Schedule(name=name, year=year, rules=rules, dates=dates, shifts=shifts,
+                    generated_at=_generated_at(data.get("generated_at"), f"{source}: generated_at", fix),
+                    holidays=_holidays_source(data.get("holidays"), f"{source}: holidays", fix))
 
 
 def load(path: Path) -> Schedule:

@@ -38,9 +38,11 @@ class Schedule:
     holidays: str = ""
 
     def date_of(self, environment: str, month: int) -> dt.date | None:
+        """The date of ``environment`` in ``month`` (1-12), None when the schedule has none."""
         return self.dates.get(environment, {}).get(month)
 
     def shift_of(self, environment: str, month: int) -> Shift | None:
+        """Why that date is not its rule's day, None when it is the rule's day (or there is no date)."""
         return self.shifts.get(environment, {}).get(month)
 
     def to_dict(self) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class Rule:
         return days[self.nth - 1] if self.nth > 0 else days[-1]
 
     def to_dict(self) -> dict[str, Any]:
+        """The rule as in ``rules.yml``, every default written out (``weekday`` and ``shift_weekdays`` by name)."""
         out: dict[str, Any] = {"weekday": WEEKDAYS[self.weekday], "nth": self.nth, "shift": self.shift,
                                "shift_weekdays": [WEEKDAYS[w] for w in self.shift_weekdays]}
         if self.exclude:
@@ -103,6 +104,7 @@ class Rules:
         return None
 
     def to_dict(self) -> dict[str, Any]:
+        """The rules as a ``rules.yml`` mapping with ``exclude`` written out (the ``rules`` of a year file)."""
         return {"schedule": self.name, "exclude": [e.spec for e in self.exclude],
                 "environments": {env: r.to_dict() for env, r in self.environments.items()}}
 
@@ -174,10 +176,7 @@ def parse_rules(data: Any, source: str = "<rules>") -> Rules:
     if unknown:
         raise ScheduleError(f"{source}: unknown key(s) {', '.join(unknown)}; the rules have "
                             f"{', '.join(sorted(_TOP_KEYS))}")
-    name = data.get("schedule")
-    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise ScheduleError(f"{source}: schedule: {name!r} is not a schedule name; give the name the catalog's "
-                            "automation.schedule uses, e.g. dedicated_host_reboot")
+    name = check_schedule_name(data.get("schedule"), f"{source}: schedule")
     shift = _shift(data.get("shift", DEFAULT_SHIFT), f"{source}: shift")
     shift_weekdays = _weekdays(data.get("shift_weekdays", list(DEFAULT_SHIFT_WEEKDAYS)), f"{source}: shift_weekdays")
     exclude = _exclusions(data["exclude"], f"{source}: exclude") if "exclude" in data else default_exclude()
@@ -206,9 +205,20 @@ def load_rules(path: Path | None = None) -> Rules:
                        str(path))
 
 
+def check_schedule_name(name: Any, where: str) -> str:
+    """``name`` when it is a schedule name (``[a-z][a-z0-9_]*``, e.g. ``dedicated_host_reboot``); ScheduleError
+    (exit 2) naming ``where`` otherwise.
+    """
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ScheduleError(f"{where}: {name!r} is not a schedule name; give the name the catalog's "
+                            "automation.schedule uses, e.g. dedicated_host_reboot")
+    return name
+
+
 def check_year(year: Any, field_name: str = "--year") -> int:
     """``year`` as an int in 2000..2099; ScheduleError (exit 2) naming ``field_name`` otherwise."""
     if isinstance(year, bool) or not isinstance(year, int) or not MIN_YEAR <= year <= MAX_YEAR:
+        example = f"{field_name} " if field_name.startswith("--") else ""
         raise ScheduleError(f"{field_name}: {year!r} is not a year the schedule supports; give a year from "
-                            f"{MIN_YEAR} to {MAX_YEAR}, e.g. {field_name} {dt.date.today().year + 1}")
+                            f"{MIN_YEAR} to {MAX_YEAR}, e.g. {example}{dt.date.today().year + 1}")
     return year

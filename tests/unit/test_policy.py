@@ -13,13 +13,27 @@ from ops_driver.errors import PolicyRefused
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
-def _plan(status: str = "planned", hours_ago: float = 1) -> dict[str, str]:
-    ended = (NOW - dt.timedelta(hours=hours_ago)).isoformat().replace("+00:00", "Z")
+def _plan(status: str = "planned", hours_ago: float = 1, seconds_ago: int | None = None) -> dict[str, str]:
+    age = dt.timedelta(seconds=seconds_ago) if seconds_ago is not None else dt.timedelta(hours=hours_ago)
+    ended = (NOW - age).isoformat().replace("+00:00", "Z")
     return {"run_id": "p1", "status": status, "ended_at": ended}
 
 
-def test_fresh_plan_passes() -> None:
-    policy.check_plan(_plan(), NOW, [])
+def test_fresh_plan_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh plan passes; the same plan one second past the maximum age, or once applied, is refused."""
+    monkeypatch.delenv("OPS_PLAN_MAX_AGE", raising=False)
+    limit = policy.plan_max_age_s()
+    assert limit == policy.DEFAULT_PLAN_MAX_AGE_S == 86400
+    fresh = _plan()
+    assert policy.check_plan(fresh, NOW, []) is None
+    assert fresh == _plan()                                               # the manifest is only read
+    assert policy.check_plan(_plan(seconds_ago=limit), NOW, []) is None   # exactly the maximum age: still good
+    with pytest.raises(PolicyRefused, match=r"plan p1 is stale: made 86401 s ago, the limit is 86400 s") as e:
+        policy.check_plan(_plan(seconds_ago=limit + 1), NOW, [])
+    assert e.value.exit_code == 4
+    with pytest.raises(PolicyRefused, match=r"plan p1 was already applied by a1 \(applied\)") as e:
+        policy.check_plan(fresh, NOW, [{"run_id": "a1", "status": "applied"}])
+    assert e.value.exit_code == 4
 
 
 @pytest.mark.parametrize("plan, applies, needle", [

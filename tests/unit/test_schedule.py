@@ -326,6 +326,102 @@ def test_cli_check(sched_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "not valid YAML" in capsys.readouterr().err
 
 
+def _shifted(doc: dict[str, Any]) -> dict[str, Any]:
+    """The first month entry of ``doc`` that records a shift (2028 has several)."""
+    return next(e for months in doc["dates"].values() for e in months.values() if "shifted_from" in e)
+
+
+def _unshifted(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["dates"]["prod"][6]
+
+
+# malformed: unreadable, a missing or wrongly typed field, a bad date -> exit 2 naming the field and the fix
+MALFORMED: list[tuple[Any, str]] = [
+    ("year: [\n", "2028.yml: not valid YAML at line 2, column 1"),
+    ("- a list\n", "2028.yml: not a schedule (a mapping with schedule, year, rules, dates)"),
+    (lambda d: d.pop("dates"), "2028.yml: dates: missing; regenerate it with `ops-driver schedule generate --year "
+                               "2028 --force`"),
+    (lambda d: d.pop("year"), "2028.yml: year: missing"),
+    (lambda d: d.update(year="2028"), "2028.yml: year: '2028' is not a year the schedule supports; give a year "
+                                      "from 2000 to 2099"),
+    (lambda d: d.update(schedule=123), "2028.yml: schedule: 123 is not a schedule name; give the name the "
+                                       "catalog's automation.schedule uses"),
+    (lambda d: d.update(schedule=None), "2028.yml: schedule: None is not a schedule name"),
+    (lambda d: d.update(colour="red"), "2028.yml: unknown key(s) colour; it has schedule, year, generated_at"),
+    (lambda d: d.update(generated_at=[1]), "2028.yml: generated_at: [1] is not a time; write it quoted"),
+    (lambda d: d.update(holidays=5), "2028.yml: holidays: give a mapping {source: holidays X.Y (JP)"),
+    (lambda d: d["holidays"].update(source=0.109), "2028.yml: holidays.source: 0.109 is not a text"),
+    (lambda d: d["rules"]["environments"]["prod"].update(nth=5), "2028.yml: rules: environments.prod.nth: 5 is "
+                                                                 "not valid"),
+    (lambda d: d.update(dates=[]), "2028.yml: dates: give a mapping environment -> month (1-12)"),
+    (lambda d: d["dates"].update({5: {}}), "2028.yml: dates: 5 is not an environment name; use prod, dr, maint, "
+                                           "sandbox"),
+    (lambda d: d["dates"].update(prod="monthly"), "2028.yml: dates.prod: give a mapping month (1-12)"),
+    (lambda d: d["dates"]["prod"].update({"june": {}}), "2028.yml: dates.prod.june: 'june' is not a month; use 1 "
+                                                        "to 12"),
+    (lambda d: d["dates"]["prod"].update({6: "2028-06-10"}), "2028.yml: dates.prod.6: give {date: YYYY-MM-DD}"),
+    (lambda d: _unshifted(d).update(date="2028-06-31"), "2028.yml: dates.prod.6.date: '2028-06-31' is not a date; "
+                                                        "write YYYY-MM-DD"),
+    (lambda d: _unshifted(d).update(date=dt.datetime(2028, 6, 10, 9)), "dates.prod.6.date: datetime.datetime(2028, "
+                                                                       "6, 10, 9, 0) is not a date"),
+    (lambda d: _unshifted(d).update(note="x"), "2028.yml: dates.prod.6: unknown key(s) note; it has date, "
+                                               "shifted_from, reason"),
+    (lambda d: _unshifted(d).update(reason="moved"), "2028.yml: dates.prod.6.shifted_from: missing; a date with a "
+                                                     "reason records the rule's day"),
+    (lambda d: _shifted(d).update(shifted_from="someday"), ".shifted_from: 'someday' is not a date"),
+    (lambda d: _shifted(d).pop("reason"), ".reason: missing; a shifted date records why its rule's day"),
+    (lambda d: _shifted(d).update(reason=5), ".reason: 5 is not a text; a shifted date records why"),
+    (lambda d: _shifted(d).update(shifted_frm=_shifted(d).pop("shifted_from")), "unknown key(s) shifted_frm"),
+]
+
+# well formed, but the schedule breaks its rules -> exit 4 listing the problems
+RULE_BREAKS: list[tuple[Any, str]] = [
+    (lambda d: d.update(schedule="other"), "schedule 'other' is not 'dedicated_host_reboot' of the rules"),
+    (lambda d: _shifted(d).update(reason=" "), "has no reason"),
+    (lambda d: _unshifted(d).update(date=dt.date(2028, 6, 11)), "prod 2028-06: 2028-06-11 is not the 2nd Saturday "
+                                                                "(2028-06-10) and no shift is recorded"),
+    (lambda d: d["dates"]["maint"].update({11: {"date": dt.date(2028, 11, 3)}}), "2028-11-03 is a public holiday "
+                                                                                 "(文化の日)"),
+    (lambda d: d["dates"].update(staging={}), "staging: not an environment of the rules"),
+    (lambda d: d["dates"].update(prod={}), "prod: no dates at all"),
+    (lambda d: d["dates"]["dr"].pop(7), "dr 2028-07: missing month (no date)"),
+    (lambda d: d.update(year=2027), "prod 2027-01: 2028-01-08 is outside its month"),
+]
+
+
+def _break_file(sched_dir: Path, change: Any) -> None:
+    schedule.save(schedule.generate(2028, RULES), sched_dir / "2028.yml")
+    path = sched_dir / "2028.yml"
+    if isinstance(change, str):
+        path.write_text(change, encoding="utf-8")
+        return
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(doc)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+
+
+@pytest.mark.parametrize("change, needle", MALFORMED)
+def test_cli_check_malformed_file_exits_2(change: Any, needle: str, sched_dir: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    _break_file(sched_dir, change)
+    assert main(["schedule", "check", "--year", "2028", "--json"]) == 2
+    out = capsys.readouterr()
+    data = json.loads(out.out)
+    assert data["exit_code"] == 2 and data["kind"] == "ScheduleError" and needle in data["error"]
+    assert needle in out.err and str(sched_dir / "2028.yml") in out.err
+    assert main(["schedule", "show", "--year", "2028"]) == 2                  # show reads it the same way
+    assert needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, needle", RULE_BREAKS)
+def test_cli_check_rule_breaking_file_exits_4(change: Any, needle: str, sched_dir: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _break_file(sched_dir, change)
+    assert main(["schedule", "check", "--year", "2028", "--json"]) == 4
+    data = json.loads(capsys.readouterr().out)
+    assert data["valid"] is False and any(needle in p for p in data["problems"]), data["problems"]
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["schedule", "generate", "--year", "1999"], "--year: 1999 is not a year"),
     (["schedule", "generate", "--year", "next"], "invalid int value"),
