@@ -246,6 +246,50 @@ def cmd_schedule_check(args: argparse.Namespace) -> int:
     return 4 if problems else 0
 
 
+# ---------------------------------------------------------------- report (the monthly record of work done)
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import due, records, records_render
+
+    year, month = due.parse_month(args.month)
+    out = records_render.check_out(Path(args.out)) if args.out else None
+    fmt = records_render.format_for(args.format, out)
+    record = records.collect(year, month, environment=args.environment)
+    data = records_render.render(record, fmt)
+    if out is None:
+        if args.json:
+            print(records.dumps(record))
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        return 0
+    records_render.write(out, data)
+    _err(f"wrote {out} ({fmt})")
+    _emit(args, {**record.to_json(), "out": str(out), "format": fmt},
+          "\n".join([str(out), *records_render.headline(record)]))
+    return 0
+
+
+# ---------------------------------------------------------------- due (catalog cycles on the business-day calendar)
+
+def cmd_due(args: argparse.Namespace) -> int:
+    from . import due, policy
+    from .catalog import load_catalog
+
+    if args.date is not None and args.month is not None:
+        raise InvalidInput("--date and --month: give one of them (a day's list or a month's calendar)")
+    catalog = load_catalog()
+    if args.month is not None:
+        year, month = due.parse_month(args.month)
+        data = due.month_json(catalog, year, month)
+        _emit(args, data, due.month_text(data, catalog))
+        return 0
+    day = due.parse_date(args.date) if args.date is not None else policy.today()[0]
+    data = due.day_json(catalog, day)
+    _emit(args, data, due.day_text(data))
+    return 0
+
+
 # ---------------------------------------------------------------- sandbox
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -322,6 +366,23 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "check":
             sp.add_argument("--rules", help="rules to check against (default schedule/rules.yml)")
         sp.set_defaults(func=func)
+
+    rp = sub.add_parser("report", help="the monthly record of work done (plans, applies, approvals, due tasks)",
+                        parents=[common])
+    rp.add_argument("--month", required=True, help="the month, YYYY-MM (Asia/Tokyo dates)")
+    rp.add_argument("--format", choices=["md", "csv", "html"],
+                    help="md (a ticket), csv (a spreadsheet, UTF-8 with BOM) or html (one self-contained page); "
+                         "default: from --out's suffix, else md")
+    rp.add_argument("--out", help="write to this file (default: stdout)")
+    rp.add_argument("--environment", help="only this environment's runs and due tasks (default: all; recurring "
+                                          "tasks without an annual schedule are judged in prod)")
+    rp.set_defaults(func=cmd_report)
+
+    du = sub.add_parser("due", help="catalog tasks due on a day (default today, Asia/Tokyo) or in a month",
+                        parents=[common])
+    du.add_argument("--date", help="the day, YYYY-MM-DD (default: today in Asia/Tokyo, or $OPS_TODAY)")
+    du.add_argument("--month", help="a month as a calendar of due tasks, YYYY-MM")
+    du.set_defaults(func=cmd_due)
 
     sb = sub.add_parser("sandbox", help="the embedded sandbox estate on 127.0.0.1", parents=[common])
     sb.add_argument("action", choices=["up", "down", "status"])

@@ -134,3 +134,11 @@ ops-driver evidence verify
 echo "evidence folder: $OPS_EVIDENCE_DIR"
 say "Instances now"
 ops-driver sandbox status
+
+# The record of work (ops-driver report) of this month and what is due today, in the Japanese calendar (Asia/Tokyo).
+month=$(TZ=Asia/Tokyo date +%Y-%m)
+say "Due today ($(TZ=Asia/Tokyo date +%F)): the catalog's automated tasks first"
+ops-driver due | sed -n '1,8p'
+say "The record of work of $month (sandbox): every plan and apply, approvals, totals, due tasks; one HTML page"
+ops-driver report --month "$month" --environment sandbox --format md | sed -n '/^## Summary/,/^## Runs/p'
+ops-driver report --month "$month" --environment sandbox --out "$OPS_EVIDENCE_DIR/record-$month.html"

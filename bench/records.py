@@ -1,0 +1,127 @@
+"""make bench: the monthly record and the due list (issue #15).
+
+1. ``ops-driver report --month 2026-11`` over an evidence folder of 10,000 bundles of that month (real bundles made
+   by ``evidence.write_bundle``, each in the ledger; every 50th plan approved, every 100th apply an emergency, a few
+   altered afterwards) plus 2,000 of the months around it: median wall time of the whole command, per format
+   (target < 5 s).
+2. ``ops-driver due --date`` and ``--month``: median wall time of the whole command (target for ``--date``: 300 ms).
+
+Rounds: ``BENCH_ROUNDS`` (default 5; ``due`` runs twice as many). Bundles: ``BENCH_RECORD_BUNDLES`` (default 10000).
+Prints a table and writes ``bench/results/records.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ops_driver import evidence, governance, ledger  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+BUNDLES = int(os.environ.get("BENCH_RECORD_BUNDLES", "10000"))
+TASKS = ("INFO-004", "INFO-005", "INFO-006", "INFO-011", "STAT-001", "STAT-013", "CORE-012", "COMM-025", "STAT-011")
+ENVS = ("prod", "dr", "maint", "sandbox")
+
+
+def make_folder(base: Path, count: int) -> dict[str, int]:
+    """``count`` bundles in 2026-11 (Tokyo) and ``count // 5`` in October and December, with ledger lines."""
+    rng = random.Random(15)
+    start = dt.datetime(2026, 10, 31, 15, tzinfo=dt.UTC)  # 2026-11-01 00:00 Tokyo
+    made = {"month": 0, "around": 0, "approvals": 0, "altered": 0}
+    plans: list[str] = []
+    for i in range(count + count // 5):
+        inside = i < count
+        if inside:
+            at = start + dt.timedelta(seconds=rng.uniform(0, 30 * 86400))
+        else:  # October or December
+            at = start + dt.timedelta(days=rng.choice((-20, 31)), seconds=rng.uniform(0, 19 * 86400))
+        kind = "plan" if rng.random() < 0.45 else "apply"
+        task = rng.choice(TASKS)
+        code = rng.choice((0,) * 17 + (2, 3, 4))
+        plan_id = plans[-1] if kind == "apply" and plans else None
+        run_id = evidence.new_run_id(kind, task, at)
+        emergency = kind == "apply" and i % 100 == 7
+        m = {"run_id": run_id, "kind": kind, "task": task, "environment": rng.choice(ENVS),
+             "ticket": f"REQ-2026-{i:05d}", "requested_by": "sato", "operator": "tanaka",
+             "change_class": "emergency" if emergency else rng.choice(("standard", "minor")),
+             "started_at": evidence.iso(at), "ended_at": evidence.iso(at + dt.timedelta(seconds=40)),
+             "status": {0: "planned" if kind == "plan" else "applied", 2: "invalid", 3: "failed", 4: "drifted"}[code],
+             "exit_code": code, "message": "", **({"plan_id": plan_id} if plan_id else {}),
+             **({"emergency_reason": "bench"} if emergency else {})}
+        changes = [{"host": "aws-prod", "task": task, "resource": f"ec2:instance/i-{i:08x}{n}", "name": f"web{n}",
+                    "action": "stop", "before": {"state": "running"}, "after": {"state": "stopped"},
+                    "changed": n < 2} for n in range(3)]
+        b = evidence.write_bundle(run_id, m, {"task": task}, changes, [], "", "# report\n", evidence.Scrubber([]),
+                                  base)
+        ledger.append(base, kind, run_id, governance.manifest_sha256(b), ref=plan_id, now=at)
+        if kind == "plan" and code == 0:
+            plans.append(run_id)
+            if i % 50 == 0:
+                governance.approve(run_id, "yamada", "bench", base, now=at + dt.timedelta(minutes=5))
+                made["approvals"] += 1
+        if i % 997 == 0:
+            (b.path / "stdout.txt").write_text("altered\n", encoding="utf-8")
+            made["altered"] += 1
+        made["month" if inside else "around"] += 1
+    return made
+
+
+def timed(cmd: list[str], env: dict[str, str], rounds: int) -> dict[str, Any]:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        times.append(time.perf_counter() - start)
+        if r.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "rounds": rounds}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="ops-bench-records-") as tmp:
+        base = Path(tmp) / "evidence"
+        t0 = time.perf_counter()
+        made = make_folder(base, BUNDLES)
+        build_s = time.perf_counter() - t0
+        env = dict(os.environ, OPS_EVIDENCE_DIR=str(base), OPS_TODAY="2026-12-03")
+        od = str(BIN / "ops-driver")
+        results: dict[str, Any] = {"bundles": made, "build_s": build_s}
+        for fmt in ("md", "csv", "html"):
+            results[f"report_{fmt}"] = timed([od, "report", "--month", "2026-11", "--format", fmt, "--out",
+                                              str(Path(tmp) / f"record.{fmt}")], env, ROUNDS)
+        results["due_date"] = timed([od, "due", "--date", "2026-12-01"], env, ROUNDS * 2)
+        results["due_month"] = timed([od, "due", "--month", "2026-11"], env, ROUNDS * 2)
+        summary = json.loads(subprocess.run([od, "report", "--month", "2026-11", "--json"], env=env, cwd=ROOT,
+                                            capture_output=True, text=True, check=True).stdout)["summary"]
+        results["summary"] = summary
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "records.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"evidence folder: {made['month']} bundles in 2026-11, {made['around']} around it, {made['approvals']} "
+          f"approvals, {made['altered']} altered (built in {build_s:.0f} s); record: {summary['runs']} runs, "
+          f"{summary['unverified']} unverified")
+    print(f"{'measure':<40}{'median':>10}{'min':>10}{'max':>10}  target")
+    for key, label, target in (("report_md", "report --month (md)", "< 5 s"),
+                               ("report_csv", "report --month (csv)", "< 5 s"),
+                               ("report_html", "report --month (html)", "< 5 s"),
+                               ("due_date", "due --date", "< 300 ms"), ("due_month", "due --month", "-")):
+        r = results[key]
+        ms = [f"{r[k] * 1000:>8.0f}ms" for k in ("median_s", "min_s", "max_s")]
+        print(f"{label:<40}{''.join(ms)}  {target}")
+
+
+if __name__ == "__main__":
+    main()

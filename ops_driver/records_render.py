@@ -1,0 +1,198 @@
+"""The monthly record (:class:`ops_driver.records.Record`) as Markdown (for a ticket) and CSV (for a spreadsheet).
+
+The HTML page is :mod:`ops_driver.records_html`; the JSON is :meth:`Record.to_json`. Every format shows the same
+runs with the same columns (:data:`COLUMNS`); Markdown and HTML add the totals, the failures and refusals, the
+unverified bundles, the emergency changes pending approval and the recurring automated tasks due.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput
+from .records import DUE_STATES, Record, Run
+
+#: (key, header, value of a run): the columns of the runs table in every format.
+COLUMNS: tuple[tuple[str, str, Callable[[Run], Any]], ...] = (
+    ("date", "date (JST)", lambda r: r.date),
+    ("time", "time", lambda r: r.time),
+    ("task", "task", lambda r: r.task),
+    ("name", "name", lambda r: r.task_name_ja),
+    ("environment", "environment", lambda r: r.environment),
+    ("kind", "kind", lambda r: r.kind or "?"),
+    ("ticket", "ticket", lambda r: r.ticket),
+    ("requested_by", "requested by", lambda r: r.requested_by),
+    ("operator", "operator", lambda r: r.operator),
+    ("approvers", "approvers", lambda r: ", ".join(r.approvers)),
+    ("change_class", "change class", lambda r: r.change_class),
+    ("status", "status", lambda r: r.status if r.verified else f"{r.status} (unverified)"),
+    ("exit_code", "exit", lambda r: "" if r.exit_code is None else r.exit_code),
+    ("changed", "changed", lambda r: r.changed),
+    ("run_id", "run ID", lambda r: r.run_id),
+)
+CSV_EXTRA: tuple[tuple[str, Callable[[Run], Any]], ...] = (
+    ("task_name_en", lambda r: r.task_name_en),
+    ("outcome", lambda r: r.outcome),
+    ("resources", lambda r: "; ".join(r.resources)),
+    ("plan_id", lambda r: r.plan_id or ""),
+    ("emergency_reason", lambda r: r.emergency_reason or ""),
+    ("verified", lambda r: "yes" if r.verified else "no"),
+    ("problems", lambda r: "; ".join(r.problems)),
+    ("message", lambda r: r.message),
+)
+TOTAL_COLUMNS = ("runs", "plans", "applies", "ok", "failed", "refused", "invalid", "unverified", "changed")
+STATE_WORDS = {"missed": "MISSED", "late": "done late", "open": "open (window not over)",
+               "upcoming": "upcoming", "done": "done"}
+
+
+def headline(record: Record) -> list[str]:
+    """The summary lines every format starts with."""
+    s = record.summary()
+    scope = f"environment {record.environment}" if record.environment else "all environments"
+    lines = [f"{s['runs']} run(s) in {record.month} ({scope}): {s['plans']} plan(s), {s['applies']} apply(s); "
+             f"{s['ok']} ok, {s['failed']} failed, {s['refused']} refused, {s['invalid']} invalid input; "
+             f"{s['unverified']} unverified",
+             f"{s['changed']} resource(s) changed by verified applies",
+             f"{s['pending']} emergency change(s) pending approval after the fact",
+             f"recurring automated tasks due: {s['due']}; " + ", ".join(f"{s[k]} {k}" for k in DUE_STATES)]
+    if not record.runs:
+        lines.insert(0, f"No plan or apply in {record.month} (Asia/Tokyo) in {record.evidence_dir}.")
+    return lines
+
+
+def due_summary(record: Record) -> list[str]:
+    """One line per state (missed, done late, open), task and environment: the due days (MM-DD) it applies to."""
+    groups: dict[tuple[int, str, str], list[str]] = {}
+    names = {d.task: d.name_ja for d in record.due}
+    for d in record.due:
+        if d.state in ("missed", "late", "open"):
+            groups.setdefault((DUE_STATES.index(d.state), d.task, d.environment), []).append(d.days[0][5:])
+    return [f"{STATE_WORDS[DUE_STATES[state]]}: {task} {names[task]} ({env}) due {', '.join(days)}"
+            for (state, task, env), days in sorted(groups.items())]
+
+
+def provenance(record: Record) -> str:
+    """Where the record comes from and how bundles were checked."""
+    lg = record.ledger
+    if not lg["present"]:
+        check = "no ledger.jsonl: bundles were checked against their own manifests only"
+    elif lg["problems"]:
+        check = f"ledger.jsonl ({lg['lines']} readable lines) has {len(lg['problems'])} problem(s), listed below"
+    else:
+        head = lg["head"]
+        check = (f"ledger.jsonl: {lg['lines']} lines, chain intact" +
+                 (f", head {head[0]}:{head[1][:12]}…" if head else ""))
+    return (f"Generated {record.generated_at} from {record.evidence_dir}; dates in Asia/Tokyo; due tasks judged as of "
+            f"{record.as_of}; {check}.")
+
+
+def _md_cell(value: Any) -> str:
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _md_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def markdown(record: Record) -> str:
+    """The record as one Markdown document (GitHub tables)."""
+    title = f"# Record of work {record.month}" + (f" — {record.environment}" if record.environment else "")
+    lines = [title, "", provenance(record), "", "## Summary", ""] + [f"- {h}" for h in headline(record)]
+    lines += ["", "## Runs", ""]
+    if record.runs:
+        lines += _md_table([c[1] for c in COLUMNS], [[c[2](r) for c in COLUMNS] for r in record.runs])
+        changed = [r for r in record.runs if r.resources]
+        if changed:
+            lines += ["", "Resources changed (a plan: would change):", ""]
+            lines += [f"- `{r.run_id}`: " + "; ".join(r.resources) for r in changed]
+    else:
+        lines.append(f"No plan or apply in {record.month}.")
+    for key, heading in (("by_task", "Totals per task"), ("by_environment", "Totals per environment")):
+        rows = getattr(record, key)
+        lines += ["", f"## {heading}", ""]
+        first = ["task", "name"] if key == "by_task" else ["environment"]
+        lines += _md_table(first + list(TOTAL_COLUMNS), [[row.get(k, "") for k in first] +
+                                                         [row[k] for k in TOTAL_COLUMNS] for row in rows]) \
+            if rows else ["None."]
+    lines += ["", "## Failures and refusals", ""]
+    lines += [f"- {r.date} {r.time} `{r.run_id}` {r.task} {r.environment}: {r.outcome} (exit {r.exit_code}): "
+              f"{_md_cell(r.message) or r.status}" for r in record.failures] or ["None."]
+    lines += ["", "## Unverified bundles", ""]
+    lines += [f"- `{r.run_id}`: " + "; ".join(r.problems) for r in record.unverified] or [
+        "None: every bundle verified."]
+    if record.ledger["problems"]:
+        lines += [f"- ledger: {p}" for p in record.ledger["problems"]]
+    lines += ["", "## Emergency changes pending approval", ""]
+    lines += [f"- {p['date']} `{p['run_id']}` {p['task']} {p['environment']} by {p['operator']}: "
+              f"{p['approvals']} of {p['needed']} approval(s); reason: {_md_cell(p.get('emergency_reason') or '')}"
+              + ("" if p["this_month"] else " (an earlier month)") for p in record.pending] or ["None."]
+    lines += ["", "## Recurring automated tasks due", ""]
+    lines += [f"- {line}" for line in due_summary(record)] + ([""] if due_summary(record) else [])
+    if record.due:
+        lines += _md_table(["due", "until", "task", "name", "environment", "why", "state", "runs"],
+                           [[", ".join(d.days), d.until, d.task, d.name_ja, d.environment, d.why,
+                             STATE_WORDS[d.state], ", ".join(d.runs)] for d in record.due])
+    else:
+        lines.append("None due.")
+    lines += [f"- note: {n}" for n in record.notes]
+    return "\n".join(lines) + "\n"
+
+
+def csv_text(record: Record) -> str:
+    """The runs as CSV (one row per run, unverified ones included and marked), header first. Write it with
+    ``encoding="utf-8-sig"`` (a BOM) so that Excel reads the Japanese names as UTF-8."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([c[0] for c in COLUMNS] + [k for k, _ in CSV_EXTRA])
+    for r in record.runs:
+        w.writerow([c[2](r) for c in COLUMNS] + [f(r) for _, f in CSV_EXTRA])
+    return buf.getvalue()
+
+
+FORMATS = ("md", "csv", "html")
+_SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm": "html"}
+
+
+def format_for(given: str | None, out: Path | None) -> str:
+    """The format asked for, else the one ``out``'s suffix names (``.csv``, ``.html``, ``.md``), else ``md``."""
+    if given:
+        return given
+    return _SUFFIXES.get(out.suffix.lower(), "md") if out is not None else "md"
+
+
+def render(record: Record, fmt: str) -> bytes:
+    """The record in ``fmt`` (one of :data:`FORMATS`) as the bytes of the file: UTF-8, CSV with a BOM."""
+    if fmt == "csv":
+        return csv_text(record).encode("utf-8-sig")
+    if fmt == "html":
+        from .records_html import page
+
+        return page(record).encode("utf-8")
+    return markdown(record).encode("utf-8")
+
+
+def check_out(out: Path) -> Path:
+    """``--out``: InvalidInput (exit 2) when it is a folder or its folder does not exist (before anything is read)."""
+    if out.is_dir():
+        raise InvalidInput(f"--out: {out} is a folder; give a file name, e.g. {out / 'record.html'}")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"--out: the folder {out.parent} does not exist; create it or write elsewhere")
+    return out
+
+
+def write(out: Path, data: bytes) -> Path:
+    """Write ``data`` to ``out`` atomically (a temporary file beside it, then a rename). Returns ``out``."""
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
