@@ -40,13 +40,17 @@ $(STAMP): requirements.lock requirements-uv.lock pyproject.toml
 # apt-get update: 7-Zip (p7zip-full, archive interoperability), rsync (the NAS bench), and the web servers of the
 # sandbox's web stack (ops_driver/sandbox/web.py: nginx and haproxy under supervisord), and Chromium with its driver
 # (chromium, chromium-driver: the headless-browser test of the monthly record's HTML page, tests/integration/
-# test_records_page.py; Selenium is given both paths and never downloads a browser).
+# test_records_page.py; Selenium is given both paths and never downloads a browser), with a Japanese font
+# (fonts-ipafont-gothic, 3.5 MB) so that the page's screenshot shows the task names. Each entry is what must exist
+# (a command on PATH, or an absolute path) and, after the colon, the Debian package that provides it.
 # Installing nginx/haproxy must not start the system-wide services (invoke-rc.d would start nginx on port 80):
 # unless /usr/sbin/policy-rc.d already exits 101, a temporary one that does is put in place for the install and
 # removed afterwards (any other policy-rc.d found is put back).
-SYSDEPS := 7z:p7zip-full rsync:rsync nginx:nginx haproxy:haproxy chromium:chromium chromedriver:chromium-driver
+SYSDEPS := 7z:p7zip-full rsync:rsync nginx:nginx haproxy:haproxy chromium:chromium chromedriver:chromium-driver \
+	/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf:fonts-ipafont-gothic
 sysdeps:
-	@missing=; for pair in $(SYSDEPS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	@missing=; for pair in $(SYSDEPS); do need=$${pair%%:*}; \
+	  if [ "$${need#/}" != "$$need" ]; then [ -e "$$need" ]; else command -v "$$need" >/dev/null; fi || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian:$$missing (system services not started)"; \
 	  prc=/usr/sbin/policy-rc.d; saved=; created=; \
