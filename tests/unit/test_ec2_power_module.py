@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
-from ops_driver.paths import project_root
-
-# Ansible ships module_utils/ops_aws.py with the module (AnsiballZ); here it is registered by hand.
-_utils = importlib.util.spec_from_file_location(
-    "ansible.module_utils.ops_aws", project_root() / "module_utils" / "ops_aws.py"
-)
-assert _utils and _utils.loader
-sys.modules["ansible.module_utils.ops_aws"] = importlib.util.module_from_spec(_utils)
-_utils.loader.exec_module(sys.modules["ansible.module_utils.ops_aws"])
-_spec = importlib.util.spec_from_file_location("ec2_power", project_root() / "library" / "ec2_power.py")
-assert _spec and _spec.loader
-ec2_power = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ec2_power)
+from library import ec2_power
 
 
 @pytest.mark.parametrize(

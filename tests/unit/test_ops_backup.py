@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from typing import Any
 
 import pytest
-
-from ops_driver.paths import project_root
-
-_spec = importlib.util.spec_from_file_location("ops_backup", project_root() / "module_utils" / "ops_backup.py")
-assert _spec and _spec.loader
-ops_backup = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ops_backup)
+from ansible.module_utils import ops_backup
 
 OURS = ops_backup.CREATED_BY
 
