@@ -86,6 +86,7 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.ops_paths import folder_obstacle
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -178,38 +179,28 @@ def local_conflicts(locals_by_key, dest):
     return problems
 
 
-def folder_problems(root, folders):
-    """Problems creating or writing the folders ``folders`` (all below ``root``) - a list of messages.
+def folder_problems(folders):
+    """Problems creating or writing the folders ``folders`` (below the restore root, which exists) - messages.
 
-    A path component below ``root`` that exists and is not a folder (makedirs would fail), and a first existing
-    ancestor (or the folder itself) that this user cannot write into (mkstemp/makedirs would fail).
+    Per folder, its nearest existing component (ops_paths.folder_obstacle): one that is not a folder (makedirs
+    would fail), or a folder this user cannot write into (mkstemp/makedirs would fail). Each component once.
     """
     problems, seen = [], set()
     for folder in sorted(set(folders)):
-        path, blocked = root, False
-        for part in os.path.relpath(folder, root).split(os.sep):
-            if part in ("", os.curdir):
-                continue
-            path = os.path.join(path, part)
-            if os.path.lexists(path) and not os.path.isdir(path):
-                if path not in seen:
-                    seen.add(path)
-                    problems.append(
-                        "%s exists and is not a folder, but %s must be created inside it; move it away or choose"
-                        " another dest_dir" % (path, folder)
-                    )
-                blocked = True
-                break
-        if blocked:
+        obstacle = folder_obstacle(folder)
+        if obstacle is None or obstacle[0] in seen:
             continue
-        existing = folder
-        while not os.path.isdir(existing):
-            existing = os.path.dirname(existing)
-        if existing not in seen and not os.access(existing, os.W_OK | os.X_OK):
-            seen.add(existing)
+        existing, what = obstacle
+        seen.add(existing)
+        if what == "not writable":
             problems.append(
                 "%s is not writable by uid %d, so nothing can be created in it; fix its permissions or the"
                 " restore root" % (existing, os.geteuid())
+            )
+        else:
+            problems.append(
+                "%s exists and is not a folder, but %s must be created inside it; move it away or choose"
+                " another dest_dir" % (existing, folder)
             )
     return problems
 
@@ -360,7 +351,7 @@ def main():
             o["action"] = "create"
     mapped = [o for o in objects if "local" in o]
     problems.extend(local_conflicts(dict((o["key"], o["local"]) for o in mapped), dest))
-    problems.extend(folder_problems(root, [os.path.dirname(o["local"]) for o in mapped if o.get("action") != "none"]))
+    problems.extend(folder_problems([os.path.dirname(o["local"]) for o in mapped if o.get("action") != "none"]))
     # GetObject of an archived object fails (InvalidObjectState): ask HeadObject, only for the objects listed with
     # a class that may be archived (a single key was already asked), and only for those that will be read.
     for o in mapped:
