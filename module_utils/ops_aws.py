@@ -47,11 +47,14 @@ def aws_errors(module, msg, result=None, invalid=None):
         module.fail_json_aws(e, msg=msg, **extra)
 
 
-def counted_ec2_client(module):
+def counted_ec2_client(module, ec2=None, calls=None):
     """An EC2 client with jittered-backoff retries on throttling and a call counter.
 
-    Returns (client, calls): ``calls`` is a dict operation name -> count, updated as calls are made.
+    Returns (client, calls): ``calls`` is a dict operation name -> count, updated as calls are made. A client
+    given as ``ec2`` (a unit test's stub) is returned as it is, with ``calls`` (a new dict when None).
     """
+    if ec2 is not None:
+        return ec2, ({} if calls is None else calls)
     from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
     calls = {}

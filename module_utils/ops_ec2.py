@@ -65,12 +65,8 @@ class Ec2Instances:
     """
 
     def __init__(self, module, ec2=None, calls=None):
-        self.module = module
-        self.p = module.params
-        if ec2 is None:
-            self.ec2, self.calls = counted_ec2_client(module)
-        else:
-            self.ec2, self.calls = ec2, ({} if calls is None else calls)
+        self.module, self.p = module, module.params
+        self.ec2, self.calls = counted_ec2_client(module, ec2, calls)
 
     def describe(self, ids):
         """{instance_id: DescribeInstances entry} for ``ids`` (one call per batch of 100)."""
