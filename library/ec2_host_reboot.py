@@ -62,10 +62,6 @@ options:
     description: Seconds to wait for each group to stop, and for each group to start (or reboot).
     type: int
     default: 900
-  poll_interval:
-    description: Seconds between two polls.
-    type: int
-    default: 15
   ticket:
     description:
       - Work request ticket. A host whose power cycle completed is tagged C(OpsLastReboot=<ticket>); a run with
@@ -77,10 +73,7 @@ options:
       - Instance ID to state recorded by the plan. When given, the module fails with C(DRIFT:) before any change
         if the set of instances on the hosts or one of their states differs.
     type: dict
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [ops_ec2, amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -111,10 +104,7 @@ ops_changes:
   returned: always
   type: list
   elements: dict
-api_calls:
-  description: EC2 API calls made, by operation name.
-  returned: always
-  type: dict
+api_calls: {description: "EC2 API calls made, by operation name.", returned: always, type: dict}
 """
 
 from ansible.module_utils.ops_aws import AWS_ERRORS, aws_errors, tag_value

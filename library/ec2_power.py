@@ -55,10 +55,6 @@ options:
       lists every instance that is not yet there with its current state.
     type: int
     default: 900
-  poll_interval:
-    description: Seconds between two polls.
-    type: int
-    default: 15
   status_checks:
     description: For C(running) and C(rebooted), also wait until the system and instance status checks
       are C(ok).
@@ -75,10 +71,7 @@ options:
         starting C(DRIFT:) before any change if a current state differs - the plan no longer describes
         the estate.
     type: dict
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [ops_ec2, amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -112,10 +105,7 @@ ops_changes:
   returned: always
   type: list
   elements: dict
-diff:
-  description: Instance ID to state, before and after, sorted.
-  returned: when diff mode is on
-  type: dict
+diff: {description: "Instance ID to state, before and after, sorted.", returned: when diff mode is on, type: dict}
 api_calls:
   description: EC2 API calls made, by operation name (for the benchmark and the evidence).
   returned: always
