@@ -27,9 +27,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "module_utils"))
+from tests.support.modules import module_util  # noqa: E402
 
-import esa_entries  # noqa: E402
+esa_entries = module_util("esa_entries")  # module_utils/esa_entries.py, as Ansible imports it
 
 from ops_driver.runner import ansible_env  # noqa: E402
 from ops_driver.sandbox import procs, simulators  # noqa: E402

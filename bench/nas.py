@@ -45,9 +45,10 @@ SETTLE_S = float(os.environ.get("BENCH_NAS_SETTLE_S", "3"))
 PASSWORD = "bench-password"
 
 CHILD = r"""
-import importlib.util, json, os, resource, sys, time
-spec = importlib.util.spec_from_file_location("nas", sys.argv[1])
-nas = importlib.util.module_from_spec(spec); spec.loader.exec_module(nas)
+import json, os, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from tests.support.modules import module_util
+nas = module_util("nas_transfer")
 src_root, dst_root, mode = sys.argv[2], sys.argv[3], sys.argv[4]
 t = time.perf_counter()
 files = nas.select(src_root, "data", ["*"])
@@ -84,7 +85,7 @@ def ours(mode: str, src_root: Path, dst_root: Path, password: str = "") -> dict[
             sys.executable,
             "-c",
             CHILD,
-            str(ROOT / "module_utils" / "nas_transfer.py"),
+            str(ROOT),
             str(src_root),
             str(dst_root),
             mode,

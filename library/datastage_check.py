@@ -13,13 +13,7 @@ description:
     the project cannot be read; an unknown project is C(INVALID INPUT:). Changes nothing (check mode is the same).
 options:
   project: {description: DataStage project., type: str, required: true}
-  dsjob: {description: Path of dsjob., type: path, required: true}
-  domain: {description: Services tier host:port., type: str, required: true}
-  server: {description: Engine host name., type: str, required: true}
-  authfile: {description: IBM credentials file., type: path}
-  user: {description: User (written to a temporary authfile with password)., type: str}
-  password: {description: Password (never logged)., type: str}
-  environment: {description: Extra environment of dsjob., type: dict, default: {}}
+extends_documentation_fragment: [datastage_cli]
 """
 
 EXAMPLES = r"""
@@ -35,44 +29,42 @@ ops_changes: {description: One evidence entry for the project (changed false)., 
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.datastage_cli import CLI_ARGS, DataStageCli, DataStageError
+from ansible.module_utils.datastage_cli import CLI_ARGS, DataStageError, cli_session, project_named
+
+ARGUMENT_SPEC = dict(CLI_ARGS, project=dict(type="str", required=True))
+
+
+def check(module, cli, result):
+    """The engine lists its projects, the project its jobs, and dsjob -jobinfo reads every job; fills ``result``."""
+    p = module.params
+    try:
+        result["projects"] = cli.lprojects()
+    except DataStageError as e:
+        module.fail_json(msg="The DataStage engine %s does not answer: %s" % (p["server"], e), **result)
+    project = project_named(result["projects"], p["project"])
+    if project is None:
+        module.fail_json(msg="INVALID INPUT: project: %s is not a project of %s" % (p["project"], p["server"]),
+                         **result)
+    bad = []
+    for job in cli.ljobs(project):
+        info = cli.jobinfo(project, job)
+        if info is None:
+            bad.append(job)
+        result["jobs"].append(dict(name=job, status=(info or {}).get("Job Status", "unreadable")))
+    result["ops_changes"].append(dict(
+        resource="datastage:%s/%s" % (p["server"], project), name=project, action="check", before=None,
+        after=dict(engine="answers", jobs=len(result["jobs"]), unreadable=bad), changed=False))
+    if not result["jobs"]:
+        module.fail_json(msg="Project %s lists no job" % project, **result)
+    if bad:
+        module.fail_json(msg="dsjob -jobinfo cannot read %s" % ", ".join(bad), **result)
 
 
 def main():
-    spec = dict(CLI_ARGS)
-    spec.update(project=dict(type="str", required=True))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    p = module.params
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     result = dict(changed=False, projects=[], jobs=[], ops_changes=[])
-    cli = None
-    try:
-        cli = DataStageCli(module)
-        try:
-            result["projects"] = cli.lprojects()
-        except DataStageError as e:
-            module.fail_json(msg="The DataStage engine %s does not answer: %s" % (p["server"], e), **result)
-        match = [x for x in result["projects"] if x.upper() == p["project"].upper()]
-        if not match:
-            module.fail_json(msg="INVALID INPUT: project: %s is not a project of %s" % (p["project"], p["server"]),
-                             **result)
-        bad = []
-        for job in cli.ljobs(match[0]):
-            info = cli.jobinfo(match[0], job)
-            if info is None:
-                bad.append(job)
-            result["jobs"].append(dict(name=job, status=(info or {}).get("Job Status", "unreadable")))
-        result["ops_changes"].append(dict(
-            resource="datastage:%s/%s" % (p["server"], match[0]), name=match[0], action="check", before=None,
-            after=dict(engine="answers", jobs=len(result["jobs"]), unreadable=bad), changed=False))
-        if not result["jobs"]:
-            module.fail_json(msg="Project %s lists no job" % match[0], **result)
-        if bad:
-            module.fail_json(msg="dsjob -jobinfo cannot read %s" % ", ".join(bad), **result)
-    except DataStageError as e:
-        module.fail_json(msg=("INVALID INPUT: " if e.kind == "invalid" else "") + str(e), **result)
-    finally:
-        if cli is not None:
-            cli.close()
+    with cli_session(module, result) as cli:
+        check(module, cli, result)
     module.exit_json(**result)
 
 

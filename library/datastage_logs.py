@@ -22,13 +22,7 @@ options:
   project: {description: DataStage project., type: str, required: true}
   month: {description: Month as YYYY-MM (default the previous month, UTC)., type: str, default: ""}
   dest_dir: {description: Folder for the logs (created)., type: path, required: true}
-  dsjob: {description: Path of dsjob., type: path, required: true}
-  domain: {description: Services tier host:port., type: str, required: true}
-  server: {description: Engine host name., type: str, required: true}
-  authfile: {description: IBM credentials file., type: path}
-  user: {description: User (written to a temporary authfile with password)., type: str}
-  password: {description: Password (never logged)., type: str}
-  environment: {description: Extra environment of dsjob., type: dict, default: {}}
+extends_documentation_fragment: [datastage_cli]
 """
 
 EXAMPLES = r"""
@@ -51,8 +45,11 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.datastage_cli import CLI_ARGS, DataStageCli, DataStageError
+from ansible.module_utils.datastage_cli import CLI_ARGS, cli_session, project_named
 from ansible.module_utils.ops_paths import file_target_problem, folder_problem
+
+ARGUMENT_SPEC = dict(CLI_ARGS, project=dict(type="str", required=True), month=dict(type="str", default=""),
+                     dest_dir=dict(type="path", required=True))
 
 
 def summarise(job, events):
@@ -70,74 +67,85 @@ def summarise(job, events):
     return dict(job=job, runs=runs, last_status=status or "NO RUN", warnings=warnings, fatals=fatals)
 
 
-def main():
-    spec = dict(CLI_ARGS)
-    spec.update(project=dict(type="str", required=True), month=dict(type="str", default=""),
-                dest_dir=dict(type="path", required=True))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    p = module.params
-    month = p["month"]
+def the_month(module, result):
+    """``month`` (YYYY-MM), by default the previous month (UTC); INVALID INPUT otherwise."""
+    month = module.params["month"]
     if not month:
         last = datetime.datetime.now(datetime.timezone.utc).date().replace(day=1) - datetime.timedelta(days=1)
         month = "%04d-%02d" % (last.year, last.month)
-    result = dict(changed=False, month=month, summary=[], files=[], ops_changes=[])
+    result["month"] = month
     if not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", month):
         module.fail_json(msg="INVALID INPUT: month: %r is not YYYY-MM" % month, **result)
-    cli = None
-    try:
-        cli = DataStageCli(module)
-        match = [x for x in cli.lprojects() if x.upper() == p["project"].upper()]
-        if not match:
-            module.fail_json(msg="INVALID INPUT: project: %s is not a project of %s" % (p["project"], p["server"]),
-                             **result)
-        outputs = {}
-        for job in sorted(cli.ljobs(match[0])):
-            events = [e for e in cli.logsum(match[0], job) if e["time"].startswith(month)]
-            outputs["%s.log" % job] = "".join("%d\t%s\t%s\t%s\n" % (e["id"], e["type"], e["time"], e["message"])
-                                              for e in events)
-            result["summary"].append(summarise(job, events))
-        outputs["summary.csv"] = "job,runs,last_status,warnings,fatals\n" + "".join(
-            "%(job)s,%(runs)d,%(last_status)s,%(warnings)d,%(fatals)d\n" % r for r in result["summary"])
-        todo = []
-        for name, text in sorted(outputs.items()):
-            path = os.path.join(p["dest_dir"], name)
-            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            old = None
-            if os.path.isfile(path):
-                with open(path, "rb") as f:
-                    old = hashlib.sha256(f.read()).hexdigest()
-            action = "create" if old is None else ("none" if old == digest else "overwrite")
-            result["files"].append(path)
-            result["ops_changes"].append(dict(resource="file:%s" % path, name=name, action=action,
-                                              before=dict(sha256=old) if old else None,
-                                              after=dict(sha256=digest, bytes=len(text.encode("utf-8"))),
-                                              changed=action != "none"))
-            if action != "none":
-                todo.append((path, text))
-        # read-only, before anything is written (so the plan refuses what the apply's makedirs / write would fail on)
-        problems = [folder_problem(p["dest_dir"])] if todo else []
-        problems += [file_target_problem(path) for path, _text in todo]
-        problems = [x for x in problems if x]
-        if problems:
-            module.fail_json(msg="INVALID INPUT: dest_dir: %s cannot receive the logs: %s - remove or move what is in "
-                                 "the way, or set datastage_release_logs_dir to a writable folder"
-                                 % (p["dest_dir"], "; ".join(problems)), **result)
+    return month
+
+
+def read_logs(module, cli, month, result):
+    """{file name: text}: one .log per job of the project with the month's events, and summary.csv."""
+    p = module.params
+    project = project_named(cli.lprojects(), p["project"])
+    if project is None:
+        module.fail_json(msg="INVALID INPUT: project: %s is not a project of %s" % (p["project"], p["server"]),
+                         **result)
+    outputs = {}
+    for job in sorted(cli.ljobs(project)):
+        events = [e for e in cli.logsum(project, job) if e["time"].startswith(month)]
+        outputs["%s.log" % job] = "".join("%d\t%s\t%s\t%s\n" % (e["id"], e["type"], e["time"], e["message"])
+                                          for e in events)
+        result["summary"].append(summarise(job, events))
+    outputs["summary.csv"] = "job,runs,last_status,warnings,fatals\n" + "".join(
+        "%(job)s,%(runs)d,%(last_status)s,%(warnings)d,%(fatals)d\n" % r for r in result["summary"])
+    return outputs
+
+
+def plan_files(module, outputs, result):
+    """[(path, text)] of the files whose content changes; refuses (read-only, before anything is written) what
+    the apply's makedirs / write would fail on."""
+    dest_dir = module.params["dest_dir"]
+    todo = []
+    for name, text in sorted(outputs.items()):
+        path = os.path.join(dest_dir, name)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        old = None
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                old = hashlib.sha256(f.read()).hexdigest()
+        action = "create" if old is None else ("none" if old == digest else "overwrite")
+        result["files"].append(path)
+        result["ops_changes"].append(dict(resource="file:%s" % path, name=name, action=action,
+                                          before=dict(sha256=old) if old else None,
+                                          after=dict(sha256=digest, bytes=len(text.encode("utf-8"))),
+                                          changed=action != "none"))
+        if action != "none":
+            todo.append((path, text))
+    problems = [folder_problem(dest_dir)] if todo else []
+    problems = [x for x in problems + [file_target_problem(path) for path, _text in todo] if x]
+    if problems:
+        module.fail_json(msg="INVALID INPUT: dest_dir: %s cannot receive the logs: %s - remove or move what is in "
+                             "the way, or set datastage_release_logs_dir to a writable folder"
+                             % (dest_dir, "; ".join(problems)), **result)
+    return todo
+
+
+def write_files(dest_dir, todo):
+    """Write each (path, text) through a temporary file renamed into place; creates ``dest_dir`` (0750)."""
+    for path, text in todo:
+        if not os.path.isdir(dest_dir):
+            os.makedirs(dest_dir, 0o750)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = dict(changed=False, month=module.params["month"], summary=[], files=[], ops_changes=[])
+    month = the_month(module, result)
+    with cli_session(module, result, "Collecting the logs failed: %s") as cli:
+        todo = plan_files(module, read_logs(module, cli, month, result), result)
         if not module.check_mode:
-            for path, text in todo:
-                if not os.path.isdir(p["dest_dir"]):
-                    os.makedirs(p["dest_dir"], 0o750)
-                tmp = path + ".tmp"
-                with open(tmp, "w") as f:
-                    f.write(text)
-                os.replace(tmp, path)
+            write_files(module.params["dest_dir"], todo)
         result["changed"] = any(c["changed"] for c in result["ops_changes"])
-    except DataStageError as e:
-        module.fail_json(msg=("INVALID INPUT: " if e.kind == "invalid" else "") + str(e), **result)
-    except OSError as e:
-        module.fail_json(msg="Collecting the logs failed: %s" % e, **result)
-    finally:
-        if cli is not None:
-            cli.close()
     module.exit_json(**result)
 
 

@@ -33,6 +33,11 @@ description:
     its state before any instance is stopped. The real run also reads each host's state again just before
     its first stop (an earlier host may take a while) and stops nothing on a host that is no longer
     C(available).
+  - In mode C(stop-start), an instance to cycle that EC2 would refuse to stop is refused the same way, in check
+    mode too, as by C(ec2_power) - stop protection on (attribute C(disableApiStop), one
+    DescribeInstanceAttribute call per instance to cycle), an instance-store root device, or a Spot Instance
+    whose Spot request is not C(persistent). StopInstances would otherwise fail in the middle of a host's
+    cycle.
 author: Operations automation collection
 options:
   environment:
@@ -57,10 +62,6 @@ options:
     description: Seconds to wait for each group to stop, and for each group to start (or reboot).
     type: int
     default: 900
-  poll_interval:
-    description: Seconds between two polls.
-    type: int
-    default: 15
   ticket:
     description:
       - Work request ticket. A host whose power cycle completed is tagged C(OpsLastReboot=<ticket>); a run with
@@ -72,10 +73,7 @@ options:
       - Instance ID to state recorded by the plan. When given, the module fails with C(DRIFT:) before any change
         if the set of instances on the hosts or one of their states differs.
     type: dict
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [ops_ec2, amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -106,26 +104,27 @@ ops_changes:
   returned: always
   type: list
   elements: dict
-api_calls:
-  description: EC2 API calls made, by operation name.
-  returned: always
-  type: dict
+api_calls: {description: "EC2 API calls made, by operation name.", returned: always, type: dict}
 """
 
-import time
-
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible.module_utils.ops_aws import chunks, counted_ec2_client, status_ok, tag_value
+from ansible.module_utils.ops_aws import AWS_ERRORS, aws_errors, tag_value
+from ansible.module_utils.ops_ec2 import GONE, Ec2Instances, check_wait_params, instance_label
+from ansible.module_utils.ops_wait import WaitTimeout, wait_for
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-GONE = ("shutting-down", "terminated")
-DONE_TAG = "OpsLastReboot"
+ARGUMENT_SPEC = dict(
+    environment=dict(type="str", required=True),
+    host_tag_key=dict(type="str", default="Environment"),
+    mode=dict(type="str", choices=["stop-start", "reboot"], default="stop-start"),
+    order=dict(type="list", elements="str", default=["web", "ap", "db"]),
+    wait_timeout=dict(type="int", default=900),
+    poll_interval=dict(type="int", default=15),
+    expected=dict(type="dict"),
+    ticket=dict(type="str"),
+)
 
+DONE_TAG = "OpsLastReboot"
 
 
 def groups_in_order(instances, order):
@@ -139,70 +138,6 @@ def groups_in_order(instances, order):
 def _all_pages(client, operation, **kwargs):
     """Every page of a paginated call, merged (retried as a whole on throttling)."""
     return client.get_paginator(operation).paginate(**kwargs).build_full_result()
-
-
-class HostReboot(object):
-    def __init__(self, module):
-        self.module = module
-        self.p = module.params
-        self.ec2, self.calls = counted_ec2_client(module)
-        self.log = []
-
-    def hosts(self):
-        hosts = _all_pages(self.ec2, "describe_hosts")["Hosts"]
-        out = [h for h in hosts if tag_value(h, self.p["host_tag_key"]) == self.p["environment"]]
-        return sorted(out, key=lambda h: h["HostId"])
-
-    def instances_on(self, host_ids):
-        found = {}
-        for r in _all_pages(self.ec2, "describe_instances")["Reservations"]:
-            for i in r.get("Instances", []):
-                host = (i.get("Placement") or {}).get("HostId")
-                if host in host_ids and i["State"]["Name"] not in GONE:
-                    found[i["InstanceId"]] = dict(id=i["InstanceId"], host=host, name=tag_value(i, "Name"),
-                                                  role=tag_value(i, "Role"), before=i["State"]["Name"])
-        return found
-
-    def states(self, ids):
-        out = {}
-        for chunk in chunks(sorted(ids)):
-            resp = self.ec2.describe_instances(InstanceIds=chunk, aws_retry=True)
-            for r in resp.get("Reservations", []):
-                for i in r.get("Instances", []):
-                    out[i["InstanceId"]] = i["State"]["Name"]
-        return out
-
-    def status_ok(self, ids):
-        """Return the set of IDs whose system and instance status checks are both ok."""
-        return status_ok(self.ec2, ids)
-
-    def wait(self, ids, target, checks):
-        """Wait until every instance of ``ids`` is ``target`` (and its status checks pass with ``checks``).
-
-        Returns {id: state} of the instances that did not get there within wait_timeout (empty when all did).
-        """
-        deadline = time.monotonic() + self.p["wait_timeout"]
-        pending = set(ids)
-        last = {}
-        while True:
-            last = self.states(pending)
-            there = {i for i in pending if last.get(i) == target}
-            if checks and there:
-                there &= self.status_ok(there)
-            pending -= there
-            if not pending or time.monotonic() >= deadline:
-                return {i: last.get(i, "unknown") for i in pending}
-            time.sleep(max(0, min(self.p["poll_interval"], deadline - time.monotonic())))
-
-    def act(self, action, ids):
-        call = {"start": self.ec2.start_instances, "stop": self.ec2.stop_instances,
-                "reboot": self.ec2.reboot_instances}[action]
-        for chunk in chunks(sorted(ids)):
-            call(InstanceIds=chunk, aws_retry=True)
-
-    def host_state(self, host_id):
-        resp = self.ec2.describe_hosts(HostIds=[host_id], aws_retry=True)
-        return (resp.get("Hosts") or [{}])[0].get("State", "unknown")
 
 
 def plan_host(host, members, order, mode):
@@ -233,153 +168,202 @@ def plan_host(host, members, order, mode):
     return steps, lines
 
 
-def main():
-    argument_spec = dict(
-        environment=dict(type="str", required=True),
-        host_tag_key=dict(type="str", default="Environment"),
-        mode=dict(type="str", choices=["stop-start", "reboot"], default="stop-start"),
-        order=dict(type="list", elements="str", default=["web", "ap", "db"]),
-        wait_timeout=dict(type="int", default=900),
-        poll_interval=dict(type="int", default=15),
-        expected=dict(type="dict"),
-        ticket=dict(type="str"),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    p = module.params
-    if p["wait_timeout"] < 1 or p["poll_interval"] < 0:
-        module.fail_json(msg="INVALID INPUT: wait_timeout must be >= 1 and poll_interval >= 0 (seconds)")
-    hr = HostReboot(module)
-    try:
-        hosts = hr.hosts()
-        if not hosts:
-            module.fail_json(msg="INVALID INPUT: environment: no Dedicated Host tagged %s=%s"
-                             % (p["host_tag_key"], p["environment"]), api_calls=hr.calls)
-        members = hr.instances_on({h["HostId"] for h in hosts})
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not read the Dedicated Hosts and their instances")
+class HostReboot(Ec2Instances):
+    """One run: ``read`` the hosts and their instances, ``plan`` the steps per host (refusing what would fail),
+    ``cycle`` the hosts in turn, ``recover`` after a failure. ``members``: {instance_id: dict(id, host, name,
+    role, before)}; ``after``: {instance_id: state}; ``cycled``: the instances this run stops and starts (or
+    reboots); ``log``: what ran."""
 
-    expected = p["expected"]
-    if expected is not None:
-        now = {i: m["before"] for i, m in members.items()}
-        drift = ["%s: planned %s, now %s" % (i, expected.get(i, "not on the hosts"), now.get(i, "not on the hosts"))
-                 for i in sorted(set(expected) | set(now)) if expected.get(i) != now.get(i)]
-        if drift:
-            module.fail_json(msg="DRIFT: the hosts' instances changed since the plan: " + "; ".join(drift),
-                             api_calls=hr.calls)
+    def __init__(self, module, ec2=None, calls=None):
+        super().__init__(module, ec2, calls)
+        self.log, self.hosts, self.members, self.raw, self.plans, self.sequence = [], [], {}, {}, [], []
+        self.after, self.cycled, self.done_hosts, self.begun = {}, set(), set(), []
 
-    plans, sequence = [], []
-    done_hosts = {h["HostId"] for h in hosts if p["ticket"] and tag_value(h, DONE_TAG) == p["ticket"]}
-    for h in hosts:
-        on_host = sorted((m for m in members.values() if m["host"] == h["HostId"]), key=lambda m: m["id"])
-        if h["HostId"] in done_hosts:
-            steps, lines = [], ["%s: already done for %s (tag %s) - nothing to do" % (h["HostId"], p["ticket"],
-                                                                                       DONE_TAG)]
-        else:
-            steps, lines = plan_host(h["HostId"], on_host, p["order"], p["mode"])
-        plans.append((h, on_host, steps))
-        sequence.extend(lines)
+    def read(self):
+        """Check the parameters, read the environment's hosts and their instances, refuse a drift from the plan."""
+        p = self.p
+        check_wait_params(self.module)
+        with aws_errors(self.module, "Could not read the Dedicated Hosts and their instances"):
+            hosts = _all_pages(self.ec2, "describe_hosts")["Hosts"]
+            self.hosts = sorted((h for h in hosts if tag_value(h, p["host_tag_key"]) == p["environment"]),
+                                key=lambda h: h["HostId"])
+            if not self.hosts:
+                self.module.fail_json(msg="INVALID INPUT: environment: no Dedicated Host tagged %s=%s"
+                                      % (p["host_tag_key"], p["environment"]), api_calls=self.calls)
+            self.instances_on({h["HostId"] for h in self.hosts})
+        expected = p["expected"]
+        if expected is not None:
+            now = {i: m["before"] for i, m in self.members.items()}
+            drift = ["%s: planned %s, now %s" % (i, expected.get(i, "not on the hosts"),
+                                                 now.get(i, "not on the hosts"))
+                     for i in sorted(set(expected) | set(now)) if expected.get(i) != now.get(i)]
+            if drift:
+                self.module.fail_json(msg="DRIFT: the hosts' instances changed since the plan: " + "; ".join(drift),
+                                      api_calls=self.calls)
 
-    after = {i: m["before"] for i, m in members.items()}
-    cycled = {i for i, m in members.items() if m["before"] == "running" and m["host"] not in done_hosts}
-    action = "stop-start" if p["mode"] == "stop-start" else "reboot"
+    def instances_on(self, host_ids):
+        """Find the instances placed on ``host_ids`` (Placement.HostId of DescribeInstances; gone ones left out)."""
+        for r in _all_pages(self.ec2, "describe_instances")["Reservations"]:
+            for i in r.get("Instances", []):
+                host = (i.get("Placement") or {}).get("HostId")
+                if host in host_ids and i["State"]["Name"] not in GONE:
+                    self.raw[i["InstanceId"]] = i
+                    self.members[i["InstanceId"]] = dict(id=i["InstanceId"], host=host, name=tag_value(i, "Name"),
+                                                         role=tag_value(i, "Role"), before=i["State"]["Name"])
 
-    def report(not_back=()):
+    def plan(self):
+        """The steps per host; refuse (INVALID INPUT, nothing stopped) a stop-start of a host that is not
+        available or of an instance that EC2 would refuse to stop (read-only, also in check mode)."""
+        p = self.p
+        self.done_hosts = {h["HostId"] for h in self.hosts if p["ticket"] and tag_value(h, DONE_TAG) == p["ticket"]}
+        for h in self.hosts:
+            on_host = sorted((m for m in self.members.values() if m["host"] == h["HostId"]), key=lambda m: m["id"])
+            if h["HostId"] in self.done_hosts:
+                steps, lines = [], ["%s: already done for %s (tag %s) - nothing to do" % (h["HostId"], p["ticket"],
+                                                                                           DONE_TAG)]
+            else:
+                steps, lines = plan_host(h["HostId"], on_host, p["order"], p["mode"])
+            self.plans.append((h, on_host, steps))
+            self.sequence.extend(lines)
+        self.after = {i: m["before"] for i, m in self.members.items()}
+        self.cycled = {i for i, m in self.members.items() if m["before"] == "running"
+                       and m["host"] not in self.done_hosts}
+        if self.cycled and p["mode"] == "stop-start":
+            self.refuse_unavailable_hosts()
+            self.refuse_unstoppable()
+
+    def refuse_unavailable_hosts(self):
+        # The apply checks the host after stopping its instances and then fails; refuse now instead, while
+        # nothing is stopped: the state is the one DescribeHosts gave above.
+        unavailable = [h for h, _on_host, steps in self.plans if steps and h.get("State") != "available"]
+        if unavailable:
+            self.module.fail_json(
+                msg="INVALID INPUT: environment: Dedicated Host not available, nothing was stopped: %s. A stop-start "
+                    "needs each host it cycles in state available; plan again once the host is available (see its "
+                    "state in the EC2 console or DescribeHosts)" % "; ".join(
+                        "%s (%s) is %s, not available" % (h["HostId"], tag_value(h, "Name") or "no Name",
+                                                          h.get("State") or "unknown") for h in unavailable),
+                **self.report())
+
+    def refuse_unstoppable(self):
+        # StopInstances would fail for such an instance in the middle of a host's cycle (ec2_power refuses the same).
+        with aws_errors(self.module, "Could not read whether the instances can be stopped", self.report):
+            refusals = self.stop_refusals(self.raw, self.cycled)
+        if refusals:
+            self.module.fail_json(
+                msg="INVALID INPUT: environment: the stop-start of the Dedicated Hosts of %s would stop instances that "
+                    "EC2 refuses to stop, nothing was stopped: %s" % (self.p["environment"], "; ".join(
+                        "%s %s" % (instance_label(i, self.raw[i]), why) for i, why in sorted(refusals.items()))),
+                **self.report())
+
+    def report(self, not_back=()):
+        """The module result (hosts, sequence, not_back, ops_changes, expected, api_calls, log)."""
         bad = {n["id"] for n in not_back}
+        action = "stop-start" if self.p["mode"] == "stop-start" else "reboot"
         out_hosts, changes = [], []
-        for h, on_host, _steps in plans:
+        for h, on_host, _steps in self.plans:
             out_hosts.append(dict(host_id=h["HostId"], state=h.get("State"), instances=[
-                dict(id=m["id"], name=m["name"], role=m["role"], before=m["before"], after=after[m["id"]])
+                dict(id=m["id"], name=m["name"], role=m["role"], before=m["before"], after=self.after[m["id"]])
                 for m in on_host]))
             for m in on_host:
                 changes.append(dict(resource="ec2:instance/%s" % m["id"], name=m["name"],
-                                    action=action if m["id"] in cycled else "none",
+                                    action=action if m["id"] in self.cycled else "none",
                                     before=dict(state=m["before"], host=h["HostId"]),
-                                    after=dict(state=after[m["id"]], host=h["HostId"]),
-                                    changed=m["id"] in cycled, failed=m["id"] in bad))
-        return dict(hosts=out_hosts, sequence=sequence, not_back=list(not_back), ops_changes=changes,
-                    expected={i: m["before"] for i, m in members.items()}, api_calls=hr.calls,
-                    log=hr.log)
+                                    after=dict(state=self.after[m["id"]], host=h["HostId"]),
+                                    changed=m["id"] in self.cycled, failed=m["id"] in bad))
+        return dict(hosts=out_hosts, sequence=self.sequence, not_back=list(not_back), ops_changes=changes,
+                    expected={i: m["before"] for i, m in self.members.items()}, api_calls=self.calls, log=self.log)
 
-    if cycled and p["mode"] == "stop-start":
-        # The apply checks the host after stopping its instances and then fails; refuse now instead, while
-        # nothing is stopped: the state is the one DescribeHosts gave above (read-only, also in check mode).
-        unavailable = [h for h, _on_host, steps in plans if steps and h.get("State") != "available"]
-        if unavailable:
-            module.fail_json(msg="INVALID INPUT: environment: Dedicated Host not available, nothing was stopped: "
-                             "%s. A stop-start needs each host it cycles in state available; plan again once the "
-                             "host is available (see its state in the EC2 console or DescribeHosts)"
-                             % "; ".join("%s (%s) is %s, not available" % (
-                                 h["HostId"], tag_value(h, "Name") or "no Name", h.get("State") or "unknown")
-                                 for h in unavailable),
-                             **report())
+    def host_state(self, host_id):
+        resp = self.ec2.describe_hosts(HostIds=[host_id], aws_retry=True)
+        return (resp.get("Hosts") or [{}])[0].get("State", "unknown")
 
-    if module.check_mode or not cycled:
-        module.exit_json(changed=bool(cycled), **report())
-
-    failure = None
-    begun = []
-    try:
-        for h, _on_host, steps in plans:
-            if p["mode"] == "stop-start" and any(kind == "stop" for kind, _role, _ids in steps):
-                # Read again just before the first stop: an earlier host's cycle may have taken a while.
-                state = hr.host_state(h["HostId"])
-                hr.log.append("%s: host %s before the stop" % (h["HostId"], state))
-                if state != "available":
-                    failure = "host %s is %s, not available - nothing was stopped on it" % (h["HostId"], state)
-                    break
-            begun.append(h["HostId"])
-            for kind, role, ids in steps:
-                if kind == "host":
-                    state = hr.host_state(h["HostId"])
-                    hr.log.append("%s: host %s" % (h["HostId"], state))
-                    if state != "available":
-                        failure = "host %s is %s, not available" % (h["HostId"], state)
-                        break
-                    continue
-                hr.act(kind, ids)
-                target = "stopped" if kind == "stop" else "running"
-                late = hr.wait(ids, target, checks=kind != "stop")
-                for i in ids:
-                    after[i] = late.get(i, target)
-                hr.log.append("%s: %s %s: %s" % (h["HostId"], kind, role, ", ".join(
-                    "%s %s" % (i, after[i]) for i in ids)))
-                if late:
-                    failure = "%s of %s timed out after %ss: %s" % (kind, role, p["wait_timeout"], ", ".join(
-                        "%s is %s" % (i, s) for i, s in sorted(late.items())))
-                    break
-            if failure:
-                break
-            if p["ticket"] and steps:
-                hr.ec2.create_tags(Resources=[h["HostId"]], Tags=[{"Key": DONE_TAG, "Value": p["ticket"]}],
-                                   aws_retry=True)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        failure = "EC2 refused a call: %s" % e
-
-    if failure:
-        # Bring every instance of the hosts begun back to its recorded state, then report what is not back.
-        todo = [i for i, m in members.items() if m["host"] in begun and i in cycled]
+    def late(self, ids, target, checks):
+        """Wait for ``ids`` to reach ``target``; {id: state} of those that did not within wait_timeout."""
         try:
-            current = hr.states(todo)
+            wait_for(self.waiter(target, checks), ids)
+        except WaitTimeout as e:
+            return {i: e.states.get(i, "unknown") for i in e.pending}
+        return {}
+
+    def cycle(self):
+        """Run the steps host by host, tagging each host done; returns why it stopped, None when every host is
+        done. ``begun`` lists the hosts whose instances it may have stopped."""
+        try:
+            for h, _on_host, steps in self.plans:
+                failure = self.cycle_host(h["HostId"], steps)
+                if failure:
+                    return failure
+                if self.p["ticket"] and steps:
+                    self.ec2.create_tags(Resources=[h["HostId"]], Tags=[{"Key": DONE_TAG, "Value": self.p["ticket"]}],
+                                         aws_retry=True)
+        except AWS_ERRORS as e:
+            return "EC2 refused a call: %s" % e
+        return None
+
+    def cycle_host(self, host_id, steps):
+        if self.p["mode"] == "stop-start" and any(kind == "stop" for kind, _role, _ids in steps):
+            # Read again just before the first stop: an earlier host's cycle may have taken a while.
+            state = self.host_state(host_id)
+            self.log.append("%s: host %s before the stop" % (host_id, state))
+            if state != "available":
+                return "host %s is %s, not available - nothing was stopped on it" % (host_id, state)
+        self.begun.append(host_id)
+        for kind, role, ids in steps:
+            if kind == "host":
+                state = self.host_state(host_id)
+                self.log.append("%s: host %s" % (host_id, state))
+                if state != "available":
+                    return "host %s is %s, not available" % (host_id, state)
+                continue
+            self.act(kind, ids)
+            target = "stopped" if kind == "stop" else "running"
+            late = self.late(ids, target, checks=kind != "stop")
+            for i in ids:
+                self.after[i] = late.get(i, target)
+            self.log.append("%s: %s %s: %s" % (host_id, kind, role, ", ".join("%s %s" % (i, self.after[i])
+                                                                              for i in ids)))
+            if late:
+                return "%s of %s timed out after %ss: %s" % (kind, role, self.p["wait_timeout"], ", ".join(
+                    "%s is %s" % (i, s) for i, s in sorted(late.items())))
+        return None
+
+    def recover(self, failure):
+        """Bring every instance of the hosts begun back to its recorded state, then fail with what is not back."""
+        todo = [i for i, m in self.members.items() if m["host"] in self.begun and i in self.cycled]
+        try:
+            current = self.states(todo)
             stopped = [i for i in todo if current.get(i) == "stopped"]
             if stopped:
-                hr.act("start", stopped)
-                hr.log.append("recovery: start %s" % ", ".join(sorted(stopped)))
-            late = hr.wait(todo, "running", checks=True) if todo else {}
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                self.act("start", stopped)
+                self.log.append("recovery: start %s" % ", ".join(sorted(stopped)))
+            late = self.late(todo, "running", checks=True) if todo else {}
+        except AWS_ERRORS as e:
             late = {i: "unknown (%s)" % e for i in todo}
         for i in todo:
-            after[i] = late.get(i, "running")
-        not_back = [dict(id=i, name=members[i]["name"], host=members[i]["host"], recorded=members[i]["before"],
-                         now=after[i]) for i in sorted(late)]
-        msg = "Dedicated Host reboot of %s failed: %s. " % (p["environment"], failure)
+            self.after[i] = late.get(i, "running")
+        not_back = [dict(id=i, name=self.members[i]["name"], host=self.members[i]["host"],
+                         recorded=self.members[i]["before"], now=self.after[i]) for i in sorted(late)]
+        msg = "Dedicated Host reboot of %s failed: %s. " % (self.p["environment"], failure)
         if not_back:
             msg += "Not back in their recorded state: %s" % "; ".join(
                 "%s (%s) is %s, was %s" % (n["id"], n["name"] or "no Name", n["now"], n["recorded"]) for n in not_back)
         else:
             msg += "Every other instance is back in its recorded state."
-        module.fail_json(msg=msg, changed=True, **report(not_back))
+        self.module.fail_json(msg=msg, changed=True, **self.report(not_back))
 
-    module.exit_json(changed=True, **report())
+
+def main():
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    hr = HostReboot(module)
+    hr.read()
+    hr.plan()
+    if module.check_mode or not hr.cycled:
+        module.exit_json(changed=bool(hr.cycled), **hr.report())
+    failure = hr.cycle()
+    if failure:
+        hr.recover(failure)
+    module.exit_json(changed=True, **hr.report())
 
 
 if __name__ == "__main__":

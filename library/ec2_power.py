@@ -55,10 +55,6 @@ options:
       lists every instance that is not yet there with its current state.
     type: int
     default: 900
-  poll_interval:
-    description: Seconds between two polls.
-    type: int
-    default: 15
   status_checks:
     description: For C(running) and C(rebooted), also wait until the system and instance status checks
       are C(ok).
@@ -75,10 +71,7 @@ options:
         starting C(DRIFT:) before any change if a current state differs - the plan no longer describes
         the estate.
     type: dict
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [ops_ec2, amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -112,88 +105,31 @@ ops_changes:
   returned: always
   type: list
   elements: dict
-diff:
-  description: Instance ID to state, before and after, sorted.
-  returned: when diff mode is on
-  type: dict
+diff: {description: "Instance ID to state, before and after, sorted.", returned: when diff mode is on, type: dict}
 api_calls:
   description: EC2 API calls made, by operation name (for the benchmark and the evidence).
   returned: always
   type: dict
 """
 
-import time
-
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible.module_utils.ops_aws import chunks, counted_ec2_client, status_ok, tag_value
+from ansible.module_utils.ops_aws import aws_errors, tag_value
+from ansible.module_utils.ops_ec2 import GONE, Ec2Instances, check_wait_params, instance_label
+from ansible.module_utils.ops_wait import WaitTimeout, wait_for
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+ARGUMENT_SPEC = dict(
+    instance_ids=dict(type="list", elements="str", required=True),
+    state=dict(type="str", choices=["running", "stopped", "rebooted"], required=True),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=900),
+    poll_interval=dict(type="int", default=15),
+    status_checks=dict(type="bool", default=True),
+    reboot_settle=dict(type="int", default=20),
+    expected_states=dict(type="dict"),
+)
+
+#: The instance state each requested state ends in.
 TARGET = {"running": "running", "stopped": "stopped", "rebooted": "running"}
-GONE = ("shutting-down", "terminated")
-
-
-class Ec2Power:
-    def __init__(self, module):
-        self.module = module
-        self.ec2, self.calls = counted_ec2_client(module)
-
-    def describe(self, ids):
-        """Return {instance_id: instance dict} for the given IDs (one call per batch of 100)."""
-        found = {}
-        for chunk in chunks(ids):
-            try:
-                pages = self.ec2.describe_instances(InstanceIds=chunk, aws_retry=True)
-            except botocore.exceptions.ClientError as e:
-                if e.response["Error"]["Code"].startswith("InvalidInstanceID"):
-                    self.module.fail_json(msg="INVALID INPUT: instance_ids: %s" % e.response["Error"]["Message"],
-                                          api_calls=self.calls)
-                raise
-            for reservation in pages.get("Reservations", []):
-                for inst in reservation.get("Instances", []):
-                    found[inst["InstanceId"]] = inst
-        return found
-
-    def status_ok(self, ids):
-        """Return the set of IDs whose system and instance status checks are both ok."""
-        return status_ok(self.ec2, ids)
-
-    def stop_protected(self, ids):
-        """The IDs of ``ids`` whose stop protection is on (one DescribeInstanceAttribute call per instance)."""
-        out = set()
-        for i in ids:
-            resp = self.ec2.describe_instance_attribute(InstanceId=i, Attribute="disableApiStop", aws_retry=True)
-            if (resp.get("DisableApiStop") or {}).get("Value"):
-                out.add(i)
-        return out
-
-    def spot_request_types(self, request_ids):
-        """Spot request ID -> type (one-time or persistent), one call per 100; requests not found are left out."""
-        out = {}
-        todo = list(chunks(sorted(request_ids)))
-        while todo:
-            chunk = todo.pop(0)
-            try:
-                resp = self.ec2.describe_spot_instance_requests(SpotInstanceRequestIds=chunk, aws_retry=True)
-            except botocore.exceptions.ClientError as e:
-                if not e.response["Error"]["Code"].startswith("InvalidSpotInstanceRequestID"):
-                    raise
-                if len(chunk) > 1:  # one unknown ID fails the whole call: ask for each one alone
-                    todo.extend([r] for r in chunk)
-                continue  # gone: its type is unknown, and stop_refusal refuses the instance
-            for req in resp.get("SpotInstanceRequests", []):
-                out[req["SpotInstanceRequestId"]] = req.get("Type")
-        return out
-
-    def act(self, action, ids):
-        call = {"start": self.ec2.start_instances, "stop": self.ec2.stop_instances,
-                "reboot": self.ec2.reboot_instances}[action]
-        for chunk in chunks(ids):
-            call(InstanceIds=chunk, aws_retry=True)
-
 
 
 def decide(state, current):
@@ -216,153 +152,122 @@ def decide(state, current):
     return "reboot", None
 
 
-def stop_refusal(inst, protected, spot_types):
-    """Why EC2 would refuse StopInstances for ``inst`` (a DescribeInstances entry), or None when it would not.
-
-    ``protected`` is True when the instance's stop protection (attribute disableApiStop) is on; ``spot_types``
-    maps Spot request IDs to their type. Only a Spot Instance of a persistent Spot request can be stopped.
-    """
-    if protected:
-        return ("has stop protection on (attribute disableApiStop) and StopInstances would fail with "
-                "OperationNotPermitted; turn it off first (ModifyInstanceAttribute DisableApiStop=false) or "
-                "leave the instance out")
-    if inst.get("RootDeviceType") == "instance-store":
-        return "has an instance-store root device and cannot be stopped (only terminated); leave it out"
-    if inst.get("InstanceLifecycle") == "spot":
-        request = inst.get("SpotInstanceRequestId")
-        kind = spot_types.get(request) if request else None
-        if kind != "persistent":
-            return ("is a Spot Instance of %s; only a Spot Instance of a persistent Spot request can be "
-                    "stopped; leave it out" % ("the %s Spot request %s" % (kind, request) if kind else
-                                              "a Spot request whose type could not be read (%s)" % (
-                                                  request or "no SpotInstanceRequestId")))
-    return None
+def _unknown_instance(code, message):
+    return "instance_ids: %s" % message if code.startswith("InvalidInstanceID") else None
 
 
-def main():
-    argument_spec = dict(
-        instance_ids=dict(type="list", elements="str", required=True),
-        state=dict(type="str", choices=["running", "stopped", "rebooted"], required=True),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=900),
-        poll_interval=dict(type="int", default=15),
-        status_checks=dict(type="bool", default=True),
-        reboot_settle=dict(type="int", default=20),
-        expected_states=dict(type="dict"),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    p = module.params
-    ids = sorted(set(p["instance_ids"]))
-    if not ids:
-        module.fail_json(msg="INVALID INPUT: instance_ids: no instance given")
-    if p["wait_timeout"] < 1 or p["poll_interval"] < 0:
-        module.fail_json(msg="INVALID INPUT: wait_timeout must be >= 1 and poll_interval >= 0 (seconds)")
+class Ec2Power(Ec2Instances):
+    """One run: ``read`` the instances, ``plan`` the actions (refusing what EC2 would refuse), ``apply`` them,
+    ``wait`` for the target state. ``before``/``after``: {instance_id: state}; ``actions``: {instance_id: action}."""
 
-    power = Ec2Power(module)
-    try:
-        current = power.describe(ids)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not describe the instances")
-    missing = [i for i in ids if i not in current]
-    if missing:
-        module.fail_json(msg="INVALID INPUT: instance_ids: not found: %s" % ", ".join(missing), api_calls=power.calls)
+    def __init__(self, module, ec2=None, calls=None):
+        super().__init__(module, ec2, calls)
+        self.ids, self.current, self.before, self.actions, self.after = [], {}, {}, {}, {}
 
-    before = {i: current[i]["State"]["Name"] for i in ids}
-    expected = p["expected_states"]
-    if expected:
-        drift = ["%s: planned %s, now %s" % (i, expected[i], before[i])
-                 for i in ids if i in expected and expected[i] != before[i]]
+    def read(self):
+        """Check the parameters, read the instances and refuse a drift from the plan's ``expected_states``."""
+        p = self.p
+        self.ids = sorted(set(p["instance_ids"]))
+        if not self.ids:
+            self.module.fail_json(msg="INVALID INPUT: instance_ids: no instance given")
+        check_wait_params(self.module)
+        with aws_errors(self.module, "Could not describe the instances", dict(api_calls=self.calls),
+                        invalid=_unknown_instance):
+            self.current = self.describe(self.ids)
+        missing = [i for i in self.ids if i not in self.current]
+        if missing:
+            self.module.fail_json(msg="INVALID INPUT: instance_ids: not found: %s" % ", ".join(missing),
+                                  api_calls=self.calls)
+        self.before = {i: self.current[i]["State"]["Name"] for i in self.ids}
+        self.after = dict(self.before)
+        expected = p["expected_states"]
+        drift = ["%s: planned %s, now %s" % (i, expected[i], self.before[i])
+                 for i in self.ids if i in (expected or {}) and expected[i] != self.before[i]]
         if drift:
-            module.fail_json(msg="DRIFT: the estate changed since the plan: " + "; ".join(drift),
-                             api_calls=power.calls)
+            self.module.fail_json(msg="DRIFT: the estate changed since the plan: " + "; ".join(drift),
+                                  api_calls=self.calls)
 
-    actions, errors = {}, []
-    for i in ids:
-        action, error = decide(p["state"], before[i])
-        if error:
-            errors.append("%s (%s) %s" % (i, tag_value(current[i], "Name") or "no Name tag", error))
-        actions[i] = action
-    to_stop = [i for i in ids if actions[i] == "stop"]
-    if to_stop:
-        # Read-only look-ups, only for the instances that would be stopped (also in check mode).
-        try:
-            protected = power.stop_protected(to_stop)
-            spot_types = power.spot_request_types(
-                {current[i]["SpotInstanceRequestId"] for i in to_stop
-                 if current[i].get("InstanceLifecycle") == "spot" and current[i].get("SpotInstanceRequestId")})
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg="Could not read whether the instances can be stopped", api_calls=power.calls)
-        for i in to_stop:
-            error = stop_refusal(current[i], i in protected, spot_types)
+    def plan(self):
+        """Decide each instance's action; refuse (INVALID INPUT, nothing changed) what cannot be done, a stop that
+        EC2 would refuse included (read-only look-ups, only for the instances to stop, also in check mode)."""
+        errors = []
+        for i in self.ids:
+            self.actions[i], error = decide(self.p["state"], self.before[i])
             if error:
-                errors.append("%s (%s) %s" % (i, tag_value(current[i], "Name") or "no Name tag", error))
-    if errors:
-        module.fail_json(msg="INVALID INPUT: cannot bring to %s: %s. Nothing was changed"
-                         % (p["state"], "; ".join(errors)), api_calls=power.calls)
+                errors.append("%s %s" % (instance_label(i, self.current[i]), error))
+        with aws_errors(self.module, "Could not read whether the instances can be stopped",
+                        dict(api_calls=self.calls)):
+            refusals = self.stop_refusals(self.current, [i for i in self.ids if self.actions[i] == "stop"])
+        errors += ["%s %s" % (instance_label(i, self.current[i]), why) for i, why in sorted(refusals.items())]
+        if errors:
+            self.module.fail_json(msg="INVALID INPUT: cannot bring to %s: %s. Nothing was changed"
+                                  % (self.p["state"], "; ".join(errors)), api_calls=self.calls)
 
-    target = TARGET[p["state"]]
-    predicted = {i: (target if actions[i] != "none" or before[i] in ("pending", "stopping") else before[i])
-                 for i in ids}
+    @property
+    def changed(self):
+        return any(a != "none" for a in self.actions.values())
 
-    def report(after, failed_ids=()):
+    def predicted(self):
+        """{instance_id: state} the run leads to (what check mode reports)."""
+        target = TARGET[self.p["state"]]
+        return {i: (target if self.actions[i] != "none" or self.before[i] in ("pending", "stopping")
+                    else self.before[i]) for i in self.ids}
+
+    def report(self, after, failed_ids=()):
+        """The module result (instances, ops_changes, api_calls, diff) with the states ``after``."""
         instances, changes = [], []
-        for i in ids:
-            entry = dict(instance_id=i, name=tag_value(current[i], "Name"),
-                         environment=tag_value(current[i], "Environment"), action=actions[i], before=before[i],
-                         after=after[i])
+        for i in self.ids:
+            entry = dict(instance_id=i, name=tag_value(self.current[i], "Name"),
+                         environment=tag_value(self.current[i], "Environment"), action=self.actions[i],
+                         before=self.before[i], after=after[i])
             instances.append(entry)
-            changes.append(dict(resource="ec2:instance/%s" % i, name=entry["name"], action=actions[i],
-                                before=dict(state=before[i]), after=dict(state=after[i]),
-                                changed=actions[i] != "none", failed=i in failed_ids))
-        result = dict(instances=instances, ops_changes=changes, api_calls=power.calls)
-        if module._diff:
-            result["diff"] = dict(before="".join("%s: %s\n" % (i, before[i]) for i in ids),
-                                  after="".join("%s: %s\n" % (i, after[i]) for i in ids),
+            changes.append(dict(resource="ec2:instance/%s" % i, name=entry["name"], action=self.actions[i],
+                                before=dict(state=self.before[i]), after=dict(state=after[i]),
+                                changed=self.actions[i] != "none", failed=i in failed_ids))
+        result = dict(instances=instances, ops_changes=changes, api_calls=self.calls)
+        if self.module._diff:
+            result["diff"] = dict(before="".join("%s: %s\n" % (i, self.before[i]) for i in self.ids),
+                                  after="".join("%s: %s\n" % (i, after[i]) for i in self.ids),
                                   before_header="instance states", after_header="instance states")
         return result
 
-    changed = any(a != "none" for a in actions.values())
-    if module.check_mode:
-        module.exit_json(changed=changed, msg="check mode: no call made", **report(predicted))
+    def apply(self):
+        """StartInstances, StopInstances, RebootInstances of the instances that need them (one call per 100)."""
+        for action in ("start", "stop", "reboot"):
+            todo = [i for i in self.ids if self.actions[i] == action]
+            if todo:
+                with aws_errors(self.module, "%s failed" % action, lambda todo=todo: self.report(self.before, todo)):
+                    self.act(action, todo)
 
-    for action in ("start", "stop", "reboot"):
-        todo = [i for i in ids if actions[i] == action]
-        if todo:
-            try:
-                power.act(action, todo)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg="%s failed" % action, **report(before, todo))
-
-    after = dict(before)
-    if not p["wait"]:
-        module.exit_json(changed=changed, msg="not waited", **report(predicted))
-
-    deadline = time.monotonic() + p["wait_timeout"]
-    if p["state"] == "rebooted" and p["reboot_settle"] > 0:
-        time.sleep(min(p["reboot_settle"], p["wait_timeout"]))
-    pending = list(ids)
-    need_checks = p["status_checks"] and p["state"] in ("running", "rebooted")
-    while True:
+    def wait(self):
+        """Wait for every instance to reach the target state (and pass its status checks); fail on timeout with
+        every instance not there and its state."""
+        p = self.p
+        target = TARGET[p["state"]]
+        checks = p["status_checks"] and p["state"] in ("running", "rebooted")
+        waiter = self.waiter(target, checks, settle_s=p["reboot_settle"] if p["state"] == "rebooted" else 0)
         try:
-            now = power.describe(pending)
-            after.update({i: now[i]["State"]["Name"] for i in pending if i in now})
-            at_target = [i for i in pending if after[i] == target]
-            if need_checks and at_target:
-                ok = power.status_ok(at_target)
-                at_target = [i for i in at_target if i in ok]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg="Could not poll the instances", **report(after))
-        pending = [i for i in pending if i not in at_target]
-        if not pending:
-            break
-        if time.monotonic() >= deadline:
-            detail = ", ".join("%s is %s%s" % (i, after[i], " (status checks not ok)" if after[i] == target else "")
-                               for i in pending)
-            module.fail_json(msg="Timed out after %ss waiting for %s: %s" % (p["wait_timeout"], target, detail),
-                             changed=changed, timed_out=pending, **report(after, pending))
-        time.sleep(max(0, min(p["poll_interval"], deadline - time.monotonic())))
+            with aws_errors(self.module, "Could not poll the instances", lambda: self.report(self.after)):
+                wait_for(waiter, self.ids, states=self.after)
+        except WaitTimeout as e:
+            detail = ", ".join("%s is %s%s" % (i, self.after[i], " (status checks not ok)" if i in e.unconfirmed
+                                               else "") for i in e.pending)
+            self.module.fail_json(msg="Timed out after %ss waiting for %s: %s" % (p["wait_timeout"], target, detail),
+                                  changed=self.changed, timed_out=e.pending, **self.report(self.after, e.pending))
 
-    module.exit_json(changed=changed, **report(after))
+
+def main():
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    power = Ec2Power(module)
+    power.read()
+    power.plan()
+    if module.check_mode:
+        module.exit_json(changed=power.changed, msg="check mode: no call made", **power.report(power.predicted()))
+    power.apply()
+    if not module.params["wait"]:
+        module.exit_json(changed=power.changed, msg="not waited", **power.report(power.predicted()))
+    power.wait()
+    module.exit_json(changed=power.changed, **power.report(power.after))
 
 
 if __name__ == "__main__":

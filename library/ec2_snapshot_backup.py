@@ -30,26 +30,10 @@ options:
     elements: str
     default: []
   environment: {description: The inventory's environment; every volume must belong to it., type: str, required: true}
-  state:
-    description: C(present) creates (if missing) then prunes; C(pruned) only applies the retention rule (CORE-012).
-    type: str
-    choices: [present, pruned]
-    default: present
-  ticket: {description: Work request number., type: str, required: true}
-  generation: {description: Generation label., type: str, default: pre-change}
   catalog_task: {description: CatalogTask tag., type: str, default: INFO-012}
   retention: {description: Generations to keep per volume (>= 1)., type: int, default: 2}
-  prune: {description: Apply the retention rule after creating., type: bool, default: true}
   wait_timeout: {description: Seconds to wait for all new snapshots to complete., type: int, default: 3600}
-  poll_interval: {description: Seconds between polls., type: int, default: 15}
-  expected_prune:
-    description: IDs the plan would prune. When given, pruning anything else fails with C(DRIFT:) before any change.
-    type: list
-    elements: str
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [ops_backup, amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -66,314 +50,132 @@ snapshots:
   description: One entry per volume - volume_id, instance_id, device, snapshot_id, action, state.
   returned: always
   type: list
-pruned:
-  description: Snapshot IDs deleted (or that would be).
-  returned: always
-  type: list
-ops_changes:
-  description: Evidence entries.
-  returned: always
-  type: list
-api_calls:
-  description: EC2 API calls by operation name.
-  returned: always
-  type: dict
+pruned: {description: Snapshot IDs deleted (or that would be)., returned: always, type: list}
+ops_changes: {description: Evidence entries., returned: always, type: list}
+api_calls: {description: EC2 API calls by operation name., returned: always, type: dict}
 """
 
-import time
-
-try:
-    import botocore
-except ImportError:
-    pass
-
-from ansible.module_utils.ops_aws import chunks, counted_ec2_client
-from ansible.module_utils.ops_backup import (
-    CREATED_BY,
-    backup_argument_spec,
-    backup_tags,
-    check_backup_params,
-    check_expected_prune,
-    is_ours,
-    select_prunable,
-    tag_dict,
-    wait_until,
-)
+from ansible.module_utils.ops_aws import aws_errors, chunks, tag_value
+from ansible.module_utils.ops_backup import CREATED_BY, Backup, backup_argument_spec
+from ansible.module_utils.ops_ec2 import Ec2Instances
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-NEW = "(new)"
+ARGUMENT_SPEC = backup_argument_spec(
+    "INFO-012",
+    3600,
+    volume_ids=dict(type="list", elements="str", default=[]),
+    instance_ids=dict(type="list", elements="str", default=[]),
+    environment=dict(type="str", required=True),
+)
 
 
-def main():
-    module = AnsibleAWSModule(
-        argument_spec=backup_argument_spec(
-            "INFO-012",
-            3600,
-            volume_ids=dict(type="list", elements="str", default=[]),
-            instance_ids=dict(type="list", elements="str", default=[]),
-            environment=dict(type="str", required=True),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    check_backup_params(module)
-    if not p["volume_ids"] and not p["instance_ids"]:
-        module.fail_json(msg="INVALID INPUT: volumes / instances: name at least one volume ID or instance")
-    ec2, calls = counted_ec2_client(module)
-    volumes, instances = {}, {}
-    try:
-        for chunk in chunks(sorted(set(p["volume_ids"]))):
-            for v in ec2.describe_volumes(VolumeIds=chunk, aws_retry=True)["Volumes"]:
-                volumes[v["VolumeId"]] = v
-        for chunk in chunks(sorted(set(p["instance_ids"])), 200):
-            for v in ec2.describe_volumes(
-                Filters=[{"Name": "attachment.instance-id", "Values": chunk}], aws_retry=True
-            )["Volumes"]:
-                volumes[v["VolumeId"]] = v
-        attached = sorted({a["InstanceId"] for v in volumes.values() for a in v.get("Attachments", [])})
-        for chunk in chunks(attached):
-            for r in ec2.describe_instances(InstanceIds=chunk, aws_retry=True)["Reservations"]:
-                for i in r["Instances"]:
-                    instances[i["InstanceId"]] = i
-    except botocore.exceptions.ClientError as e:
-        if "NotFound" in e.response["Error"]["Code"]:
-            module.fail_json(msg="INVALID INPUT: volumes: %s" % e.response["Error"]["Message"], api_calls=calls)
-        module.fail_json_aws(e, msg="Could not read the volumes", api_calls=calls)
-    except botocore.exceptions.BotoCoreError as e:
-        module.fail_json_aws(e, msg="Could not read the volumes", api_calls=calls)
+def _unknown_volume(code, message):
+    return "volumes: %s" % message if "NotFound" in code else None
 
-    def owner(v):
-        att = (v.get("Attachments") or [{}])[0]
-        inst = instances.get(att.get("InstanceId"), {})
-        return (
-            att.get("InstanceId"),
-            att.get("Device"),
-            tag_dict(inst.get("Tags")).get("Name", ""),
-            tag_dict(v.get("Tags")).get("Environment") or tag_dict(inst.get("Tags")).get("Environment", ""),
-        )
 
-    errors = []
-    for vid, v in sorted(volumes.items()):
-        iid, _dev, iname, env = owner(v)
-        if env != p["environment"]:
-            errors.append(
-                "%s (%s) belongs to environment %s, not %s"
-                % (vid, iname or iid or "not attached", env or "(no Environment tag)", p["environment"])
-            )
-    for iid in p["instance_ids"]:
-        if not any(a.get("InstanceId") == iid for v in volumes.values() for a in v.get("Attachments", [])):
-            errors.append("instance %s has no attached volume" % iid)
-    if errors:
-        module.fail_json(msg="INVALID INPUT: volumes: " + "; ".join(errors), api_calls=calls)
+class SnapshotBackup(Backup):
+    """EBS snapshots of volumes: a source is {id: volume ID, instance, device, instance_name, name: the label,
+    description}."""
 
-    vids = sorted(volumes)
-    try:
-        ours = []
-        for chunk in chunks(vids, 200):
-            ours += ec2.describe_snapshots(
-                OwnerIds=["self"],
-                aws_retry=True,
-                Filters=[
+    resource, id_key, id_field, items_key = "ec2:snapshot", "SnapshotId", "snapshot_id", "snapshots"
+    source_key, ready, failed_states = "SourceVolume", "completed", ("error",)
+    create_call, created_unit, waited_unit, failed_key, plural = (
+        "CreateSnapshot", "snapshot(s)", "Snapshot(s)", "failed_snapshots", "snapshots")
+    pruned_after = (("state", "deleted"),)
+
+    def read(self):
+        p = self.p
+        if not p["volume_ids"] and not p["instance_ids"]:
+            self.module.fail_json(msg="INVALID INPUT: volumes / instances: name at least one volume ID or instance")
+        self.volumes = {}
+        with aws_errors(self.module, "Could not read the volumes", dict(api_calls=self.calls), invalid=_unknown_volume):
+            for chunk in chunks(sorted(set(p["volume_ids"]))):
+                self.volumes.update((v["VolumeId"], v) for v in self.ec2.describe_volumes(
+                    VolumeIds=chunk, aws_retry=True)["Volumes"])
+            for chunk in chunks(sorted(set(p["instance_ids"])), 200):
+                self.volumes.update((v["VolumeId"], v) for v in self.ec2.describe_volumes(
+                    Filters=[{"Name": "attachment.instance-id", "Values": chunk}], aws_retry=True)["Volumes"])
+            self.instances = Ec2Instances(self.module, self.ec2, self.calls).describe(
+                {a["InstanceId"] for v in self.volumes.values() for a in v.get("Attachments", [])})
+        self.refuse_foreign_volumes()
+        with aws_errors(self.module, "Could not read the snapshots", dict(api_calls=self.calls)):
+            for chunk in chunks(sorted(self.volumes), 200):
+                self.ours += self.ec2.describe_snapshots(OwnerIds=["self"], aws_retry=True, Filters=[
                     {"Name": "tag:CreatedBy", "Values": [CREATED_BY]},
-                    {"Name": "tag:SourceVolume", "Values": chunk},
-                ],
-            )["Snapshots"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not read the snapshots", api_calls=calls)
+                    {"Name": "tag:SourceVolume", "Values": chunk}])["Snapshots"]
 
-    snapshots, changes, pruned, creates = [], [], [], []
-    for vid in vids:
-        iid, dev, iname, _env = owner(volumes[vid])
-        mine = [s for s in ours if is_ours(s.get("Tags"), "SourceVolume", vid) and s.get("State") != "error"]
-        same = [
-            s
-            for s in mine
-            if tag_dict(s.get("Tags")).get("Ticket") == p["ticket"]
-            and tag_dict(s.get("Tags")).get("Generation") == p["generation"]
-        ]
-        label = "%s-%s-%s" % (iname or vid, (dev or "detached").rsplit("/", 1)[-1], p["generation"])
-        candidates = [
-            {"id": s["SnapshotId"], "created": str(s.get("StartTime", "")), "tags": s.get("Tags")} for s in mine
-        ]
-        if p["state"] == "present":
-            if same:
-                s = same[0]
-                snapshots.append(
-                    dict(
-                        volume_id=vid,
-                        instance_id=iid,
-                        device=dev,
-                        snapshot_id=s["SnapshotId"],
-                        action="none",
-                        state=s.get("State"),
-                    )
-                )
-                changes.append(
-                    dict(
-                        resource="ec2:snapshot/%s" % s["SnapshotId"],
-                        name=label,
-                        action="none",
-                        before=dict(state=s.get("State"), volume=vid),
-                        after=dict(state=s.get("State"), volume=vid),
-                        changed=False,
-                        note="already made for this ticket and generation",
-                    )
-                )
-            else:
-                desc = "%s %s %s %s %s" % (
-                    iname or "-",
-                    dev or "detached",
-                    p["catalog_task"],
-                    p["ticket"],
-                    p["generation"],
-                )
-                creates.append((vid, iid, dev, label, desc))
-                candidates.append(
-                    {
-                        "id": NEW,
-                        "created": "9999",
-                        "tags": [{"Key": "CreatedBy", "Value": CREATED_BY}, {"Key": "SourceVolume", "Value": vid}],
-                    }
-                )
-        if p["prune"] or p["state"] == "pruned":
-            _kept, drop = select_prunable(candidates, p["retention"], "SourceVolume", vid)
-            for s in [s for s in mine if s["SnapshotId"] in drop]:
-                t = tag_dict(s.get("Tags"))
-                pruned.append(dict(snapshot_id=s["SnapshotId"], volume_id=vid))
-                changes.append(
-                    dict(
-                        resource="ec2:snapshot/%s" % s["SnapshotId"],
-                        name=t.get("Name", ""),
-                        action="prune",
-                        before=dict(
-                            state=s.get("State"),
-                            generation=t.get("Generation"),
-                            ticket=t.get("Ticket"),
-                            volume=vid,
-                            created=str(s.get("StartTime", "")),
-                        ),
-                        after=dict(state="deleted"),
-                        changed=True,
-                    )
-                )
+    def owner(self, volume):
+        """(instance ID, device, instance Name tag, environment) of a volume (its first attachment)."""
+        att = (volume.get("Attachments") or [{}])[0]
+        inst = self.instances.get(att.get("InstanceId"), {})
+        return (att.get("InstanceId"), att.get("Device"), tag_value(inst, "Name"),
+                tag_value(volume, "Environment") or tag_value(inst, "Environment"))
 
-    def create_change(vid, iid, dev, label, snap_id, state):
-        return dict(
-            resource="ec2:snapshot/%s" % (snap_id or "(new for %s)" % vid),
-            match="ec2:snapshot/new-for/%s" % vid,
-            name=label,
-            action="create",
-            before=None,
-            after=dict(
-                state=state, volume=vid, instance=iid, device=dev, generation=p["generation"], ticket=p["ticket"]
-            ),
-            changed=True,
-        )
+    def refuse_foreign_volumes(self):
+        """INVALID INPUT for a volume of another environment and an instance without a volume."""
+        errors = []
+        for vid, v in sorted(self.volumes.items()):
+            iid, _dev, iname, env = self.owner(v)
+            if env != self.p["environment"]:
+                errors.append("%s (%s) belongs to environment %s, not %s" % (
+                    vid, iname or iid or "not attached", env or "(no Environment tag)", self.p["environment"]))
+        for iid in self.p["instance_ids"]:
+            if not any(a.get("InstanceId") == iid for v in self.volumes.values() for a in v.get("Attachments", [])):
+                errors.append("instance %s has no attached volume" % iid)
+        if errors:
+            self.module.fail_json(msg="INVALID INPUT: volumes: " + "; ".join(errors), api_calls=self.calls)
 
-    changed = bool(creates or pruned)
+    def sources(self):
+        p = self.p
+        for vid in sorted(self.volumes):
+            iid, dev, iname, _env = self.owner(self.volumes[vid])
+            yield dict(id=vid, instance=iid, device=dev, instance_name=iname,
+                       name="%s-%s-%s" % (iname or vid, (dev or "detached").rsplit("/", 1)[-1], p["generation"]),
+                       description="%s %s %s %s %s" % (iname or "-", dev or "detached", p["catalog_task"], p["ticket"],
+                                                        p["generation"]))
 
-    def finish(fail_msg=None, **extra):
-        result = dict(
-            changed=changed,
-            snapshots=snapshots,
-            pruned=pruned,
-            api_calls=calls,
-            ops_changes=sorted(changes, key=lambda c: (c["resource"], c["action"])),
-            **extra,
-        )
-        if module._diff:
-            gone = {x["snapshot_id"] for x in pruned}
-            result["diff"] = dict(
-                before="".join("%s\n" % s["SnapshotId"] for s in sorted(ours, key=lambda x: x["SnapshotId"])),
-                after="".join(
-                    "%s\n" % s["SnapshotId"]
-                    for s in sorted(ours, key=lambda x: x["SnapshotId"])
-                    if s["SnapshotId"] not in gone
-                )
-                + "".join("(new) %s\n" % c[4] for c in creates),
-                before_header="snapshots of ours",
-                after_header="snapshots of ours",
-            )
-        if fail_msg:
-            module.fail_json(msg=fail_msg, **result)
-        module.exit_json(**result)
+    def created(self, res):
+        return str(res.get("StartTime", ""))
 
-    check_expected_prune(module, [x["snapshot_id"] for x in pruned], calls)
+    def entry(self, source, backup_id, action, state, existing=None):
+        return dict(volume_id=source["id"], instance_id=source["instance"], device=source["device"],
+                    snapshot_id=backup_id, action=action, state=state)
 
-    if module.check_mode:
-        for vid, iid, dev, label, _desc in creates:
-            snapshots.append(
-                dict(
-                    volume_id=vid,
-                    instance_id=iid,
-                    device=dev,
-                    snapshot_id=None,
-                    action="create",
-                    state="would be created",
-                )
-            )
-            changes.append(create_change(vid, iid, dev, label, None, "completed"))
-        finish()
+    def reused(self, source, res):
+        return source["name"], dict(volume=source["id"])
 
-    new = {}
-    try:
-        for vid, iid, dev, label, desc in creates:
-            tags = backup_tags(label, p["ticket"], p["catalog_task"], p["generation"], "SourceVolume", vid)
-            if iid:
-                tags.append({"Key": "SourceInstance", "Value": iid})
-            resp = ec2.create_snapshot(
-                VolumeId=vid,
-                Description=desc,
-                aws_retry=True,
-                TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}],
-            )
-            new[resp["SnapshotId"]] = (vid, iid, dev, label)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        for sid, (vid, iid, dev, label) in new.items():
-            changes.append(create_change(vid, iid, dev, label, sid, "pending"))
-        finish("CreateSnapshot failed after %d snapshot(s): %s" % (len(new), e))
+    def to_prune(self, source, res):
+        return (dict(snapshot_id=res["SnapshotId"], volume_id=source["id"]), tag_value(res, "Name"),
+                dict(volume=source["id"], created=str(res.get("StartTime", ""))))
 
-    def poll(batch):
+    def create_facts(self, source):
+        return dict(volume=source["id"], instance=source["instance"], device=source["device"],
+                    generation=self.p["generation"], ticket=self.p["ticket"])
+
+    def diff_label(self, source):
+        return source["description"]
+
+    def create_one(self, source):
+        tags = self.tags(source)
+        if source["instance"]:
+            tags.append({"Key": "SourceInstance", "Value": source["instance"]})
+        resp = self.ec2.create_snapshot(VolumeId=source["id"], Description=source["description"], aws_retry=True,
+                                        TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}])
+        return resp["SnapshotId"]
+
+    def describe_new(self, ids):
         out = {}
-        for chunk in chunks(batch):
-            for s in ec2.describe_snapshots(SnapshotIds=chunk, aws_retry=True)["Snapshots"]:
+        for chunk in chunks(ids):
+            for s in self.ec2.describe_snapshots(SnapshotIds=chunk, aws_retry=True)["Snapshots"]:
                 out[s["SnapshotId"]] = s.get("State")
         return out
 
-    try:
-        states, pending, failures = wait_until(
-            list(new),
-            poll,
-            lambda s: s == "completed",
-            lambda s: s == "error",
-            p["wait_timeout"],
-            p["poll_interval"],
-            time.sleep,
-            time.monotonic,
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        states, pending, failures = {}, list(new), []
-        module.warn("Polling the new snapshots failed: %s" % e)
-    for sid, (vid, iid, dev, label) in sorted(new.items()):
-        snapshots.append(
-            dict(volume_id=vid, instance_id=iid, device=dev, snapshot_id=sid, action="create", state=states.get(sid))
-        )
-        changes.append(create_change(vid, iid, dev, label, sid, states.get(sid)))
-    if pending or failures:
-        changes[:] = [c for c in changes if c["action"] != "prune"]
-        pruned[:] = []
-        finish(
-            "Snapshot(s) not completed after %ss (left in place, nothing pruned): %s"
-            % (p["wait_timeout"], ", ".join("%s is %s" % (i, states.get(i, "unknown")) for i in pending + failures)),
-            timed_out=pending,
-            failed_snapshots=failures,
-        )
-    try:
-        for entry in pruned:
-            ec2.delete_snapshot(SnapshotId=entry["snapshot_id"], aws_retry=True)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        finish("Pruning failed at %s: %s" % (entry["snapshot_id"], e))
-    finish()
+    def delete(self, entry):
+        self.ec2.delete_snapshot(SnapshotId=entry["snapshot_id"], aws_retry=True)
+
+
+def main():
+    SnapshotBackup(AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)).run()
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ options:
     required: true
   sender_groups:
     description: Sender groups to read or reconcile; for C(change) exactly one. The built-in C(ALL) can be read
-      (C(inventory)) but is refused for C(change) and C(reconcile): it takes no senders.
+      (C(inventory)) but is refused for C(change) and C(reconcile) - it takes no senders.
     type: list
     elements: str
     default: [WHITELIST, BLACKLIST]
@@ -326,96 +326,130 @@ def same_groups(groups, expected):
     return True
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            host=dict(type="str", required=True), port=dict(type="int", default=22),
-            username=dict(type="str", required=True), password=dict(type="str", required=True, no_log=True),
-            known_hosts=dict(type="path", required=True), connect_timeout=dict(type="int", default=30),
-            command_timeout=dict(type="int", default=120), listener=dict(type="str", required=True),
-            operation=dict(type="str", required=True, choices=["inventory", "change", "reconcile"]),
-            sender_groups=dict(type="list", elements="str", default=["WHITELIST", "BLACKLIST"]),
-            add=dict(type="list", elements="str", default=[]), delete=dict(type="list", elements="str", default=[]),
-            desired=dict(type="dict", default={}), desired_source=dict(type="str", default="desired"),
-            comment=dict(type="str", default=""), max_changes=dict(type="int", default=500),
-            allow_broad=dict(type="bool", default=False),
-            expected_fingerprints=dict(type="dict", default={})),
-        supports_check_mode=True)
-    p = module.params
-    result = dict(changed=False, groups={}, summary={}, fingerprints={}, inventory_csv="", round_trips=0,
-                  committed=None, ops_changes=[], hat_before="", transcript=[])
-    if not HAS_ASYNCSSH:
-        module.fail_json(msg=missing_required_lib("asyncssh"), exception=str(ASYNCSSH_IMPORT_ERROR), **result)
-    try:
-        wanted = validate(p)
-    except Invalid as e:
-        module.fail_json(msg="INVALID INPUT: %s" % e, **result)
-    if p["operation"] != "inventory" and not p["comment"].strip():
-        module.fail_json(msg="INVALID INPUT: comment: a change needs a commit comment (the ticket)", **result)
+ARGUMENT_SPEC = dict(
+    host=dict(type="str", required=True), port=dict(type="int", default=22),
+    username=dict(type="str", required=True), password=dict(type="str", required=True, no_log=True),
+    known_hosts=dict(type="path", required=True), connect_timeout=dict(type="int", default=30),
+    command_timeout=dict(type="int", default=120), listener=dict(type="str", required=True),
+    operation=dict(type="str", required=True, choices=["inventory", "change", "reconcile"]),
+    sender_groups=dict(type="list", elements="str", default=["WHITELIST", "BLACKLIST"]),
+    add=dict(type="list", elements="str", default=[]), delete=dict(type="list", elements="str", default=[]),
+    desired=dict(type="dict", default={}), desired_source=dict(type="str", default="desired"),
+    comment=dict(type="str", default=""), max_changes=dict(type="int", default=500),
+    allow_broad=dict(type="bool", default=False),
+    expected_fingerprints=dict(type="dict", default={}))
 
-    appliance = "%s:%s" % (p["host"], p["port"])
-    sessions = []
 
-    def session():
+class SenderGroups:
+    """One run: ``check`` the request, ``read`` the listener's HAT, ``plan`` each sender group, ``apply`` the
+    changes (edit, commit, read back; ``recover`` on a failure). ``result`` is the module's result."""
+
+    def __init__(self, module):
+        self.module, self.p = module, module.params
+        self.result = dict(changed=False, groups={}, summary={}, fingerprints={}, inventory_csv="", round_trips=0,
+                           committed=None, ops_changes=[], hat_before="", transcript=[])
+        self.sessions, self.wanted, self.groups, self.changes = [], {}, {}, {}
+        self.s = self.hat = self.current = None
+        self.name = "%s:%s" % (self.p["host"], self.p["port"])
+
+    def session(self):
+        p = self.p
         s = EsaSession(p["host"], p["port"], p["username"], p["password"], p["known_hosts"],
                        p["connect_timeout"], p["command_timeout"])
-        sessions.append(s)
+        self.sessions.append(s)
         s.open()
         return s
 
-    def round_trips():
-        return sum(s.round_trips for s in sessions)
+    def round_trips(self):
+        return sum(s.round_trips for s in self.sessions)
 
-    def fail(msg, **extra):
-        for s in sessions:
+    def fail(self, msg, **extra):
+        for s in self.sessions:
             s.close()
-        result.update(extra, round_trips=round_trips(), transcript=[t for s in sessions for t in s.transcript])
-        module.fail_json(msg=msg, **result)
+        self.result.update(extra, round_trips=self.round_trips(),
+                           transcript=[t for s in self.sessions for t in s.transcript])
+        self.module.fail_json(msg=msg, **self.result)
 
-    try:
-        s = session()
-        hat = Hat(s, p["listener"])
-        hat_text, current = hat.read()
-    except EsaCliError as e:
-        fail(("INVALID INPUT: " if e.kind == "invalid" else "") + str(e))
-    result["hat_before"] = hat_text
-    name = s.hostname or appliance
-    unknown = [g for g in p["sender_groups"] if g not in current]
-    if unknown:
-        fail("INVALID INPUT: sender_groups: %s not a sender group of listener %s on %s (groups: %s)" % (
-            ", ".join(unknown), p["listener"], name, ", ".join(current)))
+    def exit(self):
+        """Close the first session and end the module with the transcript of every session."""
+        self.s.close()
+        self.result.update(round_trips=self.round_trips(), transcript=[t for x in self.sessions for t in x.transcript])
+        self.module.exit_json(**self.result)
 
-    result["fingerprints"] = {g: fingerprint(current[g]["entries"]) for g in p["sender_groups"]}
-    drift = [g for g, want in (p["expected_fingerprints"] or {}).items()
-             if g in result["fingerprints"] and want != result["fingerprints"][g]]
-    if drift and p["operation"] != "inventory":
-        fail("DRIFT: %s %s/%s changed since the plan (someone edited the sender group); nothing was changed - plan "
-             "again and review the new difference" % (name, p["listener"], ", ".join(drift)))
-    groups = {}
-    for g in p["sender_groups"]:
-        groups[g] = plan_group(g, current[g]["entries"], p["operation"], wanted.get(g))
-    result["groups"] = groups
-    result["summary"] = {g: dict({k: v for k, v in x.items() if k not in ("before", "after")},
-                                 before=len(x["before"]), after=len(x["after"])) for g, x in groups.items()}
-    desired = wanted if p["operation"] != "change" else {}
-    result["inventory_csv"] = to_csv(inventory_rows(name, p["listener"], groups, desired))
-    total = sum(len(x["add"]) + len(x["delete"]) for x in groups.values())
-    if p["operation"] == "reconcile" and total > p["max_changes"]:
-        fail("INVALID INPUT: %s: reconciling %s would make %d additions and deletions, more than max_changes %d; "
-             "check the desired-state file, or raise max_changes in the request if this is intended"
-             % (p["desired_source"], name, total, p["max_changes"]))
-    for g, x in groups.items():
-        for e in x["not_present"]:
-            module.warn("%s %s/%s: %s is not in the sender group; nothing to delete" % (name, p["listener"], g, e))
-        for e in x["already_present"]:
-            module.warn("%s %s/%s: %s is already in the sender group; not added again" % (name, p["listener"], g, e))
+    def check(self):
+        """asyncssh is there; the entries are valid; a change has a commit comment."""
+        if not HAS_ASYNCSSH:
+            self.module.fail_json(msg=missing_required_lib("asyncssh"), exception=str(ASYNCSSH_IMPORT_ERROR),
+                                  **self.result)
+        try:
+            self.wanted = validate(self.p)
+        except Invalid as e:
+            self.module.fail_json(msg="INVALID INPUT: %s" % e, **self.result)
+        if self.p["operation"] != "inventory" and not self.p["comment"].strip():
+            self.module.fail_json(msg="INVALID INPUT: comment: a change needs a commit comment (the ticket)",
+                                  **self.result)
 
-    resource = "esa:%s/%s/%%s" % (name, p["listener"])
-    for g, x in groups.items():
+    def read(self):
+        """Read the HAT; refuse unknown sender groups and, for a change, a drift from the plan's fingerprints."""
+        p, result = self.p, self.result
+        try:
+            self.s = self.session()
+            self.hat = Hat(self.s, p["listener"])
+            hat_text, self.current = self.hat.read()
+        except EsaCliError as e:
+            self.fail(("INVALID INPUT: " if e.kind == "invalid" else "") + str(e))
+        result["hat_before"] = hat_text
+        self.name = self.s.hostname or self.name
+        unknown = [g for g in p["sender_groups"] if g not in self.current]
+        if unknown:
+            self.fail("INVALID INPUT: sender_groups: %s not a sender group of listener %s on %s (groups: %s)" % (
+                ", ".join(unknown), p["listener"], self.name, ", ".join(self.current)))
+        result["fingerprints"] = {g: fingerprint(self.current[g]["entries"]) for g in p["sender_groups"]}
+        drift = [g for g, want in (p["expected_fingerprints"] or {}).items()
+                 if g in result["fingerprints"] and want != result["fingerprints"][g]]
+        if drift and p["operation"] != "inventory":
+            self.fail("DRIFT: %s %s/%s changed since the plan (someone edited the sender group); nothing was changed - "
+                      "plan again and review the new difference" % (self.name, p["listener"], ", ".join(drift)))
+
+    def plan(self):
+        """Each group's additions and deletions, the inventory CSV, the evidence entries and the diff."""
+        p, result, name = self.p, self.result, self.name
+        self.groups = {g: plan_group(g, self.current[g]["entries"], p["operation"], self.wanted.get(g))
+                       for g in p["sender_groups"]}
+        result["groups"] = self.groups
+        result["summary"] = {g: dict({k: v for k, v in x.items() if k not in ("before", "after")},
+                                     before=len(x["before"]), after=len(x["after"])) for g, x in self.groups.items()}
+        desired = self.wanted if p["operation"] != "change" else {}
+        result["inventory_csv"] = to_csv(inventory_rows(name, p["listener"], self.groups, desired))
+        total = sum(len(x["add"]) + len(x["delete"]) for x in self.groups.values())
+        if p["operation"] == "reconcile" and total > p["max_changes"]:
+            self.fail("INVALID INPUT: %s: reconciling %s would make %d additions and deletions, more than max_changes "
+                      "%d; check the desired-state file, or raise max_changes in the request if this is intended"
+                      % (p["desired_source"], name, total, p["max_changes"]))
+        for g, x in self.groups.items():
+            for e in x["not_present"]:
+                self.module.warn("%s %s/%s: %s is not in the sender group; nothing to delete" % (name, p["listener"],
+                                                                                                g, e))
+            for e in x["already_present"]:
+                self.module.warn("%s %s/%s: %s is already in the sender group; not added again" % (
+                    name, p["listener"], g, e))
+        result["ops_changes"] += [self.evidence(g, x) for g, x in self.groups.items()]
+        self.changes = {g: {"add": x["add"], "delete": x["delete"]} for g, x in self.groups.items()
+                        if x["add"] or x["delete"]}
+        result["changed"] = bool(self.changes) and p["operation"] != "inventory"
+        if self.module._diff and result["changed"]:
+            result["diff"] = [dict(before_header="%s %s/%s" % (name, p["listener"], g),
+                                   after_header="%s %s/%s" % (name, p["listener"], g),
+                                   before="".join(e + "\n" for e in self.groups[g]["before"]),
+                                   after="".join(e + "\n" for e in self.groups[g]["after"])) for g in self.changes]
+
+    def evidence(self, g, x):
+        """The ops_changes entry of sender group ``g`` planned as ``x``."""
+        p = self.p
         changed = bool(x["add"] or x["delete"])
         action = "inventory" if p["operation"] == "inventory" else ("update" if changed else "none")
-        entry = dict(resource=resource % g, name=g, action=action, changed=changed and p["operation"] != "inventory",
-                     before=dict(entries=len(x["before"])),
+        entry = dict(resource="esa:%s/%s/%s" % (self.name, p["listener"], g), name=g, action=action,
+                     changed=changed and p["operation"] != "inventory", before=dict(entries=len(x["before"])),
                      after=dict(entries=len(x["after"]), add=x["add"], delete=x["delete"]))
         if x["not_present"] or x["already_present"]:
             entry["note"] = "; ".join(filter(None, [
@@ -428,38 +462,39 @@ def main():
                                       not_in_desired=x["not_in_desired"])
                 entry["note"] = "difference from %s: %d missing from the appliance, %d not in the desired state" % (
                     p["desired_source"], len(x["missing_from_appliance"]), len(x["not_in_desired"]))
-        result["ops_changes"].append(entry)
-    changes = {g: {"add": x["add"], "delete": x["delete"]} for g, x in groups.items() if x["add"] or x["delete"]}
-    result["changed"] = bool(changes) and p["operation"] != "inventory"
-    if module._diff and result["changed"]:
-        result["diff"] = [dict(before_header="%s %s/%s" % (name, p["listener"], g),
-                               after_header="%s %s/%s" % (name, p["listener"], g),
-                               before="".join(e + "\n" for e in groups[g]["before"]),
-                               after="".join(e + "\n" for e in groups[g]["after"])) for g in changes]
-    if module.check_mode or not result["changed"]:
-        s.close()
-        result.update(round_trips=round_trips(), transcript=s.transcript)
-        module.exit_json(**result)
+        return entry
 
-    saved = {g: current[g]["entries"] for g in changes}
-    expected = {g: groups[g]["after"] for g in changes}
-    try:
-        hat.edit(changes, p["comment"])
-        result["committed"] = commit(s, p["comment"])
-        _, now = hat.read()
-        if not same_groups(now, expected):
-            fail("%s: after the commit the sender groups differ from the expected result; read them with an "
-                 "inventory and compare with the evidence (hat_before)" % name)
-    except EsaCliError as e:
-        restore = recover(s, session, p, saved, expected, e)
-        result["restore"] = restore
-        if restore.get("committed_anyway"):
-            module.warn("%s: %s, but the changes are on the appliance (verified)" % (name, e))
-        else:
-            fail(("INVALID INPUT: " if e.kind == "invalid" else "") + "%s: %s; %s" % (name, e, restore["summary"]))
-    s.close()
-    result.update(round_trips=round_trips(), transcript=[t for x in sessions for t in x.transcript])
-    module.exit_json(**result)
+    def apply(self):
+        """Edit, commit and read back; after a failure, recover (clear, or put the saved entries back)."""
+        p, name = self.p, self.name
+        saved = {g: self.current[g]["entries"] for g in self.changes}
+        expected = {g: self.groups[g]["after"] for g in self.changes}
+        try:
+            self.hat.edit(self.changes, p["comment"])
+            self.result["committed"] = commit(self.s, p["comment"])
+            _, now = self.hat.read()
+            if not same_groups(now, expected):
+                self.fail("%s: after the commit the sender groups differ from the expected result; read them with an "
+                          "inventory and compare with the evidence (hat_before)" % name)
+        except EsaCliError as e:
+            restore = recover(self.s, self.session, p, saved, expected, e)
+            self.result["restore"] = restore
+            if restore.get("committed_anyway"):
+                self.module.warn("%s: %s, but the changes are on the appliance (verified)" % (name, e))
+            else:
+                self.fail(("INVALID INPUT: " if e.kind == "invalid" else "") + "%s: %s; %s"
+                          % (name, e, restore["summary"]))
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    run = SenderGroups(module)
+    run.check()
+    run.read()
+    run.plan()
+    if not module.check_mode and run.result["changed"]:
+        run.apply()
+    run.exit()
 
 
 def recover(s, session, p, saved, expected, error):

@@ -100,6 +100,8 @@ ops_changes:
 """
 
 import os
+import shutil
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.nas_transfer import (
@@ -116,6 +118,24 @@ from ansible.module_utils.nas_transfer import (
     select,
 )
 
+ARGUMENT_SPEC = dict(
+    # what is sent, where it goes, in which form
+    source_root=dict(type="path", required=True),
+    source_dir=dict(type="str", required=True),
+    items=dict(type="list", elements="str", required=True),
+    dest_root=dict(type="path", required=True),
+    dest_dir=dict(type="str", required=True),
+    dest_is_share=dict(type="bool", default=True),
+    require_mount=dict(type="bool", default=False),
+    compression=dict(type="str", choices=["none", "zip", "7z", "tar.gz"], default="none"),
+    encryption=dict(type="str", choices=["none", "aes256"], default="none"),
+    password=dict(type="str", no_log=True),
+    extract=dict(type="bool", default=False),
+    archive_name=dict(type="str"),
+    overwrite=dict(type="bool", default=False),
+    ticket=dict(type="str", required=True),
+)
+
 EXT = {"zip": ".zip", "7z": ".7z", "tar.gz": ".tar.gz"}
 
 
@@ -126,175 +146,168 @@ def archive_format(name):
     return None
 
 
+class Transfer:
+    """One transfer: ``check`` the request, ``plan`` it (a copy, an archive or an extraction, refusing what the
+    apply would refuse), ``act``. ``changes`` (ops_changes), ``entries`` (files), ``src_manifest``."""
+
+    def __init__(self, module):
+        self.module, self.p = module, module.params
+        self.changes, self.entries, self.src_manifest, self.result = [], [], {}, {}
+        self.actions, self.extracts, self.archive, self.dest = [], [], None, None
+
+    def invalid(self, msg):
+        self.module.fail_json(msg="INVALID INPUT: " + msg)
+
+    def check(self):
+        """The shares are there (and mounted with require_mount); encryption, compression and extract agree."""
+        p = self.p
+        for key in ("source_root", "dest_root"):
+            root = p[key]
+            if not os.path.isdir(root):
+                self.invalid("%s: the share %s is not there (not mounted?)" % (key, root))
+            if p["require_mount"] and (key == "source_root" or p["dest_is_share"]) and not os.path.ismount(root):
+                self.invalid("%s: the share %s is not mounted" % (key, root))
+        if p["encryption"] == "aes256" and not p["password"]:
+            self.invalid("encryption: aes256 needs a password (password_source: vault or env)")
+        if p["encryption"] == "aes256" and p["compression"] in ("none", "tar.gz") and not p["extract"]:
+            self.invalid("encryption: aes256 needs compression zip or 7z")
+        if p["extract"] and p["compression"] != "none":
+            self.invalid("extract: the items are archives to extract; leave compression at none")
+
+    @property
+    def password(self):
+        return self.p["password"] if self.p["encryption"] == "aes256" else None
+
+    def plan(self):
+        p = self.p
+        try:
+            files = select(p["source_root"], p["source_dir"], p["items"])
+            # A plain copy hashes each source file while copying it (one read) and re-reads the destination;
+            # check mode, archives and extraction hash the sources up front.
+            one_pass = p["compression"] == "none" and not p["extract"] and not self.module.check_mode
+            self.src_manifest = {} if one_pass else manifest(files)
+            self.dest = confine(p["dest_root"], p["dest_dir"], "dest_dir")
+            if p["extract"]:
+                self.plan_extract(files)
+            elif p["compression"] == "none":
+                self.plan_copy(files)
+            else:
+                self.plan_archive(files)
+            self.entries = [dict(rel=rel, size=size, sha256=self.src_manifest.get(rel)) for rel, _path, size in files]
+        except TransferError as e:
+            self.invalid(str(e))
+        self.files = files
+
+    def plan_extract(self, files):
+        taken = {}
+        for rel, path, size in files:
+            fmt = archive_format(rel)
+            if fmt is None:
+                self.invalid("items: %s is not a .zip, .7z or .tar.gz archive" % rel)
+            self.extracts.append((path, fmt))
+            # The same checks as the extraction itself, so that a plan refuses what the apply would refuse:
+            # the password opens the archive, no member leaves dest or exists there, no two archives share one.
+            members = check_extract(path, fmt, self.dest, self.p["password"], taken)
+            self.changes.append(dict(
+                resource="nas:%s" % os.path.join(self.dest, os.path.basename(rel)), action="extract", name=rel,
+                before=None, after=dict(archive=rel, sha256=self.src_manifest[rel], size=size, into=self.dest,
+                                        writes=sorted(members)), changed=True))
+
+    def plan_copy(self, files):
+        p = self.p
+        self.actions = plan_copy(files, p["dest_root"], p["dest_dir"], p["ticket"], p["overwrite"])
+        for a in self.actions:
+            self.changes.append(dict(
+                resource="nas:%s" % a["dst"], name=a["rel"], action=a["action"],
+                before=dict(backup=a["backup"]) if a["backup"] else None,
+                after=dict(size=a["size"], sha256=self.src_manifest.get(a["rel"])), changed=a["action"] != "none"))
+
+    def plan_archive(self, files):
+        p = self.p
+        name = p["archive_name"] or "%s%s" % (p["ticket"], EXT[p["compression"]])
+        if "/" in name or name.startswith("."):
+            self.invalid("archive_name: %r must be a plain file name" % name)
+        self.archive = confine(self.dest, name, "archive_name")
+        blocker = in_the_way(self.dest)
+        if blocker:
+            self.invalid(blocked_message(self.dest, blocker))
+        if os.path.lexists(self.archive) and not p["overwrite"]:
+            self.invalid("%s exists (set overwrite: true to replace it; the old one is kept as .bak-%s)"
+                         % (self.archive, p["ticket"]))
+        self.changes.append(dict(
+            resource="nas:%s" % self.archive, name=name,
+            action="overwrite" if os.path.lexists(self.archive) else "create", before=None,
+            after=dict(format=p["compression"], encryption=p["encryption"], members=len(files),
+                       bytes=sum(s for _r, _p, s in files)), changed=True))
+
+    def report(self):
+        """The result (files, source_manifest, ops_changes, changed; diff in diff mode), kept in ``result``."""
+        self.result.update(files=self.entries, source_manifest=self.src_manifest, ops_changes=self.changes,
+                           changed=any(c["changed"] for c in self.changes))
+        if self.module._diff:
+            lines = []
+            for c in self.changes:
+                after = c["after"] or {}
+                lines.append("%s %s %s\n" % (c["action"], c["resource"], after.get("sha256", "")))
+                lines.extend("  writes %s\n" % os.path.join(after["into"], n) for n in after.get("writes", []))
+            self.result["diff"] = dict(before="", after="".join(lines), after_header="destination")
+        return self.result
+
+    def act(self):
+        try:
+            if self.p["extract"]:
+                arrived = {}
+                for path, fmt in self.extracts:
+                    arrived.update(extract_archive(path, fmt, self.dest, self.p["password"]))
+                self.result["dest_manifest"] = arrived
+            elif self.p["compression"] == "none":
+                self.copy()
+            else:
+                self.make_archive()
+        except TransferError as e:
+            self.module.fail_json(msg=("INVALID INPUT: " if e.kind == "invalid" else "") + str(e), **self.result)
+        except OSError as e:
+            self.module.fail_json(msg="Transfer failed: %s" % e, **self.result)
+
+    def copy(self):
+        copied_from, arrived = copy_files(self.actions)
+        self.src_manifest.update(copied_from)
+        for c, a in zip(self.changes, self.actions):  # noqa: B905 - same length; modules also run on Python < 3.10
+            c["after"]["sha256"] = self.src_manifest[a["rel"]]
+        for e in self.entries:
+            e["sha256"] = self.src_manifest[e["rel"]]
+        self.result["dest_manifest"] = arrived
+        if arrived != self.src_manifest:
+            bad = sorted(k for k in self.src_manifest if arrived.get(k) != self.src_manifest[k])
+            self.module.fail_json(msg="SHA-256 mismatch after the copy: %s" % ", ".join(bad), **self.result)
+
+    def make_archive(self):
+        """Write the archive (the old one kept as .bak-<ticket>) and verify it by extracting it aside."""
+        archive, p = self.archive, self.p
+        if os.path.lexists(archive):
+            os.replace(archive, "%s.bak-%s" % (archive, p["ticket"]))
+        digest = make_archive(self.files, archive, p["compression"], self.password)
+        check_dir = tempfile.mkdtemp(prefix=".verify-", dir=self.dest)
+        try:
+            arrived = extract_archive(archive, p["compression"], check_dir, self.password)
+        finally:
+            shutil.rmtree(check_dir, ignore_errors=True)
+        self.result["dest_manifest"] = arrived
+        self.changes[0]["after"]["sha256"] = digest
+        if arrived != self.src_manifest:
+            os.unlink(archive)
+            self.module.fail_json(msg="SHA-256 mismatch inside the archive; it was removed", **self.result)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            source_root=dict(type="path", required=True),
-            dest_root=dict(type="path", required=True),
-            require_mount=dict(type="bool", default=False),
-            dest_is_share=dict(type="bool", default=True),
-            source_dir=dict(type="str", required=True),
-            dest_dir=dict(type="str", required=True),
-            items=dict(type="list", elements="str", required=True),
-            compression=dict(type="str", choices=["none", "zip", "7z", "tar.gz"], default="none"),
-            encryption=dict(type="str", choices=["none", "aes256"], default="none"),
-            password=dict(type="str", no_log=True),
-            extract=dict(type="bool", default=False),
-            archive_name=dict(type="str"),
-            overwrite=dict(type="bool", default=False),
-            ticket=dict(type="str", required=True),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-
-    def invalid(msg):
-        module.fail_json(msg="INVALID INPUT: " + msg)
-
-    for key in ("source_root", "dest_root"):
-        root = p[key]
-        if not os.path.isdir(root):
-            invalid("%s: the share %s is not there (not mounted?)" % (key, root))
-        if p["require_mount"] and (key == "source_root" or p["dest_is_share"]) and not os.path.ismount(root):
-            invalid("%s: the share %s is not mounted" % (key, root))
-    if p["encryption"] == "aes256" and not p["password"]:
-        invalid("encryption: aes256 needs a password (password_source: vault or env)")
-    if p["encryption"] == "aes256" and p["compression"] in ("none", "tar.gz") and not p["extract"]:
-        invalid("encryption: aes256 needs compression zip or 7z")
-    if p["extract"] and p["compression"] != "none":
-        invalid("extract: the items are archives to extract; leave compression at none")
-
-    try:
-        files = select(p["source_root"], p["source_dir"], p["items"])
-        # A plain copy hashes each source file while copying it (one read) and re-reads the destination;
-        # check mode, archives and extraction hash the sources up front.
-        one_pass = p["compression"] == "none" and not p["extract"] and not module.check_mode
-        src_manifest = {} if one_pass else manifest(files)
-        dest = confine(p["dest_root"], p["dest_dir"], "dest_dir")
-        changes, entries = [], []
-        if p["extract"]:
-            plan, taken = [], {}
-            for rel, path, size in files:
-                fmt = archive_format(rel)
-                if fmt is None:
-                    invalid("items: %s is not a .zip, .7z or .tar.gz archive" % rel)
-                plan.append((rel, path, size, fmt))
-                # The same checks as the extraction itself, so that a plan refuses what the apply would refuse:
-                # the password opens the archive, no member leaves dest or exists there, no two archives share one.
-                members = check_extract(path, fmt, dest, p["password"], taken)
-                changes.append(
-                    dict(
-                        resource="nas:%s" % os.path.join(dest, os.path.basename(rel)),
-                        action="extract",
-                        name=rel,
-                        before=None,
-                        after=dict(archive=rel, sha256=src_manifest[rel], size=size, into=dest,
-                                   writes=sorted(members)),
-                        changed=True,
-                    )
-                )
-        elif p["compression"] == "none":
-            actions = plan_copy(files, p["dest_root"], p["dest_dir"], p["ticket"], p["overwrite"])
-            for a in actions:
-                changes.append(
-                    dict(
-                        resource="nas:%s" % a["dst"],
-                        name=a["rel"],
-                        action=a["action"],
-                        before=dict(backup=a["backup"]) if a["backup"] else None,
-                        after=dict(size=a["size"], sha256=src_manifest.get(a["rel"])),
-                        changed=a["action"] != "none",
-                    )
-                )
-        else:
-            name = p["archive_name"] or "%s%s" % (p["ticket"], EXT[p["compression"]])
-            if "/" in name or name.startswith("."):
-                invalid("archive_name: %r must be a plain file name" % name)
-            archive = confine(dest, name, "archive_name")
-            blocker = in_the_way(dest)
-            if blocker:
-                invalid(blocked_message(dest, blocker))
-            if os.path.lexists(archive) and not p["overwrite"]:
-                invalid(
-                    "%s exists (set overwrite: true to replace it; the old one is kept as .bak-%s)"
-                    % (archive, p["ticket"])
-                )
-            changes.append(
-                dict(
-                    resource="nas:%s" % archive,
-                    name=name,
-                    action="overwrite" if os.path.lexists(archive) else "create",
-                    before=None,
-                    after=dict(
-                        format=p["compression"],
-                        encryption=p["encryption"],
-                        members=len(files),
-                        bytes=sum(s for _r, _p, s in files),
-                    ),
-                    changed=True,
-                )
-            )
-        for rel, _path, size in files:
-            entries.append(dict(rel=rel, size=size, sha256=src_manifest.get(rel)))
-    except TransferError as e:
-        invalid(str(e))
-
-    result = dict(
-        files=entries, source_manifest=src_manifest, ops_changes=changes, changed=any(c["changed"] for c in changes)
-    )
-    if module._diff:
-        lines = []
-        for c in changes:
-            after = c["after"] or {}
-            lines.append("%s %s %s\n" % (c["action"], c["resource"], after.get("sha256", "")))
-            lines.extend("  writes %s\n" % os.path.join(after["into"], n) for n in after.get("writes", []))
-        result["diff"] = dict(before="", after="".join(lines), after_header="destination")
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    transfer = Transfer(module)
+    transfer.check()
+    transfer.plan()
+    result = transfer.report()
     if module.check_mode or not result["changed"]:
         module.exit_json(**result)
-
-    try:
-        if p["extract"]:
-            arrived = {}
-            for _rel, path, _size, fmt in plan:
-                arrived.update(extract_archive(path, fmt, dest, p["password"]))
-            result["dest_manifest"] = arrived
-        elif p["compression"] == "none":
-            copied_from, arrived = copy_files(actions)
-            src_manifest.update(copied_from)
-            for c, a in zip(changes, actions):  # noqa: B905 - same length; modules also run on Python < 3.10
-                c["after"]["sha256"] = src_manifest[a["rel"]]
-            for e in entries:
-                e["sha256"] = src_manifest[e["rel"]]
-            result["dest_manifest"] = arrived
-            if arrived != src_manifest:
-                bad = sorted(k for k in src_manifest if arrived.get(k) != src_manifest[k])
-                module.fail_json(msg="SHA-256 mismatch after the copy: %s" % ", ".join(bad), **result)
-        else:
-            if os.path.lexists(archive):
-                os.replace(archive, "%s.bak-%s" % (archive, p["ticket"]))
-            digest = make_archive(
-                files, archive, p["compression"], p["password"] if p["encryption"] == "aes256" else None
-            )
-            import tempfile
-
-            check_dir = tempfile.mkdtemp(prefix=".verify-", dir=dest)
-            try:
-                arrived = extract_archive(
-                    archive, p["compression"], check_dir, p["password"] if p["encryption"] == "aes256" else None
-                )
-            finally:
-                import shutil
-
-                shutil.rmtree(check_dir, ignore_errors=True)
-            result["dest_manifest"] = arrived
-            changes[0]["after"]["sha256"] = digest
-            if arrived != src_manifest:
-                os.unlink(archive)
-                module.fail_json(msg="SHA-256 mismatch inside the archive; it was removed", **result)
-    except TransferError as e:
-        module.fail_json(msg=("INVALID INPUT: " if e.kind == "invalid" else "") + str(e), **result)
-    except OSError as e:
-        module.fail_json(msg="Transfer failed: %s" % e, **result)
+    transfer.act()
     module.exit_json(**result)
 
 

@@ -45,10 +45,7 @@ options:
     type: bool
     default: false
   max_objects: {description: Refuse a prefix with more objects than this., type: int, default: 10000}
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -67,27 +64,28 @@ objects:
     sha256.
   returned: always
   type: list
-ops_changes:
-  description: Evidence entries.
-  returned: always
-  type: list
-bytes:
-  description: Bytes downloaded.
-  returned: always
-  type: int
+ops_changes: {description: Evidence entries., returned: always, type: list}
+bytes: {description: Bytes downloaded., returned: always, type: int}
 """
 
 import hashlib
 import os
 import tempfile
 
-try:
-    import botocore
-except ImportError:
-    pass
-
+from ansible.module_utils.ops_aws import AWS_ERRORS, aws_errors
+from ansible.module_utils.ops_paths import folder_obstacle
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+ARGUMENT_SPEC = dict(
+    bucket=dict(type="str", required=True),
+    key=dict(type="str"),
+    prefix=dict(type="str"),
+    dest_root=dict(type="path", required=True),
+    dest_dir=dict(type="str", required=True),
+    overwrite=dict(type="bool", default=False),
+    max_objects=dict(type="int", default=10000),
+)
 
 BLOCK = 1024 * 1024
 
@@ -178,38 +176,28 @@ def local_conflicts(locals_by_key, dest):
     return problems
 
 
-def folder_problems(root, folders):
-    """Problems creating or writing the folders ``folders`` (all below ``root``) - a list of messages.
+def folder_problems(folders):
+    """Problems creating or writing the folders ``folders`` (below the restore root, which exists) - messages.
 
-    A path component below ``root`` that exists and is not a folder (makedirs would fail), and a first existing
-    ancestor (or the folder itself) that this user cannot write into (mkstemp/makedirs would fail).
+    Per folder, its nearest existing component (ops_paths.folder_obstacle): one that is not a folder (makedirs
+    would fail), or a folder this user cannot write into (mkstemp/makedirs would fail). Each component once.
     """
     problems, seen = [], set()
     for folder in sorted(set(folders)):
-        path, blocked = root, False
-        for part in os.path.relpath(folder, root).split(os.sep):
-            if part in ("", os.curdir):
-                continue
-            path = os.path.join(path, part)
-            if os.path.lexists(path) and not os.path.isdir(path):
-                if path not in seen:
-                    seen.add(path)
-                    problems.append(
-                        "%s exists and is not a folder, but %s must be created inside it; move it away or choose"
-                        " another dest_dir" % (path, folder)
-                    )
-                blocked = True
-                break
-        if blocked:
+        obstacle = folder_obstacle(folder)
+        if obstacle is None or obstacle[0] in seen:
             continue
-        existing = folder
-        while not os.path.isdir(existing):
-            existing = os.path.dirname(existing)
-        if existing not in seen and not os.access(existing, os.W_OK | os.X_OK):
-            seen.add(existing)
+        existing, what = obstacle
+        seen.add(existing)
+        if what == "not writable":
             problems.append(
                 "%s is not writable by uid %d, so nothing can be created in it; fix its permissions or the"
                 " restore root" % (existing, os.geteuid())
+            )
+        else:
+            problems.append(
+                "%s exists and is not a folder, but %s must be created inside it; move it away or choose"
+                " another dest_dir" % (existing, folder)
             )
     return problems
 
@@ -254,163 +242,144 @@ def rollback(staged, placed, backups, created):
     return left
 
 
-def main():
-    module = AnsibleAWSModule(
-        argument_spec=dict(
-            bucket=dict(type="str", required=True),
-            key=dict(type="str"),
-            prefix=dict(type="str"),
-            dest_root=dict(type="path", required=True),
-            dest_dir=dict(type="str", required=True),
-            overwrite=dict(type="bool", default=False),
-            max_objects=dict(type="int", default=10000),
-        ),
-        mutually_exclusive=[["key", "prefix"]],
-        required_one_of=[["key", "prefix"]],
-        supports_check_mode=True,
-    )
-    p = module.params
+def s3_object(key, size, etag, storage_class, **extra):
+    """The module's entry of an S3 object: key, size (bytes), etag (unquoted), storage_class (STANDARD when
+    S3 names none), and ``extra`` (e.g. archived)."""
+    return dict(key=key, size=size, etag=etag.strip('"'), storage_class=storage_class or "STANDARD", **extra)
 
-    def invalid(msg, **kw):
-        module.fail_json(msg="INVALID INPUT: " + msg, **kw)
 
-    root = os.path.realpath(p["dest_root"])
-    if not os.path.isdir(root):
-        invalid("dest_root: %s is not a folder on %s; create it or fix ops_restore_root" % (root, os.uname()[1]))
-    if os.path.isabs(p["dest_dir"]) or ".." in p["dest_dir"].replace("\\", "/").split("/"):
-        invalid("dest_dir: %r must be a relative folder under %s without '..'" % (p["dest_dir"], root))
-    dest = os.path.join(root, p["dest_dir"])
-    if not inside(root, dest):
-        invalid("dest_dir: %r leads outside %s (through a symlink)" % (p["dest_dir"], root))
+class Download:
+    """One download: ``check_dest``, ``list_objects``, ``plan`` (refusing everything the download would fail on),
+    ``stage`` every object, ``place`` them (``rollback`` on any failure). ``objects``: the s3_object entries,
+    with their local path, action (create, overwrite, none) and local file before."""
 
-    s3 = module.client("s3", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-    objects = []
-    try:
-        if p["key"] is not None:
-            head = s3.head_object(Bucket=p["bucket"], Key=p["key"], aws_retry=True)
-            objects.append(
-                dict(
-                    key=p["key"],
-                    size=head["ContentLength"],
-                    etag=head["ETag"].strip('"'),
-                    storage_class=head.get("StorageClass") or "STANDARD",
-                    archived=archived(head),
-                )
-            )
-        else:
+    def __init__(self, module):
+        self.module, self.p = module, module.params
+        self.objects, self.staged, self.created, self.backups, self.placed = [], [], [], {}, []
+        self.s3 = None
+
+    def invalid(self, msg):
+        self.module.fail_json(msg="INVALID INPUT: " + msg)
+
+    def check_dest(self):
+        """dest_root must be a folder; dest_dir relative, without '..', and not leading outside it."""
+        p = self.p
+        self.root = os.path.realpath(p["dest_root"])
+        if not os.path.isdir(self.root):
+            self.invalid("dest_root: %s is not a folder on %s; create it or fix ops_restore_root"
+                         % (self.root, os.uname()[1]))
+        if os.path.isabs(p["dest_dir"]) or ".." in p["dest_dir"].replace("\\", "/").split("/"):
+            self.invalid("dest_dir: %r must be a relative folder under %s without '..'" % (p["dest_dir"], self.root))
+        self.dest = os.path.join(self.root, p["dest_dir"])
+        if not inside(self.root, self.dest):
+            self.invalid("dest_dir: %r leads outside %s (through a symlink)" % (p["dest_dir"], self.root))
+
+    def unreadable(self, code, _message):
+        if code in ("NoSuchBucket", "404", "NoSuchKey", "403", "AccessDenied"):
+            p = self.p
+            what = ("bucket %r" % p["bucket"] if code == "NoSuchBucket"
+                    else "s3://%s/%s" % (p["bucket"], p["key"] or p["prefix"]))
+            return "%s does not exist or cannot be read (%s)" % (what, code)
+        return None
+
+    def list_objects(self):
+        """HeadObject of ``key``, or ListObjectsV2 of ``prefix`` (folder placeholders left out, max_objects)."""
+        p = self.p
+        self.s3 = self.module.client("s3", retry_decorator=AWSRetry.jittered_backoff(retries=10))
+        with aws_errors(self.module, "Could not list the objects", invalid=self.unreadable):
+            if p["key"] is not None:
+                head = self.s3.head_object(Bucket=p["bucket"], Key=p["key"], aws_retry=True)
+                self.objects.append(s3_object(p["key"], head["ContentLength"], head["ETag"], head.get("StorageClass"),
+                                              archived=archived(head)))
+                return
             token = None
             while True:
                 kw = dict(Bucket=p["bucket"], Prefix=p["prefix"])
                 if token:
                     kw["ContinuationToken"] = token
-                page = s3.list_objects_v2(aws_retry=True, **kw)
-                for o in page.get("Contents", []):
-                    if not o["Key"].endswith("/"):  # folder placeholders
-                        objects.append(
-                            dict(
-                                key=o["Key"],
-                                size=o["Size"],
-                                etag=o["ETag"].strip('"'),
-                                storage_class=o.get("StorageClass") or "STANDARD",
-                            )
-                        )
-                if len(objects) > p["max_objects"]:
-                    invalid(
-                        "prefix: more than %d objects under %r; narrow the prefix" % (p["max_objects"], p["prefix"])
-                    )
+                page = self.s3.list_objects_v2(aws_retry=True, **kw)
+                self.objects += [s3_object(o["Key"], o["Size"], o["ETag"], o.get("StorageClass"))
+                                 for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+                if len(self.objects) > p["max_objects"]:
+                    self.invalid("prefix: more than %d objects under %r; narrow the prefix"
+                                 % (p["max_objects"], p["prefix"]))
                 token = page.get("NextContinuationToken")
                 if not token:
                     break
-    except botocore.exceptions.ClientError as e:
-        code = e.response["Error"]["Code"]
-        if code in ("NoSuchBucket", "404", "NoSuchKey", "403", "AccessDenied"):
-            what = (
-                "bucket %r" % p["bucket"]
-                if code == "NoSuchBucket"
-                else "s3://%s/%s" % (p["bucket"], p["key"] or p["prefix"])
-            )
-            invalid("%s does not exist or cannot be read (%s)" % (what, code))
-        module.fail_json_aws(e, msg="Could not list the objects")
-    except botocore.exceptions.BotoCoreError as e:
-        module.fail_json_aws(e, msg="Could not list the objects")
-    if not objects:
-        invalid("prefix: no object under s3://%s/%s" % (p["bucket"], p["prefix"]))
+        if not self.objects:
+            self.invalid("prefix: no object under s3://%s/%s" % (p["bucket"], p["prefix"]))
 
-    problems = []
-    for o in objects:
-        rel = local_rel(o["key"], p["prefix"])
-        if rel is None or not inside(root, os.path.join(dest, rel)):
-            problems.append("%s would land outside %s" % (o["key"], dest))
-            continue
-        o["local"] = os.path.join(dest, rel)
-        o["before"] = None
-        if os.path.lexists(o["local"]):
-            if os.path.islink(o["local"]) or not os.path.isfile(o["local"]):
-                problems.append("%s exists and is not a regular file" % o["local"])
+    def plan(self):
+        """Map each object to its local file and action; INVALID INPUT for everything that would fail."""
+        p, problems = self.p, []
+        for o in self.objects:
+            rel = local_rel(o["key"], p["prefix"])
+            if rel is None or not inside(self.root, os.path.join(self.dest, rel)):
+                problems.append("%s would land outside %s" % (o["key"], self.dest))
                 continue
-            sha, md5, size = digests(o["local"])
-            o["before"] = dict(size=size, sha256=sha)
-            if size == o["size"] and "-" not in o["etag"] and md5 == o["etag"]:
-                o["action"] = "none"
-            elif p["overwrite"]:
-                o["action"] = "overwrite"
-            else:
-                problems.append("%s exists with other content (set overwrite: true to replace it)" % o["local"])
-        else:
-            o["action"] = "create"
-    mapped = [o for o in objects if "local" in o]
-    problems.extend(local_conflicts(dict((o["key"], o["local"]) for o in mapped), dest))
-    problems.extend(folder_problems(root, [os.path.dirname(o["local"]) for o in mapped if o.get("action") != "none"]))
-    # GetObject of an archived object fails (InvalidObjectState): ask HeadObject, only for the objects listed with
-    # a class that may be archived (a single key was already asked), and only for those that will be read.
-    for o in mapped:
-        if o.get("action") == "none":
-            continue
-        if "archived" not in o and needs_head(o.get("storage_class")):
-            try:
-                o["archived"] = archived(s3.head_object(Bucket=p["bucket"], Key=o["key"], aws_retry=True))
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg="Could not read the storage state of s3://%s/%s" % (p["bucket"], o["key"]))
-        if o.get("archived"):
-            problems.append(
-                "s3://%s/%s is archived (%s); restore it first (S3 RestoreObject, e.g. aws s3api restore-object)"
-                ' and plan again once HeadObject shows Restore: ongoing-request="false"'
-                % (p["bucket"], o["key"], o["archived"])
-            )
-    if problems:
-        invalid("; ".join(problems))
-    for o in objects:
-        o.pop("archived", None)
+            o["local"] = os.path.join(self.dest, rel)
+            o["before"] = None
+            problem = self.compare_local(o)
+            if problem:
+                problems.append(problem)
+        mapped = [o for o in self.objects if "local" in o]
+        problems.extend(local_conflicts(dict((o["key"], o["local"]) for o in mapped), self.dest))
+        problems.extend(folder_problems([os.path.dirname(o["local"]) for o in mapped if o.get("action") != "none"]))
+        problems.extend(self.archived_problems(mapped))
+        if problems:
+            self.invalid("; ".join(problems))
+        for o in self.objects:
+            o.pop("archived", None)
 
-    def report(done=False, failed=None):
+    def compare_local(self, o):
+        """Set the object's action from its local file; returns a problem, or None."""
+        if not os.path.lexists(o["local"]):
+            o["action"] = "create"
+            return None
+        if os.path.islink(o["local"]) or not os.path.isfile(o["local"]):
+            return "%s exists and is not a regular file" % o["local"]
+        sha, md5, size = digests(o["local"])
+        o["before"] = dict(size=size, sha256=sha)
+        if size == o["size"] and "-" not in o["etag"] and md5 == o["etag"]:
+            o["action"] = "none"
+        elif self.p["overwrite"]:
+            o["action"] = "overwrite"
+        else:
+            return "%s exists with other content (set overwrite: true to replace it)" % o["local"]
+        return None
+
+    def archived_problems(self, mapped):
+        # GetObject of an archived object fails (InvalidObjectState): ask HeadObject, only for the objects listed
+        # with a class that may be archived (a single key was already asked), and only for those that will be read.
+        problems, bucket = [], self.p["bucket"]
+        for o in mapped:
+            if o.get("action") == "none":
+                continue
+            if "archived" not in o and needs_head(o.get("storage_class")):
+                with aws_errors(self.module, "Could not read the storage state of s3://%s/%s" % (bucket, o["key"])):
+                    o["archived"] = archived(self.s3.head_object(Bucket=bucket, Key=o["key"], aws_retry=True))
+            if o.get("archived"):
+                problems.append(
+                    "s3://%s/%s is archived (%s); restore it first (S3 RestoreObject, e.g. aws s3api restore-object)"
+                    ' and plan again once HeadObject shows Restore: ongoing-request="false"'
+                    % (bucket, o["key"], o["archived"]))
+        return problems
+
+    def report(self, done=False):
         changes = []
-        for o in objects:
+        for o in self.objects:
             after = dict(local=o["local"], size=o["size"], etag=o["etag"])
             if o.get("sha256"):
                 after["sha256"] = o["sha256"]
-            changes.append(
-                dict(
-                    resource="s3://%s/%s" % (p["bucket"], o["key"]),
-                    name=o["local"],
-                    action=o["action"],
-                    before=o["before"],
-                    after=after,
-                    changed=o["action"] != "none",
-                )
-            )
-        return dict(
-            objects=objects,
-            ops_changes=changes,
-            changed=any(o["action"] != "none" for o in objects),
-            bytes=sum(o["size"] for o in objects if o["action"] != "none" and (done or module.check_mode)),
-        )
+            changes.append(dict(resource="s3://%s/%s" % (self.p["bucket"], o["key"]), name=o["local"],
+                                action=o["action"], before=o["before"], after=after, changed=o["action"] != "none"))
+        return dict(objects=self.objects, ops_changes=changes, changed=any(o["action"] != "none" for o in self.objects),
+                    bytes=sum(o["size"] for o in self.objects
+                              if o["action"] != "none" and (done or self.module.check_mode)))
 
-    if module.check_mode:
-        module.exit_json(**report())
-
-    staged, created, backups, placed = [], [], {}, []
-    try:
-        for o in objects:
+    def stage(self):
+        """Download every object to a temporary file next to its destination and check its size and MD5."""
+        for o in self.objects:
             if o["action"] == "none":
                 o["sha256"] = o["before"]["sha256"]
                 continue
@@ -420,14 +389,14 @@ def main():
             while not os.path.lexists(path):
                 missing.append(path)
                 path = os.path.dirname(path)
-            created.extend(reversed(missing))  # parents first; removed deepest first on failure
+            self.created.extend(reversed(missing))  # parents first; removed deepest first on failure
             os.makedirs(folder, exist_ok=True)
-            if not inside(root, folder):
-                raise ValueError("%s leads outside %s" % (folder, root))
+            if not inside(self.root, folder):
+                raise ValueError("%s leads outside %s" % (folder, self.root))
             fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(o["local"]) + ".part-", dir=folder)
-            staged.append((tmp, o))
+            self.staged.append((tmp, o))
             with os.fdopen(fd, "wb") as f:
-                s3.download_fileobj(p["bucket"], o["key"], f)
+                self.s3.download_fileobj(self.p["bucket"], o["key"], f)
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)  # as a plain download would be, not mkstemp's 0600
@@ -437,36 +406,51 @@ def main():
             if "-" not in o["etag"] and md5 != o["etag"]:
                 raise ValueError("%s: MD5 %s does not match the ETag %s" % (o["key"], md5, o["etag"]))
             o["sha256"] = sha
-        # Every object is staged: keep a hard link to each file about to be replaced (so a failed rename can be
-        # undone; best effort - a filesystem without hard links only loses that), then rename into place.
-        for tmp, o in staged:
+
+    def place(self):
+        """Every object is staged: keep a hard link to each file about to be replaced (so a failed rename can be
+        undone; best effort - a filesystem without hard links only loses that), then rename into place."""
+        for tmp, o in self.staged:
             if o["action"] == "overwrite":
-                backups[o["local"]] = None
+                self.backups[o["local"]] = None
                 try:
                     os.link(o["local"], tmp + ".old")
-                    backups[o["local"]] = tmp + ".old"
+                    self.backups[o["local"]] = tmp + ".old"
                 except OSError:
                     pass
-        for tmp, o in staged:
+        for tmp, o in self.staged:
             os.replace(tmp, o["local"])
-            placed.append(o["local"])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, OSError, ValueError) as e:
-        left = rollback(staged, placed, backups, created)
-        module.fail_json(
-            msg=(
-                "Download failed, nothing was written (every staged file removed): %s" % e
-                if not left
-                else "Download failed and could not be fully undone: %s; check by hand: %s" % (e, ", ".join(left))
-            ),
-            **report(),
-        )
-    for keep in backups.values():
+            self.placed.append(o["local"])
+
+    def download(self):
+        """stage and place; on any failure undo everything and fail; drop the kept links on success."""
         try:
-            if keep:
-                os.unlink(keep)
-        except OSError:
-            pass
-    module.exit_json(**report(done=True))
+            self.stage()
+            self.place()
+        except (*AWS_ERRORS, OSError, ValueError) as e:
+            left = rollback(self.staged, self.placed, self.backups, self.created)
+            msg = ("Download failed, nothing was written (every staged file removed): %s" % e if not left else
+                   "Download failed and could not be fully undone: %s; check by hand: %s" % (e, ", ".join(left)))
+            self.module.fail_json(msg=msg, **self.report())
+        for keep in self.backups.values():
+            try:
+                if keep:
+                    os.unlink(keep)
+            except OSError:
+                pass
+
+
+def main():
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[["key", "prefix"]],
+                              required_one_of=[["key", "prefix"]], supports_check_mode=True)
+    download = Download(module)
+    download.check_dest()
+    download.list_objects()
+    download.plan()
+    if module.check_mode:
+        module.exit_json(**download.report())
+    download.download()
+    module.exit_json(**download.report(done=True))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 
 CLI_ARGS = dict(
     istool=dict(type="path"),
@@ -25,9 +26,40 @@ CLI_ARGS = dict(
 
 
 class DataStageError(Exception):
+    """A command failed (``kind`` "failed") or the request is wrong (``kind`` "invalid": INVALID INPUT)."""
+
     def __init__(self, msg, kind="failed"):
         super().__init__(msg)
         self.kind = kind
+
+
+@contextmanager
+def cli_session(module, result, os_failure=None):
+    """A DataStageCli for the ``with`` block, closed (its temporary folder removed) afterwards, whatever happens.
+
+    A DataStageError raised in the block fails the module with its message (prefixed ``INVALID INPUT:`` for kind
+    "invalid") and ``result``; an OSError too, as ``os_failure % error``, when ``os_failure`` is given (otherwise
+    it passes through). fail_json / exit_json called in the block end the module as usual.
+    """
+    cli = None
+    try:
+        cli = DataStageCli(module)
+        yield cli
+    except DataStageError as e:
+        module.fail_json(msg=("INVALID INPUT: " if e.kind == "invalid" else "") + str(e), **result)
+    except OSError as e:
+        if os_failure is None:
+            raise
+        module.fail_json(msg=os_failure % e, **result)
+    finally:
+        if cli is not None:
+            cli.close()
+
+
+def project_named(projects, name):
+    """The project of ``projects`` (as dsjob -lprojects lists them) named ``name``, case-insensitive; or None."""
+    match = [x for x in projects if x.upper() == name.upper()]
+    return match[0] if match else None
 
 
 class DataStageCli:

@@ -25,6 +25,8 @@ import shutil
 import tarfile
 import tempfile
 
+from ansible.module_utils.ops_paths import nearest_existing
+
 BLOCK = 1024 * 1024
 COPY_BLOCK = 4 * 1024 * 1024
 FORMATS = ("none", "zip", "7z", "tar.gz")
@@ -122,13 +124,8 @@ def manifest(files):
 def in_the_way(path):
     """What stops ``path`` from being (or being created as) a folder: its first existing component - ``path``
     itself or an ancestor - when that is not a directory (a file, a broken symlink); None otherwise. Read-only,
-    so a plan refuses what the apply's ``os.makedirs`` would fail on."""
-    probe = path
-    while not os.path.lexists(probe):
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            return None
-        probe = parent
+    so a plan refuses what the apply's ``os.makedirs`` would fail on (see ops_paths.nearest_existing)."""
+    probe = nearest_existing(path)
     return None if os.path.isdir(probe) else probe
 
 

@@ -141,3 +141,26 @@ def test_a_host_that_becomes_unavailable_after_the_plan_is_refused_by_the_apply_
     assert f"{host} (sandbox-dh) is permanent-failure, not available" in out.message
     assert proxied.calls["StopInstances"] == 0
     assert states(estate) == recorded
+
+
+def test_an_instance_ec2_would_not_stop_is_refused_by_the_plan_before_any_stop(
+    proxied: Any, estate: Any, tmp_path: Path
+) -> None:
+    ids = ids_by_name(estate)
+    guarded = ids["joho-ap01"]  # on the first host, with joho-web01
+    recorded = states(estate)
+    estate.modify_instance_attribute(InstanceId=guarded, DisableApiStop={"Value": True})
+    try:
+        plan = operations.plan(request(tmp_path))
+        assert plan.exit_code == 2, plan.message
+        assert f"{guarded} (joho-ap01) has stop protection on (attribute disableApiStop)" in plan.message
+        assert "nothing was stopped" in plan.message and ids["joho-web01"] not in plan.message
+        assert proxied.calls["StopInstances"] == 0 and proxied.calls["DescribeInstanceAttribute"] >= 2
+        assert states(estate) == recorded
+        with pytest.raises(PolicyRefused, match="only a successful plan"):
+            operations.apply(plan.run_id)
+        assert states(estate) == recorded
+    finally:
+        estate.modify_instance_attribute(InstanceId=guarded, DisableApiStop={"Value": False})
+    plan = operations.plan(request(tmp_path))
+    assert plan.exit_code == 0, plan.message  # stop protection off again: the same plan passes

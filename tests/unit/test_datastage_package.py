@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from ansible.module_utils import datastage_package as pkg
 
 from ops_driver.paths import project_root
 
 ROOT = project_root()
-sys.path.insert(0, str(ROOT / "module_utils"))
-
-import datastage_package as pkg  # noqa: E402
 
 SAMPLES = ROOT / "examples" / "packages"
 EXPECTED = {"jobs": ["AggregateMonthly", "LoadSales", "SeqMonthly"], "parameter_sets": ["PS_StatCommon"],

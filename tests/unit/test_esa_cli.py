@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "module_utils"))
-
-import esa_cli
+from ansible.module_utils import esa_cli
 
 
 def test_cli_parsers_read_the_hat_and_the_menus() -> None:

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-
-from ops_driver.paths import project_root
-
-sys.path.insert(0, str(project_root() / "module_utils"))
-
-import esa_entries as esa
+from ansible.module_utils import esa_entries as esa
 
 # Every form of the guide's table "Sender Group Syntax", as (entry, kind, normal form).
 ACCEPTED = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -14,13 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible.module_utils import nas_transfer as nas
 
 from ops_driver.paths import project_root
-
-_spec = importlib.util.spec_from_file_location("nas_transfer", project_root() / "module_utils" / "nas_transfer.py")
-assert _spec and _spec.loader
-nas = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(nas)
 
 SEVEN_ZIP = shutil.which("7z")
 needs_7z = pytest.mark.skipif(SEVEN_ZIP is None and not os.environ.get("CI"),
@@ -89,9 +84,10 @@ def test_copy_never_overwrites_silently_and_keeps_a_backup(shares: tuple[Path, P
 
 
 INTERRUPTED = r"""
-import importlib.util, json, resource, signal, sys
-spec = importlib.util.spec_from_file_location("nas", sys.argv[1])
-nas = importlib.util.module_from_spec(spec); spec.loader.exec_module(nas)
+import json, resource, signal, sys
+sys.path.insert(0, sys.argv[1])
+from tests.support.modules import module_util
+nas = module_util("nas_transfer")
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
 resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, 1024 * 1024))
 actions = nas.plan_copy(nas.select(sys.argv[2], "work", ["*.csv", "sub"]), sys.argv[3], "in", "REQ-1", False)
@@ -106,7 +102,7 @@ def test_an_interrupted_copy_leaves_no_half_file(shares: tuple[Path, Path]) -> N
     """A real write failure (the file size limit hit mid-file) leaves no half file and no temporary file."""
     prod, maint = shares
     out = subprocess.run(
-        [sys.executable, "-c", INTERRUPTED, str(project_root() / "module_utils" / "nas_transfer.py"), str(prod),
+        [sys.executable, "-c", INTERRUPTED, str(project_root()), str(prod),
          str(maint)], capture_output=True, text=True, check=True,
     )
     assert json.loads(out.stdout) == {"errno": errno.EFBIG}
