@@ -121,7 +121,7 @@ def plan_files(module, outputs, result):
     problems = [x for x in problems + [file_target_problem(path) for path, _text in todo] if x]
     if problems:
         module.fail_json(msg="INVALID INPUT: dest_dir: %s cannot receive the logs: %s - remove or move what is in "
-                             "the way, or set datastage_release_logs_dir to a writable folder"
+                             "the way, or set datastage_logs_dir to a writable folder"
                              % (dest_dir, "; ".join(problems)), **result)
     return todo
 

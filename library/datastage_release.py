@@ -174,7 +174,7 @@ class Release:
                        or file_target_problem(os.path.join(p["backup_dir"], p["backup_name"]), tmp_suffix=None))
         if problem:
             self.invalid("backup_dir: %s cannot hold the backup of %s: %s - remove or move what is in the way, or set "
-                         "datastage_release_backup_dir to a writable folder"
+                         "datastage_backup_dir to a writable folder"
                          % (p["backup_dir"], ", ".join(a["name"] for a in self.replaced), problem))
 
     def preview(self):

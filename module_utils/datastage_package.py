@@ -1,7 +1,7 @@
 # Operations automation collection - GPL-3.0-or-later (as Ansible modules are)
 """DataStage release packages (.dsx text exports and .isx archives): parse, list, validate, convert (STAT-015).
 
-Formats (what we rely on; see roles/datastage_release/README.md for the assumptions):
+Formats (what we rely on; see roles/datastage/README.md for the assumptions):
 
 .dsx - the text export of the DataStage Designer / dscmdexport:
   BEGIN HEADER ... END HEADER                       (CharacterSet, ExportingTool, ServerName, ToolInstanceID ...)
