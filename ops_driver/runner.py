@@ -16,14 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import contract
 from .paths import project_root
 
 Event = dict[str, Any]
 ProgressFn = Callable[[Event, float], None]
-
-#: Prefixes that roles put at the start of a failure message (see roles/*/README.md).
-INVALID_PREFIX = "INVALID INPUT:"
-DRIFT_PREFIX = "DRIFT:"
 
 
 @dataclass
@@ -45,15 +42,19 @@ class RunResult:
         return self.status == "successful" and self.rc == 0
 
     def failure_kind(self) -> str | None:
-        """``invalid`` (exit 2), ``drift`` (exit 4), ``failed`` (exit 3) or None when the run succeeded."""
+        """None when the run succeeded, else a failure kind of :mod:`contract` (``contract.OUTCOMES`` gives its
+        exit code): ``timeout`` when ansible-runner stopped the run at its time limit, else ``invalid`` when a
+        failure message starts with ``INVALID INPUT:``, ``drift`` with ``DRIFT:``, ``failed`` for any other."""
         if self.ok:
             return None
+        if self.status == "timeout":
+            return contract.TIMEOUT
         msgs = [str(f.get("msg", "")) for f in self.failures]
-        if any(m.startswith(INVALID_PREFIX) for m in msgs):
-            return "invalid"
-        if any(m.startswith(DRIFT_PREFIX) for m in msgs):
-            return "drift"
-        return "failed"
+        if any(m.startswith(contract.INVALID_PREFIX) for m in msgs):
+            return contract.INVALID
+        if any(m.startswith(contract.DRIFT_PREFIX) for m in msgs):
+            return contract.DRIFT
+        return contract.FAILED
 
 
 def ansible_env() -> dict[str, str]:
@@ -73,6 +74,8 @@ def ansible_env() -> dict[str, str]:
 
 
 def _collect(event: Event, out: RunResult) -> None:
+    """Add what one ansible-runner event says to ``out``: a failure (failed, not ignored, or unreachable), a
+    skipped task, the set_stats artifacts (``playbook_on_stats``) and the warnings of a task result."""
     data = event.get("event_data") or {}
     kind = event.get("event")
     if kind == "runner_on_failed" and not data.get("ignore_errors"):
@@ -104,9 +107,10 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
         extravars: passed with ``-e``; written only into a private temporary directory deleted afterwards.
         check: run in check mode.
         progress: called for every event with the event and the seconds since the start; must not raise.
-        timeout_s: cancel the run after this many seconds.
+        timeout_s: stop the run after this many seconds (None: no limit); ansible-runner then ends the playbook
+            and the result's status is ``timeout``.
 
-    Returns: a RunResult; never raises for a failed playbook (the status says it).
+    Returns: a RunResult; never raises for a failed or timed-out playbook (the status says it).
     """
     import ansible_runner
 
