@@ -2,12 +2,19 @@
 
 Inputs go into a private data dir that is deleted after the run (extra vars may hold secrets).
 The event handler only appends to a list and calls the progress callback; it never raises.
+
+A run stopped at its time limit leaves nothing running: ansible-runner kills the playbook's process group, but
+ansible's task workers start sessions of their own (``setsid``) and would go on with the task in hand (a module
+that still waits, copies or changes). Every process of a run carries :data:`RUN_MARKER` in its environment, and
+:func:`stop_leftovers` ends those still alive.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -73,6 +80,37 @@ def ansible_env() -> dict[str, str]:
     return env
 
 
+#: Environment variable set, to a value of its own, for every process of one run (see the module docstring).
+RUN_MARKER = "OPS_DRIVER_RUN"
+
+
+def stop_leftovers(marker: str, proc: Path = Path("/proc")) -> list[int]:
+    """SIGKILL every process whose environment has ``RUN_MARKER=marker``; return their PIDs (empty without /proc).
+
+    Scans until a pass finds none left (a process may fork while it is scanned), at most 20 passes.
+    """
+    needle = f"{RUN_MARKER}={marker}".encode()
+    stopped: list[int] = []
+    for _ in range(20):
+        found = []
+        for entry in proc.glob("[0-9]*"):
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except (OSError, ValueError):
+                continue  # gone meanwhile, or not ours to read
+        found = [pid for pid in found if pid != os.getpid() and pid not in stopped]
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                stopped.append(pid)
+            except OSError:
+                pass
+    return stopped
+
+
 def _collect(event: Event, out: RunResult) -> None:
     """Add what one ansible-runner event says to ``out``: a failure (failed, not ignored, or unreachable), a
     skipped task, the set_stats artifacts (``playbook_on_stats``) and the warnings of a task result."""
@@ -107,8 +145,9 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
         extravars: passed with ``-e``; written only into a private temporary directory deleted afterwards.
         check: run in check mode.
         progress: called for every event with the event and the seconds since the start; must not raise.
-        timeout_s: stop the run after this many seconds (None: no limit); ansible-runner then ends the playbook
-            and the result's status is ``timeout``.
+        timeout_s: stop the run after this many seconds (None: no limit); ansible-runner then ends the playbook,
+            :func:`stop_leftovers` every process it started, and the result's status is ``timeout`` (with a
+            warning naming how many processes were stopped).
 
     Returns: a RunResult; never raises for a failed or timed-out playbook (the status says it).
     """
@@ -128,14 +167,20 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
         return True
 
     private = Path(tempfile.mkdtemp(prefix="ops-driver-"))
+    marker = secrets.token_hex(8)
     try:
         cmdline = "--diff --check" if check else "--diff"
         runner = ansible_runner.run(
             private_data_dir=str(private), playbook=str(playbook), inventory=str(inventory),
-            extravars=extravars, cmdline=cmdline, envvars=ansible_env(), quiet=True,
+            extravars=extravars, cmdline=cmdline, envvars={**ansible_env(), RUN_MARKER: marker}, quiet=True,
             event_handler=handler, project_dir=str(project_root()), timeout=timeout_s,
         )
         result.status = str(runner.status)
+        if result.status in ("timeout", "canceled"):
+            stopped = stop_leftovers(marker)
+            if stopped:
+                result.warnings.append(f"the run was stopped ({result.status}): {len(stopped)} process(es) it had "
+                                       "started were still running and were killed")
         result.rc = int(runner.rc) if runner.rc is not None else -1
         try:
             with runner.stdout as f:

@@ -19,6 +19,7 @@ from ops_driver.catalog import TIMEOUT_MINUTES_DEFAULT, TIMEOUT_MINUTES_MAX, Aut
 from ops_driver.evidence import bundle, verify
 from ops_driver.request import parse_request
 from ops_driver.runner import RunResult
+from tests.unit.test_runner import _gone, running_with
 
 CATALOG = load_catalog()
 
@@ -279,7 +280,8 @@ def test_the_run_record_reaches_the_bundle(tmp_path: Path, monkeypatch: pytest.M
 def test_a_real_playbook_run_past_its_limit_ends_exit_3(tmp_path: Path) -> None:
     playbook = tmp_path / "sleep.yml"
     playbook.write_text("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
-                        "    - ansible.builtin.command: sleep 120\n      changed_when: false\n")
+                        f"    - ansible.builtin.shell: \"sleep 120; true {tmp_path}\"\n      changed_when: false\n"
+                        "      check_mode: false\n")  # a plan runs in check mode, which would skip the shell
     auto = Automation(playbook=str(playbook), tags=["STAT-099"], change_class="standard", params=[])
     task = Task(id="STAT-099", area="STAT", category="c", name_ja="n", name_en="sleeps", summary_ja="s",
                 cycle="on_demand", cycle_ja="随時", raw={}, automation=auto)
@@ -295,3 +297,5 @@ def test_a_real_playbook_run_past_its_limit_ends_exit_3(tmp_path: Path) -> None:
     assert out.message.startswith("timed out after 2 s (a two-second test limit)")
     assert out.manifest["ansible_status"] == "timeout" and out.manifest["timeout_s"] == 2
     assert verify(bundle(out.run_id, tmp_path / "evidence")) == []
+    assert "were still running and were killed" in (out.path / "report.md").read_text()
+    assert _gone(str(tmp_path)), running_with(str(tmp_path))  # the playbook and its shell are not left running

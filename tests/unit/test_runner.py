@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -9,7 +12,7 @@ from typing import Any
 import pytest
 
 from ops_driver import contract
-from ops_driver.runner import RunResult, _collect, run_playbook
+from ops_driver.runner import RUN_MARKER, RunResult, _collect, run_playbook, stop_leftovers
 
 
 def _result(**kw: Any) -> RunResult:
@@ -87,17 +90,60 @@ def test_failure_kind_of_a_success_and_of_a_timeout() -> None:
 
 def _playbook(tmp_path: Path, task: str) -> tuple[Path, Path]:
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+                         "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n")
     playbook = tmp_path / "play.yml"
     playbook.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n" + task)
     return playbook, inventory
 
 
-def test_a_run_past_its_time_limit_is_stopped_with_status_timeout(tmp_path: Path) -> None:
-    playbook, inventory = _playbook(tmp_path, "    - ansible.builtin.command: sleep 120\n      changed_when: false\n")
+def running_with(text: str) -> list[str]:
+    """Command lines of the live processes (zombies aside) that contain ``text``."""
+    out = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline and entry.name != str(os.getpid()):
+            out.append(cmdline)
+    return out
+
+
+def _gone(text: str, within_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while running_with(text):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_a_run_past_its_time_limit_is_stopped_with_everything_it_started(tmp_path: Path) -> None:
+    """The module (a shell that sleeps) runs in an ansible worker that has a session of its own: it must go too."""
+    playbook, inventory = _playbook(tmp_path, f"    - ansible.builtin.shell: \"sleep 120; true {tmp_path}\"\n"
+                                              "      changed_when: false\n")
     start = time.monotonic()
-    result = run_playbook(playbook, inventory, {}, check=False, timeout_s=1)
+    result = run_playbook(playbook, inventory, {}, check=False, timeout_s=3)
     assert time.monotonic() - start < 60  # ansible-runner looks at the clock every few seconds
     assert result.status == "timeout" and result.failure_kind() == contract.TIMEOUT
     assert not result.ok
+    assert any(e.get("event") == "runner_on_start" for e in result.events)  # the shell had started
+    assert _gone(str(tmp_path)), running_with(str(tmp_path))
+    assert any("were still running and were killed" in w for w in result.warnings)
+
+
+def test_stop_leftovers_kills_the_marked_processes_only(tmp_path: Path) -> None:
+    marker = f"test-{os.getpid()}"
+    marked = subprocess.Popen(["sleep", "60"], env={**os.environ, RUN_MARKER: marker}, start_new_session=True)
+    other = subprocess.Popen(["sleep", "60"], env={**os.environ, RUN_MARKER: "another-run"}, start_new_session=True)
+    try:
+        assert stop_leftovers(marker) == [marked.pid]
+        assert marked.wait(timeout=10) == -signal.SIGKILL
+        assert other.poll() is None
+        assert stop_leftovers(marker) == []
+        assert stop_leftovers(marker, tmp_path) == []  # no /proc: nothing to do
+    finally:
+        other.kill()
+        other.wait()
 
