@@ -22,6 +22,14 @@ AREA_FILES = {"CORE": "core.yml", "MYNA": "myna.yml", "COMM": "comm.yml", "INFO"
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+#: Change classes, lowest first: a work request may raise its task's class, never lower it (``request.py``).
+CHANGE_CLASSES = ("standard", "minor", "major", "emergency")
+#: Time limit of one playbook run (plan or apply), in minutes: the catalog-wide default for a task without
+#: ``automation.timeout_minutes``, and the maximum a catalog entry or a work request may set
+#: (``catalog/schema/catalog.schema.json`` says the same maximum; a unit test holds them equal).
+TIMEOUT_MINUTES_DEFAULT = 60
+TIMEOUT_MINUTES_MAX = 24 * 60
+
 
 @dataclass(frozen=True)
 class Param:
@@ -47,6 +55,13 @@ class Param:
 
 @dataclass(frozen=True)
 class Automation:
+    """The ``automation`` block of an automated task.
+
+    ``read_only``: the task must change nothing; a plan or apply that reports a change is refused
+    (``operations``). ``timeout_minutes``: the time limit of one playbook run of the task, 1 …
+    :data:`TIMEOUT_MINUTES_MAX`; a work request may set another (``request.py``).
+    """
+
     playbook: str
     tags: list[str]
     change_class: str
@@ -55,6 +70,7 @@ class Automation:
     read_only: bool = False
     warnings_en: list[str] = field(default_factory=list)
     schedule: str | None = None  # name of the annual schedule (schedule/rules.yml) the task must run on
+    timeout_minutes: int = TIMEOUT_MINUTES_DEFAULT
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -108,7 +124,8 @@ def _automation(raw: dict[str, Any] | None) -> Automation | None:
     params = [Param(**p) for p in raw.get("params", [])]
     return Automation(playbook=raw["playbook"], tags=list(raw["tags"]), change_class=raw["change_class"],
                       params=params, role=raw.get("role"), read_only=bool(raw.get("read_only", False)),
-                      warnings_en=list(raw.get("warnings_en", [])), schedule=raw.get("schedule"))
+                      warnings_en=list(raw.get("warnings_en", [])), schedule=raw.get("schedule"),
+                      timeout_minutes=int(raw.get("timeout_minutes", TIMEOUT_MINUTES_DEFAULT)))
 
 
 def load_documents(directory: Path | None = None) -> dict[str, dict[str, Any]]:

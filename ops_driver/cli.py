@@ -1,6 +1,8 @@
 """``ops-driver``: the thin command line over catalog, operations, evidence and sandbox.
 
-Exit codes: 0 done; 2 invalid input, nothing run; 3 the operation failed; 4 refused by policy.
+Exit codes: 0 done; 2 invalid input, nothing run; 3 the operation failed; 4 refused by policy; 141 (128 + SIGPIPE,
+what a shell reports for a writer whose reader went away) when stdout was closed before everything was printed,
+e.g. ``ops-driver catalog list | head -1``: the command has done its work, only its output was cut.
 ``--json`` prints exactly one JSON object on stdout; every human message goes to stderr.
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -409,8 +412,26 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
+#: Exit code when stdout was closed early (128 + SIGPIPE, as a shell reports a writer killed by it).
+EXIT_BROKEN_PIPE = 141
+
+
 def entry() -> None:
-    sys.exit(main())
+    """The ``ops-driver`` console script: :func:`main`, then exit with its code.
+
+    A reader that closes stdout early (``ops-driver … | head``) ends the command quietly with
+    :data:`EXIT_BROKEN_PIPE`: no traceback; stdout is pointed at /dev/null so that the interpreter's last flush
+    at exit cannot fail again.
+    """
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Files: ``request.yml`` (secrets redacted), ``changes.json``, ``events.jsonl``, `
 and ``manifest.json``, which holds the SHA-256 of every other file. ``verify`` recomputes them. A role may add
 **attachments** (``set_stats`` key ``ops_attachments``: ``{name: text}``, e.g. the CSV of an ESA inventory or the
 HAT saved before a change): each is written as ``attachment-<name>`` and listed in the manifest like the others.
+:func:`write_bundle` writes them all from the run's record (``contract.RunRecord``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from .contract import RunRecord
 from .errors import InvalidInput
 from .paths import evidence_dir
 
@@ -107,25 +109,27 @@ def attachment_file(name: str) -> str:
     return f"attachment-{name}"
 
 
-def write_bundle(run_id: str, manifest: dict[str, Any], request: dict[str, Any], changes: list[dict[str, Any]],
-                 events: list[dict[str, Any]], stdout: str, report: str, scrub: Scrubber,
-                 base: Path | None = None, attachments: dict[str, str] | None = None) -> Bundle:
-    """Write the six files of a bundle and the attachments (``{name: text}``, see the module docstring); every text
-    passes through ``scrub``. Returns the bundle.
+def write_bundle(record: RunRecord, scrub: Scrubber, base: Path | None = None) -> Bundle:
+    """Write the bundle of ``record`` into ``base/<run_id>/``: ``request.yml`` (``record.request``),
+    ``changes.json``, ``events.jsonl``, ``stdout.txt``, ``report.md`` (``record.report``), one
+    ``attachment-<name>`` per attachment (see the module docstring) and ``manifest.json``; every text passes through
+    ``scrub``. Returns the bundle.
 
-    The manifest gets ``files``: ``{name: sha256}`` for every other file.
+    The manifest is ``record.manifest`` with ``files``: ``{name: sha256}`` for every other file. Raises InvalidInput
+    for an attachment name that is not a plain file name, before anything is written; FileExistsError when the
+    bundle exists already.
     """
     base = base or evidence_dir()
-    extra = {attachment_file(name): str(text) for name, text in sorted((attachments or {}).items())}
-    path = base / run_id
+    extra = {attachment_file(name): str(text) for name, text in sorted(record.attachments.items())}
+    path = base / record.run_id
     path.mkdir(parents=True, exist_ok=False)
     texts = {
-        "request.yml": yaml.safe_dump(request, allow_unicode=True, sort_keys=False),
-        "changes.json": json.dumps(changes, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+        "request.yml": yaml.safe_dump(record.request, allow_unicode=True, sort_keys=False),
+        "changes.json": json.dumps(record.changes, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
         "events.jsonl": "".join(json.dumps(e, ensure_ascii=False, sort_keys=True, default=str) + "\n"
-                                for e in events),
-        "stdout.txt": stdout,
-        "report.md": report,
+                                for e in record.events),
+        "stdout.txt": record.stdout,
+        "report.md": record.report,
     }
     texts.update(extra)
     files = {}
@@ -133,11 +137,11 @@ def write_bundle(run_id: str, manifest: dict[str, Any], request: dict[str, Any],
         target = path / name
         target.write_text(scrub(texts[name]), encoding="utf-8")
         files[name] = sha256_file(target)
-    manifest = dict(manifest, files=files)
+    manifest = dict(record.manifest, files=files)
     tmp = path / (MANIFEST + ".tmp")
     tmp.write_text(scrub(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True)) + "\n", encoding="utf-8")
     os.replace(tmp, path / MANIFEST)
-    return Bundle(run_id, path)
+    return Bundle(record.run_id, path)
 
 
 def verify(b: Bundle) -> list[str]:

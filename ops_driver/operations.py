@@ -1,4 +1,4 @@
-"""plan and apply: the work request → playbook run → evidence bundle pipeline."""
+"""plan and apply: work request → RunConfig → playbook run → RunRecord (contract.py) → report.md and evidence bundle."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import evidence, policy, report
-from .catalog import Catalog, Task, load_catalog
+from . import contract, evidence, policy, report
+from .catalog import TIMEOUT_MINUTES_MAX, Catalog, Task, load_catalog
 from .errors import InvalidInput, PolicyRefused
 from .paths import evidence_dir, inventory_dir, project_root
 from .request import Request, load_request
@@ -75,15 +75,21 @@ def versions() -> dict[str, Any]:
     return out
 
 
-def _changes(result: RunResult, task_id: str) -> list[dict[str, Any]]:
-    entries = []
-    for c in result.artifacts.get("ops_changes") or []:
-        entries.append({"host": c.get("host", ""), "task": task_id, "resource": c.get("resource"),
-                        **{k: c[k] for k in ("match", "note") if c.get(k)},
-                        "name": c.get("name", ""), "action": c.get("action"), "before": c.get("before"),
-                        "after": c.get("after"), "changed": bool(c.get("changed")),
-                        **({"failed": True} if c.get("failed") else {})})
-    return sorted(entries, key=lambda e: (str(e["host"]), str(e["resource"])))
+def _changes(entries: list[dict[str, Any]], task_id: str) -> list[dict[str, Any]]:
+    """Normalise the ``ops_changes`` of a run (shape in :mod:`contract`) for changes.json.
+
+    Every entry gets ``host`` (default ""), ``task``, ``resource``, ``name`` (default ""), ``action``, ``before``,
+    ``after`` and ``changed`` (a bool); ``match`` and ``note`` are kept when set, ``failed`` only when true; other
+    keys are dropped. Sorted by host, then resource.
+    """
+    out = []
+    for c in entries:
+        out.append({"host": c.get("host", ""), "task": task_id, "resource": c.get("resource"),
+                    **{k: c[k] for k in ("match", "note") if c.get(k)},
+                    "name": c.get("name", ""), "action": c.get("action"), "before": c.get("before"),
+                    "after": c.get("after"), "changed": bool(c.get("changed")),
+                    **({"failed": True} if c.get("failed") else {})})
+    return sorted(out, key=lambda e: (str(e["host"]), str(e["resource"])))
 
 
 def _extravars(req: Request, task: Task, run_id: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -100,54 +106,140 @@ def _operator() -> str:
         return str(os.getuid())
 
 
-def _run_and_record(kind: str, req: Request, task: Task, extravars: dict[str, Any], progress: ProgressFn | None,
-                    base: Path, run_id: str, extra_manifest: dict[str, Any],
-                    compare_with: list[dict[str, Any]] | None = None) -> Outcome:
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one plan or apply run needs, built once by :func:`plan` / :func:`apply` and passed whole to
+    :func:`_run_and_record` (as ansible-runner's ``RunnerConfig`` travels instead of long argument lists).
+
+    Attributes:
+        kind: ``plan`` (check mode + diff) or ``apply``.
+        run_id: the new bundle's run ID.
+        request, task: the validated work request and its catalog task.
+        extravars: the playbook's extra vars (request parameters, ``ops_*`` and, for an apply, the plan's
+            ``apply_extravars``).
+        base: the evidence folder.
+        manifest_extra: keys added to manifest.json (request path and hash, plan ID, schedule record).
+        compare_with: for an apply, the plan's changes.json.
+        progress: called for every ansible-runner event.
+        timeout: ``(seconds, where it was set)``: the run's time limit; None takes :func:`time_limit` of the request
+            and the task.
+    """
+
+    kind: str
+    run_id: str
+    request: Request
+    task: Task
+    extravars: dict[str, Any]
+    base: Path
+    manifest_extra: dict[str, Any]
+    compare_with: list[dict[str, Any]] | None = None
+    progress: ProgressFn | None = None
+    timeout: tuple[int, str] | None = None
+
+    @property
+    def limit(self) -> tuple[int, str]:
+        """``(seconds, source)`` of the time limit of this run."""
+        return self.timeout or time_limit(self.request, self.task)
+
+
+def time_limit(req: Request, task: Task) -> tuple[int, str]:
+    """``(seconds, source)``: the time limit of the task's playbook run and where it was set.
+
+    The request's ``timeout_minutes`` when it has one, else the catalog task's ``automation.timeout_minutes``
+    (the catalog-wide default :data:`catalog.TIMEOUT_MINUTES_DEFAULT` when the entry sets none).
+    """
+    assert task.automation is not None
+    if req.timeout_minutes is not None:
+        return req.timeout_minutes * 60, "timeout_minutes of the work request"
+    return task.automation.timeout_minutes * 60, (f"timeout_minutes of {task.id} in the catalog; a work request may "
+                                                   f"set timeout_minutes up to {TIMEOUT_MINUTES_MAX}")
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
+def read_only_violation(task: Task, kind: str, changes: list[dict[str, Any]]) -> str | None:
+    """The message refusing a change by a task marked ``read_only`` in the catalog; None when it may pass."""
+    changed = [c for c in changes if c.get("changed")]
+    if task.automation is None or not task.automation.read_only or not changed:
+        return None
+    names = ", ".join(f"{c.get('host')} {c.get('resource')} ({c.get('action')})" for c in changed)
+    if kind == "plan":
+        return (f"{task.id} is read-only in the catalog, but its plan would change {len(changed)} resource(s): "
+                f"{names}; refused, nothing was run for real")
+    return (f"{task.id} is read-only in the catalog, but the apply changed {len(changed)} resource(s): {names}; "
+            "see the evidence and put them back")
+
+
+def _verdict(cfg: RunConfig, result: RunResult, changes: list[dict[str, Any]]) -> tuple[str, int, str]:
+    """``(status, exit code, message)`` of a finished run: the failure kind of the run (or of the read-only check)
+    through :data:`contract.OUTCOMES`; the message is empty on success."""
+    failure = result.failure_kind()
+    violation = read_only_violation(cfg.task, cfg.kind, changes) if failure is None else None
+    if violation is not None:
+        failure = contract.READ_ONLY
+    status, code = contract.outcome(cfg.kind, failure)
+    if failure is None:
+        return status, code, ""
+    if violation is not None:
+        return status, code, violation
+    if failure == contract.TIMEOUT:
+        seconds, source = cfg.limit
+        left = ("nothing was changed (check mode)" if cfg.kind == "plan" else
+                "it may have changed part of the targets: see the evidence and check their state before planning again")
+        return status, code, (f"timed out after {_duration(seconds)} ({source}); "
+                              f"ansible-runner stopped the playbook; {left}")
+    msgs = [str(f["msg"]) for f in result.failures] or [f"ansible-playbook ended {result.status} (rc {result.rc})"]
+    # a rescue that re-fails quotes the failure it caught (e.g. ESA: "... | esa01 failed; done before it: ...")
+    msgs = [m for m in msgs if not any(m != other and m in other for other in msgs)]
+    return status, code, "; ".join(dict.fromkeys(msgs))
+
+
+def _run_and_record(cfg: RunConfig) -> Outcome:
+    """Run the playbook of ``cfg``, build the run record, write its bundle; return the outcome."""
+    req, task = cfg.request, cfg.task
     assert task.automation is not None
     started = evidence.utc_now()
-    result = run_playbook(project_root() / task.automation.playbook, inventory_dir(req.environment), extravars,
-                          check=(kind == "plan"), progress=progress)
+    result = run_playbook(project_root() / task.automation.playbook, inventory_dir(req.environment), cfg.extravars,
+                          check=(cfg.kind == "plan"), progress=cfg.progress, timeout_s=cfg.limit[0])
     ended = evidence.utc_now()
-    changes = _changes(result, task.id)
-    failure = result.failure_kind()
-    if failure is None:
-        status, code, message = ("planned" if kind == "plan" else "applied"), 0, ""
-    else:
-        code = {"invalid": 2, "drift": 4, "failed": 3}[failure]
-        status = {"invalid": "invalid", "drift": "drifted", "failed": "failed"}[failure]
-        msgs = [str(f["msg"]) for f in result.failures] or [f"ansible-playbook ended {result.status} (rc {result.rc})"]
-        # a rescue that re-fails quotes the failure it caught (e.g. ESA: "... | esa01 failed; done before it: ...")
-        msgs = [m for m in msgs if not any(m != other and m in other for other in msgs)]
-        message = "; ".join(dict.fromkeys(msgs))
-    comparison = compare(compare_with, changes) if compare_with is not None else None
-    warnings = list(task.automation.warnings_en) + policy.schedule_warnings(extra_manifest.get("schedule")) \
+    stats = contract.RoleStats.from_artifacts(result.artifacts)
+    changes = _changes(stats.changes, task.id)
+    status, code, message = _verdict(cfg, result, changes)
+    comparison = compare(cfg.compare_with, changes) if cfg.compare_with is not None else None
+    warnings = list(task.automation.warnings_en) + policy.schedule_warnings(cfg.manifest_extra.get("schedule")) \
         + result.warnings
     manifest: dict[str, Any] = {
-        "run_id": run_id, "kind": kind, "task": task.id, "environment": req.environment, "ticket": req.ticket,
-        "requested_by": req.requested_by, "operator": _operator(), "change_class": task.automation.change_class,
+        "run_id": cfg.run_id, "kind": cfg.kind, "task": task.id, "environment": req.environment,
+        "ticket": req.ticket, "requested_by": req.requested_by, "operator": _operator(),
+        "change_class": req.change_class,
+        **({"change_class_catalog": task.automation.change_class}
+           if req.change_class != task.automation.change_class else {}),
+        **({"emergency_reason": req.emergency_reason} if req.emergency_reason else {}),
+        "timeout_s": cfg.limit[0],
         "started_at": evidence.iso(started), "ended_at": evidence.iso(ended), "status": status, "exit_code": code,
-        "ansible_status": result.status, "ansible_rc": result.rc, "check_mode": kind == "plan",
-        "message": message, "targets": result.artifacts.get("ops_targets") or [],
-        "api_calls": result.artifacts.get("ops_api_calls") or {},
-        "versions": versions(), **extra_manifest,
+        "ansible_status": result.status, "ansible_rc": result.rc, "check_mode": cfg.kind == "plan",
+        "message": message, "targets": stats.targets, "api_calls": stats.api_calls,
+        "versions": versions(), **cfg.manifest_extra,
     }
-    if result.artifacts.get("ops_evidence"):
-        manifest["evidence"] = result.artifacts["ops_evidence"]  # role-specific record (e.g. SHA-256 manifests)
+    if stats.evidence:
+        manifest["evidence"] = stats.evidence  # role-specific record (e.g. SHA-256 manifests)
     if comparison is not None:
         manifest["comparison"] = comparison
-    if kind == "plan" and status == "planned":
+    if cfg.kind == "plan" and status == "planned":
         # What apply passes on top of the request so that it acts on exactly what the plan saw
         # (resolved IDs, the states the plan expects: any difference is drift).
-        manifest["apply_extravars"] = result.artifacts.get("ops_apply_extravars") or {}
+        manifest["apply_extravars"] = stats.apply_extravars
+    if stats.attachments:
+        manifest["attachments"] = sorted(evidence.attachment_file(n) for n in stats.attachments)
+    record = contract.RunRecord(
+        kind=cfg.kind, run_id=cfg.run_id, task=task, request=req.redacted(task), manifest=manifest, changes=changes,
+        targets=stats.targets, warnings=warnings, skipped=result.skipped, failures=result.failures,
+        comparison=comparison, attachments=stats.attachments, events=result.events, stdout=result.stdout)
     scrub = evidence.Scrubber(req.secret_values(task))
-    text = report.render(manifest, task, req.redacted(task), changes, manifest["targets"], warnings,
-                         result.skipped, result.failures, comparison)
-    attachments = result.artifacts.get("ops_attachments") or {}
-    if attachments:
-        manifest["attachments"] = sorted(evidence.attachment_file(n) for n in attachments)
-    b = evidence.write_bundle(run_id, manifest, req.redacted(task), changes, result.events, result.stdout, text,
-                              scrub, base, attachments=attachments)
-    return Outcome(run_id=run_id, path=b.path, kind=kind, status=status, exit_code=code, changes=changes,
+    b = evidence.write_bundle(record.with_report(report.render(record)), scrub, cfg.base)
+    return Outcome(run_id=cfg.run_id, path=b.path, kind=cfg.kind, status=status, exit_code=code, changes=changes,
                    message=scrub(message), manifest=manifest)
 
 
@@ -192,7 +284,9 @@ def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalo
     extra: dict[str, Any] = {"request_path": str(request_path.resolve()), "request_sha256": req.source_sha256}
     if sched is not None:
         extra["schedule"] = sched
-    return _run_and_record("plan", req, task, _extravars(req, task, run_id), progress, evidence_dir(), run_id, extra)
+    return _run_and_record(RunConfig(kind="plan", run_id=run_id, request=req, task=task,
+                                     extravars=_extravars(req, task, run_id), base=evidence_dir(), manifest_extra=extra,
+                                     progress=progress))
 
 
 def _applies_of(plan_id: str, base: Path) -> list[dict[str, Any]]:
@@ -241,7 +335,8 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     planned_changes = pb.read_json("changes.json")
     holder = f"{run_id} (pid {os.getpid()}, {_operator()})"
     with policy.environment_lock(base / ".locks", req.environment, holder):
-        return _run_and_record("apply", req, task, _extravars(req, task, run_id, extra_vars), progress, base, run_id,
-                               {"plan_id": plan_id, **({"schedule": sched} if sched is not None else {})},
-                               compare_with=planned_changes)
+        return _run_and_record(RunConfig(
+            kind="apply", run_id=run_id, request=req, task=task, extravars=_extravars(req, task, run_id, extra_vars),
+            base=base, manifest_extra={"plan_id": plan_id, **({"schedule": sched} if sched is not None else {})},
+            compare_with=planned_changes, progress=progress))
 

@@ -1,11 +1,20 @@
-"""report.md: the page a change reviewer reads for a plan or an apply."""
+"""report.md: the page a change reviewer reads for a plan or an apply.
+
+The page is a head (title, status, the work request) and then the :data:`SECTIONS`, in order. Each section
+declares the evidence it shows (``Section.shows``: a field of the run record, ``evidence.<key>`` for a key of the
+role's ``ops_evidence``, or ``manifest.<key>``) and is rendered from that evidence alone: the ESA table appears
+because a run has ``evidence.esa``, the steps because it has ``evidence.steps``. A new role-specific section is one
+more entry; ``render`` has no case for any role.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from .catalog import Task
+from .contract import RunRecord
 
 
 def _cell(value: Any) -> str:
@@ -30,25 +39,62 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(manifest: dict[str, Any], task: Task, request: dict[str, Any], changes: list[dict[str, Any]],
-           targets: list[dict[str, Any]], warnings: list[str], skipped: list[dict[str, Any]],
-           failures: list[dict[str, Any]], comparison: dict[str, Any] | None = None) -> str:
-    """Markdown for report.md. ``request`` is already redacted."""
-    kind = manifest["kind"]
-    title = "Plan (check mode, nothing changed)" if kind == "plan" else "Apply (real run)"
+def _heading(title: str) -> str:
+    return f"\n## {title}\n\n"
+
+
+def _nothing(record: RunRecord) -> str:
+    return ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of report.md and the evidence it shows.
+
+    Attributes:
+        shows: where the evidence is (:meth:`contract.RunRecord.lookup`): ``changes``, ``evidence.esa``, …
+        shape: the type the evidence must have; evidence of another type, or empty, counts as absent.
+        body: ``(evidence, record) -> text`` of the section when the evidence is there.
+        absent: ``record -> text`` when it is not ("" leaves the section out).
+        kinds: the run kinds (``plan``, ``apply``) whose report has the section.
+    """
+
+    shows: str
+    shape: type
+    body: Callable[[Any, RunRecord], str]
+    absent: Callable[[RunRecord], str] = _nothing
+    kinds: tuple[str, ...] = ("plan", "apply")
+
+    def render(self, record: RunRecord) -> str:
+        """The section's text for ``record`` ("" when the section is not part of it)."""
+        if record.kind not in self.kinds:
+            return ""
+        value = record.lookup(self.shows)
+        if isinstance(value, self.shape) and value:
+            return self.body(value, record)
+        return self.absent(record)
+
+
+def _head(record: RunRecord) -> str:
+    """Title, task, status and the work request (with the schedule record and the parameters)."""
+    manifest, request, task = record.manifest, record.request, record.task
+    title = "Plan (check mode, nothing changed)" if record.kind == "plan" else "Apply (real run)"
     out = [f"# {title}: {manifest['run_id']}\n",
            f"**{task.id}** {task.name_ja} — {task.name_en}  \n",
            f"Status: **{manifest['status']}** (exit {manifest['exit_code']})\n"]
-    if kind == "apply":
+    if record.kind == "apply":
         out.append(f"Plan: `{manifest.get('plan_id')}`\n")
-    out.append("\n## Work request\n\n")
+    out.append(_heading("Work request"))
+    change_class = manifest.get("change_class")
+    if manifest.get("change_class_catalog"):
+        change_class = f"{change_class} (raised by the work request; {manifest['change_class_catalog']} in the catalog)"
     rows = [["task", request.get("task")], ["environment", request.get("environment")],
             ["ticket", request.get("ticket")], ["requested by", request.get("requested_by")],
-            ["reason", request.get("reason")], ["change class", manifest.get("change_class")],
+            ["reason", request.get("reason")], ["change class", change_class],
             ["operator", manifest.get("operator")], ["started", manifest.get("started_at")],
             ["ended", manifest.get("ended_at")]]
-    if request.get("approved_by"):
-        rows.append(["approved by", request["approved_by"]])
+    if manifest.get("emergency_reason"):
+        rows.append(["emergency reason", manifest["emergency_reason"]])
     out.append(_table(["field", "value"], rows))
     sched = manifest.get("schedule")
     if isinstance(sched, dict):  # a scheduled task (CORE-049): the day it ran on and the schedule's day
@@ -60,77 +106,67 @@ def render(manifest: dict[str, Any], task: Task, request: dict[str, Any], change
     params = request.get("params") or {}
     if params:
         out.append("\nParameters:\n\n```json\n" + json.dumps(params, indent=2, ensure_ascii=False) + "\n```\n")
-
-    out.append("\n## Targets\n\n")
-    if targets:
-        out.append(_table(["instance", "name", "environment", "state at start"],
-                          [[t.get("instance_id"), t.get("name"), t.get("environment"), t.get("state")]
-                           for t in targets]))
-    elif failures:
-        out.append("None resolved (see failures below).\n")
-    else:
-        out.append("No EC2 instance (this operation acts on the hosts listed under Changes).\n")
-
-    verb = "would change" if kind == "plan" else "changed"
-    n_changed = sum(1 for c in changes if c.get("changed"))
-    out.append(f"\n## Changes: {n_changed} resource(s) {verb}, {len(changes) - n_changed} unchanged\n\n")
-    if changes:
-        out.append(_table(["host", "resource", "name", "action", "before", "after", "changed"],
-                          [[c.get("host"), c.get("resource"), c.get("name"), c.get("action"), c.get("before"),
-                            c.get("after"), "yes" if c.get("changed") else "no"] for c in changes]))
-    else:
-        out.append("No change recorded.\n")
-
-    steps = (manifest.get("evidence") or {}).get("steps")
-    if isinstance(steps, list) and steps:  # a role's own sequence (e.g. closed mode: stop, then poll the URL)
-        out.append(f"\n## Steps {'that would run' if kind == 'plan' else 'run'}\n\n")
-        out.append("".join(f"{n}. {step}\n" for n, step in enumerate(steps, 1)))
-
-    esa = (manifest.get("evidence") or {}).get("esa")
-    if isinstance(esa, dict) and esa:  # COMM-025 / CORE-023: per appliance and sender group
-        out.append(_esa_section(esa, kind))
-    attachments = manifest.get("attachments") or []
-    if attachments:
-        out.append("\n## Attachments\n\n" + "".join(f"- `{a}`\n" for a in attachments))
-
-    if comparison is not None:
-        out.append("\n## Compared with the plan\n\n")
-        out.append(f"- predicted and done: {len(comparison['matched'])}\n")
-        unpredicted = comparison["unpredicted"]
-        out.append(f"- done but **not predicted**: {len(unpredicted)} {_cell(unpredicted)}\n")
-        out.append(f"- predicted but **not done**: {len(comparison['not_done'])} {_cell(comparison['not_done'])}\n")
-
-    out.append("\n## Warnings\n\n")
-    out.append("".join(f"- **{w}**\n" for w in warnings) if warnings else "None.\n")
-    if failures:
-        out.append("\n## Failures\n\n")
-        out.append("".join(f"- {f.get('host')}: {f.get('task')}: {f.get('msg')}\n" for f in failures))
-    if kind == "plan":
-        out.append("\n## Tasks skipped in check mode\n\n")
-        names = sorted({f"{s.get('task')} ({s.get('reason') or 'skipped'})" for s in skipped})
-        out.append("".join(f"- {n}\n" for n in names) if names else "None.\n")
     return "".join(out)
 
 
-def _esa_section(esa: dict[str, Any], kind: str) -> str:
-    """The sender groups of every ESA: entries before/after and every entry added, deleted or reported."""
-    out = ["\n## ESA sender groups\n\n"]
+# ---------------------------------------------------------------- the sections, by the evidence they show
+
+def _targets(targets: list[dict[str, Any]], record: RunRecord) -> str:
+    """``ops_targets`` (roles/ec2_targets): the EC2 instances resolved, with their state at the start."""
+    return _heading("Targets") + _table(["instance", "name", "environment", "state at start"],
+                                        [[t.get("instance_id"), t.get("name"), t.get("environment"), t.get("state")]
+                                         for t in targets])
+
+
+def _no_targets(record: RunRecord) -> str:
+    if record.failures:
+        return _heading("Targets") + "None resolved (see failures below).\n"
+    return _heading("Targets") + "No EC2 instance (this operation acts on the hosts listed under Changes).\n"
+
+
+def _changes_heading(record: RunRecord) -> str:
+    verb = "would change" if record.kind == "plan" else "changed"
+    n_changed = sum(1 for c in record.changes if c.get("changed"))
+    return _heading(f"Changes: {n_changed} resource(s) {verb}, {len(record.changes) - n_changed} unchanged")
+
+
+def _changes(changes: list[dict[str, Any]], record: RunRecord) -> str:
+    """``ops_changes``: one row per host × resource, before → after."""
+    return _changes_heading(record) + _table(
+        ["host", "resource", "name", "action", "before", "after", "changed"],
+        [[c.get("host"), c.get("resource"), c.get("name"), c.get("action"), c.get("before"), c.get("after"),
+          "yes" if c.get("changed") else "no"] for c in changes])
+
+
+def _no_changes(record: RunRecord) -> str:
+    return _changes_heading(record) + "No change recorded.\n"
+
+
+def _steps(steps: list[Any], record: RunRecord) -> str:
+    """``evidence.steps``: a role's own sequence (closed mode: stop, then poll the URL; Dedicated Host reboot)."""
+    return (_heading(f"Steps {'that would run' if record.kind == 'plan' else 'run'}")
+            + "".join(f"{n}. {step}\n" for n, step in enumerate(steps, 1)))
+
+
+_ESA_NOTES = (("already_present", "already there, not added"), ("not_present", "not there, not deleted"),
+              ("missing_from_appliance", "in the desired state, missing from the appliance"),
+              ("not_in_desired", "on the appliance, not in the desired state"))
+
+
+def _esa(esa: dict[str, Any], record: RunRecord) -> str:
+    """``evidence.esa`` (COMM-025 / CORE-023): per appliance and sender group, the entries before/after and every
+    entry added, deleted or reported; then one line per appliance (round trips, commit, restore)."""
+    plan = record.kind == "plan"
     rows = []
     for host, rec in sorted(esa.items()):
         for group, g in sorted((rec.get("groups") or {}).items()):
-            notes = []
-            for key, label in (("already_present", "already there, not added"),
-                               ("not_present", "not there, not deleted"),
-                               ("missing_from_appliance", "in the desired state, missing from the appliance"),
-                               ("not_in_desired", "on the appliance, not in the desired state")):
-                if g.get(key):
-                    notes.append(f"{label}: {', '.join(map(str, g[key]))}")
+            notes = [f"{label}: {', '.join(map(str, g[key]))}" for key, label in _ESA_NOTES if g.get(key)]
             rows.append([host, f"{rec.get('listener')}/{group}", g.get("before"), g.get("after"),
                          ", ".join(map(str, g.get("add") or [])) or "-",
                          ", ".join(map(str, g.get("delete") or [])) or "-", "; ".join(notes) or "-"])
-    out.append(_table(["appliance", "sender group", "entries before", "entries after",
-                       "add" if kind == "plan" else "added", "delete" if kind == "plan" else "deleted", "reported"],
-                      rows))
+    out = [_heading("ESA sender groups"),
+           _table(["appliance", "sender group", "entries before", "entries after", "add" if plan else "added",
+                   "delete" if plan else "deleted", "reported"], rows)]
     for host, rec in sorted(esa.items()):
         line = f"\n{host} ({rec.get('appliance')}): {rec.get('operation')}, {rec.get('round_trips')} CLI round trips"
         if rec.get("committed"):
@@ -140,3 +176,48 @@ def _esa_section(esa: dict[str, Any], kind: str) -> str:
             line += f"; **restore after failure**: {restore.get('summary')}"
         out.append(line + "\n")
     return "".join(out)
+
+
+def _attachments(names: list[str], record: RunRecord) -> str:
+    """``manifest.attachments``: the bundle files of ``ops_attachments``."""
+    return _heading("Attachments") + "".join(f"- `{a}`\n" for a in names)
+
+
+def _comparison(comparison: dict[str, Any], record: RunRecord) -> str:
+    """An apply's comparison with its plan (``operations.compare``)."""
+    unpredicted, not_done = comparison["unpredicted"], comparison["not_done"]
+    return (_heading("Compared with the plan") + f"- predicted and done: {len(comparison['matched'])}\n"
+            + f"- done but **not predicted**: {len(unpredicted)} {_cell(unpredicted)}\n"
+            + f"- predicted but **not done**: {len(not_done)} {_cell(not_done)}\n")
+
+
+def _warnings(warnings: list[str], record: RunRecord) -> str:
+    return _heading("Warnings") + "".join(f"- **{w}**\n" for w in warnings)
+
+
+def _failures(failures: list[dict[str, Any]], record: RunRecord) -> str:
+    return _heading("Failures") + "".join(f"- {f.get('host')}: {f.get('task')}: {f.get('msg')}\n" for f in failures)
+
+
+def _skipped(skipped: list[dict[str, Any]], record: RunRecord) -> str:
+    names = sorted({f"{s.get('task')} ({s.get('reason') or 'skipped'})" for s in skipped})
+    return _heading("Tasks skipped in check mode") + "".join(f"- {n}\n" for n in names)
+
+
+#: The sections of report.md after its head, in order.
+SECTIONS: tuple[Section, ...] = (
+    Section("targets", list, _targets, _no_targets),
+    Section("changes", list, _changes, _no_changes),
+    Section("evidence.steps", list, _steps),
+    Section("evidence.esa", dict, _esa),
+    Section("manifest.attachments", list, _attachments),
+    Section("comparison", dict, _comparison),
+    Section("warnings", list, _warnings, lambda r: _heading("Warnings") + "None.\n"),
+    Section("failures", list, _failures),
+    Section("skipped", list, _skipped, lambda r: _heading("Tasks skipped in check mode") + "None.\n", ("plan",)),
+)
+
+
+def render(record: RunRecord) -> str:
+    """Markdown for report.md of ``record`` (its ``request`` is already redacted)."""
+    return _head(record) + "".join(section.render(record) for section in SECTIONS)

@@ -8,7 +8,12 @@ Shape (architecture.md)::
     requested_by: sato
     reason: Stop for middleware patching
     params: {instances: [joho-web01]}
+    # optional:
+    change_class: major            # raise the catalog's class (standard < minor < major < emergency), never lower
+    emergency_reason: ...          # required with change_class: emergency, refused without it
+    timeout_minutes: 30            # time limit of the playbook run, 1 ... catalog.TIMEOUT_MINUTES_MAX
 
+``approved_by`` is refused: approvals are recorded by the approval command, not taken from the request.
 Every error is an :class:`InvalidInput` (exit 2) that names the field and says how to fix it.
 """
 
@@ -23,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from .catalog import Catalog, Param, Task
+from .catalog import CHANGE_CLASSES, TIMEOUT_MINUTES_MAX, Catalog, Param, Task
 from .errors import InvalidInput
 from .paths import ENVIRONMENTS, inventory_dir
 
@@ -37,7 +42,15 @@ TOP_LEVEL = {
     "reason": "why the work is done, in a sentence",
     "params": "the task's parameters (see `ops-driver catalog show <task>`)",
 }
-OPTIONAL_TOP_LEVEL = {"approved_by": "who approved the change", "change_class": "standard|minor|major|emergency"}
+OPTIONAL_TOP_LEVEL = {
+    "change_class": "a higher change class than the catalog's: " + " < ".join(CHANGE_CLASSES),
+    "emergency_reason": "why the change cannot wait (only with change_class: emergency)",
+    "timeout_minutes": f"time limit of the playbook run in minutes, 1 to {TIMEOUT_MINUTES_MAX}",
+}
+#: Fields a request must not carry, and why.
+REFUSED_TOP_LEVEL = {
+    "approved_by": "approvals are not taken from the work request; they are recorded by the approval command",
+}
 TICKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
 
 _JSON_TYPES = {"str": "string", "path": "string", "int": "integer", "bool": "boolean", "list": "array"}
@@ -45,7 +58,12 @@ _JSON_TYPES = {"str": "string", "path": "string", "int": "integer", "bool": "boo
 
 @dataclass(frozen=True)
 class Request:
-    """A validated work request. ``params`` has the catalog defaults filled in."""
+    """A validated work request. ``params`` has the catalog defaults filled in.
+
+    ``change_class`` is the class the run is recorded under: the catalog's, or the higher one the request asked
+    for; ``emergency_reason`` is set for ``emergency`` only. ``timeout_minutes`` is the request's own time limit
+    (None: the catalog's, ``Automation.timeout_minutes``).
+    """
 
     task: str
     environment: str
@@ -55,7 +73,9 @@ class Request:
     params: dict[str, Any]
     raw: dict[str, Any]
     source_sha256: str
-    approved_by: str | None = None
+    change_class: str
+    emergency_reason: str | None = None
+    timeout_minutes: int | None = None
 
     def secret_values(self, task: Task) -> list[str]:
         """Values of the parameters marked ``secret`` (to scrub from every output)."""
@@ -167,7 +187,9 @@ def parse_request(text: str, catalog: Catalog, source: str = "<request>") -> Req
         raise InvalidInput(f"{source}: a work request is a YAML mapping with the keys {', '.join(TOP_LEVEL)}")
     errors = []
     for key in data:
-        if key not in TOP_LEVEL and key not in OPTIONAL_TOP_LEVEL:
+        if key in REFUSED_TOP_LEVEL:
+            errors.append(f"{key}: {REFUSED_TOP_LEVEL[key]}")
+        elif key not in TOP_LEVEL and key not in OPTIONAL_TOP_LEVEL:
             errors.append(f"{key}: unknown field; a request has {', '.join([*TOP_LEVEL, *OPTIONAL_TOP_LEVEL])}")
     for key, meaning in TOP_LEVEL.items():
         value = data.get(key)
@@ -194,6 +216,9 @@ def parse_request(text: str, catalog: Catalog, source: str = "<request>") -> Req
                            "catalog and has no playbook; list automated ones with "
                            "`ops-driver catalog list --automated`")
     errors = _params_errors(task, data["params"], env)
+    change_class, class_errors = _change_class(task, data)
+    timeout, timeout_error = _timeout_minutes(task, data)
+    errors += class_errors + ([timeout_error] if timeout_error else [])
     if errors:
         raise InvalidInput(f"{source}: " + "; ".join(errors))
     assert task.automation is not None
@@ -201,8 +226,47 @@ def parse_request(text: str, catalog: Catalog, source: str = "<request>") -> Req
     params.update(copy.deepcopy(data["params"]))
     return Request(task=task.id, environment=env, ticket=data["ticket"], requested_by=data["requested_by"],
                    reason=data["reason"], params=params, raw=data,
-                   source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                   approved_by=data.get("approved_by"))
+                   source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), change_class=change_class,
+                   emergency_reason=data.get("emergency_reason") if change_class == "emergency" else None,
+                   timeout_minutes=timeout)
+
+
+def _change_class(task: Task, data: dict[str, Any]) -> tuple[str, list[str]]:
+    """The effective change class of a request and the errors of its ``change_class`` / ``emergency_reason``.
+
+    The request may raise the catalog's class (order :data:`catalog.CHANGE_CLASSES`), never lower it;
+    ``emergency`` needs a non-empty ``emergency_reason``, which is refused with any other class.
+    """
+    assert task.automation is not None
+    catalog_class = task.automation.change_class
+    wanted = data.get("change_class", catalog_class)
+    reason = data.get("emergency_reason")
+    errors = []
+    if wanted not in CHANGE_CLASSES:
+        return catalog_class, [f"change_class: {wanted!r} is not a change class; use one of "
+                               + ", ".join(CHANGE_CLASSES)]
+    if CHANGE_CLASSES.index(wanted) < CHANGE_CLASSES.index(catalog_class):
+        errors.append(f"change_class: {wanted} would lower the class of {task.id} ({catalog_class} in the catalog); "
+                      f"a work request may raise it ({' < '.join(CHANGE_CLASSES)}), never lower it: drop the field "
+                      f"or give {catalog_class} or higher")
+    if wanted == "emergency" and (not isinstance(reason, str) or not reason.strip()):
+        errors.append("emergency_reason: missing or empty; change_class emergency needs the reason the change "
+                      "cannot wait, in a sentence")
+    elif wanted != "emergency" and "emergency_reason" in data:
+        errors.append(f"emergency_reason: only with change_class: emergency (this request's class is {wanted})")
+    return wanted, errors
+
+
+def _timeout_minutes(task: Task, data: dict[str, Any]) -> tuple[int | None, str | None]:
+    """The request's ``timeout_minutes`` (None when it has none) and the error when it is not 1 … the maximum."""
+    if "timeout_minutes" not in data:
+        return None, None
+    value = data["timeout_minutes"]
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= TIMEOUT_MINUTES_MAX:
+        return value, None
+    assert task.automation is not None
+    return None, (f"timeout_minutes: {value!r} is not valid; give a whole number of minutes from 1 to "
+                  f"{TIMEOUT_MINUTES_MAX} ({task.id} has {task.automation.timeout_minutes} without it)")
 
 
 def load_request(path: Path, catalog: Catalog) -> Request:

@@ -2,12 +2,19 @@
 
 Inputs go into a private data dir that is deleted after the run (extra vars may hold secrets).
 The event handler only appends to a list and calls the progress callback; it never raises.
+
+A run stopped at its time limit leaves nothing running: ansible-runner kills the playbook's process group, but
+ansible's task workers start sessions of their own (``setsid``) and would go on with the task in hand (a module
+that still waits, copies or changes). Every process of a run carries :data:`RUN_MARKER` in its environment, and
+:func:`stop_leftovers` ends those still alive.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -16,14 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import contract
 from .paths import project_root
 
 Event = dict[str, Any]
 ProgressFn = Callable[[Event, float], None]
-
-#: Prefixes that roles put at the start of a failure message (see roles/*/README.md).
-INVALID_PREFIX = "INVALID INPUT:"
-DRIFT_PREFIX = "DRIFT:"
 
 
 @dataclass
@@ -45,15 +49,19 @@ class RunResult:
         return self.status == "successful" and self.rc == 0
 
     def failure_kind(self) -> str | None:
-        """``invalid`` (exit 2), ``drift`` (exit 4), ``failed`` (exit 3) or None when the run succeeded."""
+        """None when the run succeeded, else a failure kind of :mod:`contract` (``contract.OUTCOMES`` gives its
+        exit code): ``timeout`` when ansible-runner stopped the run at its time limit, else ``invalid`` when a
+        failure message starts with ``INVALID INPUT:``, ``drift`` with ``DRIFT:``, ``failed`` for any other."""
         if self.ok:
             return None
+        if self.status == "timeout":
+            return contract.TIMEOUT
         msgs = [str(f.get("msg", "")) for f in self.failures]
-        if any(m.startswith(INVALID_PREFIX) for m in msgs):
-            return "invalid"
-        if any(m.startswith(DRIFT_PREFIX) for m in msgs):
-            return "drift"
-        return "failed"
+        if any(m.startswith(contract.INVALID_PREFIX) for m in msgs):
+            return contract.INVALID
+        if any(m.startswith(contract.DRIFT_PREFIX) for m in msgs):
+            return contract.DRIFT
+        return contract.FAILED
 
 
 def ansible_env() -> dict[str, str]:
@@ -72,7 +80,40 @@ def ansible_env() -> dict[str, str]:
     return env
 
 
+#: Environment variable set, to a value of its own, for every process of one run (see the module docstring).
+RUN_MARKER = "OPS_DRIVER_RUN"
+
+
+def stop_leftovers(marker: str, proc: Path = Path("/proc")) -> list[int]:
+    """SIGKILL every process whose environment has ``RUN_MARKER=marker``; return their PIDs (empty without /proc).
+
+    Scans until a pass finds none left (a process may fork while it is scanned), at most 20 passes.
+    """
+    needle = f"{RUN_MARKER}={marker}".encode()
+    stopped: list[int] = []
+    for _ in range(20):
+        found = []
+        for entry in proc.glob("[0-9]*"):
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except (OSError, ValueError):
+                continue  # gone meanwhile, or not ours to read
+        found = [pid for pid in found if pid != os.getpid() and pid not in stopped]
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                stopped.append(pid)
+            except OSError:
+                pass
+    return stopped
+
+
 def _collect(event: Event, out: RunResult) -> None:
+    """Add what one ansible-runner event says to ``out``: a failure (failed, not ignored, or unreachable), a
+    skipped task, the set_stats artifacts (``playbook_on_stats``) and the warnings of a task result."""
     data = event.get("event_data") or {}
     kind = event.get("event")
     if kind == "runner_on_failed" and not data.get("ignore_errors"):
@@ -104,9 +145,11 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
         extravars: passed with ``-e``; written only into a private temporary directory deleted afterwards.
         check: run in check mode.
         progress: called for every event with the event and the seconds since the start; must not raise.
-        timeout_s: cancel the run after this many seconds.
+        timeout_s: stop the run after this many seconds (None: no limit); ansible-runner then ends the playbook,
+            :func:`stop_leftovers` every process it started, and the result's status is ``timeout`` (with a
+            warning naming how many processes were stopped).
 
-    Returns: a RunResult; never raises for a failed playbook (the status says it).
+    Returns: a RunResult; never raises for a failed or timed-out playbook (the status says it).
     """
     import ansible_runner
 
@@ -124,14 +167,20 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
         return True
 
     private = Path(tempfile.mkdtemp(prefix="ops-driver-"))
+    marker = secrets.token_hex(8)
     try:
         cmdline = "--diff --check" if check else "--diff"
         runner = ansible_runner.run(
             private_data_dir=str(private), playbook=str(playbook), inventory=str(inventory),
-            extravars=extravars, cmdline=cmdline, envvars=ansible_env(), quiet=True,
+            extravars=extravars, cmdline=cmdline, envvars={**ansible_env(), RUN_MARKER: marker}, quiet=True,
             event_handler=handler, project_dir=str(project_root()), timeout=timeout_s,
         )
         result.status = str(runner.status)
+        if result.status in ("timeout", "canceled"):
+            stopped = stop_leftovers(marker)
+            if stopped:
+                result.warnings.append(f"the run was stopped ({result.status}): {len(stopped)} process(es) it had "
+                                       "started were still running and were killed")
         result.rc = int(runner.rc) if runner.rc is not None else -1
         try:
             with runner.stdout as f:

@@ -7,7 +7,14 @@ import time
 import pytest
 import yaml
 
-from ops_driver.catalog import load_catalog, load_documents, validate_documents
+from ops_driver.catalog import (
+    TIMEOUT_MINUTES_DEFAULT,
+    TIMEOUT_MINUTES_MAX,
+    load_catalog,
+    load_documents,
+    schema,
+    validate_documents,
+)
 from ops_driver.errors import InvalidInput
 from ops_driver.paths import project_root
 
@@ -69,3 +76,25 @@ def test_catalog_loads_fast_enough_for_the_cli() -> None:
     start = time.perf_counter()
     load_catalog()
     assert time.perf_counter() - start < 2.0
+
+
+def test_every_automated_task_has_a_time_limit_longer_than_its_longest_wait() -> None:
+    """A role's own wait must time out (and report) before the run's limit stops the playbook."""
+    for task in load_catalog().select(automated=True):
+        assert task.automation is not None
+        limit = task.automation.timeout_minutes
+        assert 1 <= limit <= TIMEOUT_MINUTES_MAX, task.id
+        for p in task.automation.params:
+            if p.name.endswith("timeout") and p.maximum is not None:  # seconds
+                assert limit * 60 > p.maximum, f"{task.id}: {limit} min, {p.name} up to {p.maximum} s"
+
+
+def test_the_time_limit_default_and_maximum_are_the_schema_s() -> None:
+    rules = schema()["$defs"]["automation"]["properties"]["timeout_minutes"]
+    assert (rules["default"], rules["maximum"], rules["minimum"]) == (TIMEOUT_MINUTES_DEFAULT, TIMEOUT_MINUTES_MAX, 1)
+    docs = load_documents()
+    info_004 = next(t for t in docs["INFO"]["tasks"] if t["id"] == "INFO-004")
+    info_004["automation"]["timeout_minutes"] = TIMEOUT_MINUTES_MAX + 1
+    assert any("timeout_minutes" in p for p in validate_documents(docs))
+    missing = next(t for t in load_catalog().select(automated=True) if "timeout_minutes" not in t.raw["automation"])
+    assert missing.automation is not None and missing.automation.timeout_minutes == TIMEOUT_MINUTES_DEFAULT

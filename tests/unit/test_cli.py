@@ -50,3 +50,19 @@ def test_invalid_request_exits_2_and_writes_nothing(tmp_path: Path, capsys: pyte
 def test_evidence_verify_with_no_bundles(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evidence", "verify", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"bundles": {}, "verified": True}
+
+
+@pytest.mark.parametrize("argv", [["catalog", "list"], ["catalog", "list", "--json"], ["catalog", "show", "NOPE-1",
+                                                                                       "--json"]])
+def test_a_closed_stdout_ends_quietly_with_141(argv: list[str]) -> None:
+    """``ops-driver … | head``: the reader goes away; no traceback, exit 128 + SIGPIPE."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "ops_driver.cli", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the command writes anything: every write to stdout fails
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err

@@ -5,17 +5,30 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from ops_driver import evidence
+from ops_driver.catalog import load_catalog
+from ops_driver.contract import RunRecord
+
+
+def record(run_id: str, manifest: dict[str, Any], request: dict[str, Any], changes: list[dict[str, Any]],
+           events: list[dict[str, Any]], stdout: str, report: str,
+           attachments: dict[str, str] | None = None) -> RunRecord:
+    """A run record with the given bundle contents (and nothing else)."""
+    return RunRecord(kind=str(manifest.get("kind", "plan")), run_id=run_id, task=load_catalog().get("INFO-005"),
+                     request=request, manifest=manifest, changes=changes, targets=[], warnings=[], skipped=[],
+                     failures=[], comparison=None, attachments=attachments or {}, events=events, stdout=stdout,
+                     report=report)
 
 
 def _write(base: Path, secret: str = "s3cr3t-value") -> evidence.Bundle:
-    return evidence.write_bundle(
+    return evidence.write_bundle(record(
         "20261122T000000Z-INFO-005-plan-abcdef", {"run_id": "x", "kind": "plan", "note": f"pw {secret}"},
         {"task": "INFO-005", "params": {"password": "********"}},
         [{"host": "h", "task": "INFO-005", "resource": "r", "action": "stop", "before": {}, "after": {},
           "changed": True}],
-        [{"event": "runner_on_ok", "stdout": f"leaked {secret}"}], f"stdout {secret}\n", "# report\n",
+        [{"event": "runner_on_ok", "stdout": f"leaked {secret}"}], f"stdout {secret}\n", "# report\n"),
         evidence.Scrubber([secret]), base)
 
 
@@ -66,11 +79,11 @@ def test_all_bundles_lists_only_bundles(tmp_path: Path) -> None:
 
 
 def test_attachments_are_files_of_the_bundle_verified_and_scrubbed(tmp_path: Path) -> None:
-    b = evidence.write_bundle(
+    b = evidence.write_bundle(record(
         "20261122T000000Z-COMM-025-plan-abcdef", {"run_id": "x", "kind": "plan"}, {"task": "COMM-025"}, [], [], "",
-        "# report\n", evidence.Scrubber(["s3cr3t-value"]), tmp_path,
-        attachments={"esa-inventory-esa01.csv": "appliance,entry\nesa01,10.1.1.1\n",
-                     "esa-hat-before-esa01.txt": "WHITELIST:\n    s3cr3t-value\n"})
+        "# report\n", attachments={"esa-inventory-esa01.csv": "appliance,entry\nesa01,10.1.1.1\n",
+                                   "esa-hat-before-esa01.txt": "WHITELIST:\n    s3cr3t-value\n"}),
+        evidence.Scrubber(["s3cr3t-value"]), tmp_path)
     files = b.manifest()["files"]
     assert {"attachment-esa-inventory-esa01.csv", "attachment-esa-hat-before-esa01.txt"} <= set(files)
     assert (b.path / "attachment-esa-inventory-esa01.csv").read_text() == "appliance,entry\nesa01,10.1.1.1\n"
@@ -85,6 +98,6 @@ def test_an_attachment_name_that_is_a_path_is_refused_before_anything_is_written
 
     base = tmp_path / "evidence"
     with pytest.raises(evidence.InvalidInput, match="attachment name"):
-        evidence.write_bundle("20261122T000000Z-COMM-025-plan-abcdef", {"run_id": "x"}, {}, [], [], "", "",
-                              evidence.Scrubber([]), base, attachments={"../escape.txt": "x"})
+        evidence.write_bundle(record("20261122T000000Z-COMM-025-plan-abcdef", {"run_id": "x"}, {}, [], [], "", "",
+                                     attachments={"../escape.txt": "x"}), evidence.Scrubber([]), base)
     assert not base.exists() and not (tmp_path / "escape.txt").exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ops_driver.catalog import Automation, Catalog, Param, Task, load_catalog
+from ops_driver.catalog import TIMEOUT_MINUTES_MAX, Automation, Catalog, Param, Task, load_catalog
 from ops_driver.errors import InvalidInput
 from ops_driver.paths import project_root
 from ops_driver.request import REDACTED, load_request, params_schema, parse_request
@@ -130,3 +130,47 @@ def test_a_two_second_wait_is_refused_in_prod_and_taken_in_the_sandbox(tmp_path:
     assert "params.wait_timeout" in str(e.value) and "minimum" in str(e.value)
     default = parse_request(_text(environment="prod", params={"instances": ["prod-joho-web01"]}), CATALOG)
     assert default.params["wait_timeout"] == 600  # the production default when the request names none
+
+
+# ---------------------------------------------------------------- time limit, change class, approvals
+
+@pytest.mark.parametrize("value", [0, -1, TIMEOUT_MINUTES_MAX + 1, "30", 2.5, True, None])
+def test_timeout_minutes_must_be_a_whole_number_within_the_range(value: object) -> None:
+    with pytest.raises(InvalidInput) as e:
+        parse_request(yaml.safe_dump({**GOOD, "timeout_minutes": value}), CATALOG)
+    assert f"timeout_minutes: {value!r} is not valid" in str(e.value)
+    assert f"from 1 to {TIMEOUT_MINUTES_MAX}" in str(e.value) and e.value.exit_code == 2
+
+
+def test_timeout_minutes_within_the_range() -> None:
+    assert parse_request(_text(), CATALOG).timeout_minutes is None
+    for value in (1, 30, TIMEOUT_MINUTES_MAX):
+        assert parse_request(yaml.safe_dump({**GOOD, "timeout_minutes": value}), CATALOG).timeout_minutes == value
+
+
+def test_change_class_may_be_raised_and_is_the_catalog_s_without_it() -> None:
+    assert parse_request(_text(), CATALOG).change_class == "standard"  # INFO-005 in the catalog
+    assert parse_request(_text(change_class="standard"), CATALOG).change_class == "standard"
+    assert parse_request(_text(change_class="major"), CATALOG).change_class == "major"
+    em = parse_request(_text(change_class="emergency", emergency_reason="outage of the portal"), CATALOG)
+    assert em.change_class == "emergency" and em.emergency_reason == "outage of the portal"
+
+
+@pytest.mark.parametrize("changes, needle", [
+    ({"task": "COMM-022", "params": {"site": "joho-portal", "action": "close"}, "change_class": "minor"},
+     "change_class: minor would lower the class of COMM-022 (major in the catalog)"),
+    ({"task": "COMM-022", "params": {"site": "joho-portal", "action": "close"}, "change_class": "standard"},
+     "never lower it"),
+    ({"change_class": "urgent"}, "change_class: 'urgent' is not a change class; use one of standard, minor, major"),
+    ({"change_class": "emergency"}, "emergency_reason: missing or empty"),
+    ({"change_class": "emergency", "emergency_reason": "  "}, "emergency_reason: missing or empty"),
+    ({"change_class": "major", "emergency_reason": "x"}, "emergency_reason: only with change_class: emergency"),
+    ({"emergency_reason": "x"}, "emergency_reason: only with change_class: emergency"),
+    ({"approved_by": "suzuki"}, "approved_by: approvals are not taken from the work request; they are recorded by "
+                                "the approval command"),
+])
+def test_a_lowered_class_a_bad_emergency_and_an_approval_are_refused(changes: dict[str, object],
+                                                                     needle: str) -> None:
+    with pytest.raises(InvalidInput) as e:
+        parse_request(yaml.safe_dump({**GOOD, **changes}), CATALOG)
+    assert needle in str(e.value) and e.value.exit_code == 2

@@ -1,0 +1,149 @@
+"""runner: what the events of a run say (failures, skips, artifacts, warnings), the failure kind, the time limit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops_driver import contract
+from ops_driver.runner import RUN_MARKER, RunResult, _collect, run_playbook, stop_leftovers
+
+
+def _result(**kw: Any) -> RunResult:
+    return RunResult(**{"status": "failed", "rc": 2, "events": [], "stdout": "", "artifacts": {}, **kw})
+
+
+def _events(*events: dict[str, Any]) -> RunResult:
+    out = _result(status="successful", rc=0)
+    for e in events:
+        _collect(e, out)
+    return out
+
+
+def _ev(kind: str, res: dict[str, Any] | None = None, **data: Any) -> dict[str, Any]:
+    return {"event": kind, "event_data": {"host": "h1", "task": "Do it", **({"res": res} if res is not None else {}),
+                                          **data}}
+
+
+def test_failures_and_unreachable_hosts_are_collected_ignored_errors_are_not() -> None:
+    out = _events(_ev("runner_on_failed", {"msg": "INVALID INPUT: bad"}),
+                  _ev("runner_on_failed", {"msg": "tolerated"}, ignore_errors=True),
+                  _ev("runner_on_unreachable", {"msg": "ssh: no route"}),
+                  _ev("runner_on_failed", None))
+    assert out.failures == [
+        {"host": "h1", "task": "Do it", "msg": "INVALID INPUT: bad", "result": {"msg": "INVALID INPUT: bad"}},
+        {"host": "h1", "task": "Do it", "msg": "unreachable: ssh: no route", "result": {"msg": "ssh: no route"}},
+        {"host": "h1", "task": "Do it", "msg": "", "result": {}},
+    ]
+
+
+def test_skipped_tasks_keep_the_reason() -> None:
+    out = _events(_ev("runner_on_skipped", {"false_condition": "not ansible_check_mode"}),
+                  _ev("runner_on_skipped", {"skip_reason": "Conditional result was False"}),
+                  _ev("runner_on_skipped", {"msg": "check mode"}),
+                  _ev("runner_on_skipped", {}))
+    assert [s["reason"] for s in out.skipped] == ["not ansible_check_mode", "Conditional result was False",
+                                                  "check mode", ""]
+    assert all(s["host"] == "h1" and s["task"] == "Do it" for s in out.skipped)
+
+
+def test_the_stats_event_carries_the_set_stats_artifacts() -> None:
+    out = _events({"event": "playbook_on_stats", "event_data": {"artifact_data": {contract.CHANGES: [{"x": 1}]}}},
+                  {"event": "playbook_on_stats", "event_data": {}},
+                  {"event": "verbose", "stdout": "noise"})
+    assert out.artifacts == {contract.CHANGES: [{"x": 1}]}
+    assert out.failures == [] == out.skipped
+
+
+def test_warnings_of_ok_and_failed_results_strings_or_mappings() -> None:
+    out = _events(_ev("runner_on_ok", {"warnings": ["plain", {"msg": "as a mapping"}, {"other": 1}]}),
+                  _ev("runner_on_failed", {"msg": "x", "warnings": ["from a failure"]}),
+                  _ev("runner_on_skipped", {"warnings": ["not from a skip"]}),
+                  _ev("runner_on_ok", {}))
+    assert out.warnings == ["plain", "as a mapping", "{'other': 1}", "from a failure"]
+
+
+@pytest.mark.parametrize("msgs, kind", [
+    (["INVALID INPUT: i-9 does not exist"], contract.INVALID),
+    (["DRIFT: i-1 is stopped, the plan saw running"], contract.DRIFT),
+    (["boom"], contract.FAILED),
+    ([], contract.FAILED),
+    (["boom", "DRIFT: x"], contract.DRIFT),
+    (["DRIFT: x", "INVALID INPUT: y"], contract.INVALID),  # bad input first: nothing should have run
+    (["the message says INVALID INPUT: later"], contract.FAILED),  # a prefix, not anywhere in the text
+])
+def test_failure_kind_by_prefix(msgs: list[str], kind: str) -> None:
+    assert _result(failures=[{"msg": m} for m in msgs]).failure_kind() == kind
+
+
+def test_failure_kind_of_a_success_and_of_a_timeout() -> None:
+    assert _result(status="successful", rc=0).failure_kind() is None
+    assert _result(status="successful", rc=2).failure_kind() == contract.FAILED  # rc wins over the status
+    assert _result(status="timeout", rc=254, failures=[{"msg": "INVALID INPUT: x"}]).failure_kind() == contract.TIMEOUT
+
+
+def _playbook(tmp_path: Path, task: str) -> tuple[Path, Path]:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+                         "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n")
+    playbook = tmp_path / "play.yml"
+    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n" + task)
+    return playbook, inventory
+
+
+def running_with(text: str) -> list[str]:
+    """Command lines of the live processes (zombies aside) that contain ``text``."""
+    out = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline and entry.name != str(os.getpid()):
+            out.append(cmdline)
+    return out
+
+
+def _gone(text: str, within_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while running_with(text):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_a_run_past_its_time_limit_is_stopped_with_everything_it_started(tmp_path: Path) -> None:
+    """The module (a shell that sleeps) runs in an ansible worker that has a session of its own: it must go too."""
+    playbook, inventory = _playbook(tmp_path, f"    - ansible.builtin.shell: \"sleep 120; true {tmp_path}\"\n"
+                                              "      changed_when: false\n")
+    start = time.monotonic()
+    result = run_playbook(playbook, inventory, {}, check=False, timeout_s=3)
+    assert time.monotonic() - start < 60  # ansible-runner looks at the clock every few seconds
+    assert result.status == "timeout" and result.failure_kind() == contract.TIMEOUT
+    assert not result.ok
+    assert any(e.get("event") == "runner_on_start" for e in result.events)  # the shell had started
+    assert _gone(str(tmp_path)), running_with(str(tmp_path))
+    assert any("were still running and were killed" in w for w in result.warnings)
+
+
+def test_stop_leftovers_kills_the_marked_processes_only(tmp_path: Path) -> None:
+    marker = f"test-{os.getpid()}"
+    marked = subprocess.Popen(["sleep", "60"], env={**os.environ, RUN_MARKER: marker}, start_new_session=True)
+    other = subprocess.Popen(["sleep", "60"], env={**os.environ, RUN_MARKER: "another-run"}, start_new_session=True)
+    try:
+        assert stop_leftovers(marker) == [marked.pid]
+        assert marked.wait(timeout=10) == -signal.SIGKILL
+        assert other.poll() is None
+        assert stop_leftovers(marker) == []
+        assert stop_leftovers(marker, tmp_path) == []  # no /proc: nothing to do
+    finally:
+        other.kill()
+        other.wait()
+
