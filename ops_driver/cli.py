@@ -112,7 +112,14 @@ def _outcome_text(out: Any) -> str:
     n = sum(1 for c in out.changes if c["changed"])
     lines.append(f"{n} resource(s) {verb}; evidence: {out.path}")
     if out.kind == "plan" and out.exit_code == 0:
+        need = int(out.manifest.get("approvals_required") or 0)
+        if need:
+            lines.append(f"{out.manifest.get('change_class')} change: needs {need} approval(s) by someone other than "
+                         f"{out.manifest.get('operator')} and {out.manifest.get('requested_by')}: "
+                         f"ops-driver approve {out.run_id} --by NAME")
         lines.append(f"apply with: ops-driver apply {out.run_id}")
+    if out.manifest.get("pending_post_approval"):
+        lines.append(f"emergency change, PENDING POST-APPROVAL: ops-driver approve {out.run_id} --by NAME")
     comp = out.manifest.get("comparison")
     if comp:
         lines.append(f"compared with plan: {len(comp['matched'])} predicted and done, "
@@ -124,7 +131,8 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     from . import operations
 
     prog = None if args.quiet else progress
-    out = operations.plan(Path(args.request), prog) if kind == "plan" else operations.apply(args.plan_id, prog)
+    out = (operations.plan(Path(args.request), prog, operator=args.operator) if kind == "plan"
+           else operations.apply(args.plan_id, prog, operator=args.operator))
     if out.exit_code and not args.json:
         _err(f"ops-driver: {out.message}")
     _emit(args, out.summary(), _outcome_text(out))
@@ -152,16 +160,77 @@ def cmd_evidence_show(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
-    from . import evidence
+    """One bundle (RUN_ID): its files. All: every bundle, the ledger's chain and every approval record
+    (governance.verify_all); ``--head SEQ:HASH`` also proves the ledger was not cut short. Exit 4 on any problem."""
+    from . import evidence, governance, ledger
+    from .paths import evidence_dir
 
-    bundles = [evidence.bundle(args.run_id)] if args.run_id else evidence.all_bundles()
-    results = {b.run_id: evidence.verify(b) for b in bundles}
+    if args.run_id:
+        if args.head:
+            raise InvalidInput("--head: verifies the whole ledger; give it without RUN_ID")
+        b = evidence.bundle(args.run_id)
+        results = {b.run_id: evidence.verify(b)}
+    else:
+        mark = ledger.parse_head(args.head) if args.head else None
+        base = evidence_dir()
+        problems = governance.verify_all(base, mark)
+        results = {b.run_id: problems.pop(b.run_id, []) for b in evidence.all_bundles(base)}
+        results.update(problems)  # the ledger, bundles removed, approval records
     bad = {k: v for k, v in results.items() if v}
     lines = [f"{k}: {'OK' if not v else 'FAILED: ' + '; '.join(v)}" for k, v in results.items()]
-    lines.append(f"{len(results) - len(bad)} of {len(results)} bundle(s) verified")
+    lines.append(f"{len(results) - len(bad)} of {len(results)} verified"
+                 + ("" if args.run_id else " (bundles, approval records and the ledger's hash chain)"))
     _emit(args, {"verified": not bad, "bundles": {k: {"ok": not v, "problems": v} for k, v in results.items()}},
           "\n".join(lines))
     return 4 if bad else 0
+
+
+def cmd_evidence_head(args: argparse.Namespace) -> int:
+    """The ledger's last sequence number and line hash, to write on the ticket (``evidence verify --head``)."""
+    from . import ledger
+    from .paths import evidence_dir
+
+    mark = ledger.head(evidence_dir())
+    if mark is None:
+        _emit(args, {"seq": 0, "sha256": None, "head": None}, "the ledger is empty (no plan, approval or apply yet)")
+        return 0
+    seq, digest = mark
+    _emit(args, {"seq": seq, "sha256": digest, "head": f"{seq}:{digest}"}, f"{seq}:{digest}")
+    return 0
+
+
+def cmd_evidence_list(args: argparse.Namespace) -> int:
+    """Every run in the ledger, or with ``--pending`` the emergency applies still waiting for approval."""
+    from . import governance, ledger
+    from .paths import evidence_dir
+
+    base = evidence_dir()
+    if args.pending:
+        rows = governance.pending(base)
+        lines = [f"{r['run_id']}  {r['task']} {r['environment']}  by {r['operator']} at {r['ended_at']}  "
+                 f"approvals {r['approvals']} of {r['needed']}  reason: {r['emergency_reason']}" for r in rows]
+        lines.append(f"{len(rows)} emergency apply(s) pending post-approval"
+                     + (": approve with `ops-driver approve RUN_ID --by NAME`" if rows else ""))
+        _emit(args, {"pending": rows, "count": len(rows)}, "\n".join(lines))
+        return 0
+    entries = [e.as_dict() for e in ledger.entries(base)]
+    lines = [f"{e['seq']:>6} {e['at']} {e['kind']:<8} {e['run_id']}" + (f"  ({e['ref']})" if e.get("ref") else "")
+             for e in entries]
+    _emit(args, {"entries": entries, "count": len(entries)}, "\n".join(lines) or "the ledger is empty")
+    return 0
+
+
+# ---------------------------------------------------------------- approve
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from . import governance, policy
+    from .paths import evidence_dir
+
+    a = governance.approve(args.run_id, args.by, args.comment, evidence_dir(), plan_check=policy.check_plan)
+    _emit(args, a.summary(), f"approval {a.approval_id}: {a.approver} approved {a.run_id}"
+          + (" after the fact (emergency)" if a.after_the_fact else "")
+          + f" (plan manifest SHA-256 {a.manifest_sha256[:16]}…)")
+    return 0
 
 
 # ---------------------------------------------------------------- schedule
@@ -342,7 +411,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=helptext, parents=[common])
         sp.add_argument(arg)
         sp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+        sp.add_argument("--operator", help="who is acting (default $OPS_OPERATOR, else the login name)")
         sp.set_defaults(func=func)
+
+    ap = sub.add_parser("approve", help="approve a plan (or an emergency apply after the fact)", parents=[common])
+    ap.add_argument("run_id")
+    ap.add_argument("--by", required=True, help="the approver: someone other than the operator and the requester")
+    ap.add_argument("--comment", help="the approver's comment, recorded with the approval")
+    ap.set_defaults(func=cmd_approve)
 
     ev = sub.add_parser("evidence", help="evidence bundles", parents=[common])
     esub = ev.add_subparsers(dest="evidence_command", required=True)
@@ -351,7 +427,14 @@ def build_parser() -> argparse.ArgumentParser:
     es.set_defaults(func=cmd_evidence_show)
     evf = esub.add_parser("verify", help="verify bundle hashes (all bundles without RUN_ID)", parents=[common])
     evf.add_argument("run_id", nargs="?")
+    evf.add_argument("--head", help="SEQ:HASH from `evidence head` written down earlier: detects a truncated ledger")
     evf.set_defaults(func=cmd_evidence_verify)
+    esub.add_parser("head", help="the ledger's last sequence number and hash (write it on the ticket)",
+                    parents=[common]).set_defaults(func=cmd_evidence_head)
+    el = esub.add_parser("list", help="the ledger's runs; --pending: emergency applies awaiting approval",
+                         parents=[common])
+    el.add_argument("--pending", action="store_true", help="only emergency applies pending post-approval")
+    el.set_defaults(func=cmd_evidence_list)
 
     sc = sub.add_parser("schedule", help="annual schedules of monthly operations (CORE-049)", parents=[common])
     ssub = sc.add_subparsers(dest="schedule_command", required=True)

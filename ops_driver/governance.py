@@ -3,8 +3,8 @@
 The rules live in ``policy/change.yml`` (see its comments), not here. What this module enforces:
 
 - the operator is ``--operator``, else ``$OPS_OPERATOR``, else the login name (:func:`operator`);
-- a work request may raise its task's change class (catalog ``change_class``), never lower it; ``emergency``
-  needs ``emergency_reason`` (:func:`effective_class`, exit 2);
+- a work request may raise its task's change class (catalog ``change_class``), never lower it, by the ranks of
+  the policy file; ``emergency`` needs ``emergency_reason`` (request.py, exit 2);
 - an approval (``ops-driver approve RUN_ID --by NAME``) is a record in ``$OPS_EVIDENCE_DIR/approvals/<RUN_ID>/``
   holding the approver, the UTC time, the comment and the SHA-256 of the approved bundle's ``manifest.json``; it
   counts only while the ledger holds it with that hash (:func:`approve`, :func:`approvals_of`);
@@ -33,10 +33,11 @@ from typing import Any
 import yaml
 
 from . import evidence, ledger
+from .catalog import CHANGE_CLASSES
 from .errors import InvalidInput, PolicyRefused
 from .paths import project_root
 
-CLASSES = ("standard", "minor", "major", "emergency")
+CLASSES = CHANGE_CLASSES  # the names; what each needs is policy/change.yml
 APPROVALS = "approvals"
 OPERATOR_ENV = "OPS_OPERATOR"
 
@@ -125,29 +126,6 @@ def operator(given: str | None = None) -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return str(os.getuid())
-
-
-def effective_class(task_class: str, requested: str | None, emergency_reason: str | None,
-                    policy: ChangePolicy) -> str:
-    """The class a run has: the task's (catalog), or the request's when it raises it; InvalidInput (exit 2) for an
-    unknown class, a lowering, or an emergency without ``emergency_reason``."""
-    if requested is None:
-        return task_class
-    if requested not in policy.classes:
-        raise InvalidInput(f"change_class: {requested!r} is not a change class; use one of {', '.join(CLASSES)}")
-    wanted = policy.get(requested)
-    for field in wanted.requires:
-        if field == "emergency_reason" and not (emergency_reason or "").strip():
-            raise InvalidInput(f"change_class: {requested}: the request needs a non-empty emergency_reason "
-                               "(why this cannot wait for approval)")
-    if wanted.rank is None:
-        return requested
-    base = policy.get(task_class)
-    if base.rank is not None and wanted.rank < base.rank:
-        raise InvalidInput(f"change_class: {requested!r} would lower the task's class {task_class!r} "
-                           f"({policy.source}); a request may raise its class, never lower it: remove change_class or "
-                           f"use {task_class} or higher")
-    return requested
 
 
 # ---------------------------------------------------------------- approvals

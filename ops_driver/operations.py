@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import getpass
 import json
 import os
 import subprocess
@@ -12,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import contract, evidence, policy, report
+from . import contract, evidence, governance, ledger, policy, report
 from .catalog import TIMEOUT_MINUTES_MAX, Catalog, Task, load_catalog
 from .errors import InvalidInput, PolicyRefused
 from .paths import evidence_dir, inventory_dir, project_root
@@ -99,13 +98,6 @@ def _extravars(req: Request, task: Task, run_id: str, extra: dict[str, Any] | No
     return ev
 
 
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
-
-
 @dataclass(frozen=True)
 class RunConfig:
     """Everything one plan or apply run needs, built once by :func:`plan` / :func:`apply` and passed whole to
@@ -123,6 +115,7 @@ class RunConfig:
         progress: called for every ansible-runner event.
         timeout: ``(seconds, where it was set)``: the run's time limit; None takes :func:`time_limit` of the request
             and the task.
+        operator: who runs it (``governance.operator``: ``--operator``, ``$OPS_OPERATOR`` or the login name).
     """
 
     kind: str
@@ -135,6 +128,7 @@ class RunConfig:
     compare_with: list[dict[str, Any]] | None = None
     progress: ProgressFn | None = None
     timeout: tuple[int, str] | None = None
+    operator: str = ""
 
     @property
     def limit(self) -> tuple[int, str]:
@@ -212,7 +206,7 @@ def _run_and_record(cfg: RunConfig) -> Outcome:
         + result.warnings
     manifest: dict[str, Any] = {
         "run_id": cfg.run_id, "kind": cfg.kind, "task": task.id, "environment": req.environment,
-        "ticket": req.ticket, "requested_by": req.requested_by, "operator": _operator(),
+        "ticket": req.ticket, "requested_by": req.requested_by, "operator": cfg.operator or governance.operator(),
         "change_class": req.change_class,
         **({"change_class_catalog": task.automation.change_class}
            if req.change_class != task.automation.change_class else {}),
@@ -239,6 +233,8 @@ def _run_and_record(cfg: RunConfig) -> Outcome:
         comparison=comparison, attachments=stats.attachments, events=result.events, stdout=result.stdout)
     scrub = evidence.Scrubber(req.secret_values(task))
     b = evidence.write_bundle(record.with_report(report.render(record)), scrub, cfg.base)
+    # the ledger line binds the bundle as written: an approval, an apply and `evidence verify` compare against it
+    ledger.append(cfg.base, cfg.kind, cfg.run_id, governance.manifest_sha256(b), ref=cfg.manifest_extra.get("plan_id"))
     return Outcome(run_id=cfg.run_id, path=b.path, kind=cfg.kind, status=status, exit_code=code, changes=changes,
                    message=scrub(message), manifest=manifest)
 
@@ -268,7 +264,8 @@ def compare(planned: list[dict[str, Any]], actual: list[dict[str, Any]]) -> dict
     return {"matched": matched, "unpredicted": unpredicted, "not_done": not_done}
 
 
-def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalog | None = None) -> Outcome:
+def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalog | None = None,
+         operator: str | None = None) -> Outcome:
     """Validate the request and run its playbook in check mode with diff; write the plan bundle.
 
     Raises InvalidInput (exit 2) before anything runs when the request is invalid, PolicyRefused (exit 4) when
@@ -281,33 +278,26 @@ def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalo
     sched = policy.check_schedule(task.automation.schedule if task.automation else None, req.environment,
                                   req.params)
     run_id = evidence.new_run_id("plan", task.id)
-    extra: dict[str, Any] = {"request_path": str(request_path.resolve()), "request_sha256": req.source_sha256}
+    who = governance.operator(operator)
+    rules = governance.load_policy()
+    extra: dict[str, Any] = {"request_path": str(request_path.resolve()), "request_sha256": req.source_sha256,
+                             "approvals_required": rules.get(req.change_class).approvals}
     if sched is not None:
         extra["schedule"] = sched
     return _run_and_record(RunConfig(kind="plan", run_id=run_id, request=req, task=task,
                                      extravars=_extravars(req, task, run_id), base=evidence_dir(), manifest_extra=extra,
-                                     progress=progress))
+                                     progress=progress, operator=who))
 
 
-def _applies_of(plan_id: str, base: Path) -> list[dict[str, Any]]:
-    out = []
-    for b in evidence.all_bundles(base):
-        if "-apply-" in b.run_id:
-            try:
-                m = b.manifest()
-            except InvalidInput:
-                continue
-            if m.get("plan_id") == plan_id:
-                out.append(m)
-    return out
-
-
-def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | None = None) -> Outcome:
+def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | None = None,
+          operator: str | None = None) -> Outcome:
     """Run exactly the planned request for real and compare the changes with the plan's prediction.
 
     Raises InvalidInput (exit 2) for an unknown plan ID; PolicyRefused (exit 4) for a tampered, failed, stale or
-    already applied plan, a request file changed since the plan, a held environment lock, or a scheduled task
-    outside its environment's scheduled day (policy.check_schedule, judged again on the day of the apply).
+    already applied plan, a request file changed since the plan, a held environment lock, a scheduled task
+    outside its environment's scheduled day (policy.check_schedule, judged again on the day of the apply), or a plan
+    the ledger does not hold as it is, without the approvals its change class needs, or approved by ``operator``
+    (governance.check_apply). ``operator``: who applies (``governance.operator``).
     """
     base = evidence_dir()
     pb = evidence.bundle(plan_id, base)
@@ -317,7 +307,7 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     pm = pb.manifest()
     if pm.get("kind") != "plan":
         raise InvalidInput(f"run ID {plan_id} is an {pm.get('kind')}, not a plan; give the run ID printed by `plan`")
-    policy.check_plan(pm, evidence.utc_now(), _applies_of(plan_id, base))
+    policy.check_plan(pm, evidence.utc_now(), governance.applies_of(plan_id, base))
     catalog = catalog or load_catalog()
     req_path = Path(pm["request_path"])
     try:
@@ -330,13 +320,21 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     task = catalog.get(req.task)
     sched = policy.check_schedule(task.automation.schedule if task.automation else None, req.environment,
                                   req.params)
+    who = governance.operator(operator)
+    rules = governance.load_policy()
+    change_class, approvals = governance.check_apply(pb, who, base, rules)
     run_id = evidence.new_run_id("apply", task.id)
     extra_vars = dict(pm.get("apply_extravars") or {})
     planned_changes = pb.read_json("changes.json")
-    holder = f"{run_id} (pid {os.getpid()}, {_operator()})"
+    holder = f"{run_id} (pid {os.getpid()}, {who})"
+    extra: dict[str, Any] = {"plan_id": plan_id, "plan_operator": pm.get("operator"),
+                             "approvals": [a.summary() for a in approvals]}
+    if change_class == "emergency":
+        extra["pending_post_approval"] = True  # until `ops-driver approve RUN_ID` after the fact (governance.pending)
+    if sched is not None:
+        extra["schedule"] = sched
     with policy.environment_lock(base / ".locks", req.environment, holder):
         return _run_and_record(RunConfig(
             kind="apply", run_id=run_id, request=req, task=task, extravars=_extravars(req, task, run_id, extra_vars),
-            base=base, manifest_extra={"plan_id": plan_id, **({"schedule": sched} if sched is not None else {})},
-            compare_with=planned_changes, progress=progress))
+            base=base, manifest_extra=extra, compare_with=planned_changes, progress=progress, operator=who))
 

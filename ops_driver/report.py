@@ -205,7 +205,39 @@ def _skipped(skipped: list[dict[str, Any]], record: RunRecord) -> str:
 
 
 #: The sections of report.md after its head, in order.
+def _approvals(change_class: str, record: RunRecord) -> str:
+    """Who must approve a plan, who approved the plan of an apply, and an emergency apply's pending state."""
+    m = record.manifest
+    out = [_heading("Change class and approvals")]
+    if record.kind == "plan":
+        need = int(m.get("approvals_required") or 0)
+        if change_class == "emergency":
+            out.append("**Emergency change**: may be applied without approval; the apply stays **pending "
+                       "post-approval** until someone other than its operator and requester approves it.\n")
+        elif need:
+            out.append(f"A **{change_class}** change: `ops-driver apply` refuses it until {need} approval(s) by "
+                       f"different people are recorded for this plan as it is now: "
+                       f"`ops-driver approve {m.get('run_id')} --by NAME`. Not by {m.get('operator')} (operator) or "
+                       f"{m.get('requested_by')} (requested by); whoever approves may not apply.\n")
+        else:
+            out.append(f"A **{change_class}** change: no approval needed; apply after this fresh plan.\n")
+        return "".join(out)
+    approvals = m.get("approvals") or []
+    if approvals:
+        out.append(_table(["approved by", "at (UTC)", "comment", "plan manifest SHA-256"],
+                          [[a.get("by"), a.get("at"), a.get("comment"), str(a.get("manifest_sha256", ""))[:16] + "…"]
+                           for a in approvals]))
+    else:
+        out.append(f"A **{change_class}** change: applied without approval.\n")
+    if m.get("pending_post_approval"):
+        out.append(f"\n**PENDING POST-APPROVAL** (emergency change): approve after the fact with "
+                   f"`ops-driver approve {m.get('run_id')} --by NAME`; `ops-driver evidence list --pending` lists "
+                   "every emergency apply still waiting.\n")
+    return "".join(out)
+
+
 SECTIONS: tuple[Section, ...] = (
+    Section("manifest.change_class", str, _approvals),
     Section("targets", list, _targets, _no_targets),
     Section("changes", list, _changes, _no_changes),
     Section("evidence.steps", list, _steps),

@@ -234,7 +234,7 @@ def parse_request(text: str, catalog: Catalog, source: str = "<request>") -> Req
 def _change_class(task: Task, data: dict[str, Any]) -> tuple[str, list[str]]:
     """The effective change class of a request and the errors of its ``change_class`` / ``emergency_reason``.
 
-    The request may raise the catalog's class (order :data:`catalog.CHANGE_CLASSES`), never lower it;
+    The request may raise the catalog's class (the ranks of ``policy/change.yml``), never lower it;
     ``emergency`` needs a non-empty ``emergency_reason``, which is refused with any other class.
     """
     assert task.automation is not None
@@ -245,10 +245,16 @@ def _change_class(task: Task, data: dict[str, Any]) -> tuple[str, list[str]]:
     if wanted not in CHANGE_CLASSES:
         return catalog_class, [f"change_class: {wanted!r} is not a change class; use one of "
                                + ", ".join(CHANGE_CLASSES)]
-    if CHANGE_CLASSES.index(wanted) < CHANGE_CLASSES.index(catalog_class):
+    from .governance import load_policy  # the ranks are policy (policy/change.yml), not code
+
+    rules = load_policy()
+    rank_wanted, rank_task = rules.get(wanted).rank, rules.get(catalog_class).rank
+    if rank_wanted is not None and rank_task is not None and rank_wanted < rank_task:
+        order = " < ".join(sorted((n for n, c in rules.classes.items() if c.rank is not None),
+                                  key=lambda n: rules.get(n).rank or 0))
         errors.append(f"change_class: {wanted} would lower the class of {task.id} ({catalog_class} in the catalog); "
-                      f"a work request may raise it ({' < '.join(CHANGE_CLASSES)}), never lower it: drop the field "
-                      f"or give {catalog_class} or higher")
+                      f"a work request may raise it ({order}; emergency with a reason), never lower it: drop the "
+                      f"field or give {catalog_class} or higher")
     if wanted == "emergency" and (not isinstance(reason, str) or not reason.strip()):
         errors.append("emergency_reason: missing or empty; change_class emergency needs the reason the change "
                       "cannot wait, in a sentence")

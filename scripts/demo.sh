@@ -21,15 +21,27 @@ plan_edited() {  # plan a copy of request $1 edited by the sed expression $2; pr
   echo "exit code: $rc"
 }
 
-run_request() {  # plan (check mode + diff), show the reviewer's report head, then apply the plan
+# Change classes (policy/change.yml): the demo's operator is "operator-a" (OPS_OPERATOR); a minor or major plan
+# is approved by "reviewer-b" (and "reviewer-c" for major) before operator-a applies it.
+export OPS_OPERATOR="${OPS_OPERATOR:-operator-a}"
+approvals_needed() { python -c 'import json,sys; print(json.load(sys.stdin)["manifest"].get("approvals_required") or 0)'; }
+
+run_request() {  # plan (check mode + diff), show the reviewer's report head, approve if the class needs it, apply
   local request=$1
-  say "Plan: $request (check mode, nothing changes)"
-  local id
+  say "Plan: $request (check mode, nothing changes; operator $OPS_OPERATOR)"
+  local id need reviewer
   id=$(ops-driver plan --quiet --json "$request" | plan_id)
   ops-driver evidence show "$id" | sed -n '/^## Changes/,/^## Warnings/p'
+  need=$(ops-driver evidence show --json "$id" | approvals_needed)
+  for reviewer in reviewer-b reviewer-c; do
+    [ "$need" -gt 0 ] || break
+    ops-driver approve "$id" --by "$reviewer" --comment "reviewed the plan's report.md"
+    need=$((need - 1))
+  done
   say "Apply: $id"
   ops-driver apply --quiet "$id"
 }
+
 
 run_request examples/requests/info-005-ec2-stop.yml
 run_request examples/requests/info-004-ec2-start.yml
@@ -49,7 +61,13 @@ echo "restored files:"; find "${OPS_SANDBOX_DIR:-$PWD/.sandbox}/restore" -type f
 # password so that STAT-012 can open the archive STAT-011 made.
 export ANSIBLE_VAULT_PASSWORD_FILE="${ANSIBLE_VAULT_PASSWORD_FILE:-$PWD/inventories/sandbox/vault-password}"
 export OPS_NAS_PASSWORD="${OPS_NAS_PASSWORD:-sandbox-nas-password-from-vault}"
-run_request examples/requests/stat-011-nas-prod-to-maint.yml
+say "A minor change (STAT-011 is 軽微): planned by operator-a, refused until approved by someone else"
+minor_id=$(ops-driver plan --quiet --json examples/requests/stat-011-nas-prod-to-maint.yml | plan_id)
+set +e; ops-driver apply --quiet "$minor_id"; echo "exit code: $? (no approval yet)"; set -e
+set +e; ops-driver approve "$minor_id" --by operator-a; echo "exit code: $? (the operator may not approve)"; set -e
+ops-driver approve "$minor_id" --by reviewer-b --comment "checked the file list and the target folder"
+ops-driver apply --quiet "$minor_id"
+echo "ledger head (write it on the ticket): $(ops-driver evidence head)"
 run_request examples/requests/stat-012-nas-maint-to-prod.yml
 run_request examples/requests/stat-006-release-maint-to-prod-nas.yml
 run_request examples/requests/stat-007-release-prod-nas-to-servers.yml

@@ -16,6 +16,7 @@ from ops_driver import operations
 from ops_driver.paths import project_root
 from ops_driver.sandbox import simulators
 from tests.integration.conftest import write_request
+from tests.support.approvals import approved
 
 pytestmark = pytest.mark.integration
 ROOT = project_root()
@@ -61,7 +62,7 @@ def test_release_imports_the_package_and_backs_up_what_it_replaces(ds: Path, tmp
     actions = {c["name"]: c["action"] for c in plan.changes}
     assert actions == {"AggregateMonthly": "create", "ConvWareki": "create", "LoadSales": "replace",
                        "PS_StatCommon": "create", "SC_CleanDates": "create", "SeqMonthly": "create"}
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert out.manifest["comparison"]["unpredicted"] == [] and out.manifest["comparison"]["not_done"] == []
     now = project_assets(ds)
@@ -88,7 +89,7 @@ def test_isx_package_from_the_maintenance_nas(ds: Path, tmp_path: Path) -> None:
     shutil.copy(ROOT / "examples" / "packages" / "release-R2026-11.isx", maint)
     req = _req(tmp_path, package="release/R2026-11/release-R2026-11.isx", package_location="maint_nas",
                project="STATDEV", replace=False)
-    out = operations.apply(operations.plan(req).run_id)
+    out = operations.apply(approved(operations.plan(req).run_id))
     assert out.exit_code == 0, out.message
     assert sorted(project_assets(ds, "STATDEV")) == PACKAGE_ASSETS
     assert out.manifest["evidence"]["backup"]["path"] is None
@@ -108,7 +109,7 @@ def test_failed_verification_restores_the_backup_and_exits_3(
     old = project_assets(ds)["LoadSales"]["sha256"]
     plan = operations.plan(_req(tmp_path))
     monkeypatch.setenv("DSSIM_FAULT", "import_drops:AggregateMonthly")
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3
     assert "AggregateMonthly is not listed by dsjob -ljobs" in out.message
     assert "the backup" in out.message and "was re-imported" in out.message
@@ -121,7 +122,7 @@ def test_export_without_archive_fails_and_imports_nothing(
     plan = operations.plan(_req(tmp_path))
     before = tree(ds)
     monkeypatch.setenv("DSSIM_FAULT", "export_no_archive")
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3
     assert "istool export exited 0 but wrote no archive" in out.message
     assert tree(ds) == before
@@ -200,7 +201,7 @@ def test_start_of_business_check_lists_the_jobs_and_changes_nothing(
     req = write_request(tmp_path / "c.yml", "STAT-001", {"project": "STATPRJ"})
     plan = operations.plan(req)
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     ev = out.manifest["evidence"]
     assert sorted(j["name"] for j in ev["jobs"]) == ["CheckDates", "LoadSales"]
@@ -223,7 +224,7 @@ def test_monthly_run_logs_with_a_csv_summary(ds: Path, tmp_path: Path) -> None:
     plan = operations.plan(req)
     assert not dest.exists()
     assert sorted(c["name"] for c in plan.changes) == ["CheckDates.log", "LoadSales.log", "summary.csv"]
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert (dest / "summary.csv").read_text().splitlines() == [
         "job,runs,last_status,warnings,fatals", "CheckDates,2,FATAL,0,1", "LoadSales,3,OK,1,0"]

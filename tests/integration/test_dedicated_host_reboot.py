@@ -11,6 +11,7 @@ import pytest
 from ops_driver import operations
 from ops_driver.errors import InvalidInput, PolicyRefused
 from tests.integration.conftest import ids_by_name, states, write_request
+from tests.support.approvals import approved
 
 pytestmark = pytest.mark.integration
 EMERGENCY = {"emergency": True, "emergency_reason": "host retirement notice from AWS, cannot wait"}
@@ -52,7 +53,7 @@ def test_plan_changes_nothing_and_apply_brings_back_exactly_what_ran(estate: Any
     assert "## Steps that would run" in report and "stays stopped" in report
     assert {c["name"]: c["changed"] for c in plan.changes} == {"joho-web01": True, "joho-ap01": True,
                                                                "joho-db01": False}
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert states(estate) == recorded  # every instance in its recorded state; db stayed stopped
     log = out.manifest["evidence"]["dedicated_hosts"]["log"]
@@ -74,7 +75,7 @@ def test_one_instance_that_fails_to_start_others_are_restored_and_it_is_named(
     plan = operations.plan(request(tmp_path))
     assert plan.exit_code == 0, plan.message
     proxied.never_reach_ids[ids["joho-ap01"]] = "running"  # joho-ap01 never comes back
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3, out.message
     assert "joho-ap01" in out.message and "Not back in their recorded state" in out.message
     not_back = out.manifest["evidence"]["dedicated_hosts"]["not_back"]
@@ -99,7 +100,7 @@ def test_another_day_is_refused_unless_an_emergency_change_with_a_reason(
     assert states(estate) == recorded
     plan = operations.plan(request(tmp_path, **EMERGENCY))
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     record = out.manifest["schedule"]
     assert record["scheduled"] is False and record["emergency"] is True
@@ -122,7 +123,7 @@ def test_a_host_that_is_not_available_is_refused_by_the_plan_before_any_stop(
     assert proxied.calls["StopInstances"] == 0 and proxied.calls["DescribeHosts"] >= 1
     assert states(estate) == recorded
     with pytest.raises(PolicyRefused, match="only a successful plan"):
-        operations.apply(plan.run_id)
+        operations.apply(approved(plan.run_id))
     assert states(estate) == recorded
 
 
@@ -136,7 +137,7 @@ def test_a_host_that_becomes_unavailable_after_the_plan_is_refused_by_the_apply_
     plan = operations.plan(request(tmp_path))
     assert plan.exit_code == 0, plan.message
     proxied.host_states[host] = "permanent-failure"
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 2, out.message
     assert f"{host} (sandbox-dh) is permanent-failure, not available" in out.message
     assert proxied.calls["StopInstances"] == 0
@@ -158,7 +159,7 @@ def test_an_instance_ec2_would_not_stop_is_refused_by_the_plan_before_any_stop(
         assert proxied.calls["StopInstances"] == 0 and proxied.calls["DescribeInstanceAttribute"] >= 2
         assert states(estate) == recorded
         with pytest.raises(PolicyRefused, match="only a successful plan"):
-            operations.apply(plan.run_id)
+            operations.apply(approved(plan.run_id))
         assert states(estate) == recorded
     finally:
         estate.modify_instance_attribute(InstanceId=guarded, DisableApiStop={"Value": False})

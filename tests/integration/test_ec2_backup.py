@@ -11,6 +11,7 @@ import pytest
 from ops_driver import operations
 from ops_driver.errors import InvalidInput
 from tests.integration.conftest import ids_by_name, write_request
+from tests.support.approvals import approved
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +68,7 @@ def test_ami_plan_changes_nothing_apply_makes_exactly_the_plan_and_is_idempotent
     [change] = plan.changes
     assert change["action"] == "create" and change["resource"] == f"ec2:image/(new for {web})"
 
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert out.manifest["comparison"]["matched"] == [f"ec2:image/new-for/{web}"]
     assert out.manifest["comparison"]["unpredicted"] == [] == out.manifest["comparison"]["not_done"]
@@ -89,7 +90,7 @@ def test_ami_plan_changes_nothing_apply_makes_exactly_the_plan_and_is_idempotent
     again = operations.plan(_ami(tmp_path, "REQ-A", "pre-change"))
     assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
     assert "already made" in again.changes[0]["note"]
-    assert operations.apply(again.run_id).exit_code == 0
+    assert operations.apply(approved(again.run_id)).exit_code == 0
     assert len(images(ec2)) == len(before[0]) + 1  # nothing new
 
 
@@ -104,8 +105,8 @@ def test_three_generations_prune_the_oldest_and_only_ours(clean: Any, tmp_path: 
     ec2 = clean
     ids = ids_by_name(ec2)
     web = ids["joho-web01"]
-    first = operations.apply(operations.plan(_ami(tmp_path, "REQ-1", "pre-change")).run_id)
-    second = operations.apply(operations.plan(_ami(tmp_path, "REQ-1", "post-change")).run_id)
+    first = operations.apply(approved(operations.plan(_ami(tmp_path, "REQ-1", "pre-change")).run_id))
+    second = operations.apply(approved(operations.plan(_ami(tmp_path, "REQ-1", "post-change")).run_id))
     assert first.exit_code == second.exit_code == 0
     oldest = first.changes[0]["resource"].split("/")[-1]
     # Foreign images: a similar name and tags but no CreatedBy; ours by tag but of another instance.
@@ -136,7 +137,7 @@ def test_three_generations_prune_the_oldest_and_only_ours(clean: Any, tmp_path: 
     planned = {(c["action"], c["resource"]) for c in plan.changes}
     assert planned == {("create", f"ec2:image/(new for {web})"), ("prune", f"ec2:image/{oldest}")}
     assert oldest in images(ec2)  # the plan pruned nothing
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     now = images(ec2)
     assert oldest not in now and not set(oldest_snaps) & set(snapshots(ec2))  # image and its snapshots gone
@@ -150,13 +151,13 @@ def test_three_generations_prune_the_oldest_and_only_ours(clean: Any, tmp_path: 
 def test_core_012_prunes_only(clean: Any, tmp_path: Path) -> None:
     ec2 = clean
     for gen in ("pre-change", "post-change"):
-        assert operations.apply(operations.plan(_ami(tmp_path, "REQ-G", gen)).run_id).exit_code == 0
+        assert operations.apply(approved(operations.plan(_ami(tmp_path, "REQ-G", gen)).run_id)).exit_code == 0
     req = write_request(tmp_path / "core.yml", "CORE-012", {"instances": ["joho-web01"], "retention": 1})
     plan = operations.plan(req)
     assert [c["action"] for c in plan.changes] == ["prune"]
     assert "cannot be undone" in (plan.path / "report.md").read_text()
     count = len(images(ec2))
-    assert operations.apply(plan.run_id).exit_code == 0
+    assert operations.apply(approved(plan.run_id)).exit_code == 0
     assert len(images(ec2)) == count - 1
 
 
@@ -171,7 +172,7 @@ def test_snapshots_of_every_volume_of_an_instance_and_by_volume_id(clean: Any, t
     plan = operations.plan(req)
     assert plan.exit_code == 0 and snapshots(ec2) == {}
     assert {c["resource"] for c in plan.changes} == {f"ec2:snapshot/(new for {v})" for v in vols.values()}
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     snaps = snapshots(ec2)
     assert {s["VolumeId"] for s in snaps.values()} == set(vols.values())
@@ -182,7 +183,7 @@ def test_snapshots_of_every_volume_of_an_instance_and_by_volume_id(clean: Any, t
     by_id = write_request(
         tmp_path / "vol.yml", "INFO-012", {"volumes": [vols["/dev/sdf"]], "generation": "post-change"}
     )
-    assert operations.apply(operations.plan(by_id).run_id).exit_code == 0
+    assert operations.apply(approved(operations.plan(by_id).run_id)).exit_code == 0
     assert len(snapshots(ec2)) == 3
 
 
@@ -226,7 +227,7 @@ def test_bad_retention_and_generation_label_exit_2_before_anything_runs(
 def test_ami_that_never_becomes_available_is_reported_not_deleted(proxied: Any, clean: Any, tmp_path: Path) -> None:
     plan = operations.plan(_ami(tmp_path, "REQ-T", "pre-change", wait_timeout=2))
     proxied.images_stuck = True
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3
     made = [c["resource"].split("/")[-1] for c in out.changes if c["action"] == "create"]
     assert len(made) == 1 and f"{made[0]} is pending" in out.message and "nothing pruned" in out.message

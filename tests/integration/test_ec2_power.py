@@ -16,6 +16,7 @@ from ops_driver.cli import main
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.paths import project_root
 from tests.integration.conftest import ids_by_name, states, write_request
+from tests.support.approvals import approved
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ def test_apply_stops_then_plan_predicts_no_change_then_start(estate: Any, tmp_pa
     untouched = {i: s for i, s in states(estate).items() if i not in (ids["joho-web01"], ids["joho-ap01"])}
     req = write_request(tmp_path / "stop.yml", "INFO-005", {"instances": ["joho-web01", ids["joho-ap01"]]})
     plan = operations.plan(req)
-    applied = operations.apply(plan.run_id)
+    applied = operations.apply(approved(plan.run_id))
     assert applied.exit_code == 0, applied.message
     now = states(estate)
     assert now[ids["joho-web01"]] == "stopped" and now[ids["joho-ap01"]] == "stopped"
@@ -63,7 +64,7 @@ def test_apply_stops_then_plan_predicts_no_change_then_start(estate: Any, tmp_pa
     assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
 
     start = write_request(tmp_path / "start.yml", "INFO-004", {"instances": ["joho-web01", "joho-ap01"]})
-    started = operations.apply(operations.plan(start).run_id)
+    started = operations.apply(approved(operations.plan(start).run_id))
     assert started.exit_code == 0, started.message
     assert states(estate)[ids["joho-web01"]] == "running"
     assert started.manifest["api_calls"].get("DescribeInstanceStatus", 0) >= 1  # waited for status checks
@@ -73,7 +74,7 @@ def test_reboot_is_a_real_reboot_and_warns(estate: Any, tmp_path: Path) -> None:
     req = write_request(tmp_path / "reboot.yml", "INFO-006", {"instances": ["joho-db01"]})
     plan = operations.plan(req)
     assert "operating system of every target instance is rebooted" in (plan.path / "report.md").read_text()
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert out.manifest["api_calls"].get("RebootInstances") == 1
     assert "StopInstances" not in out.manifest["api_calls"] and "StartInstances" not in out.manifest["api_calls"]
@@ -94,7 +95,7 @@ def test_refused_targets_exit_2_and_change_nothing(estate: Any, tmp_path: Path, 
     assert out.changes == []
     assert states(estate) == before
     with pytest.raises(PolicyRefused, match="only a successful plan"):
-        operations.apply(out.run_id)
+        operations.apply(approved(out.run_id))
     assert states(estate) == before
 
 
@@ -106,29 +107,29 @@ def test_prod_instance_id_is_refused_too(estate: Any, tmp_path: Path) -> None:
 
 def test_apply_of_unknown_plan_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="no evidence bundle"):
-        operations.apply("20260101T000000Z-INFO-005-plan-000000")
+        operations.apply(approved("20260101T000000Z-INFO-005-plan-000000"))
     assert main(["apply", "--quiet", "20260101T000000Z-INFO-005-plan-000000"]) == 2
 
 
 def test_second_apply_tampered_plan_and_changed_request_are_refused(estate: Any, tmp_path: Path) -> None:
     req = write_request(tmp_path / "r.yml", "INFO-005", {"instances": ["joho-web01"]})
     plan = operations.plan(req)
-    assert operations.apply(plan.run_id).exit_code == 0
+    assert operations.apply(approved(plan.run_id)).exit_code == 0
     with pytest.raises(PolicyRefused, match="already applied"):
-        operations.apply(plan.run_id)
+        operations.apply(approved(plan.run_id))
 
     plan2 = operations.plan(write_request(tmp_path / "r2.yml", "INFO-004", {"instances": ["joho-web01"]}))
     changes = plan2.path / "changes.json"
     changes.write_text(changes.read_text().replace('"stopped"', '"running"', 1))
     assert main(["evidence", "verify", plan2.run_id]) == 4
     with pytest.raises(PolicyRefused, match="does not verify"):
-        operations.apply(plan2.run_id)
+        operations.apply(approved(plan2.run_id))
 
     req3 = write_request(tmp_path / "r3.yml", "INFO-004", {"instances": ["joho-web01"]})
     plan3 = operations.plan(req3)
     req3.write_text(req3.read_text().replace("integration test", "edited after the plan"))
     with pytest.raises(PolicyRefused, match="changed since the plan"):
-        operations.apply(plan3.run_id)
+        operations.apply(approved(plan3.run_id))
     assert states(estate)[ids_by_name(estate)["joho-web01"]] == "stopped"
 
 
@@ -136,7 +137,7 @@ def test_drift_between_plan_and_apply_is_refused_with_exit_4(estate: Any, tmp_pa
     ids = ids_by_name(estate)
     plan = operations.plan(write_request(tmp_path / "r.yml", "INFO-005", {"instances": ["joho-web01", "joho-ap01"]}))
     estate.stop_instances(InstanceIds=[ids["joho-ap01"]])  # somebody else acts between plan and apply
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 4 and out.message.startswith("DRIFT:") and ids["joho-ap01"] in out.message
     assert states(estate)[ids["joho-web01"]] == "running"  # nothing was done
 
@@ -147,7 +148,7 @@ def test_apply_acts_on_the_planned_ids_even_if_name_tags_move(estate: Any, tmp_p
     estate.create_tags(Resources=[ids["joho-web01"]], Tags=[{"Key": "Name", "Value": "joho-web01-renamed"}])
     estate.create_tags(Resources=[ids["joho-ap01"]], Tags=[{"Key": "Name", "Value": "joho-web01"}])
     try:
-        out = operations.apply(plan.run_id)
+        out = operations.apply(approved(plan.run_id))
         assert out.exit_code == 0, out.message
         assert states(estate)[ids["joho-web01"]] == "stopped" and states(estate)[ids["joho-ap01"]] == "running"
     finally:
@@ -181,7 +182,7 @@ def test_cli_json_keeps_stdout_to_one_object(estate: Any, tmp_path: Path, capsys
 def test_throttling_is_retried(proxied: Any, estate: Any, tmp_path: Path) -> None:
     plan = operations.plan(write_request(tmp_path / "r.yml", "INFO-005", {"instances": ["joho-web01"]}))
     proxied.throttle["StopInstances"] = 3
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert proxied.calls["StopInstances"] >= 4  # three refused with RequestLimitExceeded, then done
     assert states(estate)[ids_by_name(estate)["joho-web01"]] == "stopped"
@@ -192,7 +193,7 @@ def test_timeout_is_reported_with_the_state_and_exit_3(proxied: Any, estate: Any
     req = write_request(tmp_path / "r.yml", "INFO-005", {"instances": ["joho-web01"], "wait_timeout": 2})
     plan = operations.plan(req)
     proxied.never_reach["stopped"] = True
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3
     assert "Timed out after 2s waiting for stopped" in out.message
     assert f"{ids['joho-web01']} is stopping" in out.message
@@ -207,7 +208,7 @@ def test_status_checks_that_never_pass_time_out(proxied: Any, estate: Any, tmp_p
     plan = operations.plan(write_request(tmp_path / "r.yml", "INFO-004",
                                          {"instances": ["joho-web01"], "wait_timeout": 2}))
     proxied.status_checks_stuck = True
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3 and "(status checks not ok)" in out.message
 
 
@@ -268,7 +269,7 @@ def test_stop_of_an_instance_with_stop_protection_is_refused_by_the_plan(
         assert proxied.calls["StopInstances"] == 0
         assert states(estate) == before
         with pytest.raises(PolicyRefused, match="only a successful plan"):
-            operations.apply(out.run_id)
+            operations.apply(approved(out.run_id))
         assert states(estate) == before
     finally:
         estate.terminate_instances(InstanceIds=[guarded])

@@ -15,6 +15,7 @@ import yaml
 from ops_driver import evidence, operations, sandbox
 from ops_driver.paths import project_root
 from tests.integration.conftest import write_request
+from tests.support.approvals import approved
 
 pytestmark = pytest.mark.integration
 COMM = ["esa-comm-sandbox01", "esa-comm-sandbox02"]
@@ -83,7 +84,7 @@ def test_inventory_writes_csv_and_difference_and_changes_nothing(esa: Esa, tmp_p
     before = esa.snapshot()
     plan = operations.plan(_req(tmp_path, operation="inventory"))
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert esa.snapshot() == before
     assert not any(line == "commit" for n in COMM for line in esa.lines(n))
@@ -113,7 +114,7 @@ def test_change_adds_on_every_appliance_of_the_group_check_mode_first(esa: Esa, 
     assert all(c["after"]["add"] == ["203.0.113.25", ".mail.example.org"] for c in plan.changes if c["changed"])
     stdout = _bundle_text(plan, "stdout.txt")
     assert "+203.0.113.25" in stdout  # the diff a reviewer reads
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert out.manifest["comparison"]["unpredicted"] == [] and out.manifest["comparison"]["not_done"] == []
     for host in COMM:
@@ -133,7 +134,7 @@ def test_delete_reports_an_entry_that_is_not_there(esa: Esa, tmp_path: Path) -> 
     plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["BLACKLIST"],
                                 delete=["203.0.113.66", "198.51.100.200"]))
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     for host in COMM:
         assert "203.0.113.66" not in esa.entries(host, "BLACKLIST")
@@ -146,7 +147,7 @@ def test_delete_reports_an_entry_that_is_not_there(esa: Esa, tmp_path: Path) -> 
 def test_reconcile_makes_every_appliance_equal_to_the_desired_state(esa: Esa, tmp_path: Path) -> None:
     plan = operations.plan(_req(tmp_path, operation="reconcile"))
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     want = DESIRED["comm"]["InboundMail"]
     for host in COMM:
@@ -199,7 +200,7 @@ def test_failed_commit_on_the_second_appliance_restores_it_and_names_the_first_d
     plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
     assert plan.exit_code == 0, plan.message
     esa.arm(COMM[1], "commit_fail", 1)
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3, out.message
     assert "commit failed" in out.message
     assert "done before it: esa-comm-sandbox01" in out.message and "not started: none" in out.message
@@ -214,7 +215,7 @@ def test_failed_commit_on_the_first_appliance_never_touches_the_second(esa: Esa,
     plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
     assert plan.exit_code == 0, plan.message
     esa.arm(COMM[0], "commit_fail", 1)
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3
     assert "done before it: none" in out.message and "not started: esa-comm-sandbox02" in out.message
     # the second appliance was only read (plan, preflight): never edited, never committed
@@ -226,7 +227,7 @@ def test_connection_dropped_during_commit_is_checked_in_a_new_session(esa: Esa, 
     before = esa.snapshot()
     plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["BLACKLIST"], delete=["203.0.113.66"]))
     esa.arm(COMM[0], "disconnect_on_commit", 1)
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3
     assert esa.snapshot() == before
     restore = out.manifest["evidence"]["esa"][COMM[0]]["restore"]
@@ -236,7 +237,7 @@ def test_connection_dropped_during_commit_is_checked_in_a_new_session(esa: Esa, 
 def test_password_never_reaches_evidence_or_output(esa: Esa, tmp_path: Path) -> None:
     password = (esa.dir / "password").read_text().strip()
     plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     for b in (plan, out):
         for f in b.path.iterdir():
@@ -293,7 +294,7 @@ def test_a_sender_group_changed_since_the_plan_is_drift_and_nothing_is_committed
     whitelist = next(g for g in state["listeners"][0]["sender_groups"] if g["name"] == "WHITELIST")
     whitelist["hosts"].append("198.51.100.99")
     esa.sim.write_state(sandbox.esa.state_file(esa.dir, COMM[1]), state)
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 4, out.message
     assert "DRIFT: esa-comm-sandbox02.example.jp InboundMail/WHITELIST changed since the plan" in out.message
     assert "preflight check; nothing was changed on any appliance" in out.message

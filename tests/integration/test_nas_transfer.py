@@ -14,6 +14,7 @@ from ops_driver import operations, sandbox
 from ops_driver.errors import InvalidInput
 from ops_driver.paths import project_root
 from tests.integration.conftest import write_request
+from tests.support.approvals import approved
 
 pytestmark = pytest.mark.integration
 PASSWORD = "integration-test-password-7f3a"
@@ -72,7 +73,7 @@ def test_plan_lists_files_and_writes_nothing_apply_copies_with_equal_manifests(n
     src = nas / "prod" / "work" / "2026-11" / "summary.csv"
     summary = next(c for c in plan.changes if c["name"] == "summary.csv")
     assert summary["after"] == {"size": src.stat().st_size, "sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     ev = out.manifest["evidence"]
     assert list(ev["manifests"]) == ["nas-sandbox"]
@@ -96,12 +97,12 @@ def test_from_prod_unencrypted_personal_data_is_refused(nas: Path, tmp_path: Pat
 def test_encrypted_round_trip_and_the_password_never_reaches_evidence(
     nas: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = operations.apply(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id)
+    out = operations.apply(approved(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id))
     assert out.exit_code == 0, out.message
     archive = nas / "maint" / "from-prod" / "REQ-TEST-001.zip"
     assert archive.is_file()
     back = _extract_request(tmp_path)
-    res = operations.apply(operations.plan(back).run_id)
+    res = operations.apply(approved(operations.plan(back).run_id))
     assert res.exit_code == 0, res.message
     assert tree(nas / "prod" / "work" / "returned") == tree(nas / "prod" / "work" / "2026-11")
     captured = capsys.readouterr()
@@ -114,7 +115,7 @@ def test_encrypted_round_trip_and_the_password_never_reaches_evidence(
 def test_wrong_password_on_extract_is_refused_by_plan_and_apply_leaving_nothing(
     nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert operations.apply(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id).exit_code == 0
+    assert operations.apply(approved(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id)).exit_code == 0
     before = tree(nas)
     monkeypatch.setenv("OPS_NAS_PASSWORD", "not-the-password")
     back = _extract_request(tmp_path)
@@ -126,7 +127,7 @@ def test_wrong_password_on_extract_is_refused_by_plan_and_apply_leaving_nothing(
     plan = operations.plan(back)
     assert plan.exit_code == 0, plan.message
     monkeypatch.setenv("OPS_NAS_PASSWORD", "not-the-password")
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 2 and "wrong password" in out.message
     returned = nas / "prod" / "work" / "returned"
     assert not returned.exists() or [p for p in returned.rglob("*") if p.is_file()] == []
@@ -134,7 +135,7 @@ def test_wrong_password_on_extract_is_refused_by_plan_and_apply_leaving_nothing(
 
 def test_the_plan_lists_what_extraction_writes_and_refuses_existing_files(nas: Path, tmp_path: Path) -> None:
     """A plan that passes can be applied: an extraction onto existing files is refused by the plan (issue #17)."""
-    assert operations.apply(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id).exit_code == 0
+    assert operations.apply(approved(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id)).exit_code == 0
     back = _extract_request(tmp_path)
     plan = operations.plan(back)
     assert plan.exit_code == 0, plan.message
@@ -164,7 +165,7 @@ def test_vault_password_source_encrypts_with_the_inventory_vault(
     vault_password_file = project_root() / "inventories" / "sandbox" / "vault-password"
     monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(vault_password_file))
     req = _req(tmp_path, compression="zip", encryption="aes256", password_source="vault")
-    out = operations.apply(operations.plan(req).run_id)
+    out = operations.apply(approved(operations.plan(req).run_id))
     assert out.exit_code == 0, out.message
     with pyzipper.AESZipFile(nas / "maint" / "from-prod" / "REQ-TEST-001.zip") as z:
         z.setpassword(VAULT_PASSWORD.encode())
@@ -196,7 +197,7 @@ def test_encryption_without_a_password_is_refused(nas: Path, tmp_path: Path, mon
 
 def test_existing_files_are_kept_unless_overwrite_then_backed_up(nas: Path, tmp_path: Path) -> None:
     params = {"personal_data": False, "personal_data_reason": "test data"}
-    assert operations.apply(operations.plan(_req(tmp_path, **params)).run_id).exit_code == 0
+    assert operations.apply(approved(operations.plan(_req(tmp_path, **params)).run_id)).exit_code == 0
     (nas / "prod" / "work" / "2026-11" / "summary.csv").write_text("month,count\n2026-11,9999\n")
     out = operations.plan(_req(tmp_path, **params))
     assert out.exit_code == 2 and "set overwrite: true" in out.message
@@ -215,7 +216,7 @@ def test_existing_files_are_kept_unless_overwrite_then_backed_up(nas: Path, tmp_
         )
     )
     assert {c["name"]: c["action"] for c in plan.changes}["summary.csv"] == "overwrite"
-    assert operations.apply(plan.run_id).exit_code == 0
+    assert operations.apply(approved(plan.run_id)).exit_code == 0
     assert (nas / "maint" / "from-prod" / "summary.csv").read_text() == "month,count\n2026-11,9999\n"
     assert (nas / "maint" / "from-prod" / "summary.csv.bak-REQ-OVR").read_text() == "month,count\n2026-11,1234\n"
 
@@ -259,13 +260,13 @@ def test_release_distribution_to_the_production_nas_and_every_server(nas: Path, 
     r6 = write_request(
         tmp_path / "r6.yml", "STAT-006", {"source_dir": "release/R2026-11", "dest_dir": "release/R2026-11"}
     )
-    assert operations.apply(operations.plan(r6).run_id).exit_code == 0
+    assert operations.apply(approved(operations.plan(r6).run_id)).exit_code == 0
     released = nas / "prod" / "release" / "R2026-11" / "jobs.dsx"
     assert released.read_bytes() == (nas / "maint" / "release" / "R2026-11" / "jobs.dsx").read_bytes()
     r7 = write_request(tmp_path / "r7.yml", "STAT-007", {"source_dir": "release/R2026-11", "dest_dir": "R2026-11"})
     plan = operations.plan(r7)
     assert sorted(c["host"] for c in plan.changes) == ["stat-ap01", "stat-ap02"]
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     digest = hashlib.sha256(released.read_bytes()).hexdigest()
     manifests = out.manifest["evidence"]["manifests"]

@@ -15,6 +15,7 @@ from ops_driver import operations
 from ops_driver.cli import main
 from ops_driver.policy import JST
 from tests.integration.conftest import write_request
+from tests.support.approvals import approved
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ def test_report_of_the_month_holds_the_sandbox_runs(estate: Any, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     stop = write_request(tmp_path / "stop.yml", "INFO-005", {"instances": ["joho-web01"]}, ticket="REQ-REC-001")
     plan = operations.plan(stop)
-    applied = operations.apply(plan.run_id)
+    applied = operations.apply(approved(plan.run_id))
     assert plan.exit_code == 0 and applied.exit_code == 0, applied.message
     refused = operations.plan(write_request(tmp_path / "prod.yml", "INFO-005", {"instances": ["prod-joho-web01"]},
                                             ticket="REQ-REC-002"))

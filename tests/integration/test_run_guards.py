@@ -16,6 +16,7 @@ import yaml
 from ops_driver import evidence, operations
 from ops_driver.catalog import Catalog, load_catalog
 from tests.integration.conftest import ids_by_name, states, write_request
+from tests.support.approvals import approved
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,7 @@ def test_a_read_only_task_whose_apply_changed_fails_and_the_record_says_so(estat
     plan = operations.plan(path)  # the catalog as it is: planned
     assert plan.exit_code == 0, plan.message
     assert plan.manifest["change_class"] == "major" and plan.manifest["change_class_catalog"] == "standard"
-    out = operations.apply(plan.run_id, catalog=_read_only_catalog("INFO-005"))
+    out = operations.apply(approved(plan.run_id), catalog=_read_only_catalog("INFO-005"))
     web01 = ids_by_name(estate)["joho-web01"]
     assert (out.status, out.exit_code) == ("failed", 3)
     assert f"the apply changed 1 resource(s): aws-sandbox ec2:instance/{web01} (stop)" in out.message

@@ -12,6 +12,7 @@ import pytest
 from ops_driver import operations, sandbox
 from ops_driver.errors import InvalidInput
 from tests.integration.conftest import write_request
+from tests.support.approvals import approved
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def test_plan_writes_nothing_apply_downloads_and_records_hashes(restore: Path, t
         (f"s3://{sandbox.BUCKET}/restore/app/config.yml", "create"),
         (f"s3://{sandbox.BUCKET}/restore/app/data/users.csv", "create"),
     }
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert out.manifest["comparison"]["unpredicted"] == [] and len(out.manifest["comparison"]["matched"]) == 2
     got = files(restore)
@@ -58,7 +59,7 @@ def test_plan_writes_nothing_apply_downloads_and_records_hashes(restore: Path, t
 
 
 def test_single_key(restore: Path, tmp_path: Path) -> None:
-    out = operations.apply(operations.plan(_req(tmp_path, key="restore/db/dump.sql")).run_id)
+    out = operations.apply(approved(operations.plan(_req(tmp_path, key="restore/db/dump.sql")).run_id))
     assert out.exit_code == 0
     assert files(restore) == {"REQ-1/dump.sql": sandbox.BUCKET_OBJECTS["restore/db/dump.sql"]}
 
@@ -74,7 +75,7 @@ def test_existing_file_is_never_overwritten_silently(restore: Path, tmp_path: Pa
     [change] = plan.changes
     assert change["action"] == "overwrite"
     assert change["before"]["sha256"] == hashlib.sha256(b"local edits\n").hexdigest()
-    assert operations.apply(plan.run_id).exit_code == 0
+    assert operations.apply(approved(plan.run_id)).exit_code == 0
     assert old.read_bytes() == sandbox.BUCKET_OBJECTS["restore/db/dump.sql"]
 
 
@@ -115,7 +116,7 @@ def test_missing_bucket_key_or_prefix_exit_2(
 def test_failure_half_way_leaves_nothing_behind(proxied: Any, restore: Path, tmp_path: Path) -> None:
     plan = operations.plan(_req(tmp_path, prefix="restore/app/"))
     proxied.s3_denied_keys.add("restore/app/data/users.csv")
-    out = operations.apply(plan.run_id)
+    out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3 and "nothing was written" in out.message
     assert [p for p in restore.rglob("*") if p.is_file()] == []  # no file, no staged part
 
@@ -199,7 +200,7 @@ def test_an_archived_object_is_refused_until_restored(restore: Path, tmp_path: P
         assert 'ongoing-request="false"' in s3.head_object(Bucket=sandbox.BUCKET, Key="cold/old.csv")["Restore"]
         plan = operations.plan(_req(tmp_path, prefix="cold/"))
         assert plan.exit_code == 0, plan.message
-        out = operations.apply(plan.run_id)
+        out = operations.apply(approved(plan.run_id))
         assert out.exit_code == 0, out.message
         assert files(restore) == {"REQ-1/old.csv": b"id\n1\n", "REQ-1/ir.csv": b"id\n2\n"}
     finally:

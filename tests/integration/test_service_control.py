@@ -19,6 +19,7 @@ import pytest
 
 from ops_driver import operations, sandbox
 from tests.integration.conftest import write_request
+from tests.support.approvals import approved
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +57,7 @@ def states(web: dict[str, Any]) -> dict[str, str]:
 def run(path: Path) -> tuple[operations.Outcome, operations.Outcome]:
     plan = operations.plan(path)
     assert plan.exit_code == 0, plan.message
-    return plan, operations.apply(plan.run_id)
+    return plan, operations.apply(approved(plan.run_id))
 
 
 def test_close_serves_the_sorry_page_and_open_brings_the_site_back(web: dict[str, Any], tmp_path: Path) -> None:
@@ -68,7 +69,7 @@ def test_close_serves_the_sorry_page_and_open_brings_the_site_back(web: dict[str
     assert [(c["resource"], c["action"]) for c in plan.changes] == [("service:joho-web-sandbox01/joho-web", "stopped")]
     report = (plan.path / "report.md").read_text(encoding="utf-8")
     assert "## Steps that would run" in report and web["sorry_marker"] in report  # the reviewer sees the poll
-    closed = operations.apply(plan.run_id)
+    closed = operations.apply(approved(plan.run_id))
     assert closed.exit_code == 0, closed.message
     assert states(web)["joho-web"] == "STOPPED" and states(web)["joho-lb"] == "RUNNING"
     status, body = get(web["public_url"])

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ops_driver import evidence, governance, ledger
+from ops_driver.catalog import load_catalog
+from ops_driver.contract import RunRecord
 
 UTC = dt.UTC
 
@@ -29,8 +31,10 @@ def run(base: Path, kind: str, task: str, at: dt.datetime, *, environment: str =
         "ended_at": evidence.iso(at + dt.timedelta(minutes=minutes)), "status": status, "exit_code": exit_code,
         "message": "" if exit_code == 0 else f"{task} {status}", "check_mode": kind == "plan",
         **({"plan_id": plan_id} if plan_id else {}), **manifest}
-    b = evidence.write_bundle(run_id, m, {"task": task, "environment": environment}, changes or [], [], "", "# r\n",
-                              evidence.Scrubber([]), base)
+    rec = RunRecord(kind=kind, run_id=run_id, task=load_catalog().get(task), request={"task": task,
+                    "environment": environment}, manifest=m, changes=changes or [], targets=[], warnings=[],
+                    skipped=[], failures=[], comparison=None, attachments={}, events=[], stdout="", report="# r\n")
+    b = evidence.write_bundle(rec, evidence.Scrubber([]), base)
     if record:
         ledger.append(base, kind, run_id, governance.manifest_sha256(b), ref=plan_id, now=at)
     return run_id

@@ -71,29 +71,6 @@ def test_malformed_policy_is_invalid_input_naming_the_field(tmp_path: Path, chan
 # ---------------------------------------------------------------- class and operator
 
 
-@pytest.mark.parametrize(("task", "requested", "reason", "want"), [
-    ("standard", None, None, "standard"), ("minor", None, None, "minor"), ("standard", "minor", None, "minor"),
-    ("minor", "major", None, "major"), ("major", "major", None, "major"), ("major", "emergency", "outage", "emergency"),
-    ("standard", "emergency", " disk full ", "emergency"),
-])
-def test_a_request_may_raise_its_class(task: str, requested: str | None, reason: str | None, want: str) -> None:
-    assert governance.effective_class(task, requested, reason, POLICY) == want
-
-
-@pytest.mark.parametrize(("task", "requested", "reason", "message"), [
-    ("minor", "standard", None, "would lower the task's class 'minor'"),
-    ("major", "minor", None, "would lower"),
-    ("minor", "urgent", None, "not a change class"),
-    ("minor", "emergency", None, "needs a non-empty emergency_reason"),
-    ("minor", "emergency", "  ", "needs a non-empty emergency_reason"),
-])
-def test_lowering_or_an_emergency_without_reason_is_refused(task: str, requested: str, reason: str | None,
-                                                             message: str) -> None:
-    with pytest.raises(InvalidInput, match=message) as e:
-        governance.effective_class(task, requested, reason, POLICY)
-    assert e.value.exit_code == 2 and "change_class" in str(e.value)
-
-
 def test_operator_comes_from_the_option_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_OPERATOR", "env-operator")
     assert governance.operator("cli-operator") == "cli-operator"
