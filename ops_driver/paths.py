@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import InvalidInput
+
 
 def project_root() -> Path:
     """The repository root: ``$OPS_PROJECT_DIR`` or the folder above this package."""
@@ -38,3 +40,14 @@ def inventory_dir(environment: str) -> Path:
 
 
 ENVIRONMENTS = ("prod", "dr", "maint", "sandbox")
+
+
+def read_text(path: Path, what: str, fix: str = "", error: type[InvalidInput] = InvalidInput) -> str:
+    """The UTF-8 text of ``path``; ``error`` (an InvalidInput: exit 2) naming the file and ``what`` it should be
+    when it is missing (with ``fix``, how to make it) or unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}" + (f"; {fix}" if fix else "")) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"{path}: cannot read the {what}: {e}") from None

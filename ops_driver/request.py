@@ -30,7 +30,7 @@ import yaml
 
 from .catalog import CHANGE_CLASSES, TIMEOUT_MINUTES_MAX, Catalog, Param, Task
 from .errors import InvalidInput
-from .paths import ENVIRONMENTS, inventory_dir
+from .paths import ENVIRONMENTS, inventory_dir, read_text
 
 REDACTED = "********"
 
@@ -277,10 +277,4 @@ def _timeout_minutes(task: Task, data: dict[str, Any]) -> tuple[int | None, str 
 
 def load_request(path: Path, catalog: Catalog) -> Request:
     """Read and validate a request file. Raises InvalidInput when it cannot be read or is invalid."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such request file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidInput(f"{path}: cannot read the request file: {e}") from None
-    return parse_request(text, catalog, source=str(path))
+    return parse_request(read_text(path, "request file"), catalog, source=str(path))

@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from ..errors import InvalidInput
-from ..paths import project_root
+from ..paths import project_root, read_text
 
 MIN_YEAR, MAX_YEAR = 2000, 2099  # the holidays library knows Japan's calendar up to 2099
 WEEKEND = (5, 6)  # Saturday, Sunday (datetime weekday numbers)
@@ -225,12 +225,7 @@ def read_yaml(path: Path, what: str, fix: str, error: type[InvalidInput] = Calen
     Raises ``error`` (an InvalidInput: exit 2) when the file is missing (with ``fix``), unreadable or not YAML
     (naming the line and column).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error(f"{path}: no such {what}; {fix}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise error(f"{path}: cannot read the {what}: {e}") from None
+    text = read_text(path, what, fix, error)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
