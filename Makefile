@@ -75,7 +75,7 @@ demo: venv sysdeps
 # the CPU the workers leave idle while they wait on servers, not theirs. Its output is printed after pytest's, and
 # either failing fails the target.
 test: venv sysdeps
-	ruff check ops_driver tests library module_utils filter_plugins bench scripts
+	ruff check ops_driver tests library module_utils doc_fragments filter_plugins bench scripts
 	mypy
 	@mkdir -p $(ANSIBLE_HOME); nice -n 15 ansible-lint --offline --profile production > $(ANSIBLE_HOME)/ansible-lint.out 2>&1 & al=$$!; \
 	  start=$$(date +%s); $(PY) -m pytest -n $(WORKERS) --dist load --maxschedchunk 1 --durations=15 $(PYTEST_OPTS) tests; rc=$$?; \
