@@ -295,6 +295,14 @@ def cmd_tower_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tower_ee(args: argparse.Namespace) -> int:
+    from . import ee
+
+    written = ee.write(Path(args.out) if args.out else None)
+    _emit(args, {"files": [str(f) for f in written]}, "\n".join(f"wrote {f}" for f in written))
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -364,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     te.add_argument("--scm-url", help="Git URL AWX clones the project from (default: the remote 'origin')")
     te.add_argument("--scm-branch", default="main", help="branch of the project (default main)")
     te.set_defaults(func=cmd_tower_export)
+    tee = twsub.add_parser("ee", help="write execution-environment.yml (ansible-builder 3) from requirements.lock",
+                           parents=[common])
+    tee.add_argument("--out", help="folder to write into (default: the project)")
+    tee.set_defaults(func=cmd_tower_ee)
     return p
 
 
