@@ -1,9 +1,11 @@
 # Action plugin work_request_check: validate the work request of an AWX / Ansible Tower job before anything runs.
 #
-# The first task of every operation playbook, run only when the job comes from AWX or Tower (`awx_job_id` or
-# `tower_job_id` is defined), so a run through ops-driver (which has already validated the request file) costs
-# nothing. It builds the work request from the job's variables — the survey answers `ops_survey_<parameter>`,
-# `ops_ticket`, `ops_requested_by`, `ops_reason` and the inventory's `ops_environment` — and validates it with
+# The first task of every operation playbook. It checks only a job that comes from AWX or Tower (`awx_job_id` or
+# `tower_job_id` is defined); for any other run (ops-driver has already validated the request file) it returns at
+# once, without importing anything, and reports ok - not skipped, so that no plan's report lists it among the
+# tasks skipped in check mode. For an AWX job it builds the work request from the job's variables — the survey
+# answers `ops_survey_<parameter>`, `ops_ticket`, `ops_requested_by`, `ops_reason` and the inventory's
+# `ops_environment` — and validates it with
 # ops_driver.request, the code `ops-driver plan` runs: the same JSON Schema from the catalog, the same messages. An
 # invalid request fails the task with `INVALID INPUT: AWX job <id>: <field>: …` before any other task; a valid one
 # hands the typed parameters (catalog defaults filled in) to the play as host facts: a list typed as lines in a
@@ -16,7 +18,6 @@
 #     work_request_check:
 #       task: INFO-005
 #     run_once: true
-#     when: awx_job_id is defined or tower_job_id is defined
 
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ class ActionModule(ActionBase):
         task_id = self._task.args.get("task")
         if not isinstance(task_id, str) or not task_id:
             raise AnsibleActionFail("work_request_check: give task: <catalog ID> (the playbook's operation)")
+        if not any(task_vars.get(v) not in (None, "") for v in ("awx_job_id", "tower_job_id")):
+            result.update(changed=False, msg="not an AWX / Tower job: nothing to check here")
+            return result
         catalog_mod, survey, invalid_input = _ops_driver()
         try:
             catalog = catalog_mod.load_catalog()
