@@ -47,7 +47,7 @@ $(STAMP): requirements.lock requirements-uv.lock pyproject.toml
 # unless /usr/sbin/policy-rc.d already exits 101, a temporary one that does is put in place for the install and
 # removed afterwards (any other policy-rc.d found is put back).
 SYSDEPS := 7z:p7zip-full rsync:rsync nginx:nginx haproxy:haproxy chromium:chromium chromedriver:chromium-driver \
-	/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf:fonts-ipafont-gothic
+	/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf:fonts-ipafont-gothic gpg:gnupg
 sysdeps:
 	@missing=; for pair in $(SYSDEPS); do need=$${pair%%:*}; \
 	  if [ "$${need#/}" != "$$need" ]; then [ -e "$$need" ]; else command -v "$$need" >/dev/null; fi || missing="$$missing $${pair#*:}"; done; \
@@ -128,3 +128,24 @@ lock: venv
 clean:
 	-ops-driver sandbox down
 	rm -rf $(VENV) .ansible-home .pytest_cache .mypy_cache .ruff_cache
+
+# AWX / Ansible Tower (issue #16). `make ee`: execution-environment.yml and execution-environment/ from the lock file
+# (ansible-builder 3; building the image needs a container engine: ansible-builder build). GnuPG (SYSDEPS) signs.
+ee: venv
+	ops-driver tower ee
+
+# `make sign`: sign the committed project content with ansible-sign (GPG), for AWX's content signing verification.
+# The files of HEAD (git archive: no uncommitted change, no local file) are signed as MANIFEST.in selects them, the
+# signature is verified, and .ansible-sign/ (the SHA-256 list and its detached signature) is copied here: commit it.
+# GNUPGHOME and SIGN_KEY (a key fingerprint; default the first secret key) choose the key; without a terminal set
+# GPG_TTY (the agent asks for the passphrase). SIGN_TREE=DIR signs DIR in place (the test does). Never commit a key.
+SIGN_TREE ?=
+.PHONY: ee sign
+sign: venv
+	@set -euo pipefail; tree="$(SIGN_TREE)"; tmp=; \
+	if [ -z "$$tree" ]; then tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; tree=$$tmp; \
+	  git archive --format=tar HEAD | tar -x -C "$$tree"; fi; \
+	home=$${GNUPGHOME:+--gnupg-home $$GNUPGHOME}; \
+	ansible-sign project gpg-sign $$home $${SIGN_KEY:+--fingerprint $$SIGN_KEY} "$$tree"; \
+	ansible-sign project gpg-verify $$home "$$tree"; \
+	if [ -n "$$tmp" ]; then rm -rf .ansible-sign; cp -r "$$tree/.ansible-sign" .; echo "signed HEAD: commit .ansible-sign/"; fi

@@ -386,6 +386,39 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- tower
+
+def cmd_tower_export(args: argparse.Namespace) -> int:
+    from . import tower
+
+    envs = tower.parse_environments(args.environments)
+    settings = tower.Settings(organization=args.organization, project=args.project,
+                              scm_url=args.scm_url if args.scm_url is not None else tower.origin_url(),
+                              scm_branch=args.scm_branch)
+    if not settings.scm_url:
+        _err("ops-driver: tower export: no --scm-url and no git remote 'origin': set the project's scm_url "
+             f"(tower_project.scm_url in {tower.VARS_FILE}) before applying")
+    result = tower.export(envs, settings)
+    files = tower.write(result, Path(args.out))
+    lines = [f"wrote {f}" for f in files]
+    lines.append(f"{len(result.job_templates)} job template(s), {len(result.workflows)} approval workflow(s) "
+                 f"for {', '.join(envs)}")
+    lines += [f"  workflow {w}" for w in result.workflows]
+    lines += [tower.RBAC_NOTE, f"apply: ansible-playbook playbooks/tower_configure.yml -e @{files[0]}   "
+              f"or: awx import < {files[1]}"]
+    _emit(args, {"files": [str(f) for f in files], "environments": envs, "job_templates": result.job_templates,
+                 "workflows": result.workflows, "rbac": tower.RBAC_NOTE}, "\n".join(lines))
+    return 0
+
+
+def cmd_tower_ee(args: argparse.Namespace) -> int:
+    from . import ee
+
+    written = ee.write(Path(args.out) if args.out else None)
+    _emit(args, {"files": [str(f) for f in written]}, "\n".join(f"wrote {f}" for f in written))
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -473,6 +506,23 @@ def build_parser() -> argparse.ArgumentParser:
     sb = sub.add_parser("sandbox", help="the embedded sandbox estate on 127.0.0.1", parents=[common])
     sb.add_argument("action", choices=["up", "down", "status"])
     sb.set_defaults(func=cmd_sandbox)
+
+    tw = sub.add_parser("tower", help="AWX / Ansible Tower: job templates, surveys, approval workflows",
+                        parents=[common])
+    twsub = tw.add_subparsers(dest="tower_command", required=True)
+    te = twsub.add_parser("export", help="write tower_vars.yml (awx.awx modules) and awx-import.json (awx import)",
+                          parents=[common])
+    te.add_argument("--environments", help="comma-separated environments (default prod,dr,maint)")
+    te.add_argument("--out", default="tower-export", help="output folder (default ./tower-export)")
+    te.add_argument("--organization", default="Default", help="AWX organization (default Default)")
+    te.add_argument("--project", default="ops-automation-collection", help="AWX project name")
+    te.add_argument("--scm-url", help="Git URL AWX clones the project from (default: the remote 'origin')")
+    te.add_argument("--scm-branch", default="main", help="branch of the project (default main)")
+    te.set_defaults(func=cmd_tower_export)
+    tee = twsub.add_parser("ee", help="write execution-environment.yml (ansible-builder 3) from requirements.lock",
+                           parents=[common])
+    tee.add_argument("--out", help="folder to write into (default: the project)")
+    tee.set_defaults(func=cmd_tower_ee)
     return p
 
 

@@ -1,0 +1,6 @@
+# Recording test double of awx.awx.role (see ../plugin_utils/recorder.py).
+from ansible_collections.awx.awx.plugins.plugin_utils.recorder import Recorder
+
+
+class ActionModule(Recorder):
+    MODULE = "role"
