@@ -185,6 +185,14 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
     return 4 if bad else 0
 
 
+def cmd_evidence_import_awx(args: argparse.Namespace) -> int:
+    from . import operations
+
+    out = operations.import_awx(Path(args.job), Path(args.events))
+    _emit(args, out.summary(), f"AWX job imported as {out.kind} {out.run_id}: {out.status}; evidence: {out.path}")
+    return 0
+
+
 def cmd_evidence_head(args: argparse.Namespace) -> int:
     """The ledger's last sequence number and line hash, to write on the ticket (``evidence verify --head``)."""
     from . import ledger
@@ -464,6 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     evf.set_defaults(func=cmd_evidence_verify)
     esub.add_parser("head", help="the ledger's last sequence number and hash (write it on the ticket)",
                     parents=[common]).set_defaults(func=cmd_evidence_head)
+    ea = esub.add_parser("import-awx", help="an AWX/Tower job as an evidence bundle (check job: plan, run: apply)",
+                         parents=[common])
+    ea.add_argument("--job", required=True, help="the job as saved from /api/v2/jobs/N/ (JSON)")
+    ea.add_argument("--events", required=True, help="its /api/v2/jobs/N/job_events/ pages (JSON)")
+    ea.set_defaults(func=cmd_evidence_import_awx)
     el = esub.add_parser("list", help="the ledger's runs; --pending: emergency applies awaiting approval",
                          parents=[common])
     el.add_argument("--pending", action="store_true", help="only emergency applies pending post-approval")

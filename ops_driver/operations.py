@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import os
@@ -197,7 +198,14 @@ def _run_and_record(cfg: RunConfig) -> Outcome:
     started = evidence.utc_now()
     result = run_playbook(project_root() / task.automation.playbook, inventory_dir(req.environment), cfg.extravars,
                           check=(cfg.kind == "plan"), progress=cfg.progress, timeout_s=cfg.limit[0])
-    ended = evidence.utc_now()
+    return _record(cfg, result, started, evidence.utc_now())
+
+
+def _record(cfg: RunConfig, result: RunResult, started: dt.datetime, ended: dt.datetime) -> Outcome:
+    """Build the run record of a finished run (the driver's own, or an AWX job's), write its bundle and its ledger
+    line; return the outcome."""
+    req, task = cfg.request, cfg.task
+    assert task.automation is not None
     stats = contract.RoleStats.from_artifacts(result.artifacts)
     changes = _changes(stats.changes, task.id)
     status, code, message = _verdict(cfg, result, changes)
@@ -338,3 +346,37 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
             kind="apply", run_id=run_id, request=req, task=task, extravars=_extravars(req, task, run_id, extra_vars),
             base=base, manifest_extra=extra, compare_with=planned_changes, progress=progress, operator=who))
 
+
+def import_awx(job_path: Path, events_path: Path, catalog: Catalog | None = None) -> Outcome:
+    """An AWX / Tower job (``JOB.json`` from ``/api/v2/jobs/N/``, ``EVENTS.json`` its ``job_events`` pages) as an
+    evidence bundle with the same changes.json, report.md and manifest fields as a driver run: a check job is a
+    plan, a run job an apply; the operator is the user who launched it (awx_import.convert).
+
+    Raises InvalidInput (exit 2) for files that are not an AWX job and its events, a job that has not finished, or a
+    job whose work request does not validate. The bundle and its ledger line say ``source: awx``.
+    """
+    import yaml
+
+    from . import awx_import
+    from .request import parse_request
+
+    catalog = catalog or load_catalog()
+    run = awx_import.load(job_path, events_path, catalog)
+    job_id = run.job.get("id")
+    req = parse_request(yaml.safe_dump(run.request, allow_unicode=True), catalog, source=f"AWX job {job_id}")
+    task = catalog.get(req.task)
+    if task.automation is None:
+        raise InvalidInput(f"AWX job {job_id}: {task.id} is a manual task; only automated tasks run as jobs")
+
+    def when(key: str) -> dt.datetime:
+        try:
+            return dt.datetime.fromisoformat(str(run.job[key]).replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            return evidence.utc_now()
+
+    run_id = evidence.new_run_id(run.kind, task.id, when("started"))
+    extra = {"source": "awx", "awx_job": run.job, "approvals_required": governance.load_policy().get(
+        req.change_class).approvals}
+    cfg = RunConfig(kind=run.kind, run_id=run_id, request=req, task=task, extravars={}, base=evidence_dir(),
+                    manifest_extra=extra, operator=run.operator)
+    return _record(cfg, run.result, when("started"), when("finished"))

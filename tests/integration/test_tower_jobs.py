@@ -13,16 +13,20 @@ survey's extra variables and AWX's job variables, against the sandbox.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ops_driver import awx_import, esasandbox, operations, survey
+from ops_driver import awx_import, evidence, operations, survey
 from ops_driver.catalog import load_catalog
+from ops_driver.cli import main
 from ops_driver.errors import InvalidInput
 from ops_driver.paths import inventory_dir, project_root, sandbox_dir
 from ops_driver.runner import RunResult, run_playbook
+from ops_driver.sandbox import esa as esasandbox
+from ops_driver.sandbox import simulators
 from tests.integration.conftest import states, write_request
 from tests.support import awx_api
 
@@ -54,7 +58,7 @@ def tree(root: Path) -> dict[str, str]:
 
 def estate_state(ec2: Any) -> dict[str, Any]:
     """Everything a check job could change in the sandbox: EC2 (instances, AMIs, snapshots, tags), NAS, ESA."""
-    sim = esasandbox.simulator()
+    sim = simulators.load("esa")
     d = sandbox_dir()
     return {
         "instances": states(ec2),
@@ -90,7 +94,7 @@ def test_an_awx_check_job_changes_nothing_and_shows_the_plan_of_the_driver(
     result, _ = awx_job(task_id, answers)
     assert result.ok, result.failures
     assert estate_state(estate) == before  # the check job changed no resource
-    changes = operations._changes(result, task_id)
+    changes = operations._changes(result.artifacts.get("ops_changes") or [], task_id)
     assert any(c["changed"] for c in changes), changes
     if params is None:  # the conversion of these answers is covered elsewhere; spare a second playbook run
         return
@@ -158,7 +162,22 @@ def test_an_awx_job_converts_to_the_run_record_the_driver_makes(estate: Any, tmp
          for e in result.events]
     assert all(e["runner_ident"] == str(JOB_ID) for e in r.events)
     plan = operations.plan(_request_file(tmp_path, "INFO-005", {"instances": ["joho-web01"]}))
-    assert operations._changes(r, "INFO-005") == plan.changes  # the driver's own plan of the same request
+    assert operations._changes(r.artifacts["ops_changes"], "INFO-005") == plan.changes  # the driver's own plan
+    # ops-driver evidence import-awx: the same bundle fields as the driver's plan of the same request
+    (tmp_path / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    (tmp_path / "events.json").write_text(json.dumps(pages), encoding="utf-8")
+    assert main(["evidence", "import-awx", "--job", str(tmp_path / "job.json"), "--events",
+                 str(tmp_path / "events.json")]) == 0
+    imported = [b for b in evidence.all_bundles() if b.manifest().get("source") == "awx"]
+    assert len(imported) == 1
+    im, pm = imported[0].manifest(), plan.manifest
+    assert imported[0].read_json("changes.json") == plan.changes
+    assert (im["kind"], im["operator"], im["task"], im["status"], im["exit_code"]) == ("plan", "sato", "INFO-005",
+                                                                                      "planned", 0)
+    assert {k: im[k] for k in ("environment", "change_class", "targets", "approvals_required")} == \
+        {k: pm[k] for k in ("environment", "change_class", "targets", "approvals_required")}
+    assert im["awx_job"]["id"] == JOB_ID and "## Changes" in (imported[0].path / "report.md").read_text()
+    assert main(["evidence", "verify"]) == 0  # on the ledger like any plan
     assert run.kind == "plan" and run.operator == "sato"
     assert run.request == {"task": "INFO-005", "environment": "sandbox", "ticket": "REQ-TOWER-001",
                            "requested_by": "tanaka", "reason": "AWX job test",
