@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ops_driver import awx_import, evidence, operations, survey
+from ops_driver import awx_import, evidence, operations, sandbox, survey
 from ops_driver.catalog import load_catalog
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput
@@ -90,6 +92,10 @@ CHECK_JOBS = [
 @pytest.mark.parametrize("task_id, answers, params", CHECK_JOBS, ids=[c[0] for c in CHECK_JOBS])
 def test_an_awx_check_job_changes_nothing_and_shows_the_plan_of_the_driver(
         estate: Any, tmp_path: Path, task_id: str, answers: dict[str, Any], params: dict[str, Any] | None) -> None:
+    if task_id.startswith("STAT-"):  # fresh shares: an earlier NAS test on this worker may have left files there
+        nas = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas"
+        shutil.rmtree(nas, ignore_errors=True)
+        sandbox.seed_nas(nas)
     before = estate_state(estate)
     result, _ = awx_job(task_id, answers)
     assert result.ok, result.failures
