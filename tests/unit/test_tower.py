@@ -29,6 +29,9 @@ from ops_driver.errors import InvalidInput
 from ops_driver.governance import load_policy, parse_policy, policy_path
 from ops_driver.paths import project_root
 from ops_driver.request import params_schema, parse_request
+from tests.support.collections.ansible_collections.awx.awx.plugins.plugin_utils.recorder import (
+    argument_spec,  # ansible-doc options -> an argument_spec, as the recording double of awx.awx validates
+)
 
 ROOT = project_root()
 CATALOG = load_catalog()
@@ -54,17 +57,6 @@ def awx_docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     docs: dict[str, Any] = json.loads(out.stdout)
     assert set(docs) == {f"awx.awx.{m}" for m in MODULES}
     return docs
-
-
-def argument_spec(options: dict[str, Any]) -> dict[str, Any]:
-    """ansible-doc options → an argument_spec (type, elements, choices, required, default, suboptions)."""
-    spec: dict[str, Any] = {}
-    for name, opt in options.items():
-        entry = {k: opt[k] for k in ("type", "elements", "choices", "required", "default", "no_log") if k in opt}
-        if opt.get("suboptions"):
-            entry["options"] = argument_spec(opt["suboptions"])
-        spec[name] = entry
-    return spec
 
 
 def validate(docs: dict[str, Any], module: str, params: dict[str, Any]) -> list[str]:
