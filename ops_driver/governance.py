@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from . import evidence, ledger
+from . import evidence, ledger, policy
 from .catalog import CHANGE_CLASSES
 from .errors import InvalidInput, PolicyRefused
 from .paths import project_root
@@ -224,13 +224,12 @@ def applies_of(plan_id: str, base: Path, entries: list[ledger.Entry] | None = No
     return out
 
 
-def approve(run_id: str, by: str, comment: str | None, base: Path, now: dt.datetime | None = None,
-            plan_check: Any = None) -> Approval:
+def approve(run_id: str, by: str, comment: str | None, base: Path, now: dt.datetime | None = None) -> Approval:
     """Record an approval of a plan (or, after the fact, of an emergency apply) and append it to the ledger.
 
     Raises InvalidInput (exit 2): no such run, a run that is neither a plan nor an emergency apply, an empty name.
-    PolicyRefused (exit 4): a plan that failed, expired or was applied (``plan_check(manifest, now, applies)``,
-    policy.check_plan); a bundle the ledger does not hold as it is; an approver who is the run's operator or the
+    PolicyRefused (exit 4): a plan that failed, expired or was applied (policy.check_plan); a bundle the ledger
+    does not hold as it is; an approver who is the run's operator or the
     request's requested_by; the same approver twice. Nothing is written when it raises.
     """
     name = (by or "").strip()
@@ -246,8 +245,8 @@ def approve(run_id: str, by: str, comment: str | None, base: Path, now: dt.datet
     entries = ledger.entries(base)
     digest = _held_as_is(b, str(kind), entries)
     now = now or evidence.utc_now()
-    if not after and plan_check is not None:
-        plan_check(m, now, applies_of(run_id, base, entries))
+    if not after:
+        policy.check_plan(m, now, applies_of(run_id, base, entries))
     forbidden = forbidden_approvers(m)
     if name in forbidden:
         raise PolicyRefused(f"approval must come from someone other than {' and '.join(forbidden)} (the operator and "

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import evidence, governance, ledger, policy
+from ops_driver import evidence, governance, ledger
 from ops_driver.errors import InvalidInput, PolicyRefused
 
 POLICY = governance.load_policy()
@@ -85,7 +85,7 @@ def test_operator_comes_from_the_option_then_the_environment(monkeypatch: pytest
 
 
 def _approve(base: Path, run_id: str, by: str, comment: str = "ok") -> governance.Approval:
-    return governance.approve(run_id, by, comment, base, now=NOW, plan_check=policy.check_plan)
+    return governance.approve(run_id, by, comment, base, now=NOW)
 
 
 def test_approval_records_who_when_comment_and_the_plan_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
