@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import contract
+from . import contract, untrusted
 from .paths import project_root
 
 Event = dict[str, Any]
@@ -142,7 +142,9 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
     Args:
         playbook: absolute path of the playbook.
         inventory: absolute path of the inventory directory.
-        extravars: passed with ``-e``; written only into a private temporary directory deleted afterwards.
+        extravars: the playbook's extra vars; written, every string tagged ``!unsafe``
+            (:func:`untrusted.extravars_document`), into ``env/extravars`` of a private temporary directory (0700,
+            deleted afterwards), which ansible-runner passes with ``-e @file``.
         check: run in check mode.
         progress: called for every event with the event and the seconds since the start; must not raise.
         timeout_s: stop the run after this many seconds (None: no limit); ansible-runner then ends the playbook,
@@ -170,9 +172,15 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
     marker = secrets.token_hex(8)
     try:
         cmdline = "--diff --check" if check else "--diff"
+        # The extra vars go in a file of the private folder (not on the command line, where `ps` shows them),
+        # written by us with every string tagged !unsafe: request data is never templated (untrusted.py).
+        (private / "env").mkdir(mode=0o700)
+        fd = os.open(private / "env" / "extravars", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(untrusted.extravars_document(extravars))
         runner = ansible_runner.run(
-            private_data_dir=str(private), playbook=str(playbook), inventory=str(inventory),
-            extravars=extravars, cmdline=cmdline, envvars={**ansible_env(), RUN_MARKER: marker}, quiet=True,
+            private_data_dir=str(private), playbook=str(playbook), inventory=str(inventory), cmdline=cmdline,
+            envvars={**ansible_env(), RUN_MARKER: marker}, quiet=True,
             event_handler=handler, project_dir=str(project_root()), timeout=timeout_s,
         )
         result.status = str(runner.status)
