@@ -71,14 +71,17 @@ def test_malformed_policy_is_invalid_input_naming_the_field(tmp_path: Path, chan
 # ---------------------------------------------------------------- class and operator
 
 
-def test_operator_comes_from_the_option_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_declared_operator_counts_in_the_sandbox_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_OPERATOR", "env-operator")
-    assert governance.operator("cli-operator") == "cli-operator"
-    assert governance.operator() == "env-operator"
+    assert governance.operator("cli-operator", "sandbox") == "cli-operator"
+    assert governance.operator(None, "sandbox") == "env-operator"
+    for env in ("prod", "dr", "maint", None):
+        with pytest.raises(PolicyRefused, match="OPS_OPERATOR .*accepted only in the sandbox"):
+            governance.operator(None, env)
     monkeypatch.delenv("OPS_OPERATOR")
-    assert governance.operator() not in ("", "env-operator")
+    assert governance.operator(None, "prod") not in ("", "env-operator")  # the OS account
     with pytest.raises(InvalidInput, match="operator"):
-        governance.operator("  ")
+        governance.operator("  ", "sandbox")
 
 
 # ---------------------------------------------------------------- approve
