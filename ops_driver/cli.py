@@ -456,7 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=helptext, parents=[common])
         sp.add_argument(arg)
         sp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-        sp.add_argument("--operator", help="who is acting (default $OPS_OPERATOR, else the login name)")
+        sp.add_argument("--operator", help="sandbox environment only: act as NAME (recorded as declared; default "
+                                           "$OPS_OPERATOR); elsewhere the operator is the OS account (SUDO_USER "
+                                           "through sudo) and this is refused")
         sp.set_defaults(func=func)
 
     ap = sub.add_parser("approve", help="approve a plan (or an emergency apply after the fact)", parents=[common])

@@ -238,6 +238,8 @@ def page(record: Record) -> str:
             else '<p class="empty">None.</p>'))
     failures = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {r.outcome} (exit {r.exit_code}): "
                 f"{r.message or r.status}" for r in record.failures]
+    flagged = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {'; '.join(r.flags)}"
+               for r in record.flagged]
     unverified = [f"{r.run_id}: {'; '.join(r.problems)}" for r in record.unverified]
     unverified += [f"ledger: {p}" for p in record.ledger["problems"]]
     pending = [f"{p['date']} {p['run_id']} {p['task']} {p['environment']} by {p['operator']}: {p['approvals']} of "
@@ -261,6 +263,7 @@ def page(record: Record) -> str:
         f'<section id="runs"><h2>Runs</h2>{_runs_table(record)}</section>',
         f'<section id="totals">{"".join(totals)}</section>',
         f'<section id="failures"><h2>Failures and refusals</h2>{_list(failures, "None.")}</section>',
+        f'<section id="flags"><h2>Flags</h2>{_list(flagged, "None.")}</section>',
         f'<section id="unverified"><h2>Unverified bundles</h2>'
         f'{_list(unverified, "None: every bundle verified.")}</section>',
         f'<section id="pending"><h2>Emergency changes pending approval</h2>{_list(pending, "None.")}</section>',

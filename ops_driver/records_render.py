@@ -45,6 +45,7 @@ CSV_EXTRA: tuple[tuple[str, Callable[[Run], Any]], ...] = (
     ("verified", lambda r: "yes" if r.verified else "no"),
     ("problems", lambda r: "; ".join(r.problems)),
     ("message", lambda r: r.message),
+    ("flags", lambda r: "; ".join(r.flags)),
 )
 TOTAL_COLUMNS = ("runs", "plans", "applies", "ok", "failed", "refused", "invalid", "unverified", "changed")
 STATE_WORDS = {"missed": "MISSED", "late": "done late", "open": "open (window not over)",
@@ -61,6 +62,9 @@ def headline(record: Record) -> list[str]:
              f"{s['changed']} resource(s) changed by verified applies",
              f"{s['pending']} emergency change(s) pending approval after the fact",
              f"recurring automated tasks due: {s['due']}; " + ", ".join(f"{s[k]} {k}" for k in DUE_STATES)]
+    if s["flagged"]:
+        lines.append(f"{s['flagged']} run(s) FLAGGED (fewer approvals than the plan required, an override, a declared "
+                     "operator): see Flags")
     if not record.runs:
         lines.insert(0, f"No plan or apply in {record.month} (Asia/Tokyo) in {record.evidence_dir}.")
     return lines
@@ -128,6 +132,9 @@ def markdown(record: Record) -> str:
     lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: {r.outcome} "
               f"(exit {r.exit_code}): {_md_cell(r.message) or _md_cell(r.status)}"
               for r in record.failures] or ["None."]
+    lines += ["", "## Flags", ""]
+    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: "
+              + _md_cell("; ".join(r.flags)) for r in record.flagged] or ["None."]
     lines += ["", "## Unverified bundles", ""]
     lines += [f"- `{_md_cell(r.run_id)}`: " + _md_cell("; ".join(r.problems)) for r in record.unverified] or [
         "None: every bundle verified."]

@@ -138,8 +138,8 @@ def test_everything_the_cli_writes_is_group_readable_and_not_world_readable(esta
     base = Path(os.environ["OPS_EVIDENCE_DIR"])
     old = os.umask(0o022)  # an operator's usual mask: ops-driver tightens it
     try:
-        proc = subprocess.run([sys.executable, "-m", "ops_driver.cli", "plan", "--quiet", str(req)], capture_output=True, text=True,
-                              timeout=300, env={**os.environ})
+        proc = subprocess.run([sys.executable, "-m", "ops_driver.cli", "plan", "--quiet", str(req)],
+                              capture_output=True, text=True, timeout=300, env={**os.environ})
     finally:
         os.umask(old)
     assert proc.returncode == 0, proc.stderr
