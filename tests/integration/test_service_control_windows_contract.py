@@ -150,7 +150,7 @@ def test_the_process_check_by_name_and_its_script_only_reads(tmp_path: Path) -> 
 
 
 def test_a_check_retries_until_it_passes_as_on_linux(tmp_path: Path) -> None:
-    none = {"result": {"pids": [], "names": []}}
+    none: dict[str, Any] = {"result": {"pids": [], "names": []}}
     run = run_role(tmp_path, {**START, "service_control_services": ["AppPoolAgent"],
                               "service_control_health_timeout": 5},
                    answers={"win_powershell": [none, none, {"result": {"pids": [7, 8], "names": ["agent.exe"]}}]})
