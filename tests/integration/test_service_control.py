@@ -107,6 +107,11 @@ def test_restart_runs_the_stop_order_then_the_reverse_with_health_checks(web: di
     assert [h["service"] for h in health] == ["neo-db", "neo-ap", "neo-web"]  # start order: the reverse
     assert all(h["healthy"] for h in health)
     assert set(health[2]["check"]) == {"http", "process"}  # neo-web: its page and its nginx master process
+    # each check that ran, with its answer: the page's status, the nginx master's PIDs
+    http, process = health[2]["answers"]
+    assert (http["kind"], http["status"], http["contains_found"]) == ("http", 200, True)
+    assert process["kind"] == "process" and process["module"] == "community.general.pids" and process["pids"]
+    assert [a["kind"] for a in health[0]["answers"]] == ["tcp"]  # neo-db: its port only
     assert {k: v for k, v in states(web).items() if k.startswith("neo-")} == dict.fromkeys(
         ("neo-web", "neo-ap", "neo-db"), "RUNNING")
 
@@ -127,6 +132,8 @@ def test_a_failed_health_check_fails_the_run_with_its_output_in_evidence(web: di
     health = out.manifest["evidence"]["health"]["neo-sandbox01"]
     assert health[0]["healthy"] is False and health[0]["service"] == "neo-ap"
     assert health[0]["output"]["status"] == 200  # the check's own answer is kept for the reviewer
+    [answer] = health[0]["answers"]
+    assert answer["passed"] is False and answer["status"] == 200 and answer["contains_found"] is False
 
 
 @pytest.mark.parametrize(
@@ -137,6 +144,11 @@ def test_a_failed_health_check_fails_the_run_with_its_output_in_evidence(web: di
         ("INFO-023", {"application": "desknets-neo", "hosts": ["prod-neo01"]}, "not a host of the sandbox inventory"),
         ("COMM-022", {"site": "joho-internal", "action": "close"}, "has no Sorry server configured"),
         ("INFO-020", {"hosts": ["neo-sandbox01"]}, "confirm_protected: neo-sandbox01 protected"),
+        # a host of the inventory that the play (service_hosts) does not reach: refused, never skipped silently
+        ("INFO-021", {"hosts": ["stat-ap01"]},
+         "hosts: stat-ap01 is in the sandbox inventory but not among this play's hosts"),
+        ("INFO-020", {"hosts": ["joho-web-sandbox01", "nas-sandbox"]},
+         "hosts: nas-sandbox is in the sandbox inventory but not among this play's hosts"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_stopped(

@@ -6,4 +6,4 @@ from ansible_collections.ansible.windows.plugins.module_utils.recorder import re
 DOCUMENTATION = "module: win_uri\nshort_description: test double\ndescription: [test double]\nauthor: [tests]\n"
 
 if __name__ == "__main__":
-    record("win_uri", {"status_code": 200, "content": "ok"})
+    record("win_uri", {"status_code": 200, "content": "ok"}, changed=False)  # changed only with dest

@@ -6,4 +6,4 @@ from ansible_collections.ansible.windows.plugins.module_utils.recorder import re
 DOCUMENTATION = "module: win_wait_for\nshort_description: test double\ndescription: [test double]\nauthor: [tests]\n"
 
 if __name__ == "__main__":
-    record("win_wait_for")
+    record("win_wait_for", {"elapsed": 0.1}, changed=False)
