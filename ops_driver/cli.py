@@ -135,6 +135,8 @@ def _run(args: argparse.Namespace, kind: str) -> int:
            else operations.apply(args.plan_id, prog, operator=args.operator))
     if out.exit_code and not args.json:
         _err(f"ops-driver: {out.message}")
+    if kind == "apply":
+        _print_head()
     _emit(args, out.summary(), _outcome_text(out))
     return out.exit_code
 
@@ -234,11 +236,24 @@ def cmd_approve(args: argparse.Namespace) -> int:
     from . import governance
     from .paths import evidence_dir
 
-    a = governance.approve(args.run_id, args.by, args.comment, evidence_dir())
+    a = governance.approve(args.run_id, args.by, args.comment, evidence_dir(),
+                           key=Path(args.key) if args.key else None)
     _emit(args, a.summary(), f"approval {a.approval_id}: {a.approver} approved {a.run_id}"
           + (" after the fact (emergency)" if a.after_the_fact else "")
-          + f" (plan manifest SHA-256 {a.manifest_sha256[:16]}…)")
+          + f" (plan manifest SHA-256 {a.manifest_sha256[:16]}…); signed: {a.path}.sig")
+    _print_head()
     return 0
+
+
+def _print_head() -> None:
+    """The ledger's head on stderr after an apply or an approval: write it on the ticket (``evidence verify
+    --head``); the syslog copy holds the same line (``evidence verify --against``)."""
+    from . import ledger
+    from .paths import evidence_dir
+
+    mark = ledger.head(evidence_dir())
+    if mark is not None:
+        _err(f"ledger head: {mark[0]}:{mark[1]}")
 
 
 # ---------------------------------------------------------------- schedule
@@ -457,7 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap = sub.add_parser("approve", help="approve a plan (or an emergency apply after the fact)", parents=[common])
     ap.add_argument("run_id")
-    ap.add_argument("--by", required=True, help="the approver: someone other than the operator and the requester")
+    ap.add_argument("--by", help="sandbox: sign with NAME's demo key; elsewhere only checks that the key is NAME's "
+                                 "(the approver is the principal of the key in policy/allowed_signers)")
+    ap.add_argument("--key", help="the approver's SSH key (private, or public with the private half in the "
+                                  "ssh-agent); default $OPS_SIGNING_KEY, else the ssh-agent")
     ap.add_argument("--comment", help="the approver's comment, recorded with the approval")
     ap.set_defaults(func=cmd_approve)
 
