@@ -168,8 +168,8 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
     from .paths import evidence_dir
 
     if args.run_id:
-        if args.head:
-            raise InvalidInput("--head: verifies the whole ledger; give it without RUN_ID")
+        if args.head or args.against:
+            raise InvalidInput("--head / --against: verify the whole ledger; give them without RUN_ID")
         b = evidence.bundle(args.run_id)
         results = {b.run_id: evidence.verify(b)}
     else:
@@ -178,6 +178,13 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
         problems = governance.verify_all(base, mark)
         results = {b.run_id: problems.pop(b.run_id, []) for b in evidence.all_bundles(base)}
         results.update(problems)  # the ledger, bundles removed, approval records
+        if args.against:
+            from . import syslog_sink
+
+            export = Path(args.against)
+            if not export.is_file():
+                raise InvalidInput(f"--against {export}: no such file; give the exported syslog lines of ops-driver")
+            results["syslog copy"] = syslog_sink.compare(ledger.path_of(base), export)
     bad = {k: v for k, v in results.items() if v}
     lines = [f"{k}: {'OK' if not v else 'FAILED: ' + '; '.join(v)}" for k, v in results.items()]
     lines.append(f"{len(results) - len(bad)} of {len(results)} verified"
@@ -487,6 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
     evf = esub.add_parser("verify", help="verify bundle hashes (all bundles without RUN_ID)", parents=[common])
     evf.add_argument("run_id", nargs="?")
     evf.add_argument("--head", help="SEQ:HASH from `evidence head` written down earlier: detects a truncated ledger")
+    evf.add_argument("--against", help="an exported copy of the ledger lines sent to syslog: names the first "
+                                       "difference (a rewritten or cut ledger)")
     evf.set_defaults(func=cmd_evidence_verify)
     esub.add_parser("head", help="the ledger's last sequence number and hash (write it on the ticket)",
                     parents=[common]).set_defaults(func=cmd_evidence_head)
