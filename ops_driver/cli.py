@@ -197,8 +197,20 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
 def cmd_evidence_import_awx(args: argparse.Namespace) -> int:
     from . import operations
 
-    out = operations.import_awx(Path(args.job), Path(args.events))
-    _emit(args, out.summary(), f"AWX job imported as {out.kind} {out.run_id}: {out.status}; evidence: {out.path}")
+    if args.url:
+        if args.events:
+            raise InvalidInput("--events: with --url the events are read from AWX; give --url URL --job ID only")
+        out = operations.import_awx_api(args.url, args.job)
+    else:
+        if not args.events:
+            raise InvalidInput("--events: give the job's events file with --job FILE, or read from AWX with "
+                               "--url URL --job ID")
+        out = operations.import_awx(Path(args.job), Path(args.events))
+    approvals = out.manifest.get("awx_approvals") or []
+    _emit(args, out.summary(), f"AWX job imported as {out.kind} {out.run_id}: {out.status} (source: "
+          f"{out.manifest.get('source')}); evidence: {out.path}"
+          + "".join(f"\n  AWX approval {a.get('name')!r}: {a.get('decision')} by {a.get('by')} at {a.get('at')}"
+                    + (" (the launcher approved it)" if a.get("self_approved") else "") for a in approvals))
     return 0
 
 
@@ -501,8 +513,11 @@ def build_parser() -> argparse.ArgumentParser:
                     parents=[common]).set_defaults(func=cmd_evidence_head)
     ea = esub.add_parser("import-awx", help="an AWX/Tower job as an evidence bundle (check job: plan, run: apply)",
                          parents=[common])
-    ea.add_argument("--job", required=True, help="the job as saved from /api/v2/jobs/N/ (JSON)")
-    ea.add_argument("--events", required=True, help="its /api/v2/jobs/N/job_events/ pages (JSON)")
+    ea.add_argument("--url", help="the AWX server (https://HOST): read job --job ID, its events and its workflow's "
+                                  "approvals through the API (token: $AWX_TOKEN or $CONTROLLER_OAUTH_TOKEN)")
+    ea.add_argument("--job", required=True, help="with --url: the job's ID; else the job as saved from "
+                                                 "/api/v2/jobs/N/ (JSON; recorded as unverified)")
+    ea.add_argument("--events", help="without --url: its /api/v2/jobs/N/job_events/ pages (JSON)")
     ea.set_defaults(func=cmd_evidence_import_awx)
     el = esub.add_parser("list", help="the ledger's runs; --pending: emergency applies awaiting approval",
                          parents=[common])
