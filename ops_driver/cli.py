@@ -116,7 +116,8 @@ def _outcome_text(out: Any) -> str:
         if need:
             lines.append(f"{out.manifest.get('change_class')} change: needs {need} approval(s) by someone other than "
                          f"{out.manifest.get('operator')} and {out.manifest.get('requested_by')}: "
-                         f"ops-driver approve {out.run_id} --by NAME")
+                         f"ops-driver approve {out.run_id} " + ("--by NAME" if out.manifest.get("environment")
+                                                                 == "sandbox" else "(with the approver's SSH key)"))
         lines.append(f"apply with: ops-driver apply {out.run_id}")
     if out.manifest.get("pending_post_approval"):
         lines.append(f"emergency change, PENDING POST-APPROVAL: ops-driver approve {out.run_id} --by NAME")
