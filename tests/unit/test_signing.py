@@ -153,3 +153,22 @@ def test_cli_approve_prints_the_signature_and_the_ledger_head(
     seq, digest = ledger.head(_scratch_dirs) or (0, "")
     assert f"ledger head: {seq}:{digest}" in err
     assert main(["approve", "p1", "--key", str(tmp_path / "nokey")]) == 2
+
+
+def test_the_key_can_come_from_the_ssh_agent(tmp_path: Path, signers: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real ssh-agent on a unix socket in tmp_path (``-s`` returns once the socket is ready); stopped by its
+    PID."""
+    key = signers.key("yamada")
+    sock = tmp_path / "agent.sock"
+    out = subprocess.run(["ssh-agent", "-s", "-a", str(sock)], capture_output=True, text=True, check=True).stdout
+    pid = int(out.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        subprocess.run(["ssh-add", "-q", str(signers.key("mallory", listed=False)), str(key)], check=True,
+                       capture_output=True)
+        b = make_bundle(tmp_path, "p1", environment="prod")
+        a = governance.approve("p1", None, "from the agent", tmp_path, now=NOW)
+        assert a.approver == "yamada" and json.loads(a.path.read_text())["signed_with"] == "ssh-agent"
+        assert governance.check_apply(b, "dave", tmp_path, POLICY)[1] == [a]
+    finally:
+        os.kill(pid, 15)
