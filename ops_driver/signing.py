@@ -225,22 +225,25 @@ def signer(environment: str | None, base: Path, by: str | None, key: Path | None
                 raise PolicyRefused("approve: no signing key: give --key FILE (or $OPS_SIGNING_KEY), or load your key "
                                     "into the ssh-agent" + ("" if environment == SANDBOX else
                                                             "; --by names are accepted in the sandbox only"))
+        others: list[str] = []
         for cand in candidates:
-            found = principals_of(cand, files)
+            # a principal is a person's name: a wildcard pattern of the file names nobody in particular
+            found = [p for p in principals_of(cand, files) if not set(p) & set("*?!")]
+            if by is not None:
+                others += [p for p in found if not identity.same_person(p, by)]
+                found = [p for p in found if identity.same_person(p, by)]
             if not found:
                 continue
-            if by is not None:
-                match = [p for p in found if identity.same_person(p, by)]
-                if not match:
-                    raise PolicyRefused(f"--by {by!r}: the signing key belongs to {', '.join(found)} "
-                                        f"({', '.join(map(str, files))}); the approver is the key's principal")
-                found = match
             if len(found) > 1:
                 raise PolicyRefused(f"the signing key is listed for {', '.join(found)}: give --by with one of them")
             return Signer(principal=found[0], source=source, key=cand if source == "key file" else None,
                           agent_pub=None if source == "key file" else cand.read_text(encoding="utf-8"))
+    if others:
+        raise PolicyRefused(f"--by {by!r}: the signing key belongs to {', '.join(others)} "
+                            f"({', '.join(map(str, files))}); the approver is the key's principal")
     raise PolicyRefused(f"the signing key ({source}) is not in {' or '.join(map(str, files))}: only keys listed "
-                        "there may approve; ask for yours to be added through review")
+                        "there (by a principal's name, not a pattern) may approve; ask for yours to be added "
+                        "through review")
 
 
 def sign_as(who: Signer, record: Path, base: Path) -> Path:

@@ -172,3 +172,9 @@ def test_the_key_can_come_from_the_ssh_agent(tmp_path: Path, signers: Any, monke
         assert governance.check_apply(b, "dave", tmp_path, POLICY)[1] == [a]
     finally:
         os.kill(pid, 15)
+
+
+def test_a_key_listed_only_under_a_pattern_names_nobody(tmp_path: Path, signers: Any) -> None:
+    make_bundle(tmp_path, "p1", environment="prod")
+    with pytest.raises(PolicyRefused, match="not a pattern"):
+        governance.approve("p1", None, None, tmp_path, now=NOW, key=signers.key("anyone", principal="*"))
