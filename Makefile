@@ -47,7 +47,7 @@ $(STAMP): requirements.lock requirements-uv.lock pyproject.toml
 # unless /usr/sbin/policy-rc.d already exits 101, a temporary one that does is put in place for the install and
 # removed afterwards (any other policy-rc.d found is put back).
 SYSDEPS := 7z:p7zip-full rsync:rsync nginx:nginx haproxy:haproxy chromium:chromium chromedriver:chromium-driver \
-	/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf:fonts-ipafont-gothic gpg:gnupg
+	/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf:fonts-ipafont-gothic gpg:gnupg ssh-keygen:openssh-client
 sysdeps:
 	@missing=; for pair in $(SYSDEPS); do need=$${pair%%:*}; \
 	  if [ "$${need#/}" != "$$need" ]; then [ -e "$$need" ]; else command -v "$$need" >/dev/null; fi || missing="$$missing $${pair#*:}"; done; \

@@ -69,7 +69,7 @@ def make_folder(base: Path, count: int) -> dict[str, int]:
         ledger.append(base, kind, run_id, governance.manifest_sha256(b), ref=plan_id, now=at)
         if kind == "plan" and code == 0:
             plans.append(run_id)
-            if i % 50 == 0:
+            if i % 50 == 0 and m["environment"] == "sandbox":  # signed with the sandbox's demo key of yamada
                 governance.approve(run_id, "yamada", "bench", base, now=at + dt.timedelta(minutes=5))
                 made["approvals"] += 1
         if i % 997 == 0:

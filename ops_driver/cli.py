@@ -120,7 +120,8 @@ def _outcome_text(out: Any) -> str:
         if need:
             lines.append(f"{out.manifest.get('change_class')} change: needs {need} approval(s) by someone other than "
                          f"{out.manifest.get('operator')} and {out.manifest.get('requested_by')}: "
-                         f"ops-driver approve {out.run_id} --by NAME")
+                         f"ops-driver approve {out.run_id} " + ("--by NAME" if out.manifest.get("environment")
+                                                                 == "sandbox" else "(with the approver's SSH key)"))
         lines.append(f"apply with: ops-driver apply {out.run_id}")
     if out.manifest.get("pending_post_approval"):
         lines.append(f"emergency change, PENDING POST-APPROVAL: ops-driver approve {out.run_id} --by NAME")
@@ -139,6 +140,8 @@ def _run(args: argparse.Namespace, kind: str) -> int:
            else operations.apply(args.plan_id, prog, operator=args.operator))
     if out.exit_code and not args.json:
         _err(f"ops-driver: {out.message}")
+    if kind == "apply":
+        _print_head()
     _emit(args, out.summary(), _outcome_text(out))
     return out.exit_code
 
@@ -170,8 +173,8 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
     from .paths import evidence_dir
 
     if args.run_id:
-        if args.head:
-            raise InvalidInput("--head: verifies the whole ledger; give it without RUN_ID")
+        if args.head or args.against:
+            raise InvalidInput("--head / --against: verify the whole ledger; give them without RUN_ID")
         b = evidence.bundle(args.run_id)
         results = {b.run_id: evidence.verify(b)}
     else:
@@ -180,6 +183,13 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
         problems = governance.verify_all(base, mark)
         results = {b.run_id: problems.pop(b.run_id, []) for b in evidence.all_bundles(base)}
         results.update(problems)  # the ledger, bundles removed, approval records
+        if args.against:
+            from . import syslog_sink
+
+            export = Path(args.against)
+            if not export.is_file():
+                raise InvalidInput(f"--against {export}: no such file; give the exported syslog lines of ops-driver")
+            results["syslog copy"] = syslog_sink.compare(ledger.path_of(base), export)
     bad = {k: v for k, v in results.items() if v}
     lines = [f"{k}: {'OK' if not v else 'FAILED: ' + '; '.join(v)}" for k, v in results.items()]
     lines.append(f"{len(results) - len(bad)} of {len(results)} verified"
@@ -192,8 +202,20 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
 def cmd_evidence_import_awx(args: argparse.Namespace) -> int:
     from . import operations
 
-    out = operations.import_awx(Path(args.job), Path(args.events))
-    _emit(args, out.summary(), f"AWX job imported as {out.kind} {out.run_id}: {out.status}; evidence: {out.path}")
+    if args.url:
+        if args.events:
+            raise InvalidInput("--events: with --url the events are read from AWX; give --url URL --job ID only")
+        out = operations.import_awx_api(args.url, args.job)
+    else:
+        if not args.events:
+            raise InvalidInput("--events: give the job's events file with --job FILE, or read from AWX with "
+                               "--url URL --job ID")
+        out = operations.import_awx(Path(args.job), Path(args.events))
+    approvals = out.manifest.get("awx_approvals") or []
+    _emit(args, out.summary(), f"AWX job imported as {out.kind} {out.run_id}: {out.status} (source: "
+          f"{out.manifest.get('source')}); evidence: {out.path}"
+          + "".join(f"\n  AWX approval {a.get('name')!r}: {a.get('decision')} by {a.get('by')} at {a.get('at')}"
+                    + (" (the launcher approved it)" if a.get("self_approved") else "") for a in approvals))
     return 0
 
 
@@ -238,11 +260,24 @@ def cmd_approve(args: argparse.Namespace) -> int:
     from . import governance
     from .paths import evidence_dir
 
-    a = governance.approve(args.run_id, args.by, args.comment, evidence_dir())
+    a = governance.approve(args.run_id, args.by, args.comment, evidence_dir(),
+                           key=Path(args.key) if args.key else None)
     _emit(args, a.summary(), f"approval {a.approval_id}: {a.approver} approved {a.run_id}"
           + (" after the fact (emergency)" if a.after_the_fact else "")
-          + f" (plan manifest SHA-256 {a.manifest_sha256[:16]}…)")
+          + f" (plan manifest SHA-256 {a.manifest_sha256[:16]}…); signed: {a.path}.sig")
+    _print_head()
     return 0
+
+
+def _print_head() -> None:
+    """The ledger's head on stderr after an apply or an approval: write it on the ticket (``evidence verify
+    --head``); the syslog copy holds the same line (``evidence verify --against``)."""
+    from . import ledger
+    from .paths import evidence_dir
+
+    mark = ledger.head(evidence_dir())
+    if mark is not None:
+        _err(f"ledger head: {mark[0]}:{mark[1]}")
 
 
 # ---------------------------------------------------------------- schedule
@@ -463,7 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap = sub.add_parser("approve", help="approve a plan (or an emergency apply after the fact)", parents=[common])
     ap.add_argument("run_id")
-    ap.add_argument("--by", required=True, help="the approver: someone other than the operator and the requester")
+    ap.add_argument("--by", help="sandbox: sign with NAME's demo key; elsewhere only checks that the key is NAME's "
+                                 "(the approver is the principal of the key in policy/allowed_signers)")
+    ap.add_argument("--key", help="the approver's SSH key (private, or public with the private half in the "
+                                  "ssh-agent); default $OPS_SIGNING_KEY, else the ssh-agent")
     ap.add_argument("--comment", help="the approver's comment, recorded with the approval")
     ap.set_defaults(func=cmd_approve)
 
@@ -475,13 +513,18 @@ def build_parser() -> argparse.ArgumentParser:
     evf = esub.add_parser("verify", help="verify bundle hashes (all bundles without RUN_ID)", parents=[common])
     evf.add_argument("run_id", nargs="?")
     evf.add_argument("--head", help="SEQ:HASH from `evidence head` written down earlier: detects a truncated ledger")
+    evf.add_argument("--against", help="an exported copy of the ledger lines sent to syslog: names the first "
+                                       "difference (a rewritten or cut ledger)")
     evf.set_defaults(func=cmd_evidence_verify)
     esub.add_parser("head", help="the ledger's last sequence number and hash (write it on the ticket)",
                     parents=[common]).set_defaults(func=cmd_evidence_head)
     ea = esub.add_parser("import-awx", help="an AWX/Tower job as an evidence bundle (check job: plan, run: apply)",
                          parents=[common])
-    ea.add_argument("--job", required=True, help="the job as saved from /api/v2/jobs/N/ (JSON)")
-    ea.add_argument("--events", required=True, help="its /api/v2/jobs/N/job_events/ pages (JSON)")
+    ea.add_argument("--url", help="the AWX server (https://HOST): read job --job ID, its events and its workflow's "
+                                  "approvals through the API (token: $AWX_TOKEN or $CONTROLLER_OAUTH_TOKEN)")
+    ea.add_argument("--job", required=True, help="with --url: the job's ID; else the job as saved from "
+                                                 "/api/v2/jobs/N/ (JSON; recorded as unverified)")
+    ea.add_argument("--events", help="without --url: its /api/v2/jobs/N/job_events/ pages (JSON)")
     ea.set_defaults(func=cmd_evidence_import_awx)
     el = esub.add_parser("list", help="the ledger's runs; --pending: emergency applies awaiting approval",
                          parents=[common])

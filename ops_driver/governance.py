@@ -7,9 +7,12 @@ The rules live in ``policy/change.yml`` (see its comments), not here. What this 
   compared by :func:`ops_driver.identity.same_person` (NFKC, case folded, trimmed);
 - a work request may raise its task's change class (catalog ``change_class``), never lower it, by the ranks of
   the policy file; ``emergency`` needs ``emergency_reason`` (request.py, exit 2);
-- an approval (``ops-driver approve RUN_ID --by NAME``) is a record in ``$OPS_EVIDENCE_DIR/approvals/<RUN_ID>/``
-  holding the approver, the UTC time, the comment and the SHA-256 of the approved bundle's ``manifest.json``; it
-  counts only while the ledger holds it with that hash (:func:`approve`, :func:`approvals_of`);
+- an approval (``ops-driver approve RUN_ID``) is a record in ``$OPS_EVIDENCE_DIR/approvals/<RUN_ID>/``
+  holding the approver, the UTC time, the comment and the SHA-256 of the approved bundle's ``manifest.json``,
+  signed with the approver's SSH key (:mod:`ops_driver.signing`); it counts only while the ledger holds it with
+  that hash, its signature verifies against ``policy/allowed_signers`` for the approver, and the class's
+  ``approvers`` in ``policy/change.yml`` let that principal approve in that environment (:func:`approve`,
+  :func:`approval_checks`);
 - ``apply`` runs a plan only when the ledger holds the plan as it is now, the plan has as many approvals by
   distinct people as its class needs (the larger of the plan's recorded ``approvals_required`` and today's policy:
   :func:`approvals_needed`), every one for the plan's manifest as it is now, and the apply's operator
@@ -33,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from . import evidence, identity, ledger, policy
+from . import evidence, identity, ledger, policy, signing
 from .catalog import CHANGE_CLASSES
 from .errors import InvalidInput, PolicyRefused
 from .paths import project_root
@@ -54,6 +57,7 @@ class ChangeClass:
     post_approvals: int
     requires: tuple[str, ...]
     description: str
+    approvers: dict[str, tuple[str, ...]] | None = None  # environment (or ``default``) → principals / group:NAME
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,45 @@ class ChangePolicy:
     approval_timeout_s: int
     source: str
     plan_max_age_s: int = policy.DEFAULT_PLAN_MAX_AGE_S
+    groups: dict[str, tuple[str, ...]] | None = None  # ``approver_groups``: name → principals
 
     def get(self, name: str) -> ChangeClass:
         return self.classes[name]
+
+    def may_approve(self, change_class: str, environment: str, principal: str) -> bool:
+        """Whether ``principal`` may approve a ``change_class`` change in ``environment``: a class without
+        ``approvers`` lets every principal of the allowed-signers file approve; else the environment's list (or
+        ``default``'s) must hold ``*``, the principal, or ``group:NAME`` of a group holding it (names compared by
+        :func:`ops_driver.identity.same_person`)."""
+        c = self.classes.get(change_class)
+        if c is None:
+            return False
+        if c.approvers is None:
+            return True
+        allowed = c.approvers.get(environment, c.approvers.get("default", ()))
+        for who in allowed:
+            names = (self.groups or {}).get(who[6:], ()) if who.startswith("group:") else (who,)
+            if who == "*" or any(identity.same_person(n, principal) for n in names):
+                return True
+        return False
+
+
+def _approvers(value: Any, where: str, groups: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]] | None:
+    """``classes.<name>.approvers``: a mapping of environment (or ``default``) to a list of principals,
+    ``group:NAME`` or ``*``; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise InvalidInput(f"{where}: must map an environment (or default) to a list of approvers")
+    out = {}
+    for env, names in value.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise InvalidInput(f"{where}.{env}: must be a list of principals, group:NAME or *")
+        for n in names:
+            if n.startswith("group:") and n[6:] not in groups:
+                raise InvalidInput(f"{where}.{env}: {n}: no such group in approver_groups")
+        out[env] = tuple(names)
+    return out
 
 
 def policy_path() -> Path:
@@ -84,6 +124,11 @@ def parse_policy(data: Any, source: str) -> ChangePolicy:
     raw = data["classes"]
     if set(raw) != set(CLASSES):
         raise InvalidInput(f"{source}: classes must be exactly {', '.join(CLASSES)} (found {', '.join(map(str, raw))})")
+    raw_groups = data.get("approver_groups") or {}
+    if not isinstance(raw_groups, dict) or not all(
+            isinstance(v, list) and all(isinstance(n, str) for n in v) for v in raw_groups.values()):
+        raise InvalidInput(f"{source}: approver_groups: must map a group name to a list of principals")
+    groups = {str(k): tuple(v) for k, v in raw_groups.items()}
     classes = {}
     for name in CLASSES:
         c = raw[name]
@@ -97,7 +142,8 @@ def parse_policy(data: Any, source: str) -> ChangePolicy:
         classes[name] = ChangeClass(name=name, ja=str(c.get("ja", "")), rank=rank,
                                     approvals=_int(c.get("approvals"), f"{where}.approvals"),
                                     post_approvals=_int(c.get("post_approvals", 0), f"{where}.post_approvals"),
-                                    requires=tuple(requires), description=str(c.get("description", "")))
+                                    requires=tuple(requires), description=str(c.get("description", "")),
+                                    approvers=_approvers(c.get("approvers"), f"{where}.approvers", groups))
     ranks = [classes[n].rank for n in CLASSES if n != "emergency"]
     if len(set(ranks)) != len(ranks):
         raise InvalidInput(f"{source}: classes standard, minor and major need different ranks")
@@ -105,7 +151,8 @@ def parse_policy(data: Any, source: str) -> ChangePolicy:
         raise InvalidInput(f"{source}: classes.emergency.post_approvals must be at least 1")
     timeout = _int(data.get("approval_timeout_s", 86400), f"{source}: approval_timeout_s", 60)
     max_age = _int(data.get("plan_max_age_s", policy.DEFAULT_PLAN_MAX_AGE_S), f"{source}: plan_max_age_s", 60)
-    return ChangePolicy(classes=classes, approval_timeout_s=timeout, source=source, plan_max_age_s=max_age)
+    return ChangePolicy(classes=classes, approval_timeout_s=timeout, source=source, plan_max_age_s=max_age,
+                        groups=groups)
 
 
 def load_policy(path: Path | None = None) -> ChangePolicy:
@@ -164,21 +211,63 @@ def _read_approval(path: Path) -> Approval:
                     sha256=hashlib.sha256(path.read_bytes()).hexdigest(), path=path)
 
 
-def approvals_of(run_id: str, base: Path, entries: list[ledger.Entry] | None = None) -> list[Approval]:
-    """The approvals of ``run_id`` that the ledger holds as they are now (a record edited or added outside
-    ``ops-driver approve`` does not count; ``evidence verify`` names it)."""
+def approvals_of(run_id: str, base: Path, entries: list[ledger.Entry] | None = None,
+                 rules: ChangePolicy | None = None) -> list[Approval]:
+    """The approvals of ``run_id`` that count (:func:`approval_checks`), in the order they were given."""
+    return approval_checks(run_id, base, entries, rules)[0]
+
+
+def approval_checks(run_id: str, base: Path, entries: list[ledger.Entry] | None = None,
+                    rules: ChangePolicy | None = None) -> tuple[list[Approval], list[tuple[str, str]]]:
+    """(the approvals of ``run_id`` that count, [(approval file name, why one does not count)]).
+
+    An approval counts when the ledger holds its record as it is now (one edited or added outside
+    ``ops-driver approve`` does not), its signature ``<id>.json.sig`` verifies for its approver against the
+    allowed-signers files of the run's environment (:func:`ops_driver.signing.verify`: ``ssh-keygen -Y verify``),
+    it names the run's environment, and ``rules`` (default: ``policy/change.yml``) let that principal approve the
+    run's change class there (an emergency apply approved after the fact: class ``emergency``).
+    """
     entries = ledger.entries(base) if entries is None else entries
     held = {(e.run_id, e.sha256): e.seq for e in entries if e.kind == "approval" and e.ref == run_id}
-    out = []
     folder = approvals_dir(base) / run_id
-    for p in folder.glob("*.json") if folder.is_dir() else []:
+    if not folder.is_dir():
+        return [], []
+    rules = rules or load_policy()
+    try:
+        m = evidence.bundle(run_id, base).manifest()
+    except InvalidInput:
+        m = {}
+    environment = str(m.get("environment") or "")
+    cls = "emergency" if m.get("kind") == "apply" else str(m.get("change_class") or "")
+    files = signing.signers_files(environment, base)
+    out, rejected = [], []
+    for p in sorted(folder.glob("*.json")):
         try:
             a = _read_approval(p)
+            record = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError):
+            rejected.append((p.name, "not an approval record"))
             continue
-        if (a.approval_id, a.sha256) in held and a.run_id == run_id:
+        if (a.approval_id, a.sha256) not in held or a.run_id != run_id:
+            rejected.append((p.name, "not in the ledger as it is (added or edited outside `ops-driver approve`)"))
+            continue
+        sig = signing.sig_path(p)
+        why = None
+        if not sig.is_file():
+            why = "unsigned (no .json.sig)"
+        elif record.get("environment") != environment:
+            why = f"approves environment {record.get('environment')!r}, the run is in {environment!r}"
+        elif not signing.verify(p.read_bytes(), sig.read_bytes(), a.approver, files):
+            why = (f"its signature does not verify for {a.approver} against "
+                   f"{', '.join(str(f) for f in files) or signing.policy_signers_path()} (a key not listed there, "
+                   "or a record edited after it was signed)")
+        elif not rules.may_approve(cls, environment, a.approver):
+            why = f"{a.approver} may not approve a {cls} change in {environment} ({rules.source}: approvers)"
+        if why:
+            rejected.append((p.name, f"approval by {a.approver}: {why}"))
+        else:
             out.append(a)
-    return sorted(out, key=lambda a: held[a.approval_id, a.sha256])  # in the order they were given
+    return sorted(out, key=lambda a: held[a.approval_id, a.sha256]), rejected
 
 
 def ledger_entry(run_id: str, kind: str, entries: list[ledger.Entry]) -> ledger.Entry | None:
@@ -231,16 +320,23 @@ def applies_of(plan_id: str, base: Path, entries: list[ledger.Entry] | None = No
     return out
 
 
-def approve(run_id: str, by: str, comment: str | None, base: Path, now: dt.datetime | None = None) -> Approval:
-    """Record an approval of a plan (or, after the fact, of an emergency apply) and append it to the ledger.
+def approve(run_id: str, by: str | None, comment: str | None, base: Path, now: dt.datetime | None = None,
+            key: Path | None = None) -> Approval:
+    """Record a signed approval of a plan (or, after the fact, of an emergency apply) and append it to the ledger.
 
-    Raises InvalidInput (exit 2): no such run, a run that is neither a plan nor an emergency apply, an empty name.
-    PolicyRefused (exit 4): a plan that failed, expired or was applied (policy.check_plan); a bundle the ledger
-    does not hold as it is; an approver who is the run's operator or the
-    request's requested_by; the same approver twice. Nothing is written when it raises.
+    The approver is the principal of the signing key (:func:`ops_driver.signing.signer`): ``key`` (``--key``), else
+    ``$OPS_SIGNING_KEY``, else the ssh-agent; ``by`` then only checks it is that person. In the sandbox, ``by``
+    without a key signs with NAME's demo key. The record (approval ID, run, approver, UTC time, comment, the
+    manifest's SHA-256, task, environment, change class) is written as ``approvals/<run>/<id>.json`` and its bytes
+    signed into ``<id>.json.sig``.
+
+    Raises InvalidInput (exit 2): no such run, a run that is neither a plan nor an emergency apply, an empty name,
+    an unusable key. PolicyRefused (exit 4): a plan that failed, expired or was applied (policy.check_plan); a
+    bundle the ledger does not hold as it is; a key no allowed-signers file lists; an approver who is the run's
+    operator or the request's requested_by, who already approved, or whom ``policy/change.yml`` does not let
+    approve this class in this environment. Nothing is written when it raises (a sandbox demo key excepted).
     """
-    name = (by or "").strip()
-    if not name:
+    if by is not None and not by.strip():
         raise InvalidInput("--by: the approver's name is empty; give the name of the person approving")
     b = evidence.bundle(run_id, base)
     m = b.manifest()
@@ -254,23 +350,37 @@ def approve(run_id: str, by: str, comment: str | None, base: Path, now: dt.datet
     now = now or evidence.utc_now()
     if not after:
         policy.check_plan(m, now, applies_of(run_id, base, entries), load_policy().plan_max_age_s)
+    environment = str(m.get("environment") or "")
+    who = signing.signer(environment, base, by, key)
+    name = who.principal
     forbidden = forbidden_approvers(m)
-    if identity.among(name, forbidden):
+    if any(identity.same_person(name, f) for f in forbidden):
         raise PolicyRefused(f"approval must come from someone other than {' and '.join(forbidden)} (the operator and "
                             f"the requester of {run_id}); ask another reviewer")
-    done = approvals_of(run_id, base, entries)
+    rules = load_policy()
+    cls = "emergency" if after else str(m.get("change_class") or "")
+    if not rules.may_approve(cls, environment, name):
+        raise PolicyRefused(f"{name} may not approve a {cls} change in {environment} ({rules.source}: "
+                            f"classes.{cls}.approvers); ask an approver of that class")
+    done = approvals_of(run_id, base, entries, rules)
     if any(identity.same_person(a.approver, name) for a in done):
         raise PolicyRefused(f"{name} has already approved {run_id}; a second approval must come from another person")
     approval_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
     record = {"approval_id": approval_id, "run_id": run_id, "approver": name, "at": evidence.iso(now),
               "comment": comment or "", "manifest_sha256": digest, "after_the_fact": after,
-              "task": m.get("task"), "environment": m.get("environment"), "change_class": m.get("change_class")}
+              "task": m.get("task"), "environment": m.get("environment"), "change_class": m.get("change_class"),
+              "signed_with": who.source, "namespace": signing.NAMESPACE}
     folder = approvals_dir(base) / run_id
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{approval_id}.json"
     text = json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     with path.open("x", encoding="utf-8") as f:
         f.write(text)
+    try:
+        signing.sign_as(who, path, base)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     ledger.append(base, "approval", approval_id, hashlib.sha256(text.encode("utf-8")).hexdigest(), ref=run_id,
                   now=now)
     return _read_approval(path)
@@ -288,13 +398,13 @@ def check_apply(plan: evidence.Bundle, apply_operator: str, base: Path,
     if cls not in policy.classes:
         raise PolicyRefused(f"plan {plan.run_id}: change class {cls!r} is not in {policy.source}; plan again")
     need = approvals_needed(m, policy)
-    folder = approvals_dir(base) / plan.run_id
-    held = approvals_of(plan.run_id, base, entries)
+    held, rejected = approval_checks(plan.run_id, base, entries, policy)
     stale = [a for a in held if a.manifest_sha256 != digest]
     if stale:
         raise PolicyRefused(f"plan {plan.run_id}: the approval by {', '.join(a.approver for a in stale)} is for "
                             "another version of the plan (its manifest SHA-256 differs); plan again and approve again")
-    unheld = len(list(folder.glob("*.json"))) - len(held) if folder.is_dir() else 0
+    unheld = sum(1 for _, why in rejected if "not in the ledger" in why)
+    unsigned = [why for _, why in rejected if "not in the ledger" not in why]
     approvers = identity.distinct(a.approver for a in held)
     if len(approvers) < need:
         forbidden = forbidden_approvers(m)
@@ -302,6 +412,7 @@ def check_apply(plan: evidence.Bundle, apply_operator: str, base: Path,
             f"plan {plan.run_id} is a {cls} change ({policy.get(cls).ja}): it needs {need} approval(s) by different "
             f"people, it has {len(approvers)} of {need}" + (f" ({', '.join(approvers)})" if approvers else "")
             + (f"; {unheld} approval file(s) not in the ledger do not count" if unheld > 0 else "")
+            + "".join(f"; does not count: {why}" for why in unsigned)
             + f"; approve with `ops-driver approve {plan.run_id} --by NAME` (not {' or '.join(forbidden)})")
     if identity.among(apply_operator, approvers):
         raise PolicyRefused(f"plan {plan.run_id}: {apply_operator} approved it and may not also apply it; another "
@@ -325,7 +436,7 @@ def pending(base: Path) -> list[dict[str, Any]]:
             continue
         if m.get("change_class") != "emergency":
             continue
-        got = len(identity.distinct(a.approver for a in approvals_of(e.run_id, base, entries)))
+        got = len(identity.distinct(a.approver for a in approvals_of(e.run_id, base, entries, policy)))
         if got < need:
             out.append({"run_id": e.run_id, "task": m.get("task"), "environment": m.get("environment"),
                         "operator": m.get("operator"), "ended_at": m.get("ended_at"), "status": m.get("status"),
@@ -416,6 +527,8 @@ def verify_all(base: Path, head_mark: tuple[int, str] | None = None) -> dict[str
     on_disk: dict[str, Path] = {}
     root = approvals_dir(base)
     for f in sorted(root.glob("*/*")) if root.is_dir() else []:
+        if f.name.endswith(".json" + signing.SIG_SUFFIX) and f.with_name(f.name[:-len(signing.SIG_SUFFIX)]).is_file():
+            continue  # the signature of a record (checked with it below)
         on_disk[f.stem if _APPROVAL_FILE.match(f.name) else f"{f.parent.name}/{f.name}"] = f
     for approval_id, e in approvals.items():
         record = on_disk.get(approval_id)
@@ -424,6 +537,11 @@ def verify_all(base: Path, head_mark: tuple[int, str] | None = None) -> dict[str
             add(subject, f"approval record of {e.ref} removed (recorded on {ledger.LEDGER} line {e.line_no})")
         elif hashlib.sha256(record.read_bytes()).hexdigest() != e.sha256:
             add(subject, f"approval record of {e.ref} changed after it was recorded ({ledger.LEDGER} line {e.line_no})")
+    rules = load_policy()
+    for run_id in sorted({e.ref for e in approvals.values() if e.ref}):
+        for name, why in approval_checks(run_id, base, found, rules)[1]:
+            if why.startswith("approval by "):  # a record the ledger holds whose signature or approver fails
+                add(f"approval {name.removesuffix('.json')}", f"does not count: {why}")
     for key, f in on_disk.items():
         if key not in approvals:
             add(f"approval {key}", f"{f.relative_to(base)}: not in the ledger (added outside `ops-driver approve`)")

@@ -162,8 +162,16 @@ def append(base: Path, kind: str, run_id: str, sha256: str, ref: str | None = No
         if written != len(payload):  # a regular file on a local disk writes all or raises; say so if not
             raise OSError(f"{path_of(base)}: short write ({written} of {len(payload)} bytes)")
         os.fsync(fd)
+    _witness(base, text)
     return Entry(seq=seq, at=at, kind=kind, run_id=run_id, sha256=sha256, prev=prev, ref=ref, line_no=seq,
                  digest=line_hash(text))
+
+
+def _witness(base: Path, text: str) -> None:
+    """The line leaves the control node as it is written: syslog (ops_driver/syslog_sink.py; never raises)."""
+    from . import syslog_sink
+
+    syslog_sink.send(text, base)
 
 
 def head(base: Path) -> tuple[int, str] | None:

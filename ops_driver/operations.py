@@ -369,20 +369,38 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
 
 
 def import_awx(job_path: Path, events_path: Path, catalog: Catalog | None = None) -> Outcome:
-    """An AWX / Tower job (``JOB.json`` from ``/api/v2/jobs/N/``, ``EVENTS.json`` its ``job_events`` pages) as an
-    evidence bundle with the same changes.json, report.md and manifest fields as a driver run: a check job is a
-    plan, a run job an apply; the operator is the user who launched it (awx_import.convert).
+    """An AWX / Tower job saved as files (``JOB.json`` from ``/api/v2/jobs/N/``, ``EVENTS.json`` its ``job_events``
+    pages) as an evidence bundle with the same changes.json, report.md and manifest fields as a driver run: a check
+    job is a plan, a run job an apply; the operator is the user who launched it (awx_import.convert).
 
-    Raises InvalidInput (exit 2) for files that are not an AWX job and its events, a job that has not finished, or a
-    job whose work request does not validate. The bundle and its ledger line say ``source: awx``.
+    Files anyone can write: the bundle says ``source: file (unverified)`` and never counts as doing a task in the
+    monthly record (records.py). Raises InvalidInput (exit 2) for files that are not an AWX job and its events, a
+    job that has not finished, or a job whose work request does not validate.
     """
-    import yaml
-
     from . import awx_import
-    from .request import parse_request
 
     catalog = catalog or load_catalog()
-    run = awx_import.load(job_path, events_path, catalog)
+    return _import_awx(awx_import.load(job_path, events_path, catalog), {"source": "file (unverified)"}, catalog)
+
+
+def import_awx_api(url: str, job_id: str, catalog: Catalog | None = None) -> Outcome:
+    """The job ``job_id`` read from the AWX API at ``url`` (awx_client.fetch: the job, its events, its workflow's
+    approvals) as an evidence bundle (see :func:`import_awx`) that says ``source: awx``, with ``awx_url`` and
+    ``awx_approvals`` (who approved or denied, when; ``self_approved`` when the launcher approved it, awx#10610)."""
+    from . import awx_client, awx_import
+
+    catalog = catalog or load_catalog()
+    got = awx_client.fetch(url, job_id)
+    run = awx_import.convert(got.job, got.pages, catalog)
+    extra = {"source": "awx", "awx_url": got.url, "awx_workflow_job": got.workflow_job, "awx_approvals": got.approvals}
+    return _import_awx(run, extra, catalog)
+
+
+def _import_awx(run: Any, extra: dict[str, Any], catalog: Catalog) -> Outcome:
+    import yaml
+
+    from .request import parse_request
+
     job_id = run.job.get("id")
     req = parse_request(yaml.safe_dump(run.request, allow_unicode=True), catalog, source=f"AWX job {job_id}")
     task = catalog.get(req.task)
@@ -396,7 +414,7 @@ def import_awx(job_path: Path, events_path: Path, catalog: Catalog | None = None
             return evidence.utc_now()
 
     run_id = evidence.new_run_id(run.kind, task.id, when("started"))
-    extra = {"source": "awx", "awx_job": run.job, "approvals_required": governance.load_policy().get(
+    extra = {**extra, "awx_job": run.job, "approvals_required": governance.load_policy().get(
         req.change_class).approvals, "operator_source": identity.AWX, "os_account": identity.account()}
     cfg = RunConfig(kind=run.kind, run_id=run_id, request=req, task=task, extravars={}, base=evidence_dir(),
                     manifest_extra=extra, operator=run.operator)

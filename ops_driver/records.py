@@ -16,7 +16,9 @@ What :func:`collect` reads, in ``$OPS_EVIDENCE_DIR`` (default ``./evidence``):
   ``ledger.jsonl`` exists, its manifest against the ledger line that recorded it. A bundle that fails is a row
   marked **unverified** with its problems: it is never dropped and never counts as a successful run. Without a
   ledger the record says that bundles were checked against their own manifests only;
-- approvals (:func:`ops_driver.governance.approvals_of`, only those the ledger holds): the approvers of a plan,
+- approvals (:func:`ops_driver.governance.approvals_of`: only those the ledger holds, signed by a key of
+  ``policy/allowed_signers`` and allowed by ``policy/change.yml``), and an AWX job's approvals (``NAME (AWX)``,
+  read from AWX by ``evidence import-awx --url``): the approvers of a plan,
   and of an apply its plan's approvers plus those after the fact (emergency); emergency applies still short of
   their approvals after the fact: the month's, and from the ledger those of earlier months;
 - the recurring automated tasks due in the month (:mod:`ops_driver.due`) and the successful applies that did them;
@@ -24,7 +26,8 @@ What :func:`collect` reads, in ``$OPS_EVIDENCE_DIR`` (default ``./evidence``):
   (:func:`ops_driver.governance.approval_shortfall`), an override in effect (``overrides``: ``OPS_PROJECT_DIR``,
   ``OPS_PLAN_MAX_AGE``, sandbox only), a declared operator (``operator_source: declared``, sandbox only).
 
-Judging a due task: a successful apply (status ``applied``, exit 0, verified) of the task in the environment, with
+Judging a due task: a successful apply (status ``applied``, exit 0, verified; not an AWX job imported from files,
+``source: file (unverified)``) of the task in the environment, with
 its Tokyo date in the occurrence's window (``days[0]`` … ``until``): **done**; after the window but before the
 task's next occurrence (or the month's end): **late**; nothing and the window is over (as of today, Asia/Tokyo):
 **missed**; the window not over yet: **open**; the first due day still ahead: **upcoming**. A plan is not a run of
@@ -56,6 +59,8 @@ DEFAULT_DUE_ENVIRONMENT = "prod"
 _RUN_TIME = re.compile(r"^(\d{8}T\d{6}Z)-")
 OUTCOMES = {0: "ok", 2: "invalid", 3: "failed", 4: "refused"}
 DUE_STATES = ("missed", "late", "open", "upcoming", "done")
+#: The ``source`` of an AWX job imported from files anyone can write: shown, never a run that did a due task.
+UNVERIFIED_SOURCE = "file (unverified)"
 _KIND_TOTAL = {"plan": "plans", "apply": "applies"}
 
 
@@ -232,6 +237,7 @@ class _Approvals:
 
     def __init__(self, base: Path, entries: list[ledger.Entry]) -> None:
         self.base = base
+        self.rules = governance.load_policy()
         self.by_ref: dict[str, list[ledger.Entry]] = {}
         for e in entries:
             if e.kind == "approval" and e.ref:
@@ -239,7 +245,7 @@ class _Approvals:
 
     def of(self, run_id: str | None) -> list[governance.Approval]:
         lines = self.by_ref.get(run_id or "")
-        return governance.approvals_of(str(run_id), self.base, lines) if lines else []
+        return governance.approvals_of(str(run_id), self.base, lines, self.rules) if lines else []
 
 
 def _flags(m: dict[str, Any], kind: str | None, approvals: _Approvals) -> list[str]:
@@ -271,6 +277,10 @@ def _row(b: evidence.Bundle, m: dict[str, Any] | None, changes: Any, started: dt
     names = [a.approver for a in approvals.of(str(m.get("plan_id") or "") if kind == "apply" else b.run_id)]
     if kind == "apply":
         names += [f"{a.approver} (after the fact)" for a in approvals.of(b.run_id)]
+    names += [f"{a.get('by')} (AWX{', the launcher' if a.get('self_approved') else ''})"
+              for a in m.get("awx_approvals") or [] if isinstance(a, dict) and a.get("decision") == "approved"]
+    if m.get("source") == UNVERIFIED_SOURCE:
+        problems = [*problems, "imported from files (source: file (unverified)): does not count as doing the task"]
     local = started.astimezone(JST)
     code = m.get("exit_code")
     status = str(m.get("status") or ("unreadable" if not m else ""))
@@ -473,7 +483,7 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
         if environment is not None and (m or {}).get("environment") not in (environment, None):
             continue
         if (m and not problems and m.get("kind") == "apply" and m.get("exit_code") == 0
-                and m.get("status") == "applied"):
+                and m.get("status") == "applied" and m.get("source") != UNVERIFIED_SOURCE):
             done.setdefault((str(m.get("task")), str(m.get("environment"))), []).append(
                 (started.astimezone(JST).date(), b.run_id))
         if lo <= started < hi:

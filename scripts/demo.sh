@@ -66,6 +66,11 @@ minor_id=$(ops-driver plan --quiet --json examples/requests/stat-011-nas-prod-to
 set +e; ops-driver apply --quiet "$minor_id"; echo "exit code: $? (no approval yet)"; set -e
 set +e; ops-driver approve "$minor_id" --by operator-a; echo "exit code: $? (the operator may not approve)"; set -e
 ops-driver approve "$minor_id" --by reviewer-b --comment "checked the file list and the target folder"
+say "The auditor's offline check of that signed approval (OpenSSH only; in the sandbox the demo keys' own list)"
+for rec in "$OPS_EVIDENCE_DIR/approvals/$minor_id"/*.json; do
+  ssh-keygen -Y verify -f "$OPS_EVIDENCE_DIR/.sandbox-signers/allowed_signers" -I reviewer-b \
+    -n ops-driver-approval -s "$rec.sig" < "$rec"
+done
 ops-driver apply --quiet "$minor_id"
 echo "ledger head (write it on the ticket): $(ops-driver evidence head)"
 run_request examples/requests/stat-012-nas-maint-to-prod.yml

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,5 +27,19 @@ def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OPS_EVIDENCE_DIR", str(tmp_path / "evidence"))
     monkeypatch.setenv("ANSIBLE_HOME", str(tmp_path / "ansible-home"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OPS_SYSLOG", "off")  # no test writes to the machine's syslog (tests/unit/test_syslog_sink.py)
+    for name in ("SSH_AUTH_SOCK", "OPS_SIGNING_KEY"):  # approvals sign with the keys a test gives
+        monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()
     return tmp_path / "evidence"
+
+
+@pytest.fixture()
+def signers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Approvers' keys (tests/support/signers.py) in a scratch allowed-signers file read as policy/allowed_signers."""
+    from ops_driver import signing
+    from tests.support.signers import Signers
+
+    found = Signers(tmp_path / "signers")
+    monkeypatch.setattr(signing, "policy_signers_path", lambda: found.path)
+    return found

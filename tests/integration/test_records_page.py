@@ -21,9 +21,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from ops_driver import records, records_html
+from ops_driver import records, records_html, signing
 from ops_driver.paths import project_root
 from tests.support import evidence_month
+from tests.support.signers import Signers
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -52,10 +53,13 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("evidence")
-    evidence_month.november(base)
+    keys = Signers(tmp_path_factory.mktemp("signers"))
     out = tmp_path_factory.mktemp("page") / "record-2026-11.html"
-    out.write_text(records_html.page(records.collect(2026, 11, base=base, today=dt.date(2026, 12, 3))),
-                   encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:  # suzuki's signed approval is checked against the test's signers
+        mp.setattr(signing, "policy_signers_path", lambda: keys.path)
+        evidence_month.november(base, keys)
+        out.write_text(records_html.page(records.collect(2026, 11, base=base, today=dt.date(2026, 12, 3))),
+                       encoding="utf-8")
     return out
 
 

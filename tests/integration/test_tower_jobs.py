@@ -174,7 +174,7 @@ def test_an_awx_job_converts_to_the_run_record_the_driver_makes(estate: Any, tmp
     (tmp_path / "events.json").write_text(json.dumps(pages), encoding="utf-8")
     assert main(["evidence", "import-awx", "--job", str(tmp_path / "job.json"), "--events",
                  str(tmp_path / "events.json")]) == 0
-    imported = [b for b in evidence.all_bundles() if b.manifest().get("source") == "awx"]
+    imported = [b for b in evidence.all_bundles() if b.manifest().get("source") == "file (unverified)"]
     assert len(imported) == 1
     im, pm = imported[0].manifest(), plan.manifest
     assert imported[0].read_json("changes.json") == plan.changes

@@ -10,6 +10,9 @@ from ops_driver.paths import evidence_dir
 def approved(plan_id: str) -> str:
     """Record the approvals the plan's change class needs, by ``reviewer-1``, ``reviewer-2`` …, and return its ID.
 
+    Each is signed as ``ops-driver approve --by`` signs in the sandbox (a demo key per reviewer, listed in the
+    evidence folder's ``.sandbox-signers/allowed_signers``) and counts only because that signature verifies.
+
     A plan that cannot be approved (it failed, was refused, is stale or unknown) is returned as it is, so that
     ``apply`` gives its own refusal - the test sees the same exit code as without approvals.
     """

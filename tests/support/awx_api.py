@@ -11,7 +11,10 @@ has no ``artifact_data`` (AWX moves it to the job).
 from __future__ import annotations
 
 import copy
+import http.server
 import json
+import threading
+import urllib.parse
 from typing import Any
 
 from ops_driver.runner import RunResult
@@ -61,6 +64,11 @@ def job_object(result: RunResult, job_id: int, job_type: str, user: str, extra_v
     status = "successful" if result.ok else "failed"
     launched = ({"id": 77, "name": "workflow", "type": "workflow_job", "url": "/api/v2/workflow_jobs/77/"}
                 if launched_by_workflow else {"id": 5, "name": user, "type": "user", "url": "/api/v2/users/5/"})
+    # a job spawned by a workflow: UnifiedJobSerializer.get_summary_fields / get_related (awx/api/serializers.py)
+    source = ({"source_workflow_job": {"id": WORKFLOW_JOB_ID, "name": f"{job_tags} [{inventory}] (check, approve, "
+                                       "run)", "description": "", "status": "successful", "failed": False,
+                                       "elapsed": 30.0}} if launched_by_workflow else {})
+    related = {"source_workflow_job": f"/api/v2/workflow_jobs/{WORKFLOW_JOB_ID}/"} if launched_by_workflow else {}
     return {
         "id": job_id, "type": "job", "url": f"/api/v2/jobs/{job_id}/", "name": f"job {job_id}",
         "launch_type": "workflow" if launched_by_workflow else "manual", "status": status,
@@ -68,7 +76,101 @@ def job_object(result: RunResult, job_id: int, job_type: str, user: str, extra_v
         "finished": "2026-12-03T05:00:09.000000Z", "elapsed": round(result.duration_s, 3), "job_explanation": "",
         "job_type": job_type, "playbook": playbook, "job_tags": job_tags, "diff_mode": True,
         "extra_vars": json.dumps(extra_vars), "artifacts": copy.deepcopy(result.artifacts), "launched_by": launched,
+        "related": {"job_events": f"/api/v2/jobs/{job_id}/job_events/", **related},
         "summary_fields": {"inventory": {"id": 3, "name": inventory},
                            "created_by": {"id": 5, "username": user, "first_name": "", "last_name": ""},
-                           "job_template": {"id": 9, "name": f"{job_tags} [{inventory}]"}},
+                           "job_template": {"id": 9, "name": f"{job_tags} [{inventory}]"}, **source},
     }
+
+
+WORKFLOW_JOB_ID = 77
+
+
+def workflow_nodes(job_id: int, approval_ids: list[int]) -> dict[str, Any]:
+    """``/api/v2/workflow_jobs/77/workflow_nodes/``: one approval node per ID, then the node that ran the job
+    (WorkflowJobNodeSerializer; ``summary_fields.job`` with ``type`` and, for an approval, ``timed_out``)."""
+    nodes = []
+    for n, aid in enumerate(approval_ids):
+        nodes.append({"id": 300 + n, "type": "workflow_job_node", "url": f"/api/v2/workflow_job_nodes/{300 + n}/",
+                      "workflow_job": WORKFLOW_JOB_ID, "job": aid, "identifier": f"approve-{n}",
+                      "summary_fields": {"job": {"id": aid, "name": "Approve the change", "description": "",
+                                                 "status": "successful", "failed": False, "elapsed": 12.0,
+                                                 "type": "workflow_approval", "timed_out": False}}})
+    nodes.append({"id": 399, "type": "workflow_job_node", "url": "/api/v2/workflow_job_nodes/399/",
+                  "workflow_job": WORKFLOW_JOB_ID, "job": job_id, "identifier": "run",
+                  "summary_fields": {"job": {"id": job_id, "name": f"job {job_id}", "description": "",
+                                             "status": "successful", "failed": False, "elapsed": 9.0,
+                                             "type": "job"}}})
+    return {"count": len(nodes), "next": None, "previous": None, "results": nodes}
+
+
+def workflow_approval(approval_id: int, status: str, username: str | None, finished: str,
+                      timed_out: bool = False) -> dict[str, Any]:
+    """``/api/v2/workflow_approvals/N/`` (WorkflowApprovalSerializer): approved is ``successful``, denied
+    ``failed`` (WorkflowApproval.approve / deny), the user in ``summary_fields.approved_or_denied_by``."""
+    who = {"approved_or_denied_by": {"id": 8, "username": username, "first_name": "", "last_name": ""}} \
+        if username else {}
+    return {"id": approval_id, "type": "workflow_approval", "url": f"/api/v2/workflow_approvals/{approval_id}/",
+            "name": "Approve the change", "status": status, "failed": status == "failed", "timed_out": timed_out,
+            "started": "2026-12-03T04:59:00.000000Z", "finished": finished, "modified": finished,
+            "can_approve_or_deny": False, "approval_expiration": None,
+            "related": {"approve": f"/api/v2/workflow_approvals/{approval_id}/approve/"},
+            "summary_fields": {"workflow_job": {"id": WORKFLOW_JOB_ID, "name": "workflow"}, **who}}
+
+
+class AwxDouble:
+    """A recording HTTP double of the AWX API on 127.0.0.1: GET answers from ``routes`` (path → JSON; a list of
+    pages for a paged path, served as ``?page=N`` with ``next`` links); 401 without ``Authorization: Bearer
+    <token>``; every request recorded as (path with query, Authorization header)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.routes: dict[str, Any] = {}
+        self.requests: list[tuple[str, str]] = []
+        double = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                double.requests.append((self.path, self.headers.get("Authorization", "")))
+                path, _, query = self.path.partition("?")
+                page = int(urllib.parse.parse_qs(query).get("page", ["1"])[0])
+                if self.headers.get("Authorization") != f"Bearer {double.token}":
+                    return self._send(401, {"detail": "Authentication credentials were not provided."})
+                body = double.routes.get(path)
+                if isinstance(body, list):  # pages
+                    body = dict(body[page - 1], next=f"{path}?page={page + 1}" if page < len(body) else None)
+                return self._send(404, {"detail": "Not found."}) if body is None else self._send(200, body)
+
+            def _send(self, code: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> AwxDouble:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    def serve_job(self, job: dict[str, Any], pages: list[dict[str, Any]], approvals: list[dict[str, Any]]) -> None:
+        """Routes for a job, its event pages and (for a job of a workflow) the workflow's approval nodes."""
+        jid = job["id"]
+        self.routes[f"/api/v2/jobs/{jid}/"] = job
+        self.routes[f"/api/v2/jobs/{jid}/job_events/"] = pages
+        self.routes[f"/api/v2/workflow_jobs/{WORKFLOW_JOB_ID}/workflow_nodes/"] = [
+            workflow_nodes(jid, [a["id"] for a in approvals])]
+        for a in approvals:
+            self.routes[f"/api/v2/workflow_approvals/{a['id']}/"] = a

@@ -15,6 +15,7 @@ from typing import Any
 from ops_driver import evidence, governance, ledger
 from ops_driver.catalog import load_catalog
 from ops_driver.contract import RunRecord
+from tests.support.signers import Signers
 
 UTC = dt.UTC
 
@@ -45,8 +46,9 @@ def change(resource: str, changed: bool = True, host: str = "aws-sandbox") -> di
             "before": {"state": "running"}, "after": {"state": "stopped"}, "changed": changed}
 
 
-def november(base: Path) -> dict[str, str]:
-    """2026-11 in Asia/Tokyo. Holidays: 11-03 (文化の日), 11-23 (勤労感謝の日); 19 business days.
+def november(base: Path, signers: Signers) -> dict[str, str]:
+    """2026-11 in Asia/Tokyo (``signers``: the ``signers`` fixture; suzuki's prod approval is signed with a key it
+    lists). Holidays: 11-03 (文化の日), 11-23 (勤労感謝の日); 19 business days.
 
     - ``stop_plan``/``stop_apply``: INFO-005 sandbox, two instances stopped (11-02); the plan approved by yamada
       (change class minor);
@@ -84,7 +86,7 @@ def november(base: Path) -> dict[str, str]:
                            changes=[change("ec2:instance/i-0d", host="aws-prod")])
     ids["emergency_ok"] = run(base, "apply", "INFO-006", t(16, 3), environment="prod", change_class="emergency",
                               emergency_reason="web tier hung", operator="kato")
-    governance.approve(ids["emergency_ok"], "suzuki", "after the fact", base, now=t(16, 5))
+    governance.approve(ids["emergency_ok"], None, "after the fact", base, now=t(16, 5), key=signers.key("suzuki"))
     ids["altered"] = run(base, "plan", "INFO-004", t(17, 4))
     (base / ids["altered"] / "report.md").write_text("# edited afterwards\n", encoding="utf-8")
     ids["unrecorded"] = run(base, "plan", "INFO-004", t(18, 4), record=False)

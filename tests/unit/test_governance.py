@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import evidence, governance, ledger
+from ops_driver import evidence, governance, ledger, signing
 from ops_driver.errors import InvalidInput, PolicyRefused
 
 POLICY = governance.load_policy()
@@ -209,6 +209,7 @@ def test_an_approval_of_another_version_of_the_plan_is_refused(tmp_path: Path) -
     ledger.append(tmp_path, "approval", "20261203T050001Z-000001", hashlib.sha256(other.encode()).hexdigest(),
                   ref="p1")
     (a.path.parent / "20261203T050001Z-000001.json").write_text(other, encoding="utf-8")
+    signing.sign(a.path.parent / "20261203T050001Z-000001.json", signing.demo_key(tmp_path, "carol"))
     with pytest.raises(PolicyRefused, match="is for another version of the plan"):
         governance.check_apply(b, "dave", tmp_path, POLICY)
 

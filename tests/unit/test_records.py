@@ -8,6 +8,7 @@ import io
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,8 +20,8 @@ TODAY = dt.date(2026, 12, 3)
 
 
 @pytest.fixture()
-def november(_scratch_dirs: Path) -> dict[str, str]:
-    return evidence_month.november(_scratch_dirs)
+def november(_scratch_dirs: Path, signers: Any) -> dict[str, str]:
+    return evidence_month.november(_scratch_dirs, signers)
 
 
 def collect(base: Path, **kw: object) -> records.Record:
