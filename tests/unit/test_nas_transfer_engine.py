@@ -36,7 +36,7 @@ def shares(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_selection_of_files_folders_and_globs(shares: tuple[Path, Path]) -> None:
     prod, _ = shares
-    rels = [r for r, _p, _s in nas.select(str(prod), "work", ["*.csv", "sub"])]
+    rels = [f.rel for f in nas.select(str(prod), "work", ["*.csv", "sub"])]
     assert rels == ["a.csv", "b.csv", "sub/c.txt"]
 
 
@@ -75,6 +75,9 @@ def test_copy_never_overwrites_silently_and_keeps_a_backup(shares: tuple[Path, P
     assert not [p for p in maint.rglob(".*part-*")]
     assert [a["action"] for a in nas.plan_copy(files, str(maint), "in", "REQ-1", False)] == ["none", "none"]
     (prod / "work" / "a.csv").write_text("id,name\n1,sato-changed\n")
+    with pytest.raises(nas.TransferError, match=r"a\.csv changed since it was selected"):
+        nas.plan_copy(files, str(maint), "in", "REQ-2", overwrite=False)  # a selection is what was seen then
+    files = nas.select(str(prod), "work", ["a.csv", "sub"])
     with pytest.raises(nas.TransferError, match="set overwrite: true"):
         nas.plan_copy(files, str(maint), "in", "REQ-2", overwrite=False)
     actions = nas.plan_copy(files, str(maint), "in", "REQ-2", overwrite=True)
@@ -121,7 +124,7 @@ def test_copy_keeps_mode_and_mtime_and_hashes_every_byte_of_many_block_files(sha
     os.utime(big, ns=(1_600_000_000_000_000_000, 1_600_000_000_123_456_789))
     files = nas.select(str(prod), "work", ["*.csv", "sub"])
     src, dst = nas.copy_files(nas.plan_copy(files, str(maint), "in", "REQ-1", False))
-    assert src == dst == {rel: hashlib.sha256(Path(p).read_bytes()).hexdigest() for rel, p, _s in files}
+    assert src == dst == {f.rel: hashlib.sha256(Path(f.path).read_bytes()).hexdigest() for f in files}
     copied = (maint / "in" / "sub" / "c.txt").stat()
     assert copied.st_mode & 0o7777 == 0o640 and copied.st_mtime_ns == 1_600_000_000_123_456_789
 
@@ -157,13 +160,13 @@ def test_a_block_that_reads_back_differently_is_hashed_from_the_written_file(
         big.write_bytes(os.urandom(size))
     files = nas.select(str(prod), "work", ["sub"])
     hashed: list[str] = []
-    real_read, real_sha = getattr(os, call), nas.sha256_file
+    real_read, real_sha = getattr(os, call), nas._sha256_at
 
-    def recording_sha(path: str) -> str:
-        hashed.append(path)
-        return str(real_sha(path))
+    def recording_sha(share: Any, parts: tuple[str, ...], shown: str) -> str:
+        hashed.append(shown)
+        return str(real_sha(share, parts, shown))
 
-    monkeypatch.setattr(nas, "sha256_file", recording_sha)
+    monkeypatch.setattr(nas, "_sha256_at", recording_sha)
     monkeypatch.setattr(nas.os, call, corrupt(real_read))
     try:
         src, dst = nas.copy_files(nas.plan_copy(files, str(maint), "in", "REQ-1", False))
