@@ -218,7 +218,8 @@ class Share:
         return TransferError("%s: cannot open %s: %s" % (what, shown, os.strerror(err.errno or errno.EIO)))
 
     def open(self, parts, flags=_DIR, what="path", create=False, below=None):
-        """Handle of ``parts`` below the root (or below the handle ``below``), the caller closes it.
+        """Handle of ``parts`` below the root (or below ``below``: (handle, its parts below the root)), the caller
+        closes it.
 
         Every folder on the way is opened ``O_DIRECTORY|O_NOFOLLOW`` from its parent (or the whole path with
         openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), the last component with ``flags``. ``create``: missing
@@ -227,7 +228,7 @@ class Share:
         Raises FileNotFoundError when a component is missing (and not created); TransferError naming ``what`` for
         a symbolic link or a file where a folder must be.
         """
-        base = self.fd if below is None else below
+        base, shown = (self.fd, ()) if below is None else below
         parts = tuple(parts)
         if not parts:
             return os.open(".", _DIR, dir_fd=base)
@@ -236,7 +237,7 @@ class Share:
                 return _openat2_call(base, "/".join(parts), flags)
             except OSError as e:
                 if e.errno == errno.ENOENT and not create:
-                    raise FileNotFoundError(e.errno, e.strerror, self.path(parts)) from None
+                    raise FileNotFoundError(e.errno, e.strerror, self.path(shown + parts)) from None
                 # anything else (a link, a file on the way, a missing folder to create): the walk below names it
         fd = base
         try:
@@ -254,10 +255,10 @@ class Share:
                     try:
                         nfd = os.open(name, flags if last else _DIR, dir_fd=fd)
                     except OSError as e:
-                        raise self._refuse(e, fd, parts, i, what) from None
+                        raise self._refuse(e, fd, shown + parts, len(shown) + i, what) from None
                 except OSError as e:
                     if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-                        raise self._refuse(e, fd, parts, i, what) from None
+                        raise self._refuse(e, fd, shown + parts, len(shown) + i, what) from None
                     raise
                 if fd != base:
                     os.close(fd)
@@ -417,7 +418,7 @@ def select(root, source_dir, items):
             """A file or folder ``rel_parts`` below source_dir (TransferError for a link on the way)."""
             if not rel_parts:
                 return walk(os.open(".", _DIR, dir_fd=base), ())
-            parent = share.open(rel_parts[:-1], what="items", below=base)
+            parent = share.open(rel_parts[:-1], what="items", below=(base, src_parts))
             try:
                 st = os.stat(rel_parts[-1], dir_fd=parent, follow_symlinks=False)
                 if stat.S_ISDIR(st.st_mode):
@@ -461,7 +462,7 @@ def select(root, source_dir, items):
 
         def exists(rel_parts):
             try:
-                parent = share.open(rel_parts[:-1], what="items", below=base)
+                parent = share.open(rel_parts[:-1], what="items", below=(base, src_parts))
             except (FileNotFoundError, NotADirectoryError):
                 return False
             try:
@@ -484,7 +485,7 @@ def select(root, source_dir, items):
                         head, pattern = item.rsplit("/", 1)
                         head_parts = parts_of(head, "items")
                         try:
-                            sub = share.open(head_parts, what="items", below=base)
+                            sub = share.open(head_parts, what="items", below=(base, src_parts))
                         except (FileNotFoundError, NotADirectoryError):
                             found = []
                         else:
@@ -1199,7 +1200,7 @@ def check_extract(archive, fmt, dest, password=None, taken=None):
                 seen.add(n)
                 if taken is not None and n in taken:
                     raise TransferError("%s is in both %s and %s; nothing extracted" % (n, taken[n], name))
-                if dfd is not None and _exists_below(share, dfd, parts):
+                if dfd is not None and _exists_below(share, dfd, parts, where.parts):
                     existing.append(n)
         finally:
             if dfd is not None:
@@ -1213,11 +1214,11 @@ def check_extract(archive, fmt, dest, password=None, taken=None):
     return names
 
 
-def _exists_below(share, dfd, parts):
-    """True when ``parts`` exists below the folder handle ``dfd`` (a link counts); TransferError for a link or
-    a file on the way."""
+def _exists_below(share, dfd, parts, prefix):
+    """True when ``parts`` exists below the folder handle ``dfd`` (``prefix`` below the root; a link counts);
+    TransferError for a link or a file on the way."""
     try:
-        parent = share.open(parts[:-1], what="archive member", below=dfd)
+        parent = share.open(parts[:-1], what="archive member", below=(dfd, prefix))
     except FileNotFoundError:
         return False
     try:
@@ -1226,7 +1227,7 @@ def _exists_below(share, dfd, parts):
         os.close(parent)
 
 
-def _extract_into(f, fmt, names, password, share, stage_fd):
+def _extract_into(f, fmt, names, password, share, stage_fd, stage_parts):
     """Write the members ``names`` of the archive open as ``f`` below the folder handle ``stage_fd``: each file
     created O_CREAT|O_EXCL|O_NOFOLLOW in its folder's handle and streamed; nothing is opened by path."""
     import shutil
@@ -1235,7 +1236,7 @@ def _extract_into(f, fmt, names, password, share, stage_fd):
 
     def create(n):
         parts = parts_of(n, "archive member")
-        folder = share.open(parts[:-1], what="archive member", create=True, below=stage_fd)
+        folder = share.open(parts[:-1], what="archive member", create=True, below=(stage_fd, stage_parts))
         try:
             return os.open(parts[-1], _CREATE, 0o666, dir_fd=folder)
         finally:
@@ -1344,13 +1345,14 @@ def extract_archive(archive, fmt, dest, password=None):
         share = shares.get(where.root)
         dfd = share.open(where.parts, what="dest_dir", create=True)
         stage = ".extract-%s" % os.urandom(6).hex()
+        stage_parts = (*where.parts, stage)
         try:
             os.mkdir(stage, 0o700, dir_fd=dfd)
             sfd = os.open(stage, _DIR, dir_fd=dfd)
             try:
                 try:
                     with _open_archive(shares, archive) as f:
-                        _extract_into(f, fmt, names, password, share, sfd)
+                        _extract_into(f, fmt, names, password, share, sfd, stage_parts)
                 except TransferError:
                     raise
                 except Exception as e:
@@ -1359,19 +1361,19 @@ def extract_archive(archive, fmt, dest, password=None):
                 digests = {}
                 for n in names:
                     parts = parts_of(n, "archive member")
-                    fd = share.open(parts, _READ, "archive member", below=sfd)
+                    fd = share.open(parts, _READ, "archive member", below=(sfd, stage_parts))
                     try:
                         digests[n] = _sha256_fd(fd)
                     finally:
                         os.close(fd)
                 for n in names:
                     parts = parts_of(n, "archive member")
-                    target = share.open(parts[:-1], what="dest_dir", create=True, below=dfd)
+                    target = share.open(parts[:-1], what="dest_dir", create=True, below=(dfd, where.parts))
                     try:
                         if _lstat_at(target, parts[-1]) is not None:
                             raise TransferError("%s appeared in %s since the check; not replaced"
                                                 % (n, place_path(where)), kind="failed")
-                        source = share.open(parts[:-1], what="archive member", below=sfd)
+                        source = share.open(parts[:-1], what="archive member", below=(sfd, stage_parts))
                         try:
                             os.rename(parts[-1], parts[-1], src_dir_fd=source, dst_dir_fd=target)
                         finally:
