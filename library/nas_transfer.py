@@ -13,12 +13,17 @@ description:
     source folder, destination folder, files/folders, compression, encryption/decryption) and rows 6-7
     (release distribution); seed 004 - personal data that leaves by media or over a line is encrypted.
   - Decides first - selects the files (names, folders, glob patterns), refuses any path that leaves its share
-    root (C(..), absolute paths, symlinks leading outside), a share root that is missing or not mounted, an
-    empty selection and an existing destination file (unless I(overwrite); the old file is then kept as
-    C(<name>.bak-<ticket>)). Refusals start with C(INVALID INPUT:).
+    root (C(..), absolute paths) and any symbolic link (never followed, even inside a share), a share root that
+    is missing or not mounted, an empty selection and an existing destination file (unless I(overwrite); the old
+    file is then kept as C(<name>.bak-<ticket>)). Refusals start with C(INVALID INPUT:).
+  - Nothing below a share root is reached by a path string (issue 22) - each root is opened as a directory
+    handle, every folder below it O_DIRECTORY|O_NOFOLLOW from its parent's handle (openat2 RESOLVE_BENEATH where
+    the kernel has it), files created, renamed and removed with dir_fd; each source is opened O_NOFOLLOW and its
+    fstat compared with the selection. A folder or file swapped or changed during the run fails it there,
+    naming it; nothing is written outside the share.
   - Then copies (streamed, temporary name, rename when complete), or writes one archive (zip / 7z with AES-256,
-    or tar.gz), or extracts archives on arrival; and compares the SHA-256 manifest of the source with the one
-    of the destination - a mismatch fails the run.
+    or tar.gz; verified by reading every member back), or extracts archives on arrival; and compares the SHA-256
+    manifest of the source with the one of the destination - a mismatch fails the run.
   - Check mode lists every file that would be copied with its size and hash, which would be overwritten, and
     the archive that would be made; for an extraction, every file it would write. It refuses what the real run
     would refuse (module_utils/nas_transfer.py check_extract) - a password that does not open an archive, a
