@@ -204,6 +204,8 @@ class Transfer:
             self.entries = [dict(rel=f.rel, size=f.size, sha256=self.src_manifest.get(f.rel)) for f in files]
         except TransferError as e:
             self.invalid(str(e))
+        except OSError as e:  # a folder or file of a share that cannot be read (permissions): no traceback
+            self.module.fail_json(msg="Transfer failed: %s" % e)
         self.files = files
 
     def plan_extract(self, files):

@@ -298,14 +298,14 @@ def test_a_destination_folder_swapped_for_a_link_mid_copy_is_refused_and_nothing
     assert f"{maint / swapped} is a symbolic link that leads outside {maint}" in str(e.value)
     assert "the copy stopped there" in str(e.value)
     assert list(outside.iterdir()) == []  # nothing written outside the share
-    assert ("before_write", refused_at) in seen and ("before_write", "sub/c.txt" if refused_at == "b.csv"
-                                                     else "none") not in seen
+    writes = [rel for point, rel in seen if point == "before_write"]
+    assert writes[-1] == refused_at  # the copy stopped at the first file after the swap
     left = _files_under(maint)
     assert not [p for p in left if ".part-" in p]  # the temporary file of the refused file is removed
     moved = "in.moved" if swapped == "in" else "in"
     assert left[f"{moved}/a.csv"] == (prod / "work" / "a.csv").read_bytes()  # copied before the swap: inside
-    if resolver is not None and nas.USE_OPENAT2:
-        assert resolver  # the destination folders were opened with openat2
+    if nas.USE_OPENAT2:
+        assert "in" in resolver  # the destination folder was opened with openat2 (the walk named the link)
 
 
 @pytest.mark.parametrize("swapped, rel", [
