@@ -95,17 +95,6 @@ def parts_of(rel, what="path"):
     return tuple(p for p in parts if p not in ("", "."))
 
 
-def confine(root, rel, what="path"):
-    """Absolute path of ``rel`` under ``root`` (for display); TransferError for an absolute path, '..', or a symlink
-    that leads outside ``root`` now. Kept for callers that show paths; the engine itself opens nothing by path."""
-    real_root = os.path.realpath(root)
-    path = os.path.join(real_root, *parts_of(rel, what))
-    real = os.path.realpath(path)
-    if real != real_root and not real.startswith(real_root + os.sep):
-        raise TransferError("%s: %r leads outside %s (through a symlink)" % (what, rel, root))
-    return path
-
-
 # --- openat2(2): one call, the kernel refuses links and ways out ----------------------------------------------
 
 _RESOLVE = 0x02 | 0x04 | 0x08  # RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH (linux/openat2.h)
