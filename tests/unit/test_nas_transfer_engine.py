@@ -446,3 +446,14 @@ def test_7z_members_keep_the_source_mtime(shares: tuple[Path, Path], tmp_path: P
     with py7zr.SevenZipFile(archive) as z:
         (info,) = z.list()
     assert info.creationtime is not None and int(info.creationtime.timestamp()) == 1_600_000_000
+
+
+def test_openat2_is_only_used_where_its_number_is_known_and_the_kernel_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Elsewhere (another architecture, an old kernel, a seccomp profile that refuses it) the O_NOFOLLOW walk is the
+    guarantee: the resolver fixture runs every race test both ways."""
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "alpha")  # openat2 is 547 there: not in the table
+    assert nas._load_openat2() is False
+    monkeypatch.setattr(nas, "USE_OPENAT2", False)
+    assert nas.openat2_in_use() is False
