@@ -13,12 +13,17 @@ description:
     source folder, destination folder, files/folders, compression, encryption/decryption) and rows 6-7
     (release distribution); seed 004 - personal data that leaves by media or over a line is encrypted.
   - Decides first - selects the files (names, folders, glob patterns), refuses any path that leaves its share
-    root (C(..), absolute paths, symlinks leading outside), a share root that is missing or not mounted, an
-    empty selection and an existing destination file (unless I(overwrite); the old file is then kept as
-    C(<name>.bak-<ticket>)). Refusals start with C(INVALID INPUT:).
+    root (C(..), absolute paths) and any symbolic link (never followed, even inside a share), a share root that
+    is missing or not mounted, an empty selection and an existing destination file (unless I(overwrite); the old
+    file is then kept as C(<name>.bak-<ticket>)). Refusals start with C(INVALID INPUT:).
+  - Nothing below a share root is reached by a path string (issue 22) - each root is opened as a directory
+    handle, every folder below it O_DIRECTORY|O_NOFOLLOW from its parent's handle (openat2 RESOLVE_BENEATH where
+    the kernel has it), files created, renamed and removed with dir_fd; each source is opened O_NOFOLLOW and its
+    fstat compared with the selection. A folder or file swapped or changed during the run fails it there,
+    naming it; nothing is written outside the share.
   - Then copies (streamed, temporary name, rename when complete), or writes one archive (zip / 7z with AES-256,
-    or tar.gz), or extracts archives on arrival; and compares the SHA-256 manifest of the source with the one
-    of the destination - a mismatch fails the run.
+    or tar.gz; verified by reading every member back), or extracts archives on arrival; and compares the SHA-256
+    manifest of the source with the one of the destination - a mismatch fails the run.
   - Check mode lists every file that would be copied with its size and hash, which would be overwritten, and
     the archive that would be made; for an extraction, every file it would write. It refuses what the real run
     would refuse (module_utils/nas_transfer.py check_extract) - a password that does not open an archive, a
@@ -100,22 +105,24 @@ ops_changes:
 """
 
 import os
-import shutil
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.nas_transfer import (
+    Place,
     TransferError,
     blocked_message,
     check_extract,
-    confine,
     copy_files,
     extract_archive,
-    in_the_way,
     make_archive,
     manifest,
+    parts_of,
+    place_path,
     plan_copy,
+    probe_target,
+    remove_file,
     select,
+    verify_archive,
 )
 
 ARGUMENT_SPEC = dict(
@@ -153,7 +160,7 @@ class Transfer:
     def __init__(self, module):
         self.module, self.p = module, module.params
         self.changes, self.entries, self.src_manifest, self.result = [], [], {}, {}
-        self.actions, self.extracts, self.archive, self.dest = [], [], None, None
+        self.actions, self.extracts, self.archive, self.dest, self.backup = [], [], None, None, None
 
     def invalid(self, msg):
         self.module.fail_json(msg="INVALID INPUT: " + msg)
@@ -186,32 +193,35 @@ class Transfer:
             # check mode, archives and extraction hash the sources up front.
             one_pass = p["compression"] == "none" and not p["extract"] and not self.module.check_mode
             self.src_manifest = {} if one_pass else manifest(files)
-            self.dest = confine(p["dest_root"], p["dest_dir"], "dest_dir")
+            self.dest = Place(p["dest_root"], parts_of(p["dest_dir"], "dest_dir"))
+            self.dest_path = place_path(self.dest)
             if p["extract"]:
                 self.plan_extract(files)
             elif p["compression"] == "none":
                 self.plan_copy(files)
             else:
                 self.plan_archive(files)
-            self.entries = [dict(rel=rel, size=size, sha256=self.src_manifest.get(rel)) for rel, _path, size in files]
+            self.entries = [dict(rel=f.rel, size=f.size, sha256=self.src_manifest.get(f.rel)) for f in files]
         except TransferError as e:
             self.invalid(str(e))
+        except OSError as e:  # a folder or file of a share that cannot be read (permissions): no traceback
+            self.module.fail_json(msg="Transfer failed: %s" % e)
         self.files = files
 
     def plan_extract(self, files):
         taken = {}
-        for rel, path, size in files:
-            fmt = archive_format(rel)
+        for f in files:
+            fmt = archive_format(f.rel)
             if fmt is None:
-                self.invalid("items: %s is not a .zip, .7z or .tar.gz archive" % rel)
-            self.extracts.append((path, fmt))
+                self.invalid("items: %s is not a .zip, .7z or .tar.gz archive" % f.rel)
+            self.extracts.append((f, fmt))
             # The same checks as the extraction itself, so that a plan refuses what the apply would refuse:
             # the password opens the archive, no member leaves dest or exists there, no two archives share one.
-            members = check_extract(path, fmt, self.dest, self.p["password"], taken)
+            members = check_extract(f, fmt, self.dest, self.p["password"], taken)
             self.changes.append(dict(
-                resource="nas:%s" % os.path.join(self.dest, os.path.basename(rel)), action="extract", name=rel,
-                before=None, after=dict(archive=rel, sha256=self.src_manifest[rel], size=size, into=self.dest,
-                                        writes=sorted(members)), changed=True))
+                resource="nas:%s" % os.path.join(self.dest_path, os.path.basename(f.rel)), action="extract",
+                name=f.rel, before=None, after=dict(archive=f.rel, sha256=self.src_manifest[f.rel], size=f.size,
+                                                    into=self.dest_path, writes=sorted(members)), changed=True))
 
     def plan_copy(self, files):
         p = self.p
@@ -227,18 +237,19 @@ class Transfer:
         name = p["archive_name"] or "%s%s" % (p["ticket"], EXT[p["compression"]])
         if "/" in name or name.startswith("."):
             self.invalid("archive_name: %r must be a plain file name" % name)
-        self.archive = confine(self.dest, name, "archive_name")
-        blocker = in_the_way(self.dest)
+        self.archive = Place(self.dest.root, self.dest.parts + parts_of(name, "archive_name"))
+        shown = place_path(self.archive)
+        blocker, existing = probe_target(self.archive)
         if blocker:
-            self.invalid(blocked_message(self.dest, blocker))
-        if os.path.lexists(self.archive) and not p["overwrite"]:
+            self.invalid(blocked_message(self.dest_path, blocker))
+        if existing is not None and not p["overwrite"]:
             self.invalid("%s exists (set overwrite: true to replace it; the old one is kept as .bak-%s)"
-                         % (self.archive, p["ticket"]))
+                         % (shown, p["ticket"]))
+        self.backup = "%s.bak-%s" % (name, p["ticket"]) if existing is not None else None
         self.changes.append(dict(
-            resource="nas:%s" % self.archive, name=name,
-            action="overwrite" if os.path.lexists(self.archive) else "create", before=None,
-            after=dict(format=p["compression"], encryption=p["encryption"], members=len(files),
-                       bytes=sum(s for _r, _p, s in files)), changed=True))
+            resource="nas:%s" % shown, name=name, action="overwrite" if existing is not None else "create",
+            before=None, after=dict(format=p["compression"], encryption=p["encryption"], members=len(files),
+                                    bytes=sum(f.size for f in files)), changed=True))
 
     def report(self):
         """The result (files, source_manifest, ops_changes, changed; diff in diff mode), kept in ``result``."""
@@ -257,8 +268,8 @@ class Transfer:
         try:
             if self.p["extract"]:
                 arrived = {}
-                for path, fmt in self.extracts:
-                    arrived.update(extract_archive(path, fmt, self.dest, self.p["password"]))
+                for f, fmt in self.extracts:
+                    arrived.update(extract_archive(f, fmt, self.dest, self.p["password"]))
                 self.result["dest_manifest"] = arrived
             elif self.p["compression"] == "none":
                 self.copy()
@@ -282,20 +293,14 @@ class Transfer:
             self.module.fail_json(msg="SHA-256 mismatch after the copy: %s" % ", ".join(bad), **self.result)
 
     def make_archive(self):
-        """Write the archive (the old one kept as .bak-<ticket>) and verify it by extracting it aside."""
+        """Write the archive (the old one kept as .bak-<ticket>) and verify it by reading every member back."""
         archive, p = self.archive, self.p
-        if os.path.lexists(archive):
-            os.replace(archive, "%s.bak-%s" % (archive, p["ticket"]))
-        digest = make_archive(self.files, archive, p["compression"], self.password)
-        check_dir = tempfile.mkdtemp(prefix=".verify-", dir=self.dest)
-        try:
-            arrived = extract_archive(archive, p["compression"], check_dir, self.password)
-        finally:
-            shutil.rmtree(check_dir, ignore_errors=True)
+        digest = make_archive(self.files, archive, p["compression"], self.password, backup=self.backup)
+        arrived = verify_archive(archive, p["compression"], self.password)
         self.result["dest_manifest"] = arrived
         self.changes[0]["after"]["sha256"] = digest
         if arrived != self.src_manifest:
-            os.unlink(archive)
+            remove_file(archive)
             self.module.fail_json(msg="SHA-256 mismatch inside the archive; it was removed", **self.result)
 
 

@@ -277,3 +277,78 @@ def test_release_distribution_to_the_production_nas_and_every_server(nas: Path, 
         copy = nas.parent / "servers" / server / "release" / "R2026-11" / "jobs.dsx"
         assert copy.read_bytes() == released.read_bytes()
         assert manifests[server]["source"]["jobs.dsx"] == manifests[server]["dest"]["jobs.dsx"] == digest
+
+
+# --- issue #22 -------------------------------------------------------------------------------------------------
+
+SWAP_HOOK = """#!/bin/sh
+# OPS_TEST_HOOK_NAS_BEFORE_WRITE: called by module_utils/nas_transfer.py with the file about to be written.
+# Before persons.csv (detail/part-001.csv is copied by then), the destination folder becomes a link outside.
+[ "$1" = persons.csv ] || exit 0
+mv "{dest}" "{dest}.moved" && ln -s "{outside}" "{dest}"
+"""
+
+
+def test_a_destination_folder_swapped_for_a_link_during_the_apply_is_refused_through_the_module(
+    nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The symlink race through ops-driver, the role and the module: the hook runs between the module's
+    selection and its write of persons.csv; the run fails there, nothing lands outside the share."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    hook = tmp_path / "swap.sh"
+    hook.write_text(SWAP_HOOK.format(dest=nas / "maint" / "from-prod", outside=outside))
+    hook.chmod(0o755)
+    plan = operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="test data"))
+    assert plan.exit_code == 0, plan.message
+    monkeypatch.setenv("OPS_TEST_HOOK_NAS_BEFORE_WRITE", str(hook))
+    monkeypatch.setenv("OPS_TEST_HOOKS", "1")
+    out = operations.apply(approved(plan.run_id))
+    assert out.exit_code == 3, out.message
+    assert f"{nas / 'maint' / 'from-prod'} is a symbolic link that leads outside" in out.message
+    assert "the copy stopped there" in out.message
+    assert list(outside.iterdir()) == []
+    moved = nas / "maint" / "from-prod.moved"
+    assert tree(moved) == {"detail/part-001.csv": tree(nas / "prod" / "work" / "2026-11")["detail/part-001.csv"]}
+
+
+@pytest.mark.parametrize("name", ["AWS_SECRET_ACCESS_KEY", "HOME", "OPS_NAS_PASSWORDx", "X_OPS_NAS_PASSWORD"])
+def test_password_env_outside_the_prefix_is_refused_by_the_request_schema(
+    nas: Path, tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(InvalidInput) as e:
+        operations.plan(_req(tmp_path, **{**ENCRYPTED, "password_env": name}))
+    assert e.value.exit_code == 2
+    assert "params.password_env" in str(e.value) and "OPS_NAS_PASSWORD" in str(e.value)
+
+
+def test_password_env_outside_the_prefix_is_refused_by_the_role_whatever_the_variable_holds(
+    nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A direct ansible-playbook / AWX run, past the catalog: the role refuses the name before any lookup, with
+    the same answer whether the variable exists or not (nothing to probe)."""
+    from ops_driver.paths import inventory_dir
+    from ops_driver.runner import run_playbook
+
+    playbook = project_root() / "playbooks" / "stat-011-nas-prod-to-maint.yml"
+    extravars = {"source_dir": "work/2026-11", "dest_dir": "from-prod", "items": ["*.csv"], "compression": "zip",
+                 "encryption": "aes256", "password_source": "env", "password_env": "AWS_SECRET_ACCESS_KEY",
+                 "ops_ticket": "REQ-TEST-001"}
+    messages = []
+    before = tree(nas)
+    for value in ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None):
+        if value is None:
+            monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+        else:
+            monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", value)
+        result = run_playbook(playbook, inventory_dir("sandbox"), extravars, check=True)
+        assert result.failure_kind() == "invalid", result.failures
+        messages.append(" ".join(str(f.get("msg")) for f in result.failures))
+        assert "wJalrXUtnFEMI" not in result.stdout
+    assert messages[0] == messages[1]
+    assert messages[0].startswith("INVALID INPUT: password_env: the name of the variable must start with "
+                                  "OPS_NAS_PASSWORD")
+    assert tree(nas) == before
+    extravars["password_env"] = "OPS_NAS_PASSWORD"  # the prefix itself is taken (and the plan goes on)
+    result = run_playbook(playbook, inventory_dir("sandbox"), extravars, check=True)
+    assert result.failure_kind() is None, result.failures

@@ -36,7 +36,7 @@ def shares(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_selection_of_files_folders_and_globs(shares: tuple[Path, Path]) -> None:
     prod, _ = shares
-    rels = [r for r, _p, _s in nas.select(str(prod), "work", ["*.csv", "sub"])]
+    rels = [f.rel for f in nas.select(str(prod), "work", ["*.csv", "sub"])]
     assert rels == ["a.csv", "b.csv", "sub/c.txt"]
 
 
@@ -75,6 +75,9 @@ def test_copy_never_overwrites_silently_and_keeps_a_backup(shares: tuple[Path, P
     assert not [p for p in maint.rglob(".*part-*")]
     assert [a["action"] for a in nas.plan_copy(files, str(maint), "in", "REQ-1", False)] == ["none", "none"]
     (prod / "work" / "a.csv").write_text("id,name\n1,sato-changed\n")
+    with pytest.raises(nas.TransferError, match=r"a\.csv changed since it was selected"):
+        nas.plan_copy(files, str(maint), "in", "REQ-2", overwrite=False)  # a selection is what was seen then
+    files = nas.select(str(prod), "work", ["a.csv", "sub"])
     with pytest.raises(nas.TransferError, match="set overwrite: true"):
         nas.plan_copy(files, str(maint), "in", "REQ-2", overwrite=False)
     actions = nas.plan_copy(files, str(maint), "in", "REQ-2", overwrite=True)
@@ -121,7 +124,7 @@ def test_copy_keeps_mode_and_mtime_and_hashes_every_byte_of_many_block_files(sha
     os.utime(big, ns=(1_600_000_000_000_000_000, 1_600_000_000_123_456_789))
     files = nas.select(str(prod), "work", ["*.csv", "sub"])
     src, dst = nas.copy_files(nas.plan_copy(files, str(maint), "in", "REQ-1", False))
-    assert src == dst == {rel: hashlib.sha256(Path(p).read_bytes()).hexdigest() for rel, p, _s in files}
+    assert src == dst == {f.rel: hashlib.sha256(Path(f.path).read_bytes()).hexdigest() for f in files}
     copied = (maint / "in" / "sub" / "c.txt").stat()
     assert copied.st_mode & 0o7777 == 0o640 and copied.st_mtime_ns == 1_600_000_000_123_456_789
 
@@ -157,13 +160,13 @@ def test_a_block_that_reads_back_differently_is_hashed_from_the_written_file(
         big.write_bytes(os.urandom(size))
     files = nas.select(str(prod), "work", ["sub"])
     hashed: list[str] = []
-    real_read, real_sha = getattr(os, call), nas.sha256_file
+    real_read, real_sha = getattr(os, call), nas._sha256_at
 
-    def recording_sha(path: str) -> str:
-        hashed.append(path)
-        return str(real_sha(path))
+    def recording_sha(share: Any, parts: tuple[str, ...], shown: str) -> str:
+        hashed.append(shown)
+        return str(real_sha(share, parts, shown))
 
-    monkeypatch.setattr(nas, "sha256_file", recording_sha)
+    monkeypatch.setattr(nas, "_sha256_at", recording_sha)
     monkeypatch.setattr(nas.os, call, corrupt(real_read))
     try:
         src, dst = nas.copy_files(nas.plan_copy(files, str(maint), "in", "REQ-1", False))
@@ -232,3 +235,225 @@ def test_archives_made_by_7zip_extract_here(shares: tuple[Path, Path], tmp_path:
                    cwd=prod / "work", capture_output=True, check=True)
     digests = nas.extract_archive(str(archive), fmt, str(tmp_path / "here"), PASSWORD)
     assert digests == nas.manifest(nas.select(str(prod), "work", ["a.csv", "sub"]))
+
+
+# --- issue #22: no check-then-use gap (handles, O_NOFOLLOW, fstat against the selection) ---------------------
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Runs a test with openat2(2) RESOLVE_BENEATH (where the kernel has it) and with the per-component O_NOFOLLOW
+    walk; returns the paths openat2 was asked to open (empty for the walk)."""
+    opened: list[str] = []
+    if request.param == "walk":
+        monkeypatch.setattr(nas, "USE_OPENAT2", False)
+        return opened
+    if not nas.openat2_in_use():
+        pytest.skip("no openat2 on this kernel (or refused by seccomp): the per-component walk is the guarantee")
+    real = nas._openat2_call
+
+    def spy(dir_fd: int, path: str, flags: int) -> int:
+        opened.append(path)
+        return int(real(dir_fd, path, flags))
+
+    monkeypatch.setattr(nas, "_openat2_call", spy)
+    return opened
+
+
+def _swap_for_link(path: Path, target: Path) -> None:
+    """What an attacker with write access to the share does: the real folder or file moved aside, a link put in
+    its place."""
+    path.rename(path.with_name(path.name + ".moved"))
+    path.symlink_to(target)
+
+
+def _files_under(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+@pytest.mark.parametrize("swapped, refused_at", [
+    ("in", "b.csv"),  # the destination folder itself, after a.csv was copied into it
+    ("in/sub", "sub/c.txt"),  # a folder inside it: a.csv and b.csv copied, sub/c.txt refused
+])
+def test_a_destination_folder_swapped_for_a_link_mid_copy_is_refused_and_nothing_lands_outside(
+    shares: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, resolver: list[str],
+    swapped: str, refused_at: str,
+) -> None:
+    prod, maint = shares
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (maint / "in" / "sub").mkdir(parents=True)
+    actions = nas.plan_copy(nas.select(str(prod), "work", ["*.csv", "sub"]), str(maint), "in", "REQ-1", False)
+    seen: list[tuple[str, str]] = []
+
+    def hook(point: str, rel: str) -> None:
+        seen.append((point, rel))
+        if (point, rel) == ("before_write", "b.csv"):  # between the selection (and a.csv's write) and b.csv's
+            _swap_for_link(maint / swapped, outside)
+
+    monkeypatch.setattr(nas, "TEST_HOOK", hook)
+    with pytest.raises(nas.TransferError) as e:
+        nas.copy_files(actions)
+    assert e.value.kind == "failed"
+    assert f"{maint / swapped} is a symbolic link that leads outside {maint}" in str(e.value)
+    assert "the copy stopped there" in str(e.value)
+    assert list(outside.iterdir()) == []  # nothing written outside the share
+    writes = [rel for point, rel in seen if point == "before_write"]
+    assert writes[-1] == refused_at  # the copy stopped at the first file after the swap
+    left = _files_under(maint)
+    assert not [p for p in left if ".part-" in p]  # the temporary file of the refused file is removed
+    moved = "in.moved" if swapped == "in" else "in"
+    assert left[f"{moved}/a.csv"] == (prod / "work" / "a.csv").read_bytes()  # copied before the swap: inside
+    if nas.USE_OPENAT2:
+        assert "in" in resolver  # the destination folder was opened with openat2 (the walk named the link)
+
+
+@pytest.mark.parametrize("swapped, rel", [
+    ("work/b.csv", "b.csv"),  # a selected file replaced by a link to a file outside the share
+    ("work/sub", "sub/c.txt"),  # a selected folder replaced by a link to a folder outside the share
+])
+def test_a_source_swapped_for_a_link_mid_copy_is_refused_and_nothing_outside_is_read(
+    shares: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, resolver: list[str],
+    swapped: str, rel: str,
+) -> None:
+    prod, maint = shares
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "b.csv").write_bytes(b"SECRET of the control node\n")
+    (outside / "c.txt").write_bytes(b"SECRET of the control node\n")
+    target = outside / "b.csv" if swapped.endswith(".csv") else outside
+    actions = nas.plan_copy(nas.select(str(prod), "work", ["*.csv", "sub"]), str(maint), "in", "REQ-1", False)
+
+    def hook(point: str, at: str) -> None:
+        if (point, at) == ("before_read", rel):
+            _swap_for_link(prod / swapped, target)
+
+    monkeypatch.setattr(nas, "TEST_HOOK", hook)
+    with pytest.raises(nas.TransferError) as e:
+        nas.copy_files(actions)
+    assert e.value.kind == "failed"
+    assert f"{prod / swapped} is a symbolic link that leads outside {prod}" in str(e.value)
+    assert "changed since it was selected" in str(e.value)
+    assert not [p for p, data in _files_under(maint).items() if b"SECRET" in data or ".part-" in p]
+
+
+def test_a_source_replaced_by_another_file_is_refused(
+    shares: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same name, same size, another inode (a rename over it): fstat differs from the selection."""
+    prod, maint = shares
+    actions = nas.plan_copy(nas.select(str(prod), "work", ["*.csv"]), str(maint), "in", "REQ-1", False)
+    other = prod / "other.csv"
+    other.write_text("id,name\n2,tanaka\n")  # the same size as b.csv
+
+    def hook(point: str, rel: str) -> None:
+        if (point, rel) == ("before_read", "b.csv"):
+            other.replace(prod / "work" / "b.csv")
+
+    monkeypatch.setattr(nas, "TEST_HOOK", hook)
+    with pytest.raises(nas.TransferError, match=r"b\.csv changed since it was selected") as e:
+        nas.copy_files(actions)
+    assert e.value.kind == "failed"
+    assert not (maint / "in" / "b.csv").exists()
+
+
+def test_links_anywhere_in_a_selection_or_a_destination_are_refused(shares: tuple[Path, Path]) -> None:
+    """A transfer never follows a link, even one that stays inside the share."""
+    prod, maint = shares
+    (prod / "work" / "inside.csv").symlink_to(prod / "work" / "a.csv")
+    with pytest.raises(nas.TransferError, match=r"inside\.csv is a symbolic link \(to .*a\.csv\)"):
+        nas.select(str(prod), "work", ["*.csv"])
+    (prod / "work" / "inside.csv").unlink()
+    (prod / "latest").symlink_to(prod / "work")
+    with pytest.raises(nas.TransferError, match=r"source_dir: .*latest is a symbolic link"):
+        nas.select(str(prod), "latest", ["a.csv"])
+    (maint / "real").mkdir()
+    (maint / "in").symlink_to(maint / "real")
+    files = nas.select(str(prod), "work", ["a.csv"])
+    with pytest.raises(nas.TransferError, match=r"dest_dir: .*in is a symbolic link"):
+        nas.plan_copy(files, str(maint), "in", "REQ-1", False)
+
+
+def test_the_environment_hook_runs_only_with_ops_test_hooks(
+    shares: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The integration tests' route (a module runs in its own process): an executable named in the environment,
+    honoured only when OPS_TEST_HOOKS=1 - which production never sets."""
+    prod, maint = shares
+    marker = tmp_path / "hook-calls"
+    script = tmp_path / "hook.sh"
+    script.write_text(f'#!/bin/sh\necho "$1" >> {marker}\n')
+    script.chmod(0o755)
+    files = nas.select(str(prod), "work", ["*.csv"])
+    monkeypatch.setenv("OPS_TEST_HOOK_NAS_BEFORE_WRITE", str(script))
+    monkeypatch.delenv("OPS_TEST_HOOKS", raising=False)
+    nas.copy_files(nas.plan_copy(files, str(maint), "one", "REQ-1", False))
+    assert not marker.exists()
+    monkeypatch.setenv("OPS_TEST_HOOKS", "1")
+    nas.copy_files(nas.plan_copy(files, str(maint), "two", "REQ-1", False))
+    assert marker.read_text().split() == ["a.csv", "b.csv"]
+
+
+def test_archives_and_extraction_go_through_handles(shares: tuple[Path, Path], tmp_path: Path,
+                                                    resolver: list[str]) -> None:
+    prod, maint = shares
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    files = nas.select(str(prod), "work", ["*.csv", "sub"])
+    (maint / "out").symlink_to(outside)
+    with pytest.raises(nas.TransferError, match="out is a symbolic link that leads outside"):
+        nas.make_archive(files, nas.Place(str(maint), ("out", "x.zip")), "zip")
+    archive = nas.Place(str(maint), ("x.tar.gz",))
+    nas.make_archive(files, archive, "tar.gz")
+    assert nas.verify_archive(archive, "tar.gz") == nas.manifest(files)
+    with pytest.raises(nas.TransferError, match="out is a symbolic link that leads outside"):
+        nas.extract_archive(archive, "tar.gz", nas.Place(str(maint), ("out", "x")))
+    (maint / "back" / "sub").parent.mkdir()
+    (maint / "back" / "sub").symlink_to(outside)  # a member's folder in the destination is a link
+    with pytest.raises(nas.TransferError, match="sub is a symbolic link that leads outside"):
+        nas.extract_archive(archive, "tar.gz", nas.Place(str(maint), ("back",)))
+    assert list(outside.iterdir()) == []
+    (maint / "back" / "sub").unlink()
+    assert nas.extract_archive(archive, "tar.gz", nas.Place(str(maint), ("back",))) == nas.manifest(files)
+    assert not [p for p in (maint / "back").iterdir() if p.name.startswith(".extract-")]
+
+
+def test_an_archive_member_that_is_a_link_is_never_extracted(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    archive = tmp_path / "links.tar.gz"
+    with tarfile.open(archive, "w:gz") as t:
+        link = tarfile.TarInfo("etc")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+        t.addfile(link)
+        data = tarfile.TarInfo("etc/cron.d/job")
+        data.size = 4
+        t.addfile(data, io.BytesIO(b"evil"))
+    with pytest.raises(nas.TransferError, match="archive member etc is not a regular file"):
+        nas.extract_archive(str(archive), "tar.gz", str(tmp_path / "dest"))
+    assert not (tmp_path / "dest").exists()
+
+
+def test_7z_members_keep_the_source_mtime(shares: tuple[Path, Path], tmp_path: Path) -> None:
+    """py7zr's writef (a handle, not a path) stamps "now"; the engine puts the source's mtime back."""
+    import py7zr
+
+    prod, _ = shares
+    os.utime(prod / "work" / "a.csv", ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    archive = tmp_path / "t.7z"
+    nas.make_archive(nas.select(str(prod), "work", ["a.csv"]), str(archive), "7z")
+    with py7zr.SevenZipFile(archive) as z:
+        (info,) = z.list()
+    assert info.creationtime is not None and int(info.creationtime.timestamp()) == 1_600_000_000
+
+
+def test_openat2_is_only_used_where_its_number_is_known_and_the_kernel_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Elsewhere (another architecture, an old kernel, a seccomp profile that refuses it) the O_NOFOLLOW walk is the
+    guarantee: the resolver fixture runs every race test both ways."""
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "alpha")  # openat2 is 547 there: not in the table
+    assert nas._load_openat2() is False
+    monkeypatch.setattr(nas, "USE_OPENAT2", False)
+    assert nas.openat2_in_use() is False
