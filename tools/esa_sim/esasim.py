@@ -717,6 +717,8 @@ class Session:
         """Write the pending output a page at a time: after PAGER_LINES lines, ``-Press Any Key For More-`` and
         wait for one key; then hide it with ``\\r`` + spaces + ``\\r`` (Netshot Cisco_AsyncOS.js: the pager cannot
         be disabled; the comment above ``const CLI``)."""
+        if not self.pty:
+            return  # without a PTY: not confirmed whether the appliance pages; the simulator does not
         lines = "".join(self._out).split("\r\n")
         page = int(self.own.get("pager_lines") or PAGER_LINES)
         if len(lines) <= page + 1:
