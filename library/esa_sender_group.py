@@ -504,7 +504,7 @@ class SenderGroups:
                                ", ".join(current)))
         self.current = {g: current[self.names[g]] for g in p["sender_groups"]}
         result["fingerprints"] = {g: fingerprint(self.current[g]["entries"]) for g in p["sender_groups"]}
-        if p["changed_through"] and not self.module.check_mode:
+        if p["changed_through"] and not self.module.check_mode and p["operation"] != "inventory":
             return  # the shared configuration was changed through another appliance a moment ago: verified below
         drift = [g for g, want in (p["expected_fingerprints"] or {}).items()
                  if g in result["fingerprints"] and want != result["fingerprints"][g]]
@@ -515,7 +515,8 @@ class SenderGroups:
     def plan(self):
         """Each group's additions and deletions, the inventory CSV, the evidence entries and the diff."""
         p, result, name = self.p, self.result, self.name
-        if p["changed_through"] and not self.module.check_mode and p["planned_changes"] is not None:
+        if (p["changed_through"] and not self.module.check_mode and p["planned_changes"] is not None
+                and p["operation"] != "inventory"):
             self.verify_shared()
             return
         self.groups = {g: plan_group(g, self.current[g]["entries"], p["operation"], self.wanted.get(g))
@@ -586,6 +587,7 @@ class SenderGroups:
                       "the cluster" % (name, p["listener"], p["cluster_mode"], p["changed_through"],
                                        "; ".join(missing)))
         result["changes"] = p["planned_changes"] or {}
+        result["hat_before"] = ""  # read after the change through the other appliance: not a "before"
         for g in p["sender_groups"]:
             entries = self.current[g]["entries"]
             change = (p["planned_changes"] or {}).get(g) or {}
