@@ -50,7 +50,7 @@ class Replay:
     async def readuntil(self, pattern: re.Pattern[str]) -> str:
         m = pattern.search(self.buf)
         if m is None:
-            raise asyncio.IncompleteReadError(self.buf.encode(), None)  # type: ignore[arg-type]
+            raise asyncio.IncompleteReadError(self.buf.encode(), None)
         out, self.buf = self.buf[:m.end()], self.buf[m.end():]
         return out
 

@@ -375,7 +375,7 @@ def initial_state(appliance: dict[str, Any]) -> dict[str, Any]:
     for base in LISTENERS:
         defaults = PUBLIC_GROUPS if base["type"] == "Public" else PRIVATE_GROUPS
         if new_names:
-            defaults = [(NAMES_14.get(n, n), *rest) for n, *rest in defaults]
+            defaults = [(NAMES_14.get(n, n), pol, com, hosts) for n, pol, com, hosts in defaults]
         listeners.append(dict(base, sender_groups=_seed_groups(by_listener[base["name"]], defaults,
                                                                "%s/%s" % (name, base["name"]))))
     return {"hostname": appliance.get("hostname") or name, "model": MODEL, "version": version,
