@@ -591,6 +591,10 @@ class SenderGroups:
         for g in p["sender_groups"]:
             entries = self.current[g]["entries"]
             change = (p["planned_changes"] or {}).get(g) or {}
+            result["summary"][g] = dict(add=[], delete=[], already_present=[], not_present=[],
+                                        unchanged=len(entries), before=len(entries), after=len(entries),
+                                        made_through=p["changed_through"], verified_add=change.get("add") or [],
+                                        verified_delete=change.get("delete") or [])
             result["ops_changes"].append(dict(
                 resource="esa:%s/%s/%s" % (name, p["listener"], g), name=g, action="none", changed=False,
                 before=dict(entries=len(entries)), after=dict(entries=len(entries), add=[], delete=[]),

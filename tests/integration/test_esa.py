@@ -152,7 +152,9 @@ def test_delete_reports_an_entry_that_is_not_there(esa: Esa, tmp_path: Path) -> 
     assert out.exit_code == 0, out.message
     for host in COMM:
         assert "203.0.113.66" not in esa.entries(host, "BLACKLIST")
-        assert out.manifest["evidence"]["esa"][host]["groups"]["BLACKLIST"]["not_present"] == ["198.51.100.200"]
+    groups = {h: out.manifest["evidence"]["esa"][h]["groups"]["BLACKLIST"] for h in COMM}
+    assert groups[COMM[0]]["not_present"] == ["198.51.100.200"]  # the cluster's change, made through the first
+    assert groups[COMM[1]]["made_through"] == COMM[0] and groups[COMM[1]]["verified_delete"] == ["203.0.113.66"]
     report = _bundle_text(out, "report.md")
     assert "198.51.100.200 is not in the sender group" in report  # a warning, not silence
     assert "not there, not deleted: 198.51.100.200" in report
