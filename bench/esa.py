@@ -5,9 +5,10 @@ differs by 100 (50 entries to delete, 50 to add).
    under 1 s).
 2. The whole reconcile through the real module (``library/esa_sender_group.py`` run by ``ansible-playbook``)
    against the ESA SIMULATOR (tools/esa_sim) on 127.0.0.1: check mode (the plan) and the real run. Reports wall
-   time, the module's CLI round trips and the lines the appliance received, which must not grow with the number
-   of unchanged entries (one NEW line per ~1,000 characters of senders, one DELETE per deleted entry, one PRINT
-   per read).
+   time, the module's CLI round trips (one more since issue #25: ``version``), the pager stops (the shell runs on a
+   PTY and a 10,000-entry PRINT stops every 40 lines: answered with a space, not a line) and the lines the
+   appliance received, which must not grow with the number of unchanged entries (one NEW line per ~1,000
+   characters of senders, one DELETE per deleted entry, one PRINT per read).
 
 Prints a table and writes ``bench/results/esa.json``. Rounds: ``BENCH_ROUNDS`` (default 7).
 """
@@ -120,7 +121,8 @@ def run_module(work: Path, sim_dir: Path, port: int, desired: list[str], check: 
         raise SystemExit(f"bench: ansible-playbook failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
     out = json.loads(result_file.read_text())
     sent = [json.loads(x)["line"] for x in log.read_text().splitlines()[lines_before:]]
-    return {"wall_s": elapsed, "round_trips": out["round_trips"], "changed": out["changed"],
+    return {"wall_s": elapsed, "round_trips": out["round_trips"], "pages": out.get("pages", 0),
+            "changed": out["changed"],
             "lines_received": len(sent), "new_lines": sum(1 for x in sent if x == "new"),
             "delete_lines": sum(1 for x in sent if x == "delete"), "print_lines": sum(1 for x in sent if x == "print")}
 
@@ -163,7 +165,8 @@ def main() -> int:
     print(f"  diff (esa_entries.diff)        best {d['best_s'] * 1000:.1f} ms, median {d['median_s'] * 1000:.1f} ms "
           f"over {ROUNDS} runs (target well under 1 s)")
     for name, r in (("plan (check mode)", p), ("apply", a), ("apply again (no change)", g)):
-        print(f"  {name:<30} {r['wall_s']:.2f} s, {r['round_trips']} CLI round trips, {r['lines_received']} lines "
+        print(f"  {name:<30} {r['wall_s']:.2f} s, {r['round_trips']} CLI round trips + {r['pages']} pager stops, "
+              f"{r['lines_received']} lines "
               f"received ({r['new_lines']} NEW, {r['delete_lines']} DELETE, {r['print_lines']} PRINT)")
     out = ROOT / "bench" / "results" / "esa.json"
     out.parent.mkdir(exist_ok=True)

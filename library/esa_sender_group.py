@@ -32,6 +32,10 @@ description:
     entries are put back and committed (comment C(ROLLBACK <comment>)). The result says what was restored and
     whether the restored HAT was verified.
   - Check mode reads the appliance (PRINT only) and returns the same changes and diff the real run would make.
+  - Every text sent to the CLI (entries, the commit comment that carries the ticket, names) is refused with
+    C(INVALID INPUT) if it holds a control character (CR, LF, ESC, ...), before the appliance is contacted.
+  - The sender groups WHITELIST / BLACKLIST are called ALLOWED_LIST / BLOCKED_LIST from AsyncOS 14.0 on; the
+    version is read with C(version) and either spelling in a request is mapped to the appliance's.
 author: Operations automation collection
 options:
   host: {description: Address of the appliance's SSH (CLI) interface., type: str, required: true}
@@ -78,6 +82,39 @@ options:
       fails with C(DRIFT:) before any change (the appliance was changed since the plan).
     type: dict
     default: {}
+  cluster_mode:
+    description:
+      - The configuration level the HAT is kept at, set per appliance group in the inventory
+        (C(esa_sender_groups_cluster_mode)). C(standalone) - an appliance outside any cluster (prompt C(host> )).
+        C(cluster), C(group), C(machine) - a clustered appliance (prompt C((Cluster NAME)> ) / C((Machine HOST)> ));
+        the CLI is switched to that level with C(clustermode) and changes are committed there. If listenerconfig is
+        configured at another level the appliance asks which mode to use; the run stops there, unanswered
+        (C(INVALID INPUT)).
+    type: str
+    choices: [standalone, cluster, group, machine]
+    default: standalone
+  cluster_name:
+    description: The group (C(cluster_mode=group)) or machine (C(cluster_mode=machine)) to configure; empty takes
+      the only one offered.
+    type: str
+    default: ""
+  changed_through:
+    description: At C(cluster) or C(group) level one commit changes every appliance of the cluster; the change is
+      made once, through the appliance named here. On any other appliance the module reads the sender groups,
+      reports the same additions and deletions as made through it (not as its own change) and, in a real run,
+      verifies that they are there. Empty - this appliance makes its own change.
+    type: str
+    default: ""
+  appliance:
+    description: Name of the appliance in the evidence when its prompt names none (a cluster-level prompt).
+    type: str
+    default: ""
+  planned_changes:
+    description: The additions and deletions per sender group a plan made for this appliance
+      (C({WHITELIST - {add - [...], delete - [...]}}), from the plan's apply extra vars). When given, the module
+      makes exactly those; a change the plan did not predict (or a predicted one that is no longer needed) fails
+      with C(DRIFT:) before anything is sent. Null - no plan (a direct run).
+    type: dict
   allow_broad:
     description: Allow a C(change) to add an entry broader than a /16 (IPv4) or /32 (IPv6) network, a one-octet
       partial address or a public-suffix domain (.jp, .co.jp); refused otherwise as a likely typo.
@@ -116,6 +153,16 @@ inventory_csv:
   returned: always
   type: str
 round_trips: {description: CLI exchanges (one line sent, answer read to the next prompt)., returned: always, type: int}
+pages: {description: Pager stops answered with a space., returned: always, type: int}
+changes:
+  description: Per sender group the additions and deletions this appliance makes (or, with I(changed_through),
+    that the change through the other appliance makes here); what a plan hands to the apply as I(planned_changes).
+  returned: always
+  type: dict
+asyncos:
+  description: "The appliance's version (C(version)), the sender group names used there and the CLI level."
+  returned: always
+  type: dict
 committed: {description: The appliance's "Changes committed" line, or null., returned: always, type: str}
 restore:
   description: What happened after a failed edit or commit (cleared, restored, verified).
@@ -131,12 +178,16 @@ import re
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.esa_cli import (
     ASYNCSSH_IMPORT_ERROR,
+    CONTROL,
     HAS_ASYNCSSH,
     EsaCliError,
     EsaSession,
     Hat,
+    appliance_group_name,
     clear,
     commit,
+    read_version,
+    set_level,
 )
 from ansible.module_utils.esa_entries import EntryError, diff, kind, normalize, normalize_all, sort_key
 
@@ -199,9 +250,30 @@ def _validated(entries, field):
     return good
 
 
+def _no_controls(p):
+    """Invalid naming the field when any text the CLI would receive holds a control character (issue #22)."""
+    def walk(value, field):
+        if isinstance(value, str):
+            m = CONTROL.search(value)
+            if m:
+                raise Invalid("%s: holds the control character %r; give one line of printable text (no line breaks, "
+                              "tabs or escape sequences)" % (field, m.group(0)))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(k, field)
+                walk(v, "%s: %s" % (field, k))
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, field)
+    for field in ("comment", "listener", "sender_groups", "add", "delete", "desired", "desired_source",
+                  "cluster_name", "appliance", "changed_through", "planned_changes"):
+        walk(p.get(field), field)
+
+
 def validate(p):
     """Check the parameters before any connection. Returns ``{group: {"add": [...], "delete": [...]}}`` for
     change, ``{group: [desired...]}`` for reconcile/inventory (normalised). Raises Invalid."""
+    _no_controls(p)
     groups = p["sender_groups"] or []
     for g in groups:
         if not GROUP_NAME.match(g or ""):
@@ -337,7 +409,10 @@ ARGUMENT_SPEC = dict(
     desired=dict(type="dict", default={}), desired_source=dict(type="str", default="desired"),
     comment=dict(type="str", default=""), max_changes=dict(type="int", default=500),
     allow_broad=dict(type="bool", default=False),
-    expected_fingerprints=dict(type="dict", default={}))
+    expected_fingerprints=dict(type="dict", default={}),
+    cluster_mode=dict(type="str", default="standalone", choices=["standalone", "cluster", "group", "machine"]),
+    cluster_name=dict(type="str", default=""), changed_through=dict(type="str", default=""),
+    appliance=dict(type="str", default=""), planned_changes=dict(type="dict", default=None))
 
 
 class SenderGroups:
@@ -347,33 +422,49 @@ class SenderGroups:
     def __init__(self, module):
         self.module, self.p = module, module.params
         self.result = dict(changed=False, groups={}, summary={}, fingerprints={}, inventory_csv="", round_trips=0,
-                           committed=None, ops_changes=[], hat_before="", transcript=[])
+                           pages=0, committed=None, ops_changes=[], hat_before="", transcript=[], changes={},
+                           asyncos={})
         self.sessions, self.wanted, self.groups, self.changes = [], {}, {}, {}
-        self.s = self.hat = self.current = None
-        self.name = "%s:%s" % (self.p["host"], self.p["port"])
+        self.s = self.hat = self.current = self.version = None
+        self.names = {}  # requested sender group name -> the appliance's name for it
+        self.name = self.p["appliance"] or "%s:%s" % (self.p["host"], self.p["port"])
 
     def session(self):
+        """A new session at the configured level (``cluster_mode``); the version is read in the first one."""
         p = self.p
         s = EsaSession(p["host"], p["port"], p["username"], p["password"], p["known_hosts"],
                        p["connect_timeout"], p["command_timeout"])
         self.sessions.append(s)
         s.open()
+        if p["cluster_mode"] == "standalone":
+            if s.level != "standalone":
+                raise EsaCliError("cluster_mode: %s:%s is in a cluster (its prompt names the %s %s); set "
+                                  "esa_sender_groups_cluster_mode for its appliance group to the level the HAT is "
+                                  "kept at (cluster, group or machine)" % (p["host"], p["port"], s.level,
+                                                                          s.level_name), kind="invalid")
+        else:
+            set_level(s, p["cluster_mode"], p["cluster_name"] or None)
+        if self.version is None:
+            self.version = read_version(s)
         return s
 
     def round_trips(self):
         return sum(s.round_trips for s in self.sessions)
 
+    def _counts(self):
+        return dict(round_trips=self.round_trips(), pages=sum(s.pages for s in self.sessions),
+                    transcript=[t for s in self.sessions for t in s.transcript])
+
     def fail(self, msg, **extra):
         for s in self.sessions:
             s.close()
-        self.result.update(extra, round_trips=self.round_trips(),
-                           transcript=[t for s in self.sessions for t in s.transcript])
+        self.result.update(extra, **self._counts())
         self.module.fail_json(msg=msg, **self.result)
 
     def exit(self):
         """Close the first session and end the module with the transcript of every session."""
         self.s.close()
-        self.result.update(round_trips=self.round_trips(), transcript=[t for x in self.sessions for t in x.transcript])
+        self.result.update(**self._counts())
         self.module.exit_json(**self.result)
 
     def check(self):
@@ -395,16 +486,26 @@ class SenderGroups:
         try:
             self.s = self.session()
             self.hat = Hat(self.s, p["listener"])
-            hat_text, self.current = self.hat.read()
+            hat_text, current = self.hat.read()
         except EsaCliError as e:
             self.fail(("INVALID INPUT: " if e.kind == "invalid" else "") + str(e))
         result["hat_before"] = hat_text
         self.name = self.s.hostname or self.name
-        unknown = [g for g in p["sender_groups"] if g not in self.current]
+        major = self.version["major"]
+        for g in p["sender_groups"]:
+            alt = appliance_group_name(g, major)
+            self.names[g] = alt if alt in current else g
+        result["asyncos"] = dict(self.version, sender_groups=self.names, level=self.s.level,
+                                 level_name=self.s.level_name)
+        unknown = [g for g in p["sender_groups"] if self.names[g] not in current]
         if unknown:
-            self.fail("INVALID INPUT: sender_groups: %s not a sender group of listener %s on %s (groups: %s)" % (
-                ", ".join(unknown), p["listener"], self.name, ", ".join(self.current)))
+            self.fail("INVALID INPUT: sender_groups: %s not a sender group of listener %s on %s (AsyncOS %s; groups: "
+                      "%s)" % (", ".join(unknown), p["listener"], self.name, self.version["version"],
+                               ", ".join(current)))
+        self.current = {g: current[self.names[g]] for g in p["sender_groups"]}
         result["fingerprints"] = {g: fingerprint(self.current[g]["entries"]) for g in p["sender_groups"]}
+        if p["changed_through"] and not self.module.check_mode and p["operation"] != "inventory":
+            return  # the shared configuration was changed through another appliance a moment ago: verified below
         drift = [g for g, want in (p["expected_fingerprints"] or {}).items()
                  if g in result["fingerprints"] and want != result["fingerprints"][g]]
         if drift and p["operation"] != "inventory":
@@ -414,6 +515,10 @@ class SenderGroups:
     def plan(self):
         """Each group's additions and deletions, the inventory CSV, the evidence entries and the diff."""
         p, result, name = self.p, self.result, self.name
+        if (p["changed_through"] and not self.module.check_mode and p["planned_changes"] is not None
+                and p["operation"] != "inventory"):
+            self.verify_shared()
+            return
         self.groups = {g: plan_group(g, self.current[g]["entries"], p["operation"], self.wanted.get(g))
                        for g in p["sender_groups"]}
         result["groups"] = self.groups
@@ -433,28 +538,92 @@ class SenderGroups:
             for e in x["already_present"]:
                 self.module.warn("%s %s/%s: %s is already in the sender group; not added again" % (
                     name, p["listener"], g, e))
-        result["ops_changes"] += [self.evidence(g, x) for g, x in self.groups.items()]
         self.changes = {g: {"add": x["add"], "delete": x["delete"]} for g, x in self.groups.items()
                         if x["add"] or x["delete"]}
-        result["changed"] = bool(self.changes) and p["operation"] != "inventory"
+        if p["operation"] != "inventory" and p["planned_changes"] is not None:
+            self.check_planned()
+        result["changes"] = self.changes
+        result["ops_changes"] += [self.evidence(g, x) for g, x in self.groups.items()]
+        result["changed"] = bool(self.changes) and p["operation"] != "inventory" and not p["changed_through"]
         if self.module._diff and result["changed"]:
             result["diff"] = [dict(before_header="%s %s/%s" % (name, p["listener"], g),
                                    after_header="%s %s/%s" % (name, p["listener"], g),
                                    before="".join(e + "\n" for e in self.groups[g]["before"]),
                                    after="".join(e + "\n" for e in self.groups[g]["after"])) for g in self.changes]
 
+    def check_planned(self):
+        """The changes computed now must be the plan's, entry for entry; else DRIFT before anything is sent. The
+        run then makes the plan's changes (in the appliance's spelling of each entry to delete)."""
+        p, name = self.p, self.name
+        planned = p["planned_changes"] or {}
+        problems = []
+        for g in sorted(set(planned) | set(self.changes)):
+            want = planned.get(g) or {}
+            have = self.changes.get(g) or {}
+            for op in ("add", "delete"):
+                w = {_norm_or_text(e) for e in want.get(op) or []}
+                h = {_norm_or_text(e) for e in have.get(op) or []}
+                if h - w:
+                    problems.append("%s %s not planned: %s" % (g, op, ", ".join(_sorted(h - w))))
+                if w - h:
+                    problems.append("%s %s planned but no longer to do: %s" % (g, op, ", ".join(_sorted(w - h))))
+        if problems:
+            self.fail("DRIFT: %s %s: the change differs from the reviewed plan (%s); nothing was changed - the "
+                      "desired state or the request was edited after the plan: plan again and review the new "
+                      "difference" % (name, p["listener"], "; ".join(problems)))
+
+    def verify_shared(self):
+        """On an appliance that shares the cluster's configuration: the planned changes made through
+        ``changed_through`` must be seen here too."""
+        p, name, result = self.p, self.name, self.result
+        missing = []
+        for g, change in (p["planned_changes"] or {}).items():
+            have = {_norm_or_text(e) for e in self.current.get(g, {}).get("entries", [])}
+            missing += ["%s: %s not added" % (g, e) for e in change.get("add") or [] if _norm_or_text(e) not in have]
+            missing += ["%s: %s not deleted" % (g, e) for e in change.get("delete") or []
+                        if _norm_or_text(e) in have]
+        if missing:
+            self.fail("%s %s: the %s-level change made through %s is not seen here (%s); compare the appliances of "
+                      "the cluster" % (name, p["listener"], p["cluster_mode"], p["changed_through"],
+                                       "; ".join(missing)))
+        result["changes"] = p["planned_changes"] or {}
+        result["hat_before"] = ""  # read after the change through the other appliance: not a "before"
+        for g in p["sender_groups"]:
+            entries = self.current[g]["entries"]
+            change = (p["planned_changes"] or {}).get(g) or {}
+            result["summary"][g] = dict(add=[], delete=[], already_present=[], not_present=[],
+                                        unchanged=len(entries), before=len(entries), after=len(entries),
+                                        made_through=p["changed_through"], verified_add=change.get("add") or [],
+                                        verified_delete=change.get("delete") or [])
+            result["ops_changes"].append(dict(
+                resource="esa:%s/%s/%s" % (name, p["listener"], g), name=g, action="none", changed=False,
+                before=dict(entries=len(entries)), after=dict(entries=len(entries), add=[], delete=[]),
+                note="%s level: %d additions and %d deletions made through %s, verified here" % (
+                    p["cluster_mode"], len(change.get("add") or []), len(change.get("delete") or []),
+                    p["changed_through"])))
+
     def evidence(self, g, x):
         """The ops_changes entry of sender group ``g`` planned as ``x``."""
         p = self.p
         changed = bool(x["add"] or x["delete"])
         action = "inventory" if p["operation"] == "inventory" else ("update" if changed else "none")
-        entry = dict(resource="esa:%s/%s/%s" % (self.name, p["listener"], g), name=g, action=action,
-                     changed=changed and p["operation"] != "inventory", before=dict(entries=len(x["before"])),
+        through = p["changed_through"] and p["operation"] != "inventory"
+        entry = dict(resource="esa:%s/%s/%s" % (self.name, p["listener"], self.names.get(g, g)), name=g,
+                     action="none" if through else action, changed=changed and not through and
+                     p["operation"] != "inventory",
+                     before=dict(entries=len(x["before"])),
                      after=dict(entries=len(x["after"]), add=x["add"], delete=x["delete"]))
-        if x["not_present"] or x["already_present"]:
-            entry["note"] = "; ".join(filter(None, [
-                x["not_present"] and "not present (not deleted): " + ", ".join(x["not_present"]),
-                x["already_present"] and "already present (not added): " + ", ".join(x["already_present"])]))
+        notes = []
+        if through and changed:
+            entry["after"] = dict(entries=len(x["before"]), add=[], delete=[])
+            notes.append("%s level: made once through %s (%d additions, %d deletions)" % (
+                p["cluster_mode"], p["changed_through"], len(x["add"]), len(x["delete"])))
+        if x["not_present"]:
+            notes.append("not present (not deleted): " + ", ".join(x["not_present"]))
+        if x["already_present"]:
+            notes.append("already present (not added): " + ", ".join(x["already_present"]))
+        if notes:
+            entry["note"] = "; ".join(notes)
         if p["operation"] == "inventory":
             entry["after"] = dict(entries=len(x["before"]))
             if "missing_from_appliance" in x:
@@ -467,11 +636,15 @@ class SenderGroups:
     def apply(self):
         """Edit, commit and read back; after a failure, recover (clear, or put the saved entries back)."""
         p, name = self.p, self.name
-        saved = {g: self.current[g]["entries"] for g in self.changes}
-        expected = {g: self.groups[g]["after"] for g in self.changes}
+        on = self.names
+        saved = {on[g]: self.current[g]["entries"] for g in self.changes}
+        expected = {on[g]: self.groups[g]["after"] for g in self.changes}
         try:
-            self.hat.edit(self.changes, p["comment"])
+            self.hat.edit({on[g]: c for g, c in self.changes.items()}, p["comment"])
             self.result["committed"] = commit(self.s, p["comment"])
+            if self.result["committed"] is None:
+                self.fail("%s: the appliance had nothing to commit after the edit (There is no data to commit.); "
+                          "read the sender groups with an inventory" % name)
             _, now = self.hat.read()
             if not same_groups(now, expected):
                 self.fail("%s: after the commit the sender groups differ from the expected result; read them with an "
@@ -492,7 +665,7 @@ def main():
     run.check()
     run.read()
     run.plan()
-    if not module.check_mode and run.result["changed"]:
+    if not module.check_mode and run.result["changed"] and run.changes:
         run.apply()
     run.exit()
 

@@ -7,7 +7,10 @@ committed configuration), ``<appliance>.commands.log`` (every CLI line received)
 keeps only its SHA-256), ``esasim.pid`` and ``esasim.log``.
 
 The appliances start one entry off the desired state (``desired_state/esa/sandbox.yml``) on purpose, so that an
-inventory shows a difference and a reconcile has something to do: see :data:`APPLIANCES`.
+inventory shows a difference and a reconcile has something to do: see :data:`APPLIANCES`. The two appliances of the
+communication system are a cluster (``esa-comm``, the usual production pair) whose HAT is kept at the cluster level
+(``cluster-esa-comm.json``; inventory ``esa_sender_groups_cluster_mode: cluster``) on AsyncOS 15 (ALLOWED_LIST /
+BLOCKED_LIST); the core system's is a standalone appliance on AsyncOS 13.5 (WHITELIST / BLACKLIST).
 """
 
 from __future__ import annotations
@@ -30,15 +33,19 @@ _COMM_BLACKLIST = ["SBRS[-10.0:-3.0]", "203.0.113.66", ".spam-sender.example.com
 _CORE_WHITELIST = ["10.20.0.0/16", "relay.kikan.example.jp"]
 _CORE_BLACKLIST = ["SBRS[-10.0:-3.0]", "203.0.113.200-210"]
 
-#: inventory host → (system, the appliance's host name, its sender groups at ``up``)
+#: inventory host → the appliance's host name, AsyncOS version, cluster and its sender groups at ``up``
 APPLIANCES: dict[str, dict[str, Any]] = {
-    "esa-comm-sandbox01": {"hostname": "esa-comm-sandbox01.example.jp",
+    "esa-comm-sandbox01": {"hostname": "esa-comm-sandbox01.example.jp", "version": "15.0.0-104",
+                           "cluster": "esa-comm",
                            "sender_groups": {"WHITELIST": _COMM_WHITELIST, "BLACKLIST": _COMM_BLACKLIST}},
-    "esa-comm-sandbox02": {"hostname": "esa-comm-sandbox02.example.jp",
+    "esa-comm-sandbox02": {"hostname": "esa-comm-sandbox02.example.jp", "version": "15.0.0-104",
+                           "cluster": "esa-comm",
                            "sender_groups": {"WHITELIST": _COMM_WHITELIST, "BLACKLIST": _COMM_BLACKLIST}},
-    "esa-core-sandbox01": {"hostname": "esa-core-sandbox01.example.jp",
+    "esa-core-sandbox01": {"hostname": "esa-core-sandbox01.example.jp", "version": "13.5.1-277",
                            "sender_groups": {"WHITELIST": _CORE_WHITELIST, "BLACKLIST": _CORE_BLACKLIST}},
 }
+#: the clusters of :data:`APPLIANCES` (the level their HAT is kept at)
+CLUSTERS: dict[str, dict[str, Any]] = {"esa-comm": {"level": "cluster", "group": "Main_Group"}}
 
 
 def ports(directory: Path) -> dict[str, int]:
@@ -64,11 +71,7 @@ def seed(directory: Path) -> None:
     """Put every appliance back to its committed state at ``up`` and empty its command log. The simulator may be
     running (it reads the state file at each session)."""
     sim = simulators.load("esa")
-    for name, spec in APPLIANCES.items():
-        sim.write_state(state_file(directory, name),
-                        sim.initial_state({"name": name, "hostname": spec["hostname"],
-                                           "sender_groups": spec["sender_groups"]}))
-        (directory / f"{name}.commands.log").write_text("")
+    sim.seed_states(directory, [dict(spec, name=name) for name, spec in APPLIANCES.items()], CLUSTERS)
 
 
 def up(directory: Path, timeout_s: float = 20.0) -> None:
@@ -79,9 +82,10 @@ def up(directory: Path, timeout_s: float = 20.0) -> None:
     sim = simulators.load("esa")
     directory.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(18)
-    appliances = [{"name": n, "hostname": a["hostname"], "port": port, "sender_groups": a["sender_groups"]}
+    appliances = [dict(a, name=n, port=port)
                   for (n, a), port in zip(APPLIANCES.items(), procs.free_ports(len(APPLIANCES)), strict=True)]
-    config = sim.seed_esa(directory, appliances, username=USERNAME, password=password, host=HOST)
+    config = sim.seed_esa(directory, appliances, username=USERNAME, password=password, host=HOST,
+                          clusters=CLUSTERS)
     pw = directory / "password"
     pw.write_text(password + "\n")
     pw.chmod(0o600)

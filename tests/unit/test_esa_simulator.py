@@ -29,6 +29,7 @@ USER, PASSWORD = "admin", "sandbox pass phrase"
 HOSTNAME = "esa-comm-sandbox01.example.jp"
 BIG_HOSTNAME = "esa-big.example.jp"
 BIG = [f"10.{i // 250}.{i % 250}.1" for i in range(10_000)]
+OLD = "13.5.1-277"  # AsyncOS before 14.0: the list sender groups are WHITELIST / BLACKLIST
 
 
 @dataclass
@@ -69,9 +70,10 @@ class Sim:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     d = tmp_path_factory.mktemp("esasim") / "sim"
     p1, p2 = procs.free_ports(2)
-    apps = [{"name": "esa-comm-sandbox01", "hostname": HOSTNAME, "port": p1,
+    apps = [{"name": "esa-comm-sandbox01", "hostname": HOSTNAME, "port": p1, "version": OLD,
              "sender_groups": {"WHITELIST": ["10.1.1.1", ".partner.example.jp"], "BLACKLIST": ["198.51.100.7"]}},
-            {"name": "esa-big", "hostname": BIG_HOSTNAME, "port": p2, "sender_groups": {"WHITELIST": BIG}}]
+            {"name": "esa-big", "hostname": BIG_HOSTNAME, "port": p2, "version": OLD,
+             "sender_groups": {"WHITELIST": BIG}}]
     config = esasim.seed_esa(d, apps, username=USER, password=PASSWORD)
     pid_file = d / "esasim.pid"
     proc = subprocess.Popen([sys.executable, str(SIM), "serve", "--config", str(config), "--pid-file", str(pid_file)],
@@ -204,7 +206,7 @@ def test_duplicate_key_is_case_insensitive_for_host_names_only() -> None:
 # -- seeding ---------------------------------------------------------------------------------------------------
 def test_seed_writes_config_known_hosts_and_state(tmp_path: Path) -> None:
     d = tmp_path / "esa"
-    apps = [{"name": "esa-comm-sandbox01", "hostname": HOSTNAME, "port": 2221,
+    apps = [{"name": "esa-comm-sandbox01", "hostname": HOSTNAME, "port": 2221, "version": OLD,
              "sender_groups": {"WHITELIST": ["10.1.1.1", "10.1.1.1", "Mail.example.jp", "mail.EXAMPLE.jp"],
                                "OutboundMail/RELAYLIST": ["192.0.2.0/24"]}}]
     config_path = esasim.seed_esa(d, apps, username=USER, password=PASSWORD)
@@ -223,7 +225,7 @@ def test_seed_writes_config_known_hosts_and_state(tmp_path: Path) -> None:
     assert line.startswith("[127.0.0.1]:2221 ssh-ed25519 AAAA")
     state = esasim.read_state(d / "esa-comm-sandbox01.json")
     assert (state["hostname"], state["model"], state["version"], state["commits"], state["faults"]) == (
-        HOSTNAME, "C600V", "15.0.0-104", [], {})
+        HOSTNAME, "C600V", OLD, [], {})
     inbound, outbound = state["listeners"]
     assert (inbound["name"], inbound["type"], outbound["name"], outbound["type"]) == (
         "InboundMail", "Public", "OutboundMail", "Private")
@@ -266,12 +268,12 @@ def test_serve_refuses_a_non_loopback_address(esa: Sim, tmp_path: Path) -> None:
 def test_login_banner_and_top_prompt(esa: Sim) -> None:
     async def body(cli: Cli) -> None:
         assert cli.banner.startswith("Last login: ")
-        assert "\r\nAsyncOS 15.0.0 for Cisco C600V build 104 (SIMULATOR)\r\n" in cli.banner
+        assert "\r\nAsyncOS 13.5.1 for Cisco C600V build 277 (SIMULATOR)\r\n" in cli.banner
         assert cli.banner.endswith(f"\r\nWelcome to the Cisco C600V Email Security Virtual Appliance\r\n{HOSTNAME}> ")
         out = await cli.send("showconfig now")
-        assert out == f"\r\nUnknown command or missing feature key: showconfig\r\n{HOSTNAME}> "
+        assert out == f"showconfig now\r\nUnknown command or missing feature key: showconfig\r\n{HOSTNAME}> "
         assert await cli.send("") == f"\r\n{HOSTNAME}> "
-    scenario(esa, body, term_type="xterm")  # a PTY is accepted and nothing is echoed
+    scenario(esa, body, term_type="xterm")  # on a PTY the line typed is echoed
 
 
 def test_wrong_password_is_refused(esa: Sim) -> None:
@@ -362,7 +364,7 @@ def test_new_senders_then_commit(esa: Sim) -> None:
         out = await cli.commit("CHG-1 add partners")
         when = r"\w{3} \w{3} \d\d \d\d:\d\d:\d\d \d{4}"
         assert re.fullmatch(rf"\r\nChanges committed: {when} GMT\r\n{re.escape(HOSTNAME)}> ", out)
-        assert (await cli.send("commit")) == f"\r\nThere are no changes to commit.\r\n{HOSTNAME}> "
+        assert (await cli.send("commit")) == f"\r\nThere is no data to commit.\r\n{HOSTNAME}> "
     scenario(esa, body)
     assert entries(esa) == ["10.1.1.1", ".partner.example.jp", "192.0.2.1", ".new.example.jp"]
     [commit] = esasim.read_state(esa.state)["commits"]
@@ -408,7 +410,7 @@ def test_invalid_sender_refuses_the_whole_answer(esa: Sim) -> None:
         out = await cli.send(" , ")
         assert out.startswith("\r\nError: No senders entered.\r\n\r\nChoose the operation you want to perform:")
         await cli.to_top()
-        assert "There are no changes to commit." in await cli.send("commit")
+        assert "There is no data to commit." in await cli.send("commit")
     scenario(esa, body)
     assert entries(esa, "BLACKLIST") == ["198.51.100.7"]
 
@@ -445,7 +447,7 @@ def test_clear_drops_pending_changes(esa: Sim) -> None:
         await cli.send("10.1.1.1")
         await cli.to_top()
         out = await cli.send("clear")
-        assert out.endswith("\r\nAre you sure you want to clear all changes since last commit? [Y]> ")
+        assert out.endswith("\r\nAre you sure you want to clear all changes since the last commit? [Y]> ")
         assert (await cli.send("N")).endswith(cli.top)
         await cli.send("clear")
         out = await cli.send("")
@@ -453,7 +455,7 @@ def test_clear_drops_pending_changes(esa: Sim) -> None:
         await cli.to_group("WHITELIST")
         assert "    10.1.1.1\r\n" in await cli.send("print")
         await cli.to_top()
-        assert "There are no changes to commit." in await cli.send("commit")
+        assert "There is no data to commit." in await cli.send("commit")
     scenario(esa, body)
     assert entries(esa) == ["10.1.1.1", ".partner.example.jp"]
 
@@ -584,3 +586,139 @@ def test_command_log_and_state_helpers(esa: Sim) -> None:
     esasim.write_state(esa.state, state)
     assert esasim.read_state(esa.state)["hostname"] == "renamed.example.jp"
     assert not [p for p in esa.dir.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- AsyncOS 14+, cluster levels, the pager under a PTY (issue #25) ---------------------------------------------
+ANY_PROMPT = re.compile(r"(?:\[[^\]\r\n]*\]> |\n(?:\((?:Cluster|Group|Machine) [^)]+\)|[A-Za-z0-9.-]+)> |"
+                        r"-Press Any Key For More-)\Z")
+PAIR = ["esa-pair01.example.jp", "esa-pair02.example.jp"]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Two machines of the cluster ``esa-pair`` (HAT at the cluster level, AsyncOS 15) and a standalone 15.x."""
+    d = tmp_path_factory.mktemp("esapair") / "sim"
+    ports = procs.free_ports(3)
+    apps = [{"name": "esa-pair01", "hostname": PAIR[0], "port": ports[0], "cluster": "esa-pair",
+             "sender_groups": {"WHITELIST": ["10.1.1.1"]}},
+            {"name": "esa-pair02", "hostname": PAIR[1], "port": ports[1], "cluster": "esa-pair"},
+            {"name": "esa-new", "hostname": "esa-new.example.jp", "port": ports[2],
+             "sender_groups": {"WHITELIST": BIG[:100]}}]
+    clusters = {"esa-pair": {"level": "cluster", "group": "Main_Group"}}
+    config = esasim.seed_esa(d, apps, username=USER, password=PASSWORD, clusters=clusters)
+    pid_file = d / "esasim.pid"
+    proc = subprocess.Popen([sys.executable, str(SIM), "serve", "--config", str(config), "--pid-file", str(pid_file)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while not pid_file.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the simulator did not start"
+        time.sleep(0.02)
+    yield d, apps, clusters
+    proc.terminate()
+    proc.communicate(timeout=15)
+
+
+class Raw:
+    """A PTY shell read up to any prompt, the pager included (the answer is returned as the appliance sent it)."""
+
+    def __init__(self, proc: asyncssh.SSHClientProcess[str]) -> None:
+        self.proc = proc
+
+    async def read(self) -> str:
+        buf = ""
+        while not ANY_PROMPT.search(buf[-300:]):
+            chunk = await asyncio.wait_for(self.proc.stdout.read(1 << 16), 10)
+            if not chunk:
+                raise EOFError(buf)
+            buf += chunk
+        return buf
+
+    async def send(self, data: str) -> str:
+        self.proc.stdin.write(data)
+        return await self.read()
+
+
+def raw_shell(d: Path, port: int, body: Callable[[Raw, str], Coroutine[Any, Any, Any]]) -> Any:
+    async def go() -> Any:
+        conn = await asyncssh.connect("127.0.0.1", port, username=USER, password=PASSWORD,
+                                      known_hosts=str(d / "known_hosts"), client_keys=None, agent_path=None,
+                                      preferred_auth="password")
+        try:
+            proc = await conn.create_process(term_type="vt100", term_size=(4096, 4096))
+            raw = Raw(proc)
+            return await body(raw, await raw.read())
+        finally:
+            conn.close()
+            await conn.wait_closed()
+    return run(go())
+
+
+def test_a_clustered_machine_logs_in_at_the_cluster_level_and_commits_for_the_whole_cluster(pair: Any) -> None:
+    d, apps, clusters = pair
+    esasim.seed_states(d, apps, clusters)
+
+    async def body(cli: Raw, banner: str) -> None:
+        assert banner.endswith("\r\n(Cluster esa-pair)> ")
+        out = await cli.send("version\n")
+        assert out.startswith("version\r\n") and "\r\nVersion: 15.0.0-104\r\n" in out and "\r\nModel: C600V\r\n" in out
+        out = await cli.send("clustermode\n")
+        assert "Choose the configuration mode.\r\n1. Cluster: esa-pair\r\n2. Group\r\n3. Machine\r\n[1]> " in out
+        out = await cli.send("3\n")
+        assert f"Choose a machine.\r\n1. {PAIR[0]}\r\n2. {PAIR[1]}\r\n[1]> " in out
+        assert (await cli.send("1\n")).endswith(f"\r\n(Machine {PAIR[0]})> ")
+        out = await cli.send("listenerconfig\n")  # configured at the cluster level: the mode question
+        assert "configured in cluster mode; you are in machine mode" in out and out.endswith("\r\n[1]> ")
+        out = await cli.send("1\n")  # switch to the cluster level and go on
+        assert "Currently configured listeners:" in out
+        for line in ("edit", "1", "hostaccess", "edit", "1", "ALLOWED_LIST", "new", "192.0.2.77", "", "", "", "", ""):
+            out = await cli.send(line + "\n")
+        assert out.endswith("\r\n(Cluster esa-pair)> ")
+        assert "There is no data to commit." not in await cli.send("commit\n")
+        await cli.send("CHG-PAIR\n")
+        assert "Changes committed: " in await cli.send("Y\n")
+        assert "There is no data to commit." in await cli.send("commit\n")
+    raw_shell(d, apps[0]["port"], body)
+    for name in ("esa-pair01", "esa-pair02"):  # one commit, both machines
+        assert esasim.sender_group_entries(d / f"{name}.json", "InboundMail", "ALLOWED_LIST") == ["10.1.1.1",
+                                                                                               "192.0.2.77"]
+        assert esasim.sender_group_entries(d / f"{name}.json", "InboundMail", "WHITELIST")[-1] == "192.0.2.77"
+    assert esasim.read_state(d / "cluster-esa-pair.json")["commits"][-1]["machine"] == "esa-pair01"
+
+
+def test_long_output_stops_at_the_pager_on_a_pty_and_a_space_goes_on(pair: Any) -> None:
+    d, apps, clusters = pair
+    esasim.seed_states(d, apps, clusters)
+
+    async def body(cli: Raw, banner: str) -> None:
+        assert banner.endswith("\r\nesa-new.example.jp> ")
+        for line in ("listenerconfig", "edit", "1", "hostaccess"):
+            await cli.send(line + "\n")
+        out = await cli.send("print\n")
+        assert out.endswith("-Press Any Key For More-") and "ALLOWED_LIST:" in out
+        assert len(out.split("\r\n")) == esasim.PAGER_LINES + 1
+        pages = 1
+        while out.endswith("-Press Any Key For More-"):
+            out = await cli.send(" ")
+            assert out.startswith("\r" + " " * len("-Press Any Key For More-") + "\r")
+            pages += 1
+        assert out.endswith("\r\n[]> ") and pages >= 3
+        assert "BLOCKED_LIST:" in out or pages > 3
+    raw_shell(d, apps[2]["port"], body)
+    lines = [json.loads(x)["line"] for x in (d / "esa-new.commands.log").read_text().splitlines()]
+    assert lines == ["listenerconfig", "edit", "1", "hostaccess", "print"]  # pager keys are not lines
+
+
+def test_clear_asks_the_real_question_and_drops_the_pending_change(pair: Any) -> None:
+    d, apps, clusters = pair
+    esasim.seed_states(d, apps, clusters)
+
+    async def body(cli: Raw, banner: str) -> None:
+        for line in ("listenerconfig", "edit", "1", "hostaccess", "edit", "1", "BLOCKED_LIST", "new", "192.0.2.66",
+                     "", "", "", "", ""):
+            out = await cli.send(line + "\n")
+        out = await cli.send("clear\n")
+        assert out.endswith("\r\nAre you sure you want to clear all changes since the last commit? [Y]> ")
+        assert (await cli.send("Y\n")).endswith("\r\nesa-new.example.jp> ")
+        assert "There is no data to commit." in await cli.send("commit\n")
+    raw_shell(d, apps[2]["port"], body)
+    assert esasim.sender_group_entries(d / "esa-new.json", "InboundMail", "BLOCKED_LIST") == []

@@ -57,6 +57,12 @@ LISTENER_POLICIES: dict[str, list[str]] = {
     "Private": ["$BLOCKED", "$RELAYED"],
 }
 # (name, policy, comment, default entries) in table order; the catch-all ALL is always last.
+#: AsyncOS 14.0 and later call the list sender groups ALLOWED_LIST / BLOCKED_LIST (Cisco TechNote on HAT
+#: export/import); before, WHITELIST / BLACKLIST. PUBLIC_GROUPS holds the old names; initial_state renames.
+NAMES_14 = {"WHITELIST": "ALLOWED_LIST", "BLACKLIST": "BLOCKED_LIST"}
+PAGER = "-Press Any Key For More-"  # Netshot Cisco_AsyncOS.js, CLI.oper.pager
+PAGER_LINES = 40  # lines per page (the appliance's page length is not confirmed; the pager cannot be disabled)
+LEVELS = ("cluster", "group", "machine")
 PUBLIC_GROUPS: list[tuple[str, str, str, list[str]]] = [
     ("WHITELIST", "$TRUSTED", "My trusted senders have no anti-spam scanning or rate limiting", []),
     ("BLACKLIST", "$BLOCKED", "Spammers are rejected", []),
@@ -248,9 +254,36 @@ def _find_group(listener: dict[str, Any], name: str) -> dict[str, Any] | None:
     return next((g for g in listener.get("sender_groups", []) if g["name"] == name), None)
 
 
+def config_path(state_path: str | Path) -> Path:
+    """The file holding the listeners (the HAT) an appliance uses: its own state file, or, for a machine of a
+    cluster whose listenerconfig is kept at the cluster (or group) level, the cluster's shared file."""
+    state = read_state(state_path)
+    cluster = state.get("cluster")
+    if cluster and cluster.get("level") in ("cluster", "group"):
+        return Path(cluster["state"])
+    return Path(state_path)
+
+
+def effective_state(state_path: str | Path) -> dict[str, Any]:
+    """The committed configuration an appliance works with (see config_path)."""
+    return read_state(config_path(state_path))
+
+
+def major_version(state: dict[str, Any]) -> int:
+    try:
+        return int(str(state.get("version", VERSION)).split(".", 1)[0])
+    except ValueError:
+        return 0
+
+
 def sender_group_entries(state_path: str | Path, listener: str, group: str) -> list[str]:
-    """The committed entries of one sender group (KeyError when the listener or group does not exist)."""
-    lst = _find_listener(read_state(state_path), listener)
+    """The committed entries of one sender group as the appliance sees them (cluster level included); KeyError when
+    the listener or group does not exist. ``group`` WHITELIST/BLACKLIST also finds ALLOWED_LIST/BLOCKED_LIST and
+    the other way round."""
+    state = effective_state(state_path)
+    lst = _find_listener(state, listener)
+    if lst is not None and _find_group(lst, group) is None:
+        group = {**NAMES_14, **{v: k for k, v in NAMES_14.items()}}.get(group, group)
     if lst is None:
         raise KeyError(listener)
     grp = _find_group(lst, group)
@@ -324,8 +357,12 @@ def _seed_groups(spec: dict[str, Any], defaults: list[tuple[str, str, str, list[
 
 
 def initial_state(appliance: dict[str, Any]) -> dict[str, Any]:
-    """The committed state of a freshly seeded appliance (see seed_esa for the appliance dict)."""
+    """The committed state of a freshly seeded appliance (see seed_esa for the appliance dict). On AsyncOS 14 and
+    later the list groups are ALLOWED_LIST / BLOCKED_LIST, and a seed key WHITELIST / BLACKLIST means them."""
     name = appliance["name"]
+    version = str(appliance.get("version") or VERSION)
+    new_names = major_version({"version": version}) >= 14
+    rename = NAMES_14 if new_names else {v: k for k, v in NAMES_14.items()}
     by_listener: dict[str, dict[str, Any]] = {"InboundMail": {}, "OutboundMail": {}}
     for key, value in (appliance.get("sender_groups") or {}).items():
         listener, sep, group = key.partition("/")
@@ -333,18 +370,60 @@ def initial_state(appliance: dict[str, Any]) -> dict[str, Any]:
             listener, group = "InboundMail", key
         if listener not in by_listener:
             raise ValueError("%s: no listener %s (InboundMail, OutboundMail)" % (name, listener))
-        by_listener[listener][group] = value
+        by_listener[listener][rename.get(group, group)] = value
     listeners = []
     for base in LISTENERS:
         defaults = PUBLIC_GROUPS if base["type"] == "Public" else PRIVATE_GROUPS
+        if new_names:
+            defaults = [(NAMES_14.get(n, n), pol, com, hosts) for n, pol, com, hosts in defaults]
         listeners.append(dict(base, sender_groups=_seed_groups(by_listener[base["name"]], defaults,
                                                                "%s/%s" % (name, base["name"]))))
-    return {"hostname": appliance.get("hostname") or name, "model": MODEL, "version": VERSION,
+    return {"hostname": appliance.get("hostname") or name, "model": MODEL, "version": version,
             "listeners": listeners, "commits": [], "faults": {}}
 
 
+def seed_states(directory: Path, appliances: list[dict[str, Any]],
+                clusters: dict[str, dict[str, Any]] | None = None) -> None:
+    """Write every appliance's state file ``<name>.json`` (and each cluster's ``cluster-<cluster>.json``) and empty
+    the command logs. An appliance with ``"cluster": NAME`` joins ``clusters[NAME]`` (``{"level": "cluster" |
+    "group" | "machine", "group": "Main_Group"}``): at cluster or group level its listeners live in the cluster's
+    shared file, seeded from the cluster's first appliance, so one commit changes every machine of the cluster."""
+    d = Path(directory)
+    clusters = clusters or {}
+    members: dict[str, list[dict[str, Any]]] = {}
+    for app in appliances:
+        if app.get("cluster"):
+            if app["cluster"] not in clusters:
+                raise ValueError("appliance %s: no cluster %s" % (app["name"], app["cluster"]))
+            members.setdefault(app["cluster"], []).append(app)
+    for cname, apps in members.items():
+        spec = clusters[cname]
+        level = spec.get("level", "cluster")
+        if level not in LEVELS or not _NAME_RE.fullmatch(cname):
+            raise ValueError("cluster %s: level %r is not one of %s" % (cname, level, ", ".join(LEVELS)))
+        shared = d / ("cluster-%s.json" % cname)
+        if level in ("cluster", "group"):
+            write_state(shared, initial_state(dict(apps[0], name=cname, hostname=cname)))
+        machines = [a.get("hostname") or a["name"] for a in apps]
+        for app in apps:
+            state = initial_state(app)
+            if level in ("cluster", "group"):
+                del state["listeners"]
+                state["commits"] = []
+            state["cluster"] = {"name": cname, "group": spec.get("group", "Main_Group"), "level": level,
+                                "state": str(shared), "machines": machines}
+            write_state(d / ("%s.json" % app["name"]), state)
+    for app in appliances:
+        if not app.get("cluster"):
+            write_state(d / ("%s.json" % app["name"]), initial_state(app))
+    for app in appliances:
+        log = d / ("%s.commands.log" % app["name"])
+        log.write_text("", encoding="utf-8")
+        os.chmod(log, 0o600)
+
+
 def seed_esa(directory: Path, appliances: list[dict[str, Any]], *, username: str, password: str,
-             host: str = "127.0.0.1") -> Path:
+             host: str = "127.0.0.1", clusters: dict[str, dict[str, Any]] | None = None) -> Path:
     """Create (or re-create) the simulator's folder; returns the config file ``directory/esasim.json``.
 
     ``appliances``: ``[{"name", "hostname", "port", "sender_groups": {"WHITELIST": [...], ...}}]``. A group value
@@ -374,11 +453,9 @@ def seed_esa(directory: Path, appliances: list[dict[str, Any]], *, username: str
         names.add(name)
         ports.add(port)
         state_path, log_path = d / ("%s.json" % name), d / ("%s.commands.log" % name)
-        write_state(state_path, initial_state(app))
-        log_path.write_text("", encoding="utf-8")
-        os.chmod(log_path, 0o600)
         conf.append({"name": name, "port": port, "state": str(state_path), "log": str(log_path)})
         known.append("%s %s %s" % (_known_hosts_name(host, port), algorithm, blob))
+    seed_states(d, appliances, clusters)
     config = {"host": host, "host_key": str(d / "host_key"),
               "users": {username: {"password_sha256": hashlib.sha256(password.encode("utf-8")).hexdigest()}},
               "appliances": conf}
@@ -433,18 +510,27 @@ class Appliance:
         """Apply a session's pending operations to the freshly read state. Returns ("ok", new state),
         ("fail", reason) or ("drop", "") - faults are taken (decremented) under the same lock."""
         with _locked(self.state_path):
-            state = read_state(self.state_path)
-            faults = state.setdefault("faults", {})
+            own = read_state(self.state_path)
+            faults = own.setdefault("faults", {})
             for name, outcome in (("disconnect_on_commit", "drop"), ("commit_fail", "fail")):
                 n = faults.get(name)
                 if isinstance(n, int | float) and n > 0:
                     faults[name] = int(n) - 1
-                    _write_unlocked(self.state_path, state)
+                    _write_unlocked(self.state_path, own)
                     return outcome, ("" if outcome == "drop" else
                                      "the configuration could not be saved (simulated commit_fail fault)")
+            where = config_path(self.state_path)
+            if where == self.state_path:
+                apply_ops(own, ops)
+                own.setdefault("commits", []).append({"at": _iso(), "user": user, "comment": comment})
+                _write_unlocked(self.state_path, own)
+                return "ok", own
+        with _locked(where):  # the cluster's shared configuration
+            state = read_state(where)
             apply_ops(state, ops)
-            state.setdefault("commits", []).append({"at": _iso(), "user": user, "comment": comment})
-            _write_unlocked(self.state_path, state)
+            state.setdefault("commits", []).append({"at": _iso(), "user": user, "comment": comment,
+                                                    "machine": self.name})
+            _write_unlocked(where, state)
             return "ok", state
 
 
@@ -583,9 +669,15 @@ class Session:
         self.process = process
         self.number = number
         self.user = user
-        self.state = read_state(appliance.state_path)
+        self.own = read_state(appliance.state_path)
+        self.cluster: dict[str, Any] | None = self.own.get("cluster")
+        self.hostname = str(self.own.get("hostname") or appliance.name)
+        # the configuration mode: a clustered machine logs in at the cluster level (User Guide, clusters chapter)
+        self.mode = ("cluster", self.cluster["name"]) if self.cluster else ("standalone", self.hostname)
+        self.state = effective_state(appliance.state_path)
         self.ops: list[tuple[str, str, str, str]] = []
         self._out: list[str] = []
+        self.pty = bool(process.get_terminal_type())
 
     # -- I/O -------------------------------------------------------------------------------------------------
     def say(self, *lines: str) -> None:
@@ -604,6 +696,7 @@ class Session:
         delay = self.appliance.faults().get("delay_ms")
         if isinstance(delay, int | float) and delay > 0:
             await asyncio.sleep(delay / 1000)
+        await self._paged()
         self._out.append(prompt)
         await self.flush()
         while True:
@@ -616,8 +709,30 @@ class Session:
             raise _Closed
         line = line.rstrip("\r\n")
         self.appliance.log(self.number, self.user, line)
-        self._out.append("\r\n")  # no echo; the answer starts on a new line, where a terminal's echo ends
+        # a PTY echoes what is typed; without one the answer still starts on a new line, where the echo would end
+        self._out.append(line + "\r\n" if self.pty else "\r\n")
         return line.strip()
+
+    async def _paged(self) -> None:
+        """Write the pending output a page at a time: after PAGER_LINES lines, ``-Press Any Key For More-`` and
+        wait for one key; then hide it with ``\\r`` + spaces + ``\\r`` (Netshot Cisco_AsyncOS.js: the pager cannot
+        be disabled; the comment above ``const CLI``)."""
+        if not self.pty:
+            return  # without a PTY: not confirmed whether the appliance pages; the simulator does not
+        lines = "".join(self._out).split("\r\n")
+        page = int(self.own.get("pager_lines") or PAGER_LINES)
+        if len(lines) <= page + 1:
+            return
+        self._out.clear()
+        while len(lines) > page + 1:
+            chunk, lines = lines[:page], lines[page:]
+            self.process.stdout.write("\r\n".join(chunk) + "\r\n" + PAGER)
+            await self.process.stdout.drain()
+            key = await self.process.stdin.read(1)
+            if not key:
+                raise _Closed
+            self.process.stdout.write("\r" + " " * len(PAGER) + "\r")
+        self._out.append("\r\n".join(lines))
 
     async def yes_no(self, question: str) -> bool:
         while True:
@@ -628,11 +743,17 @@ class Session:
                 return False
 
     # -- top level -------------------------------------------------------------------------------------------
+    def prompt(self) -> str:
+        """``host> `` or ``(Cluster NAME)> `` / ``(Group NAME)> `` / ``(Machine HOST)> `` (Netshot
+        Cisco_AsyncOS.js, CLI.oper.prompt; the Group form is not confirmed)."""
+        level, name = self.mode
+        return "%s> " % name if level == "standalone" else "(%s %s)> " % (level.capitalize(), name)
+
     def banner(self) -> list[str]:
         peer = self.process.get_extra_info("peername") or ("127.0.0.1", 0)
         now = _now()
-        version, _sep, build = str(self.state.get("version", VERSION)).partition("-")
-        model = self.state.get("model", MODEL)
+        version, _sep, build = str(self.own.get("version", VERSION)).partition("-")
+        model = self.own.get("model", MODEL)
         return ["Last login: %s from %s" % (_cli_time(now), peer[0]),
                 "Copyright (c) 2001-%d, Cisco Systems, Inc. and/or Cisco affiliates. All rights reserved." % now.year,
                 "", "AsyncOS %s for Cisco %s build %s (SIMULATOR)" % (version, model, build or "0"), "",
@@ -641,12 +762,17 @@ class Session:
     async def run(self) -> None:
         self.say(*self.banner())
         while True:
-            words = (await self.ask("%s> " % self.state["hostname"])).split()
+            words = (await self.ask(self.prompt())).split()
             command = words[0].lower() if words else ""
             if not command:
                 continue
             if command == "listenerconfig":
-                await self.listenerconfig()
+                if await self.right_mode("listenerconfig"):
+                    await self.listenerconfig()
+            elif command == "version":
+                self.version()
+            elif command == "clustermode":
+                await self.clustermode()
             elif command == "commit":
                 await self.commit()
             elif command == "clear":
@@ -659,9 +785,71 @@ class Session:
             else:
                 self.say("Unknown command or missing feature key: %s" % words[0])
 
+    def version(self) -> None:
+        """``version`` (the lines Netshot's snapshot() parses: Model, Version, Serial #, CPUs, Memory)."""
+        model = self.own.get("model", MODEL)
+        self.say("", "Current Version", "===============",
+                 "Product: Cisco %s Email Security Virtual Appliance (SIMULATOR)" % model, "Model: %s" % model,
+                 "Version: %s" % self.own.get("version", VERSION), "Build Date: 2026-01-15",
+                 "Install Date: 2026-11-22 08:00:00", "Serial #: 42A1B2C3D4E5-SIM%04d" % self.appliance.port,
+                 "BIOS: SIMULATOR", "CPUs: 8 expected, 8 allocated", "Memory: 16384 MB expected, 16384 MB allocated",
+                 "Hard disk: 500 GB, or more", "RAID: NA", "RAID Status: Unknown", "RAID Type: NA", "BMC: NA")
+
+    async def clustermode(self) -> None:
+        """``clustermode``: choose the configuration mode, then the group or the machine (Cisco
+        testlib/.../cli/ctor/clustermode.py: "Choose the configuration", "Choose the group to configure.",
+        "Choose a machine."; the exact list layout is ours)."""
+        if not self.cluster:
+            self.say("This command is only available on cluster system.")
+            return
+        if self.ops:
+            self.say("Error: commit or clear the pending changes before changing the mode.")
+            return
+        self.say("", "Choose the configuration mode.", "1. Cluster: %s" % self.cluster["name"],
+                 "2. Group", "3. Machine")
+        choice = await self.ask("[1]> ") or "1"
+        if choice == "1":
+            self.mode = ("cluster", self.cluster["name"])
+            return
+        if choice == "2":
+            names, level = [self.cluster.get("group", "Main_Group")], "group"
+            question = "Choose the group to configure."
+        elif choice == "3":
+            names, question, level = list(self.cluster.get("machines") or []), "Choose a machine.", "machine"
+        else:
+            self.say("Error: Invalid choice.")
+            return
+        self.say("", question, *("%d. %s" % (i, n) for i, n in enumerate(names, 1)))
+        answer = await self.ask("[1]> ") or "1"
+        picked = names[int(answer) - 1] if _DIGITS_RE.fullmatch(answer) and 1 <= int(answer) <= len(names) else None
+        if picked is None:
+            self.say("Error: Invalid choice.")
+            return
+        self.mode = (level, picked)
+
+    async def right_mode(self, command: str) -> bool:
+        """A clustered machine asks which mode to use when ``command`` is not configured at the current level (User
+        Guide, clusters chapter: "a warning message and the opportunity to switch"; the wording is ours)."""
+        if not self.cluster or self.mode[0] == self.cluster["level"]:
+            return True
+        level = self.cluster["level"]
+        self.say("", "The command %s is configured in %s mode; you are in %s mode (%s)." % (
+            command, level, self.mode[0], self.mode[1]), "Choose one of the following options:",
+            "1. Switch to %s mode and edit the settings there." % level,
+            "2. Start a new, empty configuration in the current mode.",
+            "3. Copy the settings from %s mode to the current mode." % level)
+        answer = await self.ask("[1]> ") or "1"
+        if answer != "1":
+            self.say(NOT_AVAILABLE)
+            return False
+        name = self.cluster["name"] if level == "cluster" else (
+            self.cluster.get("group", "Main_Group") if level == "group" else self.hostname)
+        self.mode = (level, name)
+        return True
+
     async def commit(self) -> None:
         if not self.ops:
-            self.say("There are no changes to commit.")
+            self.say("There is no data to commit.")
             return
         self.say("", "Please enter some comments describing your changes:")
         comment = await self.ask("[]> ")
@@ -683,9 +871,9 @@ class Session:
             self.say("There are no changes to clear.")
             return
         self.say("")
-        if await self.yes_no("Are you sure you want to clear all changes since last commit?"):
+        if await self.yes_no("Are you sure you want to clear all changes since the last commit?"):
             self.ops = []
-            self.state = read_state(self.appliance.state_path)
+            self.state = effective_state(self.appliance.state_path)
             self.say("Changes cleared: %s GMT" % _cli_time(_now()))
 
     # -- listenerconfig --------------------------------------------------------------------------------------
