@@ -28,9 +28,14 @@ extends_documentation_fragment: [datastage_cli]
 
 EXAMPLES = r"""
 - name: Start-of-business check of STATPRJ
-  datastage_check: {project: STATPRJ, status_policy: warn, dsjob: /opt/IBM/InformationServer/Server/DSEngine/bin/dsjob,
-                    dshome: /opt/IBM/InformationServer/Server/DSEngine, domain: "services01:9443", server: DSENGINE01,
-                    authfile: /home/dsadm/.ops-authfile}
+  datastage_check:
+    project: STATPRJ
+    status_policy: warn
+    dsjob: /opt/IBM/InformationServer/Server/DSEngine/bin/dsjob
+    dshome: /opt/IBM/InformationServer/Server/DSEngine
+    domain: "services01:9443"
+    server: DSENGINE01
+    authfile: /home/dsadm/.ops-authfile
 """
 
 RETURN = r"""
@@ -39,7 +44,10 @@ jobs:
   description: One entry per job - name, status (label), status_code, start_time (ISO or null).
   returned: always
   type: list
-attention: {description: Jobs RUN FAILED, CRASHED, STOPPED or NOT COMPILED - name, status, status_code., returned: always, type: list}
+attention:
+  description: Jobs RUN FAILED, CRASHED, STOPPED or NOT COMPILED - name, status, status_code.
+  returned: always
+  type: list
 ops_changes: {description: One evidence entry for the project (changed false)., returned: always, type: list}
 """
 

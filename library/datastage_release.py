@@ -31,7 +31,10 @@ description:
     I(user)/I(password) written to temporary 0600 files removed afterwards; never on a command line.
 options:
   package: {description: Path of the .dsx or .isx package relative to I(package_root)., type: str, required: true}
-  package_root: {description: Absolute folder the package must lie in (the maintenance NAS share root)., type: path, required: true}
+  package_root:
+    description: Absolute folder the package must lie in (the maintenance NAS share root).
+    type: path
+    required: true
   project: {description: DataStage project., type: str, required: true}
   replace: {description: Replace existing assets., type: bool, default: false}
   backup_dir: {description: Folder for the backup archive., type: path, required: true}
@@ -74,7 +77,10 @@ backup:
   description: Backup archive - path, size, sha256, assets (empty when nothing is replaced).
   returned: success
   type: dict
-preview: {description: Output of istool import -preview or DSXImportService.sh -List (check mode)., returned: check mode, type: str}
+preview:
+  description: Output of istool import -preview or DSXImportService.sh -List (check mode).
+  returned: check mode
+  type: str
 verified: {description: Jobs found by dsjob -ljobs / -jobinfo after the import., returned: success, type: list}
 not_compiled: {description: Jobs NOT COMPILED (98) after the import., returned: always, type: list}
 ops_changes: {description: Evidence entries., returned: always, type: list}
@@ -85,8 +91,13 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.datastage_cli import CLI_ARGS, NOT_COMPILED, DataStageError, cli_session, project_named
-from ansible.module_utils.datastage_package import (PackageError, parse_isx_bytes, parse_package_bytes,
-                                                    read_confined, summary)
+from ansible.module_utils.datastage_package import (
+    PackageError,
+    parse_isx_bytes,
+    parse_package_bytes,
+    read_confined,
+    summary,
+)
 from ansible.module_utils.ops_paths import file_target_problem, folder_problem
 
 ARGUMENT_SPEC = dict(

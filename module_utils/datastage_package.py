@@ -221,7 +221,7 @@ def parse_manifest(text):
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise PackageError("%s declares a DOCTYPE / ENTITY - refused" % MANIFEST)
     try:
-        root = ElementTree.fromstring(text)
+        root = ElementTree.fromstring(text)  # noqa: S314 - DOCTYPE / ENTITY refused above: no entity expansion
     except ElementTree.ParseError as e:
         raise PackageError("%s is not the XML manifest of istool export (%s)" % (MANIFEST, e)) from None
     if _local(root.tag) != "Manifest":
@@ -319,7 +319,7 @@ def read_confined(root, rel, field="package", limit=MAX_PACKAGE_BYTES):
     try:
         try:
             fds.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)))
-            for i, part in enumerate(parts[:-1]):
+            for part in parts[:-1]:
                 fds.append(os.open(part, _open_flags(directory=True), dir_fd=fds[-1]))
             fd = os.open(parts[-1], _open_flags(), dir_fd=fds[-1])
         except OSError as e:
@@ -450,7 +450,7 @@ def write_isx(dest, host, project, assets, date_time=(2026, 11, 18, 17, 30, 0), 
         if exe:
             members.append((exe, a["executable"]))
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members + [(MANIFEST, manifest_text(entries, created_by).encode("utf-8"))]:
+        for name, data in [*members, (MANIFEST, manifest_text(entries, created_by).encode("utf-8"))]:
             info = zipfile.ZipInfo(name, date_time=date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)

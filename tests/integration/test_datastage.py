@@ -101,11 +101,11 @@ def test_isx_package_from_the_maintenance_nas(ds: Path, tmp_path: Path) -> None:
     assert out.manifest["evidence"]["backup"]["path"] is None
     # the .isx holds the jobs' executables: compiled (NOT RUNNING, 99), nothing for the compile check
     assert out.manifest["evidence"]["not_compiled"] == []
-    assert {a["name"]: a["status"] for a in project_assets(ds, "STATDEV").values() if a["kind"] == "job"} == dict.fromkeys(
-        PACKAGE_JOBS, 99)
+    statuses = {a["name"]: a["status"] for a in project_assets(ds, "STATDEV").values() if a["kind"] == "job"}
+    assert statuses == dict.fromkeys(PACKAGE_JOBS, 99)
     # the same package again: identical definitions (compared by the exported XML), nothing to do
-    again = operations.plan(_req(tmp_path, "again.yml", ticket="REQ-TEST-017", package="release/R2026-11/release-R2026-11.isx",
-                                 package_location="maint_nas", project="STATDEV", replace=False))
+    again = operations.plan(_req(tmp_path, "again.yml", ticket="REQ-TEST-017", package_location="maint_nas",
+                                 package="release/R2026-11/release-R2026-11.isx", project="STATDEV", replace=False))
     assert again.exit_code == 0, again.message
     assert not any(c["changed"] for c in again.changes)
 

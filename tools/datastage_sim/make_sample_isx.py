@@ -30,8 +30,8 @@ def make(src: Path, dest: Path) -> Path:
                                             body=a["text"]).encode("utf-8"),
                            executable=("BEGIN HEADER\nEND HEADER\n" + a["text"]).encode("utf-8")
                            if a["kind"] == "job" else None))
-    return Path(pkg.write_isx(str(dest), header.get("ServerName", "DSENGINE01"), header.get("ToolInstanceID", "STATDEV"),
-                              assets))
+    host, project = header.get("ServerName", "DSENGINE01"), header.get("ToolInstanceID", "STATDEV")
+    return Path(pkg.write_isx(str(dest), host, project, assets))
 
 
 if __name__ == "__main__":
