@@ -211,7 +211,8 @@ def test_replace_of_a_job_the_export_does_not_return_exits_2(ds: Path, tmp_path:
     assert "LoadSales is listed by dsjob -ljobs but istool export of DSENGINE01/STATPRJ/*/LoadSales.qjb" in out.message
     assert "cannot be backed up before replace" in out.message
     assert tree(ds) == before
-    assert project_assets(ds)["LoadSales"]["path"] == "Jobs/Release/LoadSales.pjb"
+    kept = project_assets(ds)["LoadSales"]
+    assert (kept["folder"], kept["ext"]) == ("Jobs/Release", "pjb")
 
 
 def test_backup_folder_that_cannot_be_created_exits_2(ds: Path, tmp_path: Path) -> None:

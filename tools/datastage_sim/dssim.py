@@ -231,14 +231,14 @@ def istool_import(opts: dict) -> int:
             raise SimError("The archive %s has no %s" % (opts["archive"], MANIFEST), 2)
         entries = manifest_entries(zf.read(MANIFEST).decode("utf-8"))
         existing = {(a["kind"], a["name"].upper()) for a in assets(project)}
-        for e in entries:
-            parts = e["path"].split("/")
+        for ent in entries:
+            parts = ent["path"].split("/")
             ext = parts[-1].rpartition(".")[2]
             kind = EXT_KIND.get(ext)
             if kind is None:
-                raise SimError("Unknown asset type %s" % e["path"], 2)
+                raise SimError("Unknown asset type %s" % ent["path"], 2)
             shown = "%s/%s/%s" % (host, proj, "/".join(parts[2:]))
-            there = (kind, e["name"].upper()) in existing
+            there = (kind, ent["name"].upper()) in existing
             if there and not opts["replace"]:
                 print("Skipped: %s already exists; use -replace to overwrite it" % shown, file=sys.stderr)
                 skipped += 1
@@ -246,13 +246,13 @@ def istool_import(opts: dict) -> int:
             if opts["preview"]:
                 print("Preview: %s (%s)" % (shown, "replace" if there else "new"))
                 continue
-            if e["name"] in drops:
+            if ent["name"] in drops:
                 print("Imported: %s" % shown)  # the fault: reported, not done
                 continue
-            exe_path = e["info"].get("executablepath") if e["info"].get("includeexecutable") == "true" else None
+            exe_path = ent["info"].get("executablepath") if ent["info"].get("includeexecutable") == "true" else None
             write_asset(project, {
-                "kind": kind, "name": e["name"], "ext": ext, "folder": "/".join(parts[2:-1]),
-                "definition": zf.read(e["path"]).decode("utf-8"),
+                "kind": kind, "name": ent["name"], "ext": ext, "folder": "/".join(parts[2:-1]),
+                "definition": zf.read(ent["path"]).decode("utf-8"),
                 "executable": zf.read(exe_path).decode("utf-8") if exe_path else None,
                 "status": (99 if exe_path else 98) if kind == "job" else None, "start_time": None})
             print("Imported: %s" % shown)
