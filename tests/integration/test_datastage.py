@@ -339,3 +339,44 @@ def test_vault_credentials_reach_dsjob_only_through_a_temporary_authfile(
     assert (out.returncode == 0) is ok, out.stdout + out.stderr
     assert password not in out.stdout + out.stderr
     assert not list(scratch.rglob("authfile"))  # the temporary authfile is gone, success or not
+
+
+def _playbook(playbook: str, tmp_path: Path, extra: dict[str, Any]) -> Any:
+    """ansible-playbook of ``playbook`` with the sandbox inventory and ``extra`` vars (as a policy set in the
+    inventory would be), outside ops-driver."""
+    import subprocess
+    import sys
+
+    from ops_driver.runner import ansible_env
+
+    bin_dir = Path(sys.executable).parent
+    extra_file = tmp_path / "extra.json"
+    extra_file.write_text(json.dumps(extra))
+    return subprocess.run(
+        [str(bin_dir / "ansible-playbook"), "-i", str(ROOT / "inventories" / "sandbox"),
+         str(ROOT / "playbooks" / playbook), "-e", f"@{extra_file}"],
+        env={**os.environ, **ansible_env()}, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_status_policy_fail_names_the_failed_and_crashed_jobs(ds: Path, tmp_path: Path) -> None:
+    """datastage_status_policy: fail - RUN FAILED (CheckDates) and CRASHED (LoadSales: dsjob.c prints UNKNOWN (96))
+    fail the morning check and are named."""
+    _dssim().set_job(ds, "STATPRJ", "LoadSales", status=96)
+    before = tree(ds)
+    out = _playbook("stat-001-datastage-check.yml", tmp_path, {"project": "STATPRJ", "datastage_status_policy": "fail"})
+    assert out.returncode != 0, out.stdout
+    assert "STAT-001: jobs of STATPRJ need attention: CheckDates (RUN FAILED, 3), LoadSales (CRASHED, 96)" in out.stdout
+    assert tree(ds) == before
+
+
+def test_compile_check_fail_restores_the_backup(ds: Path, tmp_path: Path) -> None:
+    """datastage_compile_check: fail - a .dsx import leaves its jobs NOT COMPILED: the verification fails, the
+    backup of LoadSales is re-imported."""
+    old = project_assets(ds)["LoadSales"]["definition"]
+    out = _playbook("stat-015-datastage-release.yml", tmp_path, {
+        "package": "release-R2026-11.dsx", "package_location": "control_node", "project": "STATPRJ",
+        "replace": True, "ops_ticket": "REQ-TEST-COMPILE", "datastage_compile_check": "fail"})
+    assert out.returncode != 0, out.stdout
+    assert "compile check: AggregateMonthly, LoadSales, SeqMonthly NOT COMPILED (98) after the import" in out.stdout
+    assert "was re-imported" in out.stdout
+    assert project_assets(ds)["LoadSales"]["definition"] == old
