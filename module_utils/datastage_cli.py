@@ -60,6 +60,12 @@ LOG_TYPES = ("INFO", "WARNING", "FATAL", "REJECT", "STARTED", "RESET", "BATCH", 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # C ctime()/asctime(): "%.3s %.3s%3d %.2d:%.2d:%.2d %d\n" - "Tue Nov  3 02:10:15 2026"
 CTIME = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (%s) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})$" % "|".join(MONTHS))
+# istool exit codes (IBM "istool command line" exit codes, as recalled - not re-verified from a fetched page; the
+# simulator's README lists this as unconfirmed). 1 "warning" lets the run go on: the verification decides.
+ISTOOL_EXIT = {0: "success", 1: "warning", 2: "partial failure", 3: "error reading from the console",
+               4: "invalid command history index", 5: "error reading from the script file",
+               11: "invalid command syntax"}
+ISTOOL_OK = (0, 1)
 STATUS_CODE = re.compile(r"^Status code = (-?\d+)\s*$", re.M)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -138,6 +144,11 @@ def parse_logsum(out):
             lines[0] = lines[0][1:]
         e["message"] = "\n".join(lines)
     return events
+
+
+def istool_meaning(rc):
+    """What istool's exit code ``rc`` means (ISTOOL_EXIT), for messages."""
+    return ISTOOL_EXIT.get(rc, "failure")
 
 
 def status_code(err):
@@ -291,13 +302,16 @@ class DataStageCli:
     # -------------------------------------------------------------- istool
 
     def istool_cmd(self, command, archive, datastage, *flags):
-        """istool import/export; (rc, out, err). Exit codes (IBM "istool command line", not re-verified here):
-        0 success, anything else a failure the caller reads."""
+        """istool import/export; (rc, out, err). Exit codes: ISTOOL_EXIT - 0 success and 1 warning go on (with a
+        module warning for 1), anything else is a failure the caller reports with istool_meaning."""
         if not self.istool:
             raise DataStageError("istool: the path of istool is required", "invalid")
         argv = [self.istool, command, "-domain", self.domain, "-authfile", self.authfile, "-archive", archive]
         argv += [*flags, "-datastage", datastage]
-        return self.run(argv)
+        rc, out, err = self.run(argv)
+        if rc == 1:
+            self.module.warn("istool %s exited 1 (warning): %s" % (command, (err or out).strip()[-300:]))
+        return rc, out, err
 
     def asset_path(self, project, asset):
         """The istool asset path that ``export`` selects ``asset`` (a parsed package entry) with:
@@ -309,11 +323,12 @@ class DataStageCli:
         DataStageError (istool can exit 0 without writing it)."""
         spec = " ".join('"%s"' % self.asset_path(project, a) for a in assets)
         rc, out, err = self.istool_cmd("export", archive, spec)
-        if rc != 0:
-            raise DataStageError("istool export failed (exit %d): %s" % (rc, (err or out).strip()[-500:]))
+        if rc not in ISTOOL_OK:
+            raise DataStageError("istool export failed (exit %d, %s): %s"
+                                 % (rc, istool_meaning(rc), (err or out).strip()[-500:]))
         if not os.path.isfile(archive) or os.path.getsize(archive) == 0:
-            raise DataStageError("istool export exited 0 but wrote no archive at %s - no backup, nothing imported"
-                                 % archive)
+            raise DataStageError("istool export exited %d but wrote no archive at %s - no backup, nothing imported"
+                                 % (rc, archive))
         return archive
 
     def export_if_there(self, project, asset, archive):
@@ -322,20 +337,22 @@ class DataStageCli:
         engine any other failure stops the run: exit 3 before anything changes)."""
         spec = '"%s"' % self.asset_path(project, asset)
         rc, out, err = self.istool_cmd("export", archive, spec)
-        if rc != 0 and "No assets matched" in (out or "") + (err or ""):
+        if rc not in ISTOOL_OK and "No assets matched" in (out or "") + (err or ""):
             return None
-        if rc != 0:
-            raise DataStageError("istool export of %s failed (exit %d): %s"
-                                 % (self.asset_path(project, asset), rc, (err or out).strip()[-500:]))
+        if rc not in ISTOOL_OK:
+            raise DataStageError("istool export of %s failed (exit %d, %s): %s" % (
+                self.asset_path(project, asset), rc, istool_meaning(rc), (err or out).strip()[-500:]))
         if not os.path.isfile(archive) or os.path.getsize(archive) == 0:
-            raise DataStageError("istool export exited 0 but wrote no archive at %s - nothing imported" % archive)
+            raise DataStageError("istool export exited %d but wrote no archive at %s - nothing imported"
+                                 % (rc, archive))
         return archive
 
     def import_archive(self, project, archive, replace=True, preview=False):
         flags = (["-replace"] if replace else []) + (["-preview"] if preview else [])
         rc, out, err = self.istool_cmd("import", archive, '"%s/%s"' % (self.server, project), *flags)
-        if rc != 0:
-            raise DataStageError("istool import failed (exit %d): %s" % (rc, (err or out).strip()[-500:]))
+        if rc not in ISTOOL_OK:
+            raise DataStageError("istool import failed (exit %d, %s): %s"
+                                 % (rc, istool_meaning(rc), (err or out).strip()[-500:]))
         return out
 
     # -------------------------------------------------------------- DSXImportService.sh

@@ -107,6 +107,12 @@ def test_status_code_of_stderr() -> None:
     assert cli.status_code("") is None
 
 
+def test_istool_exit_codes() -> None:
+    assert [cli.istool_meaning(rc) for rc in (0, 1, 2, 11, 99)] == [
+        "success", "warning", "partial failure", "invalid command syntax", "failure"]
+    assert cli.ISTOOL_OK == (0, 1)
+
+
 def test_env0() -> None:
     assert cli.parse_env0("A=1\0B=x=y\0bad name=2\0\0") == {"A": "1", "B": "x=y"}
 
