@@ -31,9 +31,11 @@ user/password in a private folder removed afterwards.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 
@@ -157,14 +159,13 @@ def status_code(err):
     return int(found[-1]) if found else None
 
 
-def parse_env0(data):
-    """``env -0`` output as a dict (NUL separated NAME=value)."""
-    out = {}
-    for item in data.split("\0"):
-        name, sep, value = item.partition("=")
-        if sep and ENV_NAME.match(name):
-            out[name] = value
-    return out
+def parse_environment(data):
+    """The JSON object of the environment printed after sourcing dsenv, as a dict of valid names only;
+    ValueError for anything else."""
+    env = json.loads(data)
+    if not isinstance(env, dict):
+        raise ValueError("not a JSON object")
+    return dict((k, str(v)) for k, v in env.items() if ENV_NAME.match(k))
 
 
 # ------------------------------------------------------------------ the session
@@ -242,11 +243,17 @@ class DataStageCli:
         if not os.path.isfile(dsenv):
             raise DataStageError("dshome: %s has no dsenv file - set datastage_dshome to the engine's DSEngine folder"
                                  % dshome, "invalid")
-        rc, out, err = self.module.run_command(["/bin/sh", "-c", '. "$DSHOME/dsenv" >/dev/null 2>&1 && env -0'],
+        # the environment is printed by this module's own Python (portable: no `env -0` on AIX), as JSON
+        script = ('. "$DSHOME/dsenv" >/dev/null 2>&1 && exec "$0" -c '
+                  '"import json, os, sys; sys.stdout.write(json.dumps(dict(os.environ)))"')
+        rc, out, err = self.module.run_command(["/bin/sh", "-c", script, sys.executable],
                                                environ_update=dict(DSHOME=dshome))
-        if rc != 0:
-            raise DataStageError(". %s failed (rc %d): %s" % (dsenv, rc, (err or "").strip()[-300:]))
-        after = parse_env0(out)
+        try:
+            if rc != 0:
+                raise ValueError("rc %d: %s" % (rc, (err or "").strip()[-300:]))
+            after = parse_environment(out)
+        except ValueError as e:
+            raise DataStageError(". %s failed: %s" % (dsenv, e)) from None
         changed = dict((k, v) for k, v in after.items() if os.environ.get(k) != v)
         changed["DSHOME"] = after.get("DSHOME", dshome)
         return changed

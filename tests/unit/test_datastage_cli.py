@@ -113,8 +113,10 @@ def test_istool_exit_codes() -> None:
     assert cli.ISTOOL_OK == (0, 1)
 
 
-def test_env0() -> None:
-    assert cli.parse_env0("A=1\0B=x=y\0bad name=2\0\0") == {"A": "1", "B": "x=y"}
+def test_environment_after_dsenv() -> None:
+    assert cli.parse_environment('{"A": "1", "B": "x=y\\nz", "bad name": "2"}') == {"A": "1", "B": "x=y\nz"}
+    with pytest.raises(ValueError):
+        cli.parse_environment("[]")
 
 
 # ------------------------------------------------------------------ modules through the stand-in dsjob
