@@ -9,6 +9,11 @@ class ModuleDocFragment:
 options:
   istool: {description: Path of istool (datastage_release imports and exports with it)., type: path}
   dsjob: {description: Path of dsjob., type: path, required: true}
+  dshome:
+    description: The engine's DSEngine folder ($DSHOME); C(. $DSHOME/dsenv) is sourced once per run (dsjob needs
+      libvmdsapi.so on the library path).
+    type: path
+    required: true
   domain: {description: Services tier host:port (-domain)., type: str, required: true}
   server: {description: Engine host name (-server)., type: str, required: true}
   authfile: {description: IBM credentials file., type: path}

@@ -12,6 +12,9 @@ description:
   - Seed 000 統計分析 row 13 (定期報告のためのDataStage実行ログの取得, first business day of the month).
   - For every job of C(dsjob -ljobs), the C(dsjob -logsum) events of I(month) go to C(<dest_dir>/<job>.log) and
     one row per job to C(<dest_dir>/summary.csv) - job, runs, last_status, warnings, fatals.
+  - C(dsjob -logsum) prints each event on two lines - C(id<TAB>TYPE<TAB>ctime date), then C(<TAB>message)
+    (IBM/datastage-api-sample dsjob.c jobLogSum); an event belongs to I(month) by its parsed date (the engine's
+    local time), never by a text prefix.
   - A run starts with a STARTED event "Starting Job"; its status is FATAL if it logged a FATAL event, WARNING if
     it logged a WARNING, OK otherwise. Files whose content is already the same are left alone (idempotent).
   - Before writing anything (check mode too), I(dest_dir) must be a writable folder or creatable (no file in the
@@ -28,7 +31,8 @@ extends_documentation_fragment: [datastage_cli]
 EXAMPLES = r"""
 - name: October's run logs of STATPRJ
   datastage_logs: {project: STATPRJ, month: "2026-10", dest_dir: /mnt/nas/maint/reports/datastage/2026-10,
-                   dsjob: /opt/IBM/InformationServer/Server/DSEngine/bin/dsjob, domain: "services01:9443",
+                   dsjob: /opt/IBM/InformationServer/Server/DSEngine/bin/dsjob,
+                   dshome: /opt/IBM/InformationServer/Server/DSEngine, domain: "services01:9443",
                    server: DSENGINE01, authfile: /home/dsadm/.ops-authfile}
 """
 
@@ -88,8 +92,10 @@ def read_logs(module, cli, month, result):
                          **result)
     outputs = {}
     for job in sorted(cli.ljobs(project)):
-        events = [e for e in cli.logsum(project, job) if e["time"].startswith(month)]
-        outputs["%s.log" % job] = "".join("%d\t%s\t%s\t%s\n" % (e["id"], e["type"], e["time"], e["message"])
+        year, mon = int(month[:4]), int(month[5:7])
+        events = [e for e in cli.logsum(project, job) if (e["time"].year, e["time"].month) == (year, mon)]
+        outputs["%s.log" % job] = "".join("%d\t%s\t%s\t%s\n" % (e["id"], e["type"], e["time"].isoformat(sep=" "),
+                                                                  e["message"].replace("\n", "\n\t"))
                                           for e in events)
         result["summary"].append(summarise(job, events))
     outputs["summary.csv"] = "job,runs,last_status,warnings,fatals\n" + "".join(

@@ -9,52 +9,66 @@ DOCUMENTATION = r"""
 module: datastage_release
 short_description: Import DataStage job definitions (.dsx / .isx) with a backup, verification and rollback
 description:
-  - Seed 000 統計分析 row 15 (DataStage資材リリース). Parses the package (module_utils/datastage_package.py), lists
-    its parameter sets, routines, shared containers and jobs, and validates every name; a package that is not a
-    valid .dsx / .isx, is empty or names an invalid identifier fails with C(INVALID INPUT:) and nothing is run.
-  - Compares each asset with the project's current definition (C(istool export) into a temporary folder; jobs
-    are listed with C(dsjob -ljobs)) - new assets are created, different ones replaced, identical ones left alone.
-    An unknown project, or an existing different asset with I(replace=false), fails with C(INVALID INPUT:).
-  - Also refused with C(INVALID INPUT:) before anything changes (check mode too) - a job to replace that
-    C(dsjob -ljobs) lists but C(istool export) does not return (a job of another type - it could not be backed up),
-    and a I(backup_dir) that is not a writable folder and cannot be created (a file in the way, an ancestor that
-    is not writable).
-  - Backs up the definitions it will replace with C(istool export) into I(backup_dir) and checks that the archive
-    exists, is not empty and holds them (istool can exit 0 without writing the archive - that fails the run).
-  - Imports with C(istool import -replace -datastage '"HOST/PROJECT"') - parameter sets, routines and shared
-    containers first, then the jobs (a .dsx is converted to an .isx first). Verifies with C(dsjob -ljobs),
-    C(dsjob -jobinfo) and a fresh export that every asset is there with the package's definition; otherwise
-    re-imports the backup and fails.
-  - Check mode parses, compares and runs C(istool import -preview); it changes nothing.
-  - Credentials - an authfile, or I(user)/I(password) written to a temporary 0600 authfile removed afterwards;
-    never on a command line.
+  - Seed 000 統計分析 row 15 (DataStage資材リリース). Reads the package inside its root (I(package_root); every
+    folder opened without following links, the file O_NOFOLLOW - a link or C(..) is refused), parses it
+    (module_utils/datastage_package.py - an .isx with istool's XML IS-MANIFEST.MF, or a .dsx text export) and
+    validates every name; a package that cannot be read there, is not a valid .dsx / .isx, is empty or names an
+    invalid identifier fails with C(INVALID INPUT:) and nothing is run.
+  - Compares each asset with the project - a job that C(dsjob -ljobs) does not list is new; any other asset is
+    exported alone (C(istool export)) and compared by its XML definition (an .isx), or is replaced (a .dsx, whose
+    text cannot be compared with the engine's XML). An unknown project, or an existing asset with I(replace=false),
+    fails with C(INVALID INPUT:), as do a job to replace that C(dsjob -ljobs) lists but C(istool export) does not
+    return and a I(backup_dir) that is not a writable folder and cannot be created.
+  - Backs up the definitions it will replace with C(istool export) into I(backup_dir) (the archive must exist, not
+    be empty and hold them).
+  - Imports the package as it was parsed - an .isx with C(istool import -replace), a .dsx with the engine's
+    C(DSXImportService.sh -Overwrite -StopOnError). Verifies with C(dsjob -ljobs), C(dsjob -jobinfo) and a fresh
+    export of every asset (with the package's definition, for an .isx); a job left C(NOT COMPILED (98)) is a
+    warning (I(compile_check=warn)) or a failure (C(fail)). A failed verification re-imports the backup and fails.
+  - Check mode parses, compares and runs C(istool import -preview) (.isx) or C(DSXImportService.sh -List) (.dsx);
+    it changes nothing.
+  - The engine environment - C(. $DSHOME/dsenv) once per run (I(dshome)). Credentials - an authfile, or
+    I(user)/I(password) written to temporary 0600 files removed afterwards; never on a command line.
 options:
-  package: {description: Absolute path of the .dsx or .isx package on the host., type: path, required: true}
+  package: {description: Path of the .dsx or .isx package relative to I(package_root)., type: str, required: true}
+  package_root:
+    description: Absolute folder the package must lie in (the maintenance NAS share root).
+    type: path
+    required: true
   project: {description: DataStage project., type: str, required: true}
-  replace: {description: Replace existing assets whose definitions differ., type: bool, default: false}
+  replace: {description: Replace existing assets., type: bool, default: false}
   backup_dir: {description: Folder for the backup archive., type: path, required: true}
   backup_name: {description: File name of the backup archive., type: str, required: true}
   istool: {description: Path of istool., type: path, required: true}
+  dsximport: {description: Path of DSXImportService.sh (a .dsx release)., type: path}
+  compile_check:
+    description: A job NOT COMPILED after the import - C(warn) (listed in not_compiled, run succeeds) or C(fail).
+    type: str
+    default: warn
+    choices: [warn, fail]
 extends_documentation_fragment: [datastage_cli]
 """
 
 EXAMPLES = r"""
 - name: Release R2026-11 into STATPRJ
   datastage_release:
-    package: /mnt/nas/maint/release/R2026-11/release-R2026-11.dsx
+    package: release/R2026-11/release-R2026-11.isx
+    package_root: /mnt/nas/maint
     project: STATPRJ
     replace: true
     backup_dir: /var/lib/ops/datastage-backups
     backup_name: REQ-2026-1122-015-backup.isx
     istool: /opt/IBM/InformationServer/Clients/istools/cli/istool.sh
+    dsximport: /opt/IBM/InformationServer/ASBNode/bin/DSXImportService.sh
     dsjob: /opt/IBM/InformationServer/Server/DSEngine/bin/dsjob
+    dshome: /opt/IBM/InformationServer/Server/DSEngine
     domain: services01:9443
     server: DSENGINE01
     authfile: /home/dsadm/.ops-authfile
 """
 
 RETURN = r"""
-package: {description: Format and asset names per kind., returned: always, type: dict}
+package: {description: Format, sha256 and asset names per kind., returned: always, type: dict}
 assets:
   description: One entry per asset - kind, name, path, action (create, replace, none).
   returned: always
@@ -63,8 +77,12 @@ backup:
   description: Backup archive - path, size, sha256, assets (empty when nothing is replaced).
   returned: success
   type: dict
-preview: {description: Output of istool import -preview (check mode)., returned: check mode, type: str}
+preview:
+  description: Output of istool import -preview or DSXImportService.sh -List (check mode).
+  returned: check mode
+  type: str
 verified: {description: Jobs found by dsjob -ljobs / -jobinfo after the import., returned: success, type: list}
+not_compiled: {description: Jobs NOT COMPILED (98) after the import., returned: always, type: list}
 ops_changes: {description: Evidence entries., returned: always, type: list}
 """
 
@@ -72,28 +90,28 @@ import hashlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.datastage_cli import CLI_ARGS, DataStageError, cli_session, project_named
-from ansible.module_utils.datastage_package import PackageError, parse_isx_bytes, parse_package, summary, write_isx
+from ansible.module_utils.datastage_cli import CLI_ARGS, NOT_COMPILED, DataStageError, cli_session, project_named
+from ansible.module_utils.datastage_package import (
+    PackageError,
+    parse_isx_bytes,
+    parse_package_bytes,
+    read_confined,
+    summary,
+)
 from ansible.module_utils.ops_paths import file_target_problem, folder_problem
 
 ARGUMENT_SPEC = dict(
     CLI_ARGS,
     istool=dict(type="path", required=True),
-    package=dict(type="path", required=True),
+    dsximport=dict(type="path"),
+    package=dict(type="str", required=True),
+    package_root=dict(type="path", required=True),
     project=dict(type="str", required=True),
     replace=dict(type="bool", default=False),
     backup_dir=dict(type="path", required=True),
     backup_name=dict(type="str", required=True),
+    compile_check=dict(type="str", default="warn", choices=["warn", "fail"]),
 )
-
-
-def current_assets(cli, project, assets, where):
-    """name/kind -> sha256 of the project's current definitions of ``assets`` (istool export, read-only)."""
-    archive = os.path.join(where, "current.isx")
-    cli.export(project, assets, archive)
-    with open(archive, "rb") as f:
-        _h, found = parse_isx_bytes(f.read())
-    return dict(((a["kind"], a["name"].upper()), a["sha256"]) for a in found)
 
 
 def sha256_file(path):
@@ -108,32 +126,52 @@ def _key(asset):
     return asset["kind"], asset["name"].upper()
 
 
+def exported_digest(cli, project, asset, archive):
+    """The digest of the project's current definition of ``asset`` (istool export of that one asset, read-only),
+    or None when the project has no such asset."""
+    if cli.export_if_there(project, asset, archive) is None:
+        return None
+    with open(archive, "rb") as f:
+        _h, found = parse_isx_bytes(f.read())
+    match = [a for a in found if _key(a) == _key(asset)]
+    return match[0]["sha256"] if match else None
+
+
 class Release:
-    """One release: ``parse`` the package, ``compare`` it with the project, ``refuse`` what cannot be done,
-    ``preview`` (check mode), ``backup`` what is replaced, ``import_assets``, ``verify`` (re-importing the backup
-    when the verification fails). ``result`` is the module's result, filled step by step."""
+    """One release: ``parse`` the package (read inside its root), ``compare`` it with the project, ``refuse`` what
+    cannot be done, ``preview`` (check mode), ``backup`` what is replaced, ``import_assets`` (istool import for an
+    .isx, DSXImportService.sh for a .dsx), ``verify`` (listing, definitions, the compile check; re-importing the
+    backup when it fails). ``result`` is the module's result, filled step by step."""
 
     def __init__(self, module):
         self.module, self.p = module, module.params
-        self.result = dict(changed=False, ops_changes=[], assets=[])
+        self.result = dict(changed=False, ops_changes=[], assets=[], not_compiled=[])
         self.cli = self.project = None
         self.assets, self.current, self.replaced, self.todo = [], {}, [], []
+        self.format, self.data, self.staged = None, b"", None
 
     def invalid(self, msg):
         self.module.fail_json(msg="INVALID INPUT: " + msg, **self.result)
 
     def parse(self):
+        p = self.p
         try:
-            parsed = parse_package(self.p["package"])
+            self.data = read_confined(p["package_root"], p["package"])
+            parsed = parse_package_bytes(p["package"], self.data)
         except PackageError as e:
-            self.invalid("package: %s" % e)
-        self.assets = parsed["assets"]
-        self.result["package"] = dict(format=parsed["format"], path=self.p["package"], **summary(self.assets))
-        if "/" in self.p["backup_name"] or self.p["backup_name"].startswith("."):
-            self.invalid("backup_name: %r must be a plain file name" % self.p["backup_name"])
+            self.invalid("%s: %s" % (e.field, e))
+        self.assets, self.format = parsed["assets"], parsed["format"]
+        self.result["package"] = dict(format=self.format, path=p["package"], sha256=hashlib.sha256(self.data)
+                                      .hexdigest(), **summary(self.assets))
+        if "/" in p["backup_name"] or p["backup_name"].startswith("."):
+            self.invalid("backup_name: %r must be a plain file name" % p["backup_name"])
 
     def compare(self, cli):
-        """Each asset's action (create, replace, none) against the project's current definitions (read-only)."""
+        """Each asset's action (create, replace, none) against the project's current definitions (read-only).
+
+        A job that dsjob -ljobs does not list is new; any other asset is exported alone (istool export) and
+        compared by definition_digest. A .dsx fragment cannot be compared with the engine's XML definition, so an
+        asset of a .dsx that exists is always replaced."""
         p, self.cli = self.p, cli
         projects = cli.lprojects()
         self.project = project_named(projects, p["project"])
@@ -141,12 +179,16 @@ class Release:
             self.invalid("project: %s is not a project of %s (projects: %s)"
                          % (p["project"], p["server"], ", ".join(projects)))
         jobs_now = set(j.upper() for j in cli.ljobs(self.project))
-        self.current = current_assets(cli, self.project, self.assets, cli.tmpdir)
-        for a in self.assets:
-            before = self.current.get(_key(a))
-            if a["kind"] == "job" and before is None and a["name"].upper() in jobs_now:
-                before = "unknown"  # listed by dsjob but not exported: treat as different
-            a["action"] = "create" if before is None else ("none" if before == a["sha256"] else "replace")
+        for n, a in enumerate(self.assets):
+            if a["kind"] == "job" and a["name"].upper() not in jobs_now:
+                before = None
+            else:
+                before = exported_digest(cli, self.project, a, os.path.join(cli.tmpdir, "current-%d.isx" % n))
+                if before is None and a["kind"] == "job":
+                    before = "unknown"  # listed by dsjob but not exported: treat as different
+            self.current[_key(a)] = before
+            same = before is not None and self.format == "isx" and before == a["sha256"]
+            a["action"] = "create" if before is None else ("none" if same else "replace")
             self.result["assets"].append(dict(kind=a["kind"], name=a["name"], path=a["path"], action=a["action"]))
             self.result["ops_changes"].append(dict(
                 resource="datastage:%s/%s/%s" % (p["server"], self.project, a["path"]), name=a["name"],
@@ -158,7 +200,7 @@ class Release:
     def refuse(self):
         """INVALID INPUT, before anything changes (check mode too), for what the release would fail on."""
         p = self.p
-        unexported = [a for a in self.replaced if _key(a) not in self.current]
+        unexported = [a for a in self.replaced if self.current.get(_key(a)) == "unknown"]
         if unexported:
             self.invalid("; ".join(
                 "package: %s is listed by dsjob -ljobs but istool export of %s returns nothing, so it cannot be "
@@ -166,8 +208,11 @@ class Release:
                 "project's job type, or rename or remove the project's job first)"
                 % (a["name"], self.cli.asset_path(self.project, a), a["job_type"], a["ext"]) for a in unexported))
         if self.replaced and not p["replace"]:
-            self.invalid("replace: %s already in %s with a different definition (set replace: true to replace)"
-                         % (", ".join(a["name"] for a in self.replaced), self.project))
+            self.invalid("replace: %s already in %s%s (set replace: true to replace)"
+                         % (", ".join(a["name"] for a in self.replaced), self.project,
+                            " with a different definition" if self.format == "isx" else ""))
+        if self.format == "dsx" and not self.cli.dsximport:
+            self.invalid("dsximport: a .dsx release needs the path of DSXImportService.sh (datastage_dsximport)")
         problem = None
         if self.replaced:
             problem = (folder_problem(p["backup_dir"])
@@ -177,13 +222,23 @@ class Release:
                          "datastage_backup_dir to a writable folder"
                          % (p["backup_dir"], ", ".join(a["name"] for a in self.replaced), problem))
 
+    def stage(self):
+        """The package bytes that were parsed, in the private folder: what is imported is what was checked."""
+        if self.staged is None:
+            self.staged = os.path.join(self.cli.tmpdir, "package." + self.format)
+            fd = os.open(self.staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(self.data)
+        return self.staged
+
     def preview(self):
-        """The diff; ends the module when nothing is to import, and in check mode (after istool import -preview)."""
+        """The diff; ends the module when nothing is to import, and in check mode (after istool import -preview,
+        or DSXImportService.sh -List for a .dsx - neither changes anything)."""
         p, result = self.p, self.result
         result["changed"] = bool(self.todo)
         if self.module._diff:
             result["diff"] = dict(
-                before="".join("%s %s\n" % (a["path"], self.current.get(_key(a), "-")) for a in self.assets),
+                before="".join("%s %s\n" % (a["path"], self.current.get(_key(a)) or "-") for a in self.assets),
                 after="".join("%s %s\n" % (a["path"], a["sha256"]) for a in self.assets),
                 before_header="%s/%s" % (p["server"], self.project), after_header=p["package"])
         if not self.todo:
@@ -191,9 +246,10 @@ class Release:
             result["verified"] = sorted(a["name"] for a in self.assets if a["kind"] == "job")
             self.module.exit_json(**result)
         if self.module.check_mode:
-            staged = os.path.join(self.cli.tmpdir, "package.isx")
-            write_isx(self.todo, staged, p["server"], self.project)
-            result["preview"] = self.cli.import_archive(self.project, staged, replace=True, preview=True)
+            if self.format == "isx":
+                result["preview"] = self.cli.import_archive(self.project, self.stage(), replace=True, preview=True)
+            else:
+                result["preview"] = self.cli.dsx_list(self.stage())
             self.module.exit_json(**result)
 
     def backup(self):
@@ -216,35 +272,45 @@ class Release:
         self.result["backup"] = backup
 
     def import_assets(self):
-        """Parameter sets, routines and shared containers first, then the jobs (istool import -replace)."""
-        deps = [a for a in self.todo if a["kind"] != "job"]
-        jobs = [a for a in self.todo if a["kind"] == "job"]
-        for n, part in enumerate((deps, jobs)):
-            if part:
-                arch = os.path.join(self.cli.tmpdir, "import-%d.isx" % n)
-                write_isx(part, arch, self.p["server"], self.project)
-                self.cli.import_archive(self.project, arch, replace=True)
+        """The package as it was parsed: istool import -replace of the .isx (istool orders the assets), or
+        DSXImportService.sh -Overwrite -StopOnError of the .dsx."""
+        if self.format == "isx":
+            self.result["import_output"] = self.cli.import_archive(self.project, self.stage(), replace=True)
+        else:
+            self.result["import_output"] = self.cli.dsx_import(self.project, self.stage())
 
     def verify(self):
-        """Every job listed and known to -jobinfo, every asset exported with the package's definition; otherwise
+        """Every job listed and readable by -jobinfo and compiled (not NOT COMPILED (98): a warning, or a failure
+        with compile_check fail), every asset exported (with the package's definition, for an .isx); otherwise
         re-import the backup and fail."""
-        cli, project, problems, verified = self.cli, self.project, [], []
+        cli, project, problems, verified, not_compiled = self.cli, self.project, [], [], []
         listed = set(j.upper() for j in cli.ljobs(project))
-        for a in self.assets:
+        for n, a in enumerate(self.assets):
+            if a["kind"] == "job" and a["name"].upper() not in listed:
+                problems.append("%s is not listed by dsjob -ljobs" % a["name"])
+                continue
             if a["kind"] == "job":
-                if a["name"].upper() not in listed:
-                    problems.append("%s is not listed by dsjob -ljobs" % a["name"])
-                elif cli.jobinfo(project, a["name"]) is None:
+                info = cli.jobinfo(project, a["name"])
+                if info is None:
                     problems.append("dsjob -jobinfo does not know %s" % a["name"])
-                else:
-                    verified.append(a["name"])
-        check_dir = os.path.join(cli.tmpdir, "verify")
-        os.mkdir(check_dir)
-        after = current_assets(cli, project, self.assets, check_dir)
-        for a in self.assets:
-            if after.get(_key(a)) != a["sha256"] and a["name"] not in " ".join(problems):
+                    continue
+                verified.append(a["name"])
+                if info["status"] == NOT_COMPILED:
+                    not_compiled.append(a["name"])
+            digest = exported_digest(cli, project, a, os.path.join(cli.tmpdir, "verify-%d.isx" % n))
+            if digest is None:
+                problems.append("%s %s is not in %s after the import" % (a["kind"], a["name"], project))
+            elif self.format == "isx" and digest != a["sha256"]:
                 problems.append("%s %s differs from the package after the import" % (a["kind"], a["name"]))
         self.result["verified"] = sorted(verified)
+        self.result["not_compiled"] = sorted(not_compiled)
+        if not_compiled:
+            msg = ("compile check: %s NOT COMPILED (98) after the import - compile before the next run"
+                   % ", ".join(sorted(not_compiled)))
+            if self.p["compile_check"] == "fail":
+                problems.append(msg)
+            else:
+                self.module.warn(msg)
         if problems:
             self.fail_verification(problems)
 

@@ -57,6 +57,7 @@ def _req(tmp_path: Path, name: str = "r.yml", ticket: str = "REQ-TEST-015", **pa
 
 def test_release_imports_the_package_and_backs_up_what_it_replaces(ds: Path, tmp_path: Path) -> None:
     old = project_assets(ds)["LoadSales"]
+    old_check = project_assets(ds)["CheckDates"]["definition"]
     plan = operations.plan(_req(tmp_path))
     assert plan.exit_code == 0, plan.message
     actions = {c["name"]: c["action"] for c in plan.changes}
@@ -68,19 +69,24 @@ def test_release_imports_the_package_and_backs_up_what_it_replaces(ds: Path, tmp
     now = project_assets(ds)
     assert sorted(now) == sorted([*PACKAGE_ASSETS, "CheckDates"])
     assert sorted(a["name"] for a in now.values() if a["kind"] == "job") == sorted([*PACKAGE_JOBS, "CheckDates"])
-    assert now["CheckDates"]["sha256"] == project_assets(ds)["CheckDates"]["sha256"]
+    assert now["CheckDates"]["definition"] == old_check
     ev = out.manifest["evidence"]
     assert ev["verified"] == PACKAGE_JOBS
+    # DSXImportService.sh does not compile: the compile check names every job (warn, the inventory's default)
+    assert ev["not_compiled"] == PACKAGE_JOBS
+    assert all(now[j]["status"] == 98 for j in PACKAGE_JOBS)
     backup = Path(ev["backup"]["path"])
     assert backup.is_file() and ev["backup"]["assets"] == ["LoadSales"]
     with zipfile.ZipFile(backup) as zf:
-        held = zf.read("Jobs/Release/LoadSales.pjb").decode()
+        manifest = zf.read("META-INF/IS-MANIFEST.MF").decode()
+        held = zf.read("DSENGINE01/STATPRJ/Jobs/Release/LoadSales.pjb").decode()
+    assert '<entries name="LoadSales" path="DSENGINE01/STATPRJ/Jobs/Release/LoadSales.pjb"' in manifest
     assert held == old["definition"] and "R2026-10" in held
 
-    # a second release of the same package: identical definitions, nothing to do
+    # a .dsx cannot be compared with the engine's XML definitions: a second release replaces again
     again = operations.plan(_req(tmp_path, "again.yml", ticket="REQ-TEST-016"))
     assert again.exit_code == 0, again.message
-    assert not any(c["changed"] for c in again.changes)
+    assert {c["name"]: c["action"] for c in again.changes}["LoadSales"] == "replace"
 
 
 def test_isx_package_from_the_maintenance_nas(ds: Path, tmp_path: Path) -> None:
@@ -93,27 +99,58 @@ def test_isx_package_from_the_maintenance_nas(ds: Path, tmp_path: Path) -> None:
     assert out.exit_code == 0, out.message
     assert sorted(project_assets(ds, "STATDEV")) == PACKAGE_ASSETS
     assert out.manifest["evidence"]["backup"]["path"] is None
+    # the .isx holds the jobs' executables: compiled (NOT RUNNING, 99), nothing for the compile check
+    assert out.manifest["evidence"]["not_compiled"] == []
+    statuses = {a["name"]: a["status"] for a in project_assets(ds, "STATDEV").values() if a["kind"] == "job"}
+    assert statuses == dict.fromkeys(PACKAGE_JOBS, 99)
+    # the same package again: identical definitions (compared by the exported XML), nothing to do
+    again = operations.plan(_req(tmp_path, "again.yml", ticket="REQ-TEST-017", package_location="maint_nas",
+                                 package="release/R2026-11/release-R2026-11.isx", project="STATDEV", replace=False))
+    assert again.exit_code == 0, again.message
+    assert not any(c["changed"] for c in again.changes)
+
+
+def test_package_path_through_a_symlink_on_the_nas_exits_2(ds: Path, tmp_path: Path) -> None:
+    """The maintenance NAS share is walked without following links: a folder that is a link out of the share is
+    refused (exit 2, the field named), nothing contacted."""
+    maint = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas" / "maint"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(ROOT / "examples" / "packages" / "release-R2026-11.isx", outside)
+    link = maint / "linked-release"
+    link.unlink(missing_ok=True)
+    link.symlink_to(outside)
+    before = tree(ds)
+    try:
+        out = operations.plan(_req(tmp_path, package="linked-release/release-R2026-11.isx",
+                                   package_location="maint_nas", project="STATDEV", replace=False))
+    finally:
+        link.unlink()
+    assert out.exit_code == 2, out.message
+    assert "INVALID INPUT: package:" in out.message and "symbolic link" in out.message
+    assert tree(ds) == before
 
 
 def test_check_mode_changes_nothing(ds: Path, tmp_path: Path) -> None:
     before = tree(ds)
     plan = operations.plan(_req(tmp_path))
     assert plan.exit_code == 0, plan.message
-    assert "Preview:" in plan.manifest["evidence"]["preview"]
+    # a .dsx: DSXImportService.sh -List shows what the engine reads from it, and changes nothing
+    assert "job LoadSales" in plan.manifest["evidence"]["preview"]
     assert tree(ds) == before
 
 
 def test_failed_verification_restores_the_backup_and_exits_3(
     ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    old = project_assets(ds)["LoadSales"]["sha256"]
+    old = project_assets(ds)["LoadSales"]["definition"]
     plan = operations.plan(_req(tmp_path))
     monkeypatch.setenv("DSSIM_FAULT", "import_drops:AggregateMonthly")
     out = operations.apply(approved(plan.run_id))
     assert out.exit_code == 3
     assert "AggregateMonthly is not listed by dsjob -ljobs" in out.message
     assert "the backup" in out.message and "was re-imported" in out.message
-    assert project_assets(ds)["LoadSales"]["sha256"] == old
+    assert project_assets(ds)["LoadSales"]["definition"] == old
 
 
 def test_export_without_archive_fails_and_imports_nothing(
@@ -174,7 +211,8 @@ def test_replace_of_a_job_the_export_does_not_return_exits_2(ds: Path, tmp_path:
     assert "LoadSales is listed by dsjob -ljobs but istool export of DSENGINE01/STATPRJ/*/LoadSales.qjb" in out.message
     assert "cannot be backed up before replace" in out.message
     assert tree(ds) == before
-    assert project_assets(ds)["LoadSales"]["path"] == "Jobs/Release/LoadSales.pjb"
+    kept = project_assets(ds)["LoadSales"]
+    assert (kept["folder"], kept["ext"]) == ("Jobs/Release", "pjb")
 
 
 def test_backup_folder_that_cannot_be_created_exits_2(ds: Path, tmp_path: Path) -> None:
@@ -205,6 +243,11 @@ def test_start_of_business_check_lists_the_jobs_and_changes_nothing(
     assert out.exit_code == 0, out.message
     ev = out.manifest["evidence"]
     assert sorted(j["name"] for j in ev["jobs"]) == ["CheckDates", "LoadSales"]
+    assert {j["name"]: (j["status"], j["status_code"]) for j in ev["jobs"]} == {
+        "CheckDates": ("RUN FAILED", 3), "LoadSales": ("RUN OK", 1)}
+    # warn (the inventory's default): the RUN FAILED job is named, the check passes
+    assert ev["status_policy"] == "warn"
+    assert ev["attention"] == [{"name": "CheckDates", "status": "RUN FAILED", "status_code": 3}]
     assert "STATPRJ" in ev["projects"] and not any(c["changed"] for c in out.changes)
     assert tree(ds) == before
     bad = operations.plan(write_request(tmp_path / "b.yml", "STAT-001", {"project": "NOSUCH"}))
@@ -296,3 +339,44 @@ def test_vault_credentials_reach_dsjob_only_through_a_temporary_authfile(
     assert (out.returncode == 0) is ok, out.stdout + out.stderr
     assert password not in out.stdout + out.stderr
     assert not list(scratch.rglob("authfile"))  # the temporary authfile is gone, success or not
+
+
+def _playbook(playbook: str, tmp_path: Path, extra: dict[str, Any]) -> Any:
+    """ansible-playbook of ``playbook`` with the sandbox inventory and ``extra`` vars (as a policy set in the
+    inventory would be), outside ops-driver."""
+    import subprocess
+    import sys
+
+    from ops_driver.runner import ansible_env
+
+    bin_dir = Path(sys.executable).parent
+    extra_file = tmp_path / "extra.json"
+    extra_file.write_text(json.dumps(extra))
+    return subprocess.run(
+        [str(bin_dir / "ansible-playbook"), "-i", str(ROOT / "inventories" / "sandbox"),
+         str(ROOT / "playbooks" / playbook), "-e", f"@{extra_file}"],
+        env={**os.environ, **ansible_env()}, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_status_policy_fail_names_the_failed_and_crashed_jobs(ds: Path, tmp_path: Path) -> None:
+    """datastage_status_policy: fail - RUN FAILED (CheckDates) and CRASHED (LoadSales: dsjob.c prints UNKNOWN (96))
+    fail the morning check and are named."""
+    _dssim().set_job(ds, "STATPRJ", "LoadSales", status=96)
+    before = tree(ds)
+    out = _playbook("stat-001-datastage-check.yml", tmp_path, {"project": "STATPRJ", "datastage_status_policy": "fail"})
+    assert out.returncode != 0, out.stdout
+    assert "STAT-001: jobs of STATPRJ need attention: CheckDates (RUN FAILED, 3), LoadSales (CRASHED, 96)" in out.stdout
+    assert tree(ds) == before
+
+
+def test_compile_check_fail_restores_the_backup(ds: Path, tmp_path: Path) -> None:
+    """datastage_compile_check: fail - a .dsx import leaves its jobs NOT COMPILED: the verification fails, the
+    backup of LoadSales is re-imported."""
+    old = project_assets(ds)["LoadSales"]["definition"]
+    out = _playbook("stat-015-datastage-release.yml", tmp_path, {
+        "package": "release-R2026-11.dsx", "package_location": "control_node", "project": "STATPRJ",
+        "replace": True, "ops_ticket": "REQ-TEST-COMPILE", "datastage_compile_check": "fail"})
+    assert out.returncode != 0, out.stdout
+    assert "compile check: AggregateMonthly, LoadSales, SeqMonthly NOT COMPILED (98) after the import" in out.stdout
+    assert "was re-imported" in out.stdout
+    assert project_assets(ds)["LoadSales"]["definition"] == old

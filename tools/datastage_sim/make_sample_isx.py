@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Make examples/packages/release-R2026-11.isx from the .dsx next to it (module_utils/datastage_package.py).
+"""Make examples/packages/release-R2026-11.isx from the .dsx next to it, in istool's layout: the XML
+META-INF/IS-MANIFEST.MF, each asset's XML definition at HOST/PROJECT/<folder>/<Name>.<ext>, and for jobs the
+executable (.bin; includeexecutable true) - see module_utils/datastage_package.py for the sources of the layout.
 
     .venv/bin/python tools/datastage_sim/make_sample_isx.py [SOURCE.dsx [DEST.isx]]
-The archive is byte-for-byte reproducible (fixed ZIP timestamps) so that it can be committed.
+The archive is byte-for-byte reproducible (fixed ZIP dates, fixed manifest dates) so that it can be committed.
 """
 
 from __future__ import annotations
 
+import re
 import sys
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,19 +20,18 @@ import datastage_package as pkg  # noqa: E402
 
 
 def make(src: Path, dest: Path) -> Path:
-    parsed = pkg.parse_package(str(src))
+    parsed = pkg.parse_package(str(src.resolve()))
     header = parsed["header"]
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
-        def put(name: str, text: str) -> None:
-            info = zipfile.ZipInfo(name, date_time=(2026, 11, 18, 17, 30, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, text)
-
-        put(pkg.MANIFEST, pkg.manifest_text(parsed["assets"], header.get("ServerName", ""),
-                                            header.get("ToolInstanceID", "")))
-        for a in parsed["assets"]:
-            put(a["path"], a["text"])
-    return dest
+    assets = []
+    for a in parsed["assets"]:
+        m = re.search(r'^\s*Description\s+"(.*)"\s*$', a["text"], re.M)
+        assets.append(dict(kind=a["kind"], name=a["name"], ext=a["ext"], folder=a["folder"],
+                           data=pkg.sdo_xml(a["kind"], a["name"], a["job_type"], m.group(1) if m else "",
+                                            body=a["text"]).encode("utf-8"),
+                           executable=("BEGIN HEADER\nEND HEADER\n" + a["text"]).encode("utf-8")
+                           if a["kind"] == "job" else None))
+    host, project = header.get("ServerName", "DSENGINE01"), header.get("ToolInstanceID", "STATDEV")
+    return Path(pkg.write_isx(str(dest), host, project, assets))
 
 
 if __name__ == "__main__":
