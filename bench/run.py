@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +148,39 @@ def bench_plan_overhead(env: dict[str, str], work: Path) -> dict[str, Any]:
             "cpu_ratios": cpu_ratios, "target_ratio": 1.15}
 
 
+def bench_stop_protection(endpoint: str, ids: list[str]) -> dict[str, Any]:
+    """The stop-protection check of ``ids`` alone (``ops_ec2.Ec2Instances.stop_protected``, the module's code with
+    the project's retrying client, against moto): one call at a time against ``PARALLEL_CALLS`` at a time,
+    alternating, median wall time of ``ROUNDS`` (at least 3) each."""
+    from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+
+    from tests.support.modules import module_util
+
+    ops_aws, ops_ec2 = module_util("ops_aws"), module_util("ops_ec2")
+
+    module = types.SimpleNamespace(params={"wait_timeout": 60, "poll_interval": 1})
+    ec2 = RetryingBotoClientWrapper(sandbox.ec2_client(endpoint), ops_aws.ec2_retry())
+    parallel = ops_ec2.PARALLEL_CALLS
+    times: dict[int, list[float]] = {1: [], parallel: []}
+    try:
+        for _ in range(max(ROUNDS, 3)):
+            for n in times:
+                ops_ec2.PARALLEL_CALLS = n
+                start = time.perf_counter()
+                ops_ec2.Ec2Instances(module, ec2=ec2).stop_protected(ids)
+                times[n].append(time.perf_counter() - start)
+    finally:
+        ops_ec2.PARALLEL_CALLS = parallel
+    return {"instances": len(ids), "parallel": parallel, "sequential_s": statistics.median(times[1]),
+            "parallel_s": statistics.median(times[parallel]), "runs": {str(k): v for k, v in times.items()}}
+
+
 def bench_200(env: dict[str, str], endpoint: str, work: Path) -> dict[str, Any]:
     ec2 = sandbox.ec2_client(endpoint)
     names = [f"bench-{n:03d}" for n in range(POWER)]
-    sandbox.launch(ec2, "sandbox", [(n, "bench") for n in names])
+    ids = sandbox.launch(ec2, "sandbox", [(n, "bench") for n in names])
     proxy, penv = proxied_env(env, endpoint, work, "proxied-power")
-    out: dict[str, Any] = {"instances": len(names)}
+    out: dict[str, Any] = {"instances": len(names), "stop_protection": bench_stop_protection(endpoint, ids)}
     try:
         for task, label in (("INFO-005", "stop"), ("INFO-004", "start"))[:1 if SMOKE else 2]:
             out[label] = plan_apply(penv, proxy, request(work / f"{label}.yml", task, names, f"BENCH-{label.upper()}"))
@@ -210,6 +238,12 @@ def section(results: dict[str, Any]) -> str:
                              f"**{po['cpu_median_ratio']:.3f}** ({po['driver_cpu_median_s']:.2f} CPU-s vs "
                              f"{po['bare_cpu_median_s']:.2f} CPU-s)", "≤ 1.05 (product goal)"))
     ss = results.get("stop_start_200", {})
+    if "stop_protection" in ss:
+        sp = ss["stop_protection"]
+        lines.append(row(f"stop-protection check of {sp['instances']} instances alone (one DescribeInstanceAttribute "
+                         "each, against moto): one at a time / "
+                         f"{sp['parallel']} at a time (`ops_ec2.stop_protected`)",
+                         f"{sp['sequential_s']:.2f} s / **{sp['parallel_s']:.2f} s**", "concurrent, bounded"))
     for label in ("stop", "start"):
         if label not in ss:
             continue
