@@ -28,7 +28,8 @@ BENCHMARKS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name not 
 
 def smoke_env(results: Path) -> dict[str, str]:
     env = dict(os.environ, BENCH_SMOKE="1", BENCH_RESULTS_DIR=str(results))
-    env.pop("BENCH_ROUNDS", None)
+    for name in ("BENCH_ROUNDS", "BENCH_PARTS"):  # the whole of each benchmark, in its smoke sizes
+        env.pop(name, None)
     return env
 
 
