@@ -6,12 +6,11 @@ a 20,000-deep ``[[[…]]]`` (a RecursionError traceback before), a 50 MB ``reaso
 control characters in ``requested_by``, and a template in a parameter. For each: the median wall time of
 ``BENCH_ROUNDS`` runs (default 5; ``BENCH_SMOKE=1``: one round, the 50 MB file made 1 MB) and the peak RSS.
 
-Prints a table and writes ``bench/results/hostile.json``.
+Prints its table and writes ``hostile.json`` / ``hostile.md`` (bench/common.py).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import statistics
@@ -21,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SMOKE = os.environ.get("BENCH_SMOKE") == "1"
-ROUNDS = 1 if SMOKE else int(os.environ.get("BENCH_ROUNDS", "5"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, SMOKE, finish, rounds, row
+
+ROUNDS = rounds(5)
 BASE = ("task: INFO-005\nenvironment: sandbox\nticket: REQ-BENCH-001\nrequested_by: {who}\nreason: {why}\n"
         "params:\n  instances: [joho-web01]\n")
 
@@ -68,14 +68,13 @@ def main() -> int:
             rows.append({"document": name, "bytes": path.stat().st_size, "median_s": statistics.median(times),
                          "exit_codes": sorted(rc), "traceback": traceback})
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"{'document':<36} {'bytes':>10} {'median':>9} exit traceback")
-    for r in rows:
-        print(f"{r['document']:<36} {r['bytes']:>10} {r['median_s'] * 1000:>7.0f}ms {r['exit_codes']} {r['traceback']}")
-    print(f"peak RSS of one refusal: {peak_mb:.0f} MB (target: each refusal well within 1 s, exit 2, no traceback)")
-    results = ROOT / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    if not SMOKE:
-        (results / "hostile.json").write_text(json.dumps({"rows": rows, "peak_rss_mb": peak_mb}, indent=2) + "\n")
+    lines = [f"Each document through a whole `ops-driver plan` (interpreter start included), median of {ROUNDS}; "
+             f"peak RSS of a refusal {peak_mb:.0f} MB.", "",
+             row("document", "bytes", "median", "exit", "traceback"), row("---", "---", "---", "---", "---")]
+    lines += [row(r["document"], r["bytes"], f"{r['median_s'] * 1000:.0f} ms", r["exit_codes"],
+                  "yes" if r["traceback"] else "no") for r in rows]
+    lines.append("\nTarget: each refused with exit 2, no traceback, well within 1 s.")
+    finish("hostile", "Hostile work requests refused", {"rows": rows, "peak_rss_mb": peak_mb}, "\n".join(lines))
     ok = all(r["exit_codes"] == [2] and not r["traceback"] for r in rows)
     return 0 if ok else 1
 

@@ -6,13 +6,11 @@ and median of ``BENCH_ROUNDS`` rounds (default 7), with the number of files and 
 the ``git status`` call, to show its share. Target: a few tens of milliseconds, nothing next to a plan's
 ``ansible-playbook`` run (seconds).
 
-Prints a table and writes ``bench/results/inputs.json``.
+Prints its table and writes ``inputs.json`` / ``inputs.md`` (bench/common.py).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import sys
 import time
@@ -22,10 +20,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+from common import finish, rounds, row  # noqa: E402
+
 from ops_driver import inputs  # noqa: E402
 from ops_driver.catalog import load_catalog  # noqa: E402
 
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+ROUNDS = rounds(7)
 
 
 def _time(fn: Any) -> list[float]:
@@ -55,18 +56,17 @@ def main() -> int:
         rows.append({"task": task.id, "environment": env, "files": len(bound.files), "bytes": size,
                      "best_ms": min(with_git) * 1000, "median_ms": statistics.median(with_git) * 1000,
                      "median_without_git_ms": statistics.median(no_git) * 1000})
-    print(f"{'task':<9} {'env':<8} {'files':>5} {'KiB':>6} {'best ms':>8} {'median ms':>10} {'no git ms':>10}")
-    for r in rows:
-        print(f"{r['task']:<9} {r['environment']:<8} {r['files']:>5} {r['bytes'] / 1024:>6.0f} {r['best_ms']:>8.1f} "
-              f"{r['median_ms']:>10.1f} {r['median_without_git_ms']:>10.1f}")
     medians = [r["median_ms"] for r in rows]
     summary = {"tasks": len(rows), "rounds": ROUNDS, "median_of_medians_ms": statistics.median(medians),
                "max_median_ms": max(medians), "max_files": max(r["files"] for r in rows)}
-    print(f"{len(rows)} tasks: median {summary['median_of_medians_ms']:.1f} ms, slowest median "
-          f"{summary['max_median_ms']:.1f} ms, at most {summary['max_files']} files")
-    out = ROOT / "bench" / "results" / "inputs.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"summary": summary, "tasks": rows}, indent=2) + "\n", encoding="utf-8")
+    lines = [f"`inputs.bind` of every automated task (follow the playbook and its roles, hash the files, one "
+             f"`git status`), median of {ROUNDS}: {summary['median_of_medians_ms']:.1f} ms over {len(rows)} tasks, "
+             f"slowest {summary['max_median_ms']:.1f} ms, at most {summary['max_files']} files.", "",
+             row("task", "environment", "files", "KiB", "best ms", "median ms", "without git ms"),
+             row("---", "---", "---", "---", "---", "---", "---")]
+    lines += [row(r["task"], r["environment"], r["files"], f"{r['bytes'] / 1024:.0f}", f"{r['best_ms']:.1f}",
+                  f"{r['median_ms']:.1f}", f"{r['median_without_git_ms']:.1f}") for r in rows]
+    finish("inputs", "What a plan binds (input hashes)", {"summary": summary, "tasks": rows}, "\n".join(lines))
     return 0
 
 

@@ -17,15 +17,14 @@ Targets (issue #17): ours >= 1.0x the throughput of rsync+sha256sum on both data
 ``BENCH_NAS_ZIP_MB`` (default 512 MB) of the single file. Every tool reads the same source from the page cache
 (round 0 is not counted); each figure is the median of ``BENCH_NAS_ROUNDS`` (default 3) rounds, the tools take
 turns in first place, and before every timed run the file system is flushed and left ``BENCH_NAS_SETTLE_S``
-(default 3) seconds to settle. Prints one table and writes it to ``bench/results/nas.md`` (and the figures to
-``bench/results/nas.json``).
+(default 3) seconds to settle. ``BENCH_SMOKE=1``: 2 MB in 20 files, 1 MB to zip, one round, no settling. Prints one
+table and writes ``nas.md`` and ``nas.json`` (bench/common.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -36,12 +35,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.common import SMOKE, finish, rounds, size  # noqa: E402
+
 MB = 1024 * 1024
-TOTAL_MB = int(os.environ.get("BENCH_NAS_MB", "2048"))
-FILES = int(os.environ.get("BENCH_NAS_FILES", "20000"))
-ZIP_MB = int(os.environ.get("BENCH_NAS_ZIP_MB", "512"))
-ROUNDS = int(os.environ.get("BENCH_NAS_ROUNDS", "3"))
-SETTLE_S = float(os.environ.get("BENCH_NAS_SETTLE_S", "3"))
+TOTAL_MB = size(2048, 2, "BENCH_NAS_MB")
+FILES = size(20000, 20, "BENCH_NAS_FILES")
+ZIP_MB = size(512, 1, "BENCH_NAS_ZIP_MB")
+ROUNDS = rounds(3, "BENCH_NAS_ROUNDS")
+SETTLE_S = 0.0 if SMOKE else float(os.environ.get("BENCH_NAS_SETTLE_S", "3"))
 PASSWORD = "bench-password"
 
 CHILD = r"""
@@ -168,8 +170,7 @@ def compare(label: str, src_root: Path, work: Path, size_mb: float) -> dict[str,
 def table(results: dict[str, Any]) -> str:
     """The report: one row per data set and one per target, as Markdown."""
     lines = [
-        f"NAS transfer benchmark ({platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"median of {ROUNDS} rounds each)",
+        f"{TOTAL_MB} MB each; median of {ROUNDS} rounds (round 0, which warms the page cache, not counted).",
         "",
         "| data | ours | rsync -a + sha256sum | rsync -a | cp -a | ours / (rsync+sha256sum) | ours / rsync | "
         "our peak RSS |",
@@ -225,12 +226,7 @@ def main() -> None:
             ["7z", "a", "-tzip", "-mem=AES256", "-mx=5", f"-p{PASSWORD}", str(zdst / "7z.zip"), "data"], cwd=zsrc
         )
         results["zip_aes256"] = {"mb": ZIP_MB, "ours_s": ours_zip, "7z_s": seven, "ours_vs_7z": seven / ours_zip}
-    report = table(results)
-    print(report, end="")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "nas.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    (out / "nas.md").write_text(report, encoding="utf-8")
+    finish("nas", "NAS transfer against rsync, sha256sum, cp and 7z", results, table(results))
 
 
 if __name__ == "__main__":

@@ -8,38 +8,57 @@
 4. AMIs of 50 instances in one request and snapshots of their 100 volumes (INFO-011, INFO-012): wall time and
    EC2 API calls per resource (describe calls batched, not one per resource).
 
-Prints a table and writes ``bench/results/latest.json``. Rounds: ``BENCH_ROUNDS`` (default 7).
+Rounds: ``BENCH_ROUNDS`` (default 7). ``BENCH_SMOKE=1``: one round, no warm-up run, 3 instances stopped, 2 imaged; the
+start and the snapshots (the same code path as the stop and the AMIs) are left out to keep it cheap (each plan or
+apply is an ``ansible-playbook`` run of about 5 CPU-s here). Prints a table and writes ``run.json`` and ``run.md``
+(bench/common.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import SMOKE, finish, rounds, row  # noqa: E402
 from ops_driver import sandbox  # noqa: E402
 from tests.support.aws_proxy import AwsProxy  # noqa: E402
 
 BIN = Path(sys.executable).parent
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+ROUNDS = rounds(7)
+#: ``BENCH_PARTS``: the parts to run, comma-separated (default all): plan, power, catalog, backups. Results of a
+#: partial run are written as ``run-<parts>.json`` and never rendered over the whole run's.
+PARTS = [p for p in os.environ.get("BENCH_PARTS", "plan,power,catalog,backups").split(",") if p]
+POWER = 3 if SMOKE else 200  # instances stopped then started
+BACKUP = 2 if SMOKE else 50  # instances imaged, and their volumes snapshotted (two each)
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
+    """The wall time of ``cmd`` in seconds (SystemExit when it fails)."""
+    return timed_cpu(cmd, env)[0]
+
+
+def timed_cpu(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of ``cmd`` and all its children) of one run of ``cmd``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def request(path: Path, task: str, instances: list[str], ticket: str, **params: Any) -> Path:
@@ -84,16 +103,21 @@ def plan_apply(penv: dict[str, str], proxy: AwsProxy, req: Path) -> dict[str, An
 
 def bench_backups(env: dict[str, str], endpoint: str, work: Path) -> dict[str, Any]:
     ec2 = sandbox.ec2_client(endpoint)
-    names = [f"bench-ami-{n:02d}" for n in range(50)]
+    names = [f"bench-ami-{n:02d}" for n in range(BACKUP)]
     sandbox.launch(ec2, "sandbox", [(n, "bench") for n in names])
     proxy, penv = proxied_env(env, endpoint, work, "proxied-backup")
     try:
         ami = plan_apply(penv, proxy, request(work / "ami.yml", "INFO-011", names, "BENCH-AMI", wait_timeout=600))
-        snap = plan_apply(penv, proxy, request(work / "snap.yml", "INFO-012", names, "BENCH-SNAP", wait_timeout=600))
+        ami["resources"] = ami["changed"]
+        out = {"ami": ami}
+        if not SMOKE:
+            snap = plan_apply(penv, proxy, request(work / "snap.yml", "INFO-012", names, "BENCH-SNAP",
+                                                   wait_timeout=600))
+            snap["resources"] = snap["changed"]
+            out["snapshot"] = snap
     finally:
         proxy.stop()
-    ami["resources"], snap["resources"] = ami["changed"], snap["changed"]
-    return {"ami_50": ami, "snapshot_100": snap}
+    return out
 
 
 def bench_plan_overhead(env: dict[str, str], work: Path) -> dict[str, Any]:
@@ -104,26 +128,61 @@ def bench_plan_overhead(env: dict[str, str], work: Path) -> dict[str, Any]:
     bare = [str(BIN / "ansible-playbook"), "-i", "inventories/sandbox", "playbooks/info-005-ec2-stop.yml",
             "--check", "--diff", "-e", f"@{extra}"]
     driver = [str(BIN / "ops-driver"), "plan", "--quiet", "--json", str(req)]
-    timed(bare, env)
-    timed(driver, env)  # warm both once
-    t_bare, t_driver = [], []
+    if not SMOKE:
+        timed(bare, env)
+        timed(driver, env)  # warm both once
+    t_bare, t_driver, c_bare, c_driver = [], [], [], []
     for _ in range(ROUNDS):
-        t_bare.append(timed(bare, env))
-        t_driver.append(timed(driver, env))
+        wall, cpu = timed_cpu(bare, env)
+        t_bare.append(wall)
+        c_bare.append(cpu)
+        wall, cpu = timed_cpu(driver, env)
+        t_driver.append(wall)
+        c_driver.append(cpu)
     ratios = [d / b for d, b in zip(t_driver, t_bare, strict=True)]
+    cpu_ratios = [d / b for d, b in zip(c_driver, c_bare, strict=True)]
     return {"rounds": ROUNDS, "bare_median_s": statistics.median(t_bare),
             "driver_median_s": statistics.median(t_driver), "median_ratio": statistics.median(ratios),
-            "target_ratio": 1.15}
+            "ratios": ratios, "bare_cpu_median_s": statistics.median(c_bare),
+            "driver_cpu_median_s": statistics.median(c_driver), "cpu_median_ratio": statistics.median(cpu_ratios),
+            "cpu_ratios": cpu_ratios, "target_ratio": 1.15}
+
+
+def bench_stop_protection(endpoint: str, ids: list[str]) -> dict[str, Any]:
+    """The stop-protection check of ``ids`` alone (``ops_ec2.Ec2Instances.stop_protected``, the module's code with
+    the project's retrying client, against moto): one call at a time against ``PARALLEL_CALLS`` at a time,
+    alternating, median wall time of ``ROUNDS`` (at least 3) each."""
+    from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+
+    from tests.support.modules import module_util
+
+    ops_aws, ops_ec2 = module_util("ops_aws"), module_util("ops_ec2")
+
+    module = types.SimpleNamespace(params={"wait_timeout": 60, "poll_interval": 1})
+    ec2 = RetryingBotoClientWrapper(sandbox.ec2_client(endpoint), ops_aws.ec2_retry())
+    parallel = ops_ec2.PARALLEL_CALLS
+    times: dict[int, list[float]] = {1: [], parallel: []}
+    try:
+        for _ in range(max(ROUNDS, 3)):
+            for n in times:
+                ops_ec2.PARALLEL_CALLS = n
+                start = time.perf_counter()
+                ops_ec2.Ec2Instances(module, ec2=ec2).stop_protected(ids)
+                times[n].append(time.perf_counter() - start)
+    finally:
+        ops_ec2.PARALLEL_CALLS = parallel
+    return {"instances": len(ids), "parallel": parallel, "sequential_s": statistics.median(times[1]),
+            "parallel_s": statistics.median(times[parallel]), "runs": {str(k): v for k, v in times.items()}}
 
 
 def bench_200(env: dict[str, str], endpoint: str, work: Path) -> dict[str, Any]:
     ec2 = sandbox.ec2_client(endpoint)
-    names = [f"bench-{n:03d}" for n in range(200)]
-    sandbox.launch(ec2, "sandbox", [(n, "bench") for n in names])
+    names = [f"bench-{n:03d}" for n in range(POWER)]
+    ids = sandbox.launch(ec2, "sandbox", [(n, "bench") for n in names])
     proxy, penv = proxied_env(env, endpoint, work, "proxied-power")
-    out: dict[str, Any] = {"instances": len(names)}
+    out: dict[str, Any] = {"instances": len(names), "stop_protection": bench_stop_protection(endpoint, ids)}
     try:
-        for task, label in (("INFO-005", "stop"), ("INFO-004", "start")):
+        for task, label in (("INFO-005", "stop"), ("INFO-004", "start"))[:1 if SMOKE else 2]:
             out[label] = plan_apply(penv, proxy, request(work / f"{label}.yml", task, names, f"BENCH-{label.upper()}"))
     finally:
         proxy.stop()
@@ -132,8 +191,9 @@ def bench_200(env: dict[str, str], endpoint: str, work: Path) -> dict[str, Any]:
 
 def bench_catalog(env: dict[str, str]) -> dict[str, Any]:
     cmd = [str(BIN / "ops-driver"), "catalog", "list"]
-    timed(cmd, env)
-    times = [timed(cmd, env) for _ in range(max(ROUNDS, 10))]
+    if not SMOKE:
+        timed(cmd, env)
+    times = [timed(cmd, env) for _ in range(1 if SMOKE else max(ROUNDS, 10))]
     return {"runs": len(times), "median_s": statistics.median(times), "max_s": max(times), "target_s": 0.3}
 
 
@@ -147,31 +207,66 @@ def main() -> None:
         state = sandbox.up(sdir)
         assert state.endpoint
         try:
-            results = {"plan_overhead": bench_plan_overhead(env, work),
-                       "stop_start_200": bench_200(env, state.endpoint, work),
-                       "catalog_list": bench_catalog(env),
-                       "backups": bench_backups(env, state.endpoint, work)}
+            parts = {"plan": ("plan_overhead", lambda: bench_plan_overhead(env, work)),
+                     "power": ("stop_start_200", lambda: bench_200(env, state.endpoint, work)),
+                     "catalog": ("catalog_list", lambda: bench_catalog(env)),
+                     "backups": ("backups", lambda: bench_backups(env, state.endpoint, work))}
+            results = {parts[p][0]: parts[p][1]() for p in PARTS}
         finally:
             sandbox.down(sdir)
-    po, ss, cl = results["plan_overhead"], results["stop_start_200"], results["catalog_list"]
-    print(f"plan vs bare ansible-playbook --check --diff ({po['rounds']} alternating rounds): "
-          f"bare {po['bare_median_s']:.2f} s, ops-driver {po['driver_median_s']:.2f} s, "
-          f"median ratio {po['median_ratio']:.3f} (target <= 1.15)")
+    whole = PARTS == ["plan", "power", "catalog", "backups"]
+    finish("run" if whole else "run-" + "-".join(PARTS), "EC2 operations, plan overhead and the catalog (sandbox)"
+           + ("" if whole else f" (parts: {', '.join(PARTS)})"), results, section(results))
+
+
+def calls_text(calls: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
+
+
+def section(results: dict[str, Any]) -> str:
+    """The Markdown table of the figures."""
+    lines = [row("measure", "result", "target"), row("---", "---", "---")]
+    if "plan_overhead" in results:
+        po = results["plan_overhead"]
+        lines.append(row("`ops-driver plan` ÷ bare `ansible-playbook --check --diff` of the same play (INFO-005, "
+                         f"2 instances; median of {po['rounds']} alternating rounds): wall time",
+                         f"**{po['median_ratio']:.3f}** ({po['driver_median_s']:.2f} s vs {po['bare_median_s']:.2f} s)",
+                         "≤ 1.15 (product goal ≤ 1.05)"))
+        if "cpu_median_ratio" in po:
+            lines.append(row("the same, CPU time (user + system of the command and its children; steadier than wall "
+                             "time on a busy machine)",
+                             f"**{po['cpu_median_ratio']:.3f}** ({po['driver_cpu_median_s']:.2f} CPU-s vs "
+                             f"{po['bare_cpu_median_s']:.2f} CPU-s)", "≤ 1.05 (product goal)"))
+    ss = results.get("stop_start_200", {})
+    if "stop_protection" in ss:
+        sp = ss["stop_protection"]
+        lines.append(row(f"stop-protection check of {sp['instances']} instances alone (one DescribeInstanceAttribute "
+                         "each, against moto): one at a time / "
+                         f"{sp['parallel']} at a time (`ops_ec2.stop_protected`)",
+                         f"{sp['sequential_s']:.2f} s / **{sp['parallel_s']:.2f} s**", "concurrent, bounded"))
     for label in ("stop", "start"):
+        if label not in ss:
+            continue
         r = ss[label]
-        calls = ", ".join(f"{k} {v}" for k, v in sorted(r["apply_api_calls"].items()))
-        print(f"{label} {ss['instances']} instances: plan {r['plan_s']:.1f} s, apply {r['apply_s']:.1f} s, "
-              f"{r['changed']} changed; apply EC2 calls {r['apply_api_calls_total']} ({calls})")
-    print(f"ops-driver catalog list: median {cl['median_s'] * 1000:.0f} ms, max {cl['max_s'] * 1000:.0f} ms "
-          f"over {cl['runs']} runs (target < 300 ms)")
-    for label, r in results["backups"].items():
-        calls = ", ".join(f"{k} {v}" for k, v in sorted(r["apply_api_calls"].items()))
-        print(f"{label}: {r['resources']} made; plan {r['plan_s']:.1f} s, apply {r['apply_s']:.1f} s; apply EC2 calls "
-              f"{r['apply_api_calls_total']} = {r['apply_api_calls_total'] / max(r['resources'], 1):.2f} per resource "
-              f"({calls})")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        lines.append(row(f"{label} {ss['instances']} instances, one request: plan / apply",
+                         f"{r['plan_s']:.1f} s / {r['apply_s']:.1f} s; {r['changed']} changed; apply made "
+                         f"{r['apply_api_calls_total']} EC2 calls ({calls_text(r['apply_api_calls'])}); plan made "
+                         f"{sum(r['plan_api_calls'].values())} ({calls_text(r['plan_api_calls'])})",
+                         "batched (except what EC2 has no batched form of)"))
+    if "catalog_list" in results:
+        cl = results["catalog_list"]
+        lines.append(row("`ops-driver catalog list` (whole command)",
+                         f"{cl['median_s'] * 1000:.0f} ms median, {cl['max_s'] * 1000:.0f} ms max of {cl['runs']}",
+                         "< 300 ms"))
+    for label, what in (("ami", "AMIs of {n} instances"), ("snapshot", "snapshots of {n} volumes")):
+        if label not in results.get("backups", {}):
+            continue
+        r = results["backups"][label]
+        lines.append(row(what.format(n=r["resources"]) + ", one request: plan / apply",
+                         f"{r['plan_s']:.1f} s / {r['apply_s']:.1f} s; {r['apply_api_calls_total']} calls = "
+                         f"{r['apply_api_calls_total'] / max(r['resources'], 1):.2f} per resource "
+                         f"({calls_text(r['apply_api_calls'])})", "describes batched"))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

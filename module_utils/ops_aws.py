@@ -5,6 +5,7 @@ call counts go into the evidence (manifest.json api_calls) and the benchmark."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 try:
@@ -47,6 +48,15 @@ def aws_errors(module, msg, result=None, invalid=None):
         module.fail_json_aws(e, msg=msg, **extra)
 
 
+def ec2_retry():
+    """The throttling retry of every EC2 call made with ``aws_retry=True``: amazon.aws's ``AWSRetry.jittered_backoff``
+    (up to 10 retries of a throttled call - RequestLimitExceeded, Throttling and the like -, a random wait of up to
+    1, 2, 4 ... seconds, at most 30 s). A decorator, as ``module.client(retry_decorator=...)`` takes it."""
+    from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+    return AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
+
+
 def counted_ec2_client(module, ec2=None, calls=None):
     """An EC2 client with jittered-backoff retries on throttling and a call counter.
 
@@ -55,14 +65,14 @@ def counted_ec2_client(module, ec2=None, calls=None):
     """
     if ec2 is not None:
         return ec2, ({} if calls is None else calls)
-    from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
     calls = {}
+    lock = threading.Lock()  # calls may come from several threads (ops_ec2.Ec2Instances.stop_protected)
 
     def count(model, **kwargs):
-        calls[model.name] = calls.get(model.name, 0) + 1
+        with lock:
+            calls[model.name] = calls.get(model.name, 0) + 1
 
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30))
+    client = module.client("ec2", retry_decorator=ec2_retry())
     client.client.meta.events.register("before-call.ec2.*", count)
     return client, calls
 

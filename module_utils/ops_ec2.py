@@ -8,6 +8,8 @@ state with optional status checks (a ``ops_wait.Waiter``), and the refusal of a 
 
 from __future__ import annotations
 
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
 try:
     import botocore.exceptions
 except ImportError:
@@ -20,6 +22,12 @@ from ansible.module_utils.ops_wait import Waiter
 ACTIONS = {"start": "start_instances", "stop": "stop_instances", "reboot": "reboot_instances"}
 #: Instance states from which nothing comes back.
 GONE = ("shutting-down", "terminated")
+#: Concurrent per-instance calls (DescribeInstanceAttribute, which EC2 has no batched form of). EC2 throttles it as a
+#: non-mutating action: a token bucket of 100 requests, refilled at 20 per second, per account and Region
+#: (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html, "Request token bucket sizes and refill
+#: rates"). 8 in flight stay far from the bucket for a few hundred instances at this API's latency, and a throttled
+#: call is retried with the backoff of every other call (ops_aws.ec2_retry), so a burst only slows down.
+PARALLEL_CALLS = 8
 
 
 def instance_label(instance_id, instance):
@@ -100,13 +108,28 @@ class Ec2Instances:
                       timeout_s=self.p["wait_timeout"], settle_s=settle_s)
 
     def stop_protected(self, ids):
-        """The IDs of ``ids`` whose stop protection is on (one DescribeInstanceAttribute call per instance)."""
-        out = set()
-        for i in ids:
-            resp = self.ec2.describe_instance_attribute(InstanceId=i, Attribute="disableApiStop", aws_retry=True)
-            if (resp.get("DisableApiStop") or {}).get("Value"):
-                out.add(i)
-        return out
+        """The IDs of ``ids`` whose stop protection is on: one DescribeInstanceAttribute (attribute disableApiStop)
+        call per instance, since EC2 has no batched form, up to :data:`PARALLEL_CALLS` at a time, each retried when
+        throttled (``aws_retry``; boto3 clients are thread-safe). The first error of a call (after its retries) is
+        raised once the calls in flight have ended; the calls not yet started are not made."""
+        ids = sorted(ids)
+        if len(ids) <= 1:
+            return {i for i in ids if self._stop_protected(i)}
+        pool = ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(ids)))
+        try:
+            futures = {pool.submit(self._stop_protected, i): i for i in ids}
+            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = sorted((futures[f], f) for f in done if f.exception() is not None)
+            if failed:  # the failure of the lowest instance ID among those that failed first
+                raise failed[0][1].exception()
+            return {futures[f] for f in futures if f.result()}
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _stop_protected(self, instance_id):
+        resp = self.ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiStop",
+                                                    aws_retry=True)
+        return bool((resp.get("DisableApiStop") or {}).get("Value"))
 
     def spot_request_types(self, request_ids):
         """Spot request ID -> type (one-time or persistent), one call per 100; requests not found are left out."""
