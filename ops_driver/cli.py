@@ -221,11 +221,58 @@ def cmd_evidence_list(args: argparse.Namespace) -> int:
                      + (": approve with `ops-driver approve RUN_ID --by NAME`" if rows else ""))
         _emit(args, {"pending": rows, "count": len(rows)}, "\n".join(lines))
         return 0
-    entries = [e.as_dict() for e in ledger.entries(base)]
+    found = ledger.entries(base)
+    entries = [e.as_dict() for e in found]
+    status = _apply_states(base, found)
+    for e in entries:
+        if e["kind"] in ("start", "apply") and e["run_id"] in status:
+            e["status"] = status[e["run_id"]]
     lines = [f"{e['seq']:>6} {e['at']} {e['kind']:<8} {e['run_id']}" + (f"  ({e['ref']})" if e.get("ref") else "")
-             for e in entries]
+             + (f"  [{e['status']}]" if e.get("status") else "") for e in entries]
     _emit(args, {"entries": entries, "count": len(entries)}, "\n".join(lines) or "the ledger is empty")
     return 0
+
+
+def _apply_states(base: Path, found: list[Any]) -> dict[str, str]:
+    """Run ID → what ``evidence list`` says of an apply: its status, or for a start no apply line closes,
+    ``RUNNING`` (its driver is alive) / ``INTERRUPTED, not closed yet: ops-driver evidence recover``."""
+    from . import evidence, recovery, runner
+
+    out: dict[str, str] = {}
+    for e in found:
+        if e.kind != "apply":
+            continue
+        try:
+            out[e.run_id] = str(evidence.bundle(e.run_id, base).manifest().get("status"))
+        except InvalidInput:
+            out[e.run_id] = "bundle missing"
+    for e in recovery.open_starts(found):
+        try:
+            m = evidence.bundle(e.run_id, base).manifest()
+        except InvalidInput:
+            out[e.run_id] = "bundle missing"
+            continue
+        alive = runner.is_alive(m.get("process") or {})
+        out[e.run_id] = ("RUNNING" if alive else "running on another host" if alive is None else
+                         "INTERRUPTED, not closed yet: ops-driver evidence recover")
+    return out
+
+
+def cmd_evidence_recover(args: argparse.Namespace) -> int:
+    """Close every apply recorded as running whose driver is gone (recovery.recover); exit 3 when it closed one."""
+    from . import recovery
+    from .paths import evidence_dir
+
+    done = recovery.recover(evidence_dir(), wait_s=args.wait, scan_bundles=True)
+    closed = [r for r in done if r.state == "interrupted"]
+    lines = [f"{r.run_id} ({r.environment}): {r.state}"
+             + (f"; {r.changes} change(s) recorded from its events, {len(r.unfinished)} task(s) unfinished, "
+                f"{len(r.killed)} process(es) killed, {len(r.part_files)} partial NAS file(s) removed"
+                if r.state == "interrupted" else "") for r in done]
+    lines.append(f"{len(closed)} interrupted apply(s) closed" + (
+        ": see `ops-driver evidence show RUN_ID`, then plan again to see what is left" if closed else ""))
+    _emit(args, {"runs": [r.summary() for r in done], "closed": len(closed)}, "\n".join(lines))
+    return 3 if closed else 0
 
 
 # ---------------------------------------------------------------- approve
@@ -477,6 +524,10 @@ def build_parser() -> argparse.ArgumentParser:
     ea.add_argument("--job", required=True, help="the job as saved from /api/v2/jobs/N/ (JSON)")
     ea.add_argument("--events", required=True, help="its /api/v2/jobs/N/job_events/ pages (JSON)")
     ea.set_defaults(func=cmd_evidence_import_awx)
+    er = esub.add_parser("recover", help="close applies recorded as running whose driver is gone (interrupted)",
+                         parents=[common])
+    er.add_argument("--wait", type=float, default=10.0, help="seconds to wait for an environment's lock (default 10)")
+    er.set_defaults(func=cmd_evidence_recover)
     el = esub.add_parser("list", help="the ledger's runs; --pending: emergency applies awaiting approval",
                          parents=[common])
     el.add_argument("--pending", action="store_true", help="only emergency applies pending post-approval")

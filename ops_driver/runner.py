@@ -323,6 +323,15 @@ def _collect(event: Event, out: RunResult) -> None:
             out.warnings.append(str(w.get("msg", w)) if isinstance(w, dict) else str(w))
 
 
+def result_of_events(events: list[Event], status: str) -> RunResult:
+    """A RunResult made from events alone (``status`` given, rc -1): failures, skips, artifacts and warnings as
+    :func:`run_playbook` collects them; for the events streamed by a run that was killed."""
+    out = RunResult(status=status, rc=-1, events=list(events), stdout="", artifacts={})
+    for e in events:
+        _collect(e, out)
+    return out
+
+
 def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], check: bool,
                  progress: ProgressFn | None = None, timeout_s: int | None = None, *,
                  on_event: EventSink | None = None, stop: StopSignals | None = None,
