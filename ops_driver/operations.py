@@ -323,6 +323,7 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     """
     base = evidence_dir()
     pb, pm = _plan_bundle(plan_id, base)
+    recovery.recover(base, environment=str(pm.get("environment")))  # dead runs of the plan's environment first
     policy.check_plan(pm, evidence.utc_now(), governance.applies_of(plan_id, base))
     catalog = catalog or load_catalog()
     req_path = Path(pm["request_path"])

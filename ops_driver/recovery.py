@@ -153,7 +153,7 @@ def clean_orphans(tmp: Path | None = None) -> list[str]:
         if not isinstance(data, dict) or runner.is_alive(data) is not False:
             continue
         runner.stop_leftovers(str(data.get("marker") or "-"))
-        runner.remove_place(owner.parent, str(data.get("rtmp") or ""))
+        runner.remove_place(owner.parent, str(data.get("rtmp") or ""), tmp)
         removed.append(str(owner.parent))
     return removed
 

@@ -282,11 +282,12 @@ OWNER = "owner.json"
 _RTMP_NAME = "ops-driver-"
 
 
-def remove_place(private: Path | None, rtmp: str | None) -> None:
+def remove_place(private: Path | None, rtmp: str | None, tmp: Path | None = None) -> None:
     """Remove a run's private data dir and ``~/.ansible/tmp`` folder; only paths of the shapes :class:`RunPlace`
-    makes are touched (a recorded path is data: never a folder elsewhere)."""
+    makes are touched (a recorded path is data: never a folder elsewhere). ``tmp``: the folder private data dirs
+    are made in (default the system's temporary folder)."""
     if private is not None and private.name.startswith(PRIVATE_PREFIX) and \
-            private.parent == Path(tempfile.gettempdir()):
+            private.parent == (tmp or Path(tempfile.gettempdir())):
         shutil.rmtree(private, ignore_errors=True)
     if rtmp and rtmp.startswith("~/.ansible/tmp/" + _RTMP_NAME) and "/" not in rtmp[len("~/.ansible/tmp/"):]:
         shutil.rmtree(Path(rtmp).expanduser(), ignore_errors=True)
