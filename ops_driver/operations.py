@@ -342,7 +342,7 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     governance.check_apply(pb, who, base, rules)
     run_id = evidence.new_run_id("apply", task.id)
     holder = f"{run_id} (pid {os.getpid()}, {who})"
-    with runner.StopSignals() as stop, policy.environment_lock(base / ".locks", req.environment, holder):
+    with runner.StopSignals() as stop, policy.environment_lock(base / ".locks", req.environment, holder) as waited:
         # under the lock: close this environment's dead runs, then the plan checks again (another apply may
         # have consumed the plan between the checks above and the lock), then the start written ahead
         recovery.recover(base, environment=req.environment, held=req.environment)
@@ -352,7 +352,7 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
         extra_vars = dict(pm.get("apply_extravars") or {})
         planned_changes = pb.read_json("changes.json")
         extra: dict[str, Any] = {"plan_id": plan_id, "plan_operator": pm.get("operator"),
-                                 "approvals": [a.summary() for a in approvals]}
+                                 "approvals": [a.summary() for a in approvals], "lock_wait_s": round(waited, 3)}
         if change_class == "emergency":
             extra["pending_post_approval"] = True  # until `ops-driver approve RUN_ID` after the fact
         if sched is not None:

@@ -250,3 +250,22 @@ def test_recovery_waits_for_nothing_when_the_environment_is_busy(tmp_path: Path,
         assert [r.state for r in recovery.recover(base)] == ["busy"]
         assert time.monotonic() - start < 30
     assert [r.state for r in recovery.recover(base)] == ["interrupted"]
+
+
+def test_the_plan_is_checked_again_after_the_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An apply that pauses between its first checks and the lock while another apply starts the same plan is
+    refused under the lock (the issue's 15 s pause, made deterministic: the other start is written in between)."""
+    plan_id = _plan(tmp_path, monkeypatch)
+    fake = FakeRun(monkeypatch)
+    real_lock = operations.policy.environment_lock
+    other = "20261207T000000Z-INFO-005-apply-0ther0"
+
+    def another_apply_starts_first(*args: Any, **kw: Any) -> Any:
+        ledger.append(evidence_dir(), "start", other, "0" * 64, ref=plan_id)
+        return real_lock(*args, **kw)
+
+    monkeypatch.setattr(operations.policy, "environment_lock", another_apply_starts_first)
+    with pytest.raises(PolicyRefused, match=f"applied or interrupted: see {other}"):
+        operations.apply(plan_id, operator="operator-b")
+    assert fake.calls == []
+    assert [e.run_id for e in ledger.entries(evidence_dir()) if e.kind == "start"] == [other]
