@@ -145,6 +145,13 @@ def test_a_killed_apply_is_on_the_record_consumes_its_plan_and_is_closed_by_the_
     assert kinds[-2:] == [("start", apply_id), ("apply", apply_id)]
     assert governance.verify_all(base) == {}
     assert recovery.recover(base) == []  # nothing left to close
+    # the monthly record shows it as a failure
+    from ops_driver import records
+
+    when = evidence.utc_now()
+    month = records.collect(when.year, when.month, base=base)
+    assert [(r.run_id, r.outcome, r.status) for r in month.failures if r.run_id == apply_id] == [
+        (apply_id, "failed", "interrupted")]
 
 
 def test_a_live_apply_is_left_running_and_a_reused_pid_is_not_taken_for_it(tmp_path: Path) -> None:
