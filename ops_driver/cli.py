@@ -154,6 +154,16 @@ def cmd_evidence_show(args: argparse.Namespace) -> int:
 
     b = evidence.bundle(args.run_id)
     m = b.manifest()
+    if m.get("status") == evidence.RUNNING:  # written ahead, not closed: no report yet
+        events, _ = evidence.read_events(b.path / evidence.EVENTS)
+        tasks = [str((e.get("event_data") or {}).get("task")) for e in events
+                 if e.get("event") == "playbook_on_task_start"]
+        data = {"manifest": m, "changes": None, "path": str(b.path), "tasks_started": tasks}
+        _emit(args, data, f"apply {b.run_id} of plan {m.get('plan_id')}: RUNNING since {m.get('started_at')} "
+                          f"(pid {(m.get('process') or {}).get('pid')}), or interrupted and not closed yet "
+                          "(`ops-driver evidence recover`); tasks started so far:\n"
+                          + "\n".join(f"  {t}" for t in tasks))
+        return 0
     data = {"manifest": m, "changes": b.read_json("changes.json"), "path": str(b.path)}
     _emit(args, data, (b.path / "report.md").read_text(encoding="utf-8"))
     return 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass, field
@@ -68,6 +69,27 @@ def open_starts(found: list[ledger.Entry]) -> list[ledger.Entry]:
     return [e for e in found if e.kind == "start" and e.run_id not in closed]
 
 
+_RUN_ID = re.compile(r'"run_id":"([^"\\]+)"')
+
+
+def _open_start_ids(base: Path) -> list[str]:
+    """:func:`open_starts` by a text scan of the ledger, without parsing or hashing every line (``plan`` and
+    ``apply`` call it every time; the lines are written with sorted keys and no spaces, see ledger.py)."""
+    try:
+        with ledger.path_of(base).open("r", encoding="utf-8", errors="replace") as f:
+            starts, closed = [], set()
+            for line in f:
+                if '"kind":"start"' in line or '"kind":"apply"' in line:
+                    m = _RUN_ID.search(line)
+                    if m and '"kind":"start"' in line:
+                        starts.append(m.group(1))
+                    elif m:
+                        closed.add(m.group(1))
+    except OSError:
+        return []
+    return [r for r in starts if r not in closed]
+
+
 def _running(base: Path, run_id: str) -> dict[str, Any] | None:
     """The written-ahead manifest of ``run_id`` when its bundle still says ``running``; None otherwise."""
     try:
@@ -108,10 +130,10 @@ def recover(base: Path, *, environment: str | None = None, held: str | None = No
 
     Returns one :class:`Recovered` per started apply looked at. Raises nothing for a run it cannot close yet.
     """
-    found, _ = ledger.read(base)
-    run_ids = [e.run_id for e in open_starts(found)]
+    run_ids = _open_start_ids(base)
     if scan_bundles:
-        run_ids += unledgered_running(base, found)
+        found, _ = ledger.read(base)
+        run_ids = [e.run_id for e in open_starts(found)] + unledgered_running(base, found)
     out: list[Recovered] = []
     for run_id in run_ids:
         m = _running(base, run_id)
