@@ -18,13 +18,16 @@ the faults moto cannot produce:
 - ``host_states[host_id] = state``: DescribeHosts reports that Dedicated Host in ``state`` (e.g.
   ``under-assessment``, ``permanent-failure``) instead of its real one (a host that is not ``available``);
 - ``hold[Action] = "before" | "after"``: hold each call of Action until the test sets ``release`` - before it
-  reaches moto (nothing has changed yet) or after moto has done it, with the reply held (the change is made, the
+  reaches moto (nothing has changed yet; a call whose caller was killed meanwhile is dropped) or after moto has
+  done it, with the reply held (the change is made, the
   caller does not know yet); ``held`` is set when a call is being held. The point a test sends its signal at.
 """
 
 from __future__ import annotations
 
 import re
+import select
+import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -85,6 +88,8 @@ class AwsProxy:
                 if point == "before":
                     proxy.held.set()
                     proxy.release.wait(600)
+                    if self._caller_gone():
+                        return  # killed while held: its call never reaches EC2, as a dropped request would not
                 path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
                 if self.command == "GET" and any(path.endswith("/" + k) for k in proxy.s3_denied_keys):
                     self._reply(403, DENIED, {"Content-Type": "application/xml"})
@@ -103,6 +108,14 @@ class AwsProxy:
                     proxy.release.wait(600)
                 self._reply(status, data, {k: v for k, v in rh.items()
                                            if k.lower() not in ("content-length", "transfer-encoding", "connection")})
+
+            def _caller_gone(self) -> bool:
+                """Has the caller closed its connection (end of stream waiting on the socket)?"""
+                try:
+                    readable, _, _ = select.select([self.connection], [], [], 0)
+                    return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    return True
 
             def _reply(self, status: int, data: bytes, headers: dict[str, str]) -> None:
                 try:
