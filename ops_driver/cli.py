@@ -4,6 +4,8 @@ Exit codes: 0 done; 2 invalid input, nothing run; 3 the operation failed; 4 refu
 what a shell reports for a writer whose reader went away) when stdout was closed before everything was printed,
 e.g. ``ops-driver catalog list | head -1``: the command has done its work, only its output was cut.
 ``--json`` prints exactly one JSON object on stdout; every human message goes to stderr.
+SIGTERM, SIGINT or SIGHUP (a closed terminal) during ``plan`` or ``apply`` stops the playbook, records the run and
+exits 3 (not 128 + the signal); ``evidence recover`` closes applies whose driver died (exit 3 when it closed one).
 """
 
 from __future__ import annotations
