@@ -207,11 +207,11 @@ class StopSignals:
         self._old.clear()
 
 
-#: The guard between ansible-runner and ansible-playbook (see the module docstring); stdlib only, so that it starts
-#: in a few milliseconds (``python -IS``). Environment: OPS_DRIVER_PARENT (the driver's PID), RUN_MARKER,
-#: OPS_DRIVER_PRIVATE and OPS_DRIVER_RTMP (what to remove when the driver is gone).
+#: The guard between ansible-runner and ansible-playbook (see the module docstring); a few stdlib modules, no
+#: ``subprocess``, so that it starts in a few milliseconds of CPU (``python -IS``). Environment: OPS_DRIVER_PARENT
+#: (the driver's PID), RUN_MARKER, OPS_DRIVER_PRIVATE and OPS_DRIVER_RTMP (what to remove when the driver is gone).
 GUARD = r"""
-import ctypes, os, shutil, signal, subprocess, sys
+import ctypes, os, signal, sys
 PARENT = int(os.environ["OPS_DRIVER_PARENT"])
 NEEDLE = ("OPS_DRIVER_RUN=" + os.environ["OPS_DRIVER_RUN"]).encode()
 def kill_run():
@@ -235,6 +235,7 @@ def kill_run():
 def stop(signum, frame):
     kill_run()
     if os.getppid() != PARENT:  # the driver is gone: nobody else will clean up soon
+        import shutil
         for path in (os.environ.get("OPS_DRIVER_RTMP"), os.environ.get("OPS_DRIVER_PRIVATE")):
             if path:
                 shutil.rmtree(os.path.expanduser(path), ignore_errors=True)
@@ -244,8 +245,13 @@ for sig in (signal.SIGTERM, signal.SIGINT):
 ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
 if os.getppid() != PARENT:  # the driver died before the request took effect
     stop(signal.SIGTERM, None)
-child = subprocess.Popen(["ansible-playbook"] + sys.argv[1:])
-rc = child.wait()
+child = os.fork()
+if child == 0:
+    try:
+        os.execvp("ansible-playbook", ["ansible-playbook"] + sys.argv[1:])
+    finally:
+        os._exit(127)
+rc = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
 sys.exit(rc if rc >= 0 else 128 - rc)
 """
 
