@@ -208,7 +208,7 @@ class StopSignals:
 
 
 #: The guard between ansible-runner and ansible-playbook (see the module docstring); a few stdlib modules, no
-#: ``subprocess``, so that it starts in a few milliseconds of CPU (``python -IS``). Environment: OPS_DRIVER_PARENT
+#: ``subprocess``: about 50 ms of CPU per run (``python -IS``), against seconds for ansible-playbook. OPS_DRIVER_PARENT
 #: (the driver's PID), RUN_MARKER, OPS_DRIVER_PRIVATE and OPS_DRIVER_RTMP (what to remove when the driver is gone).
 GUARD = r"""
 import ctypes, os, signal, sys
