@@ -115,6 +115,7 @@ bench: venv sysdeps
 	$(PY) bench/esa.py
 	$(PY) bench/records.py
 	$(PY) bench/load.py
+	$(PY) bench/inputs.py
 
 sandbox-up: venv sysdeps
 	ops-driver sandbox up

@@ -78,7 +78,9 @@ class ActionModule(ActionBase):
             if task.automation is not None:
                 for p in task.automation.params:
                     names += [p.name, survey.variable(p)]
-            job_vars = {n: _plain(self._templar.template(task_vars[n])) for n in names if n in task_vars}
+            # The job's variables as given, never templated: AWX passes survey answers tagged !unsafe and a
+            # template in one must be refused as text (ops_driver.untrusted), not evaluated here.
+            job_vars = {n: _plain(task_vars[n]) for n in names if n in task_vars}
             checked = survey.check_job(task_id, job_vars, check_mode=bool(self._play_context.check_mode),
                                        catalog=catalog)
         except invalid_input as e:

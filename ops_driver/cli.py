@@ -17,20 +17,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import untrusted
 from .errors import InvalidInput, OpsError
 
 Event = dict[str, Any]
 
 
 def _err(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    """A human message on stderr; control characters from request data are shown as escapes (untrusted.terminal)."""
+    print(untrusted.terminal(msg), file=sys.stderr, flush=True)
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    """``--json``: one JSON object (characters a terminal would act on as ``\\u`` escapes); else ``text``, with
+    control characters shown as escapes."""
     if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str))
+        print(untrusted.json_for_terminal(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str)))
     else:
-        print(text)
+        print(untrusted.terminal(text))
 
 
 def progress(event: Event, elapsed: float) -> None:
@@ -397,7 +401,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     data = records_render.render(record, fmt)
     if out is None:
         if args.json:
-            print(records.dumps(record))
+            print(untrusted.json_for_terminal(records.dumps(record)))
         else:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
@@ -511,7 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=helptext, parents=[common])
         sp.add_argument(arg)
         sp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-        sp.add_argument("--operator", help="who is acting (default $OPS_OPERATOR, else the login name)")
+        sp.add_argument("--operator", help="sandbox environment only: act as NAME (recorded as declared; default "
+                                           "$OPS_OPERATOR); elsewhere the operator is the OS account (SUDO_USER "
+                                           "through sudo) and this is refused")
         sp.set_defaults(func=func)
 
     ap = sub.add_parser("approve", help="approve a plan (or an emergency apply after the fact)", parents=[common])
@@ -602,7 +608,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: The file-mode creation mask of everything ops-driver writes: evidence folders 0750, files 0640 - readable by the
+#: group that owns the evidence store (README, "Security model"), never by other accounts. Bundles hold HAT dumps,
+#: file lists and module arguments.
+UMASK = 0o027
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.umask(UMASK | os.umask(UMASK))  # at least 027: a stricter mask of the caller is kept
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -613,7 +626,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except OpsError as e:
         if getattr(args, "json", False):
-            print(json.dumps({"error": str(e), "exit_code": e.exit_code, "kind": type(e).__name__}, ensure_ascii=False))
+            print(untrusted.json_for_terminal(json.dumps({"error": str(e), "exit_code": e.exit_code,
+                                                          "kind": type(e).__name__}, ensure_ascii=False)))
         _err(f"ops-driver: {e}")
         return e.exit_code
     except KeyboardInterrupt:

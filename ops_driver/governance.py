@@ -2,14 +2,17 @@
 
 The rules live in ``policy/change.yml`` (see its comments), not here. What this module enforces:
 
-- the operator is ``--operator``, else ``$OPS_OPERATOR``, else the login name (:func:`operator`);
+- the operator is the OS account that runs the command (``$SUDO_USER`` through sudo); a declared ``--operator`` /
+  ``$OPS_OPERATOR`` only in the sandbox environment (:func:`operator`, :mod:`ops_driver.identity`); people are
+  compared by :func:`ops_driver.identity.same_person` (NFKC, case folded, trimmed);
 - a work request may raise its task's change class (catalog ``change_class``), never lower it, by the ranks of
   the policy file; ``emergency`` needs ``emergency_reason`` (request.py, exit 2);
 - an approval (``ops-driver approve RUN_ID --by NAME``) is a record in ``$OPS_EVIDENCE_DIR/approvals/<RUN_ID>/``
   holding the approver, the UTC time, the comment and the SHA-256 of the approved bundle's ``manifest.json``; it
   counts only while the ledger holds it with that hash (:func:`approve`, :func:`approvals_of`);
 - ``apply`` runs a plan only when the ledger holds the plan as it is now, the plan has as many approvals by
-  distinct people as its class needs, every one for the plan's manifest as it is now, and the apply's operator
+  distinct people as its class needs (the larger of the plan's recorded ``approvals_required`` and today's policy:
+  :func:`approvals_needed`), every one for the plan's manifest as it is now, and the apply's operator
   is none of them (:func:`check_apply`, exit 4);
 - an emergency apply needs no approval and is *pending* until approved after the fact (:func:`pending`).
 
@@ -20,10 +23,8 @@ the ``aws:approve`` step's minimum approvals), Terraform saved plans (an apply r
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -32,14 +33,14 @@ from typing import Any
 
 import yaml
 
-from . import evidence, ledger, policy
+from . import evidence, identity, ledger, policy
 from .catalog import CHANGE_CLASSES
 from .errors import InvalidInput, PolicyRefused
 from .paths import project_root
 
 CLASSES = CHANGE_CLASSES  # the names; what each needs is policy/change.yml
 APPROVALS = "approvals"
-OPERATOR_ENV = "OPS_OPERATOR"
+OPERATOR_ENV = identity.OPERATOR_ENV
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class ChangePolicy:
     classes: dict[str, ChangeClass]
     approval_timeout_s: int
     source: str
+    plan_max_age_s: int = policy.DEFAULT_PLAN_MAX_AGE_S
 
     def get(self, name: str) -> ChangeClass:
         return self.classes[name]
@@ -102,7 +104,8 @@ def parse_policy(data: Any, source: str) -> ChangePolicy:
     if classes["emergency"].post_approvals < 1:
         raise InvalidInput(f"{source}: classes.emergency.post_approvals must be at least 1")
     timeout = _int(data.get("approval_timeout_s", 86400), f"{source}: approval_timeout_s", 60)
-    return ChangePolicy(classes=classes, approval_timeout_s=timeout, source=source)
+    max_age = _int(data.get("plan_max_age_s", policy.DEFAULT_PLAN_MAX_AGE_S), f"{source}: plan_max_age_s", 60)
+    return ChangePolicy(classes=classes, approval_timeout_s=timeout, source=source, plan_max_age_s=max_age)
 
 
 def load_policy(path: Path | None = None) -> ChangePolicy:
@@ -114,18 +117,12 @@ def load_policy(path: Path | None = None) -> ChangePolicy:
     return parse_policy(data, str(path))
 
 
-def operator(given: str | None = None) -> str:
-    """Who is acting: ``given`` (``--operator``), else ``$OPS_OPERATOR``, else the login name."""
-    for value in (given, os.environ.get(OPERATOR_ENV)):
-        if value is not None:
-            name = value.strip()
-            if not name:
-                raise InvalidInput("--operator / OPS_OPERATOR: the operator's name is empty; give your name")
-            return name
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
+def operator(given: str | None = None, environment: str | None = None) -> str:
+    """Who is acting in ``environment``: the OS account that runs the command, or in the sandbox a declared
+    ``given`` (``--operator``) or ``$OPS_OPERATOR`` (:func:`ops_driver.identity.acting`, which also says how it
+    was decided). InvalidInput (exit 2) for an empty declared name, PolicyRefused (exit 4) for a declared name
+    outside the sandbox."""
+    return identity.acting(environment or "", given).name
 
 
 # ---------------------------------------------------------------- approvals
@@ -206,9 +203,19 @@ def _held_as_is(b: evidence.Bundle, kind: str, entries: list[ledger.Entry]) -> s
 
 def forbidden_approvers(manifest: dict[str, Any]) -> list[str]:
     """Who may not approve a run: its operator, the request's requested_by (and, for an apply, the plan's
-    operator)."""
+    operator); one name per person (:func:`ops_driver.identity.distinct`)."""
     names = [manifest.get("operator"), manifest.get("requested_by"), manifest.get("plan_operator")]
-    return list(dict.fromkeys(str(n) for n in names if n))
+    return identity.distinct(str(n) for n in names if n)
+
+
+def approvals_needed(manifest: dict[str, Any], rules: ChangePolicy) -> int:
+    """The approvals a plan needs before its apply: the larger of what its manifest recorded when it was planned
+    (``approvals_required``) and what ``rules`` (today's policy) say for its class — a requirement never falls
+    after the plan. A class the policy no longer has counts as the plan's record alone."""
+    cls = str(manifest.get("change_class") or "standard")
+    recorded = manifest.get("approvals_required")
+    planned = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else 0
+    return max(planned, rules.get(cls).approvals if cls in rules.classes else 0)
 
 
 def applies_of(plan_id: str, base: Path, entries: list[ledger.Entry] | None = None) -> list[dict[str, Any]]:
@@ -250,13 +257,13 @@ def approve(run_id: str, by: str, comment: str | None, base: Path, now: dt.datet
     digest = _held_as_is(b, str(kind), entries)
     now = now or evidence.utc_now()
     if not after:
-        policy.check_plan(m, now, applies_of(run_id, base, entries))
+        policy.check_plan(m, now, applies_of(run_id, base, entries), load_policy().plan_max_age_s)
     forbidden = forbidden_approvers(m)
-    if name in forbidden:
+    if identity.among(name, forbidden):
         raise PolicyRefused(f"approval must come from someone other than {' and '.join(forbidden)} (the operator and "
                             f"the requester of {run_id}); ask another reviewer")
     done = approvals_of(run_id, base, entries)
-    if any(a.approver == name for a in done):
+    if any(identity.same_person(a.approver, name) for a in done):
         raise PolicyRefused(f"{name} has already approved {run_id}; a second approval must come from another person")
     approval_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
     record = {"approval_id": approval_id, "run_id": run_id, "approver": name, "at": evidence.iso(now),
@@ -284,7 +291,7 @@ def check_apply(plan: evidence.Bundle, apply_operator: str, base: Path,
     cls = str(m.get("change_class") or "standard")
     if cls not in policy.classes:
         raise PolicyRefused(f"plan {plan.run_id}: change class {cls!r} is not in {policy.source}; plan again")
-    need = policy.get(cls).approvals
+    need = approvals_needed(m, policy)
     folder = approvals_dir(base) / plan.run_id
     held = approvals_of(plan.run_id, base, entries)
     stale = [a for a in held if a.manifest_sha256 != digest]
@@ -292,7 +299,7 @@ def check_apply(plan: evidence.Bundle, apply_operator: str, base: Path,
         raise PolicyRefused(f"plan {plan.run_id}: the approval by {', '.join(a.approver for a in stale)} is for "
                             "another version of the plan (its manifest SHA-256 differs); plan again and approve again")
     unheld = len(list(folder.glob("*.json"))) - len(held) if folder.is_dir() else 0
-    approvers = list(dict.fromkeys(a.approver for a in held))
+    approvers = identity.distinct(a.approver for a in held)
     if len(approvers) < need:
         forbidden = forbidden_approvers(m)
         raise PolicyRefused(
@@ -300,7 +307,7 @@ def check_apply(plan: evidence.Bundle, apply_operator: str, base: Path,
             f"people, it has {len(approvers)} of {need}" + (f" ({', '.join(approvers)})" if approvers else "")
             + (f"; {unheld} approval file(s) not in the ledger do not count" if unheld > 0 else "")
             + f"; approve with `ops-driver approve {plan.run_id} --by NAME` (not {' or '.join(forbidden)})")
-    if apply_operator in approvers:
+    if identity.among(apply_operator, approvers):
         raise PolicyRefused(f"plan {plan.run_id}: {apply_operator} approved it and may not also apply it; another "
                             "operator applies")
     return cls, held
@@ -325,7 +332,7 @@ def pending(base: Path) -> list[dict[str, Any]]:
             m = {"change_class": "emergency", "status": "bundle missing", "ended_at": e.at}
         if m.get("change_class") != "emergency":
             continue
-        got = len({a.approver for a in approvals_of(e.run_id, base, entries)})
+        got = len(identity.distinct(a.approver for a in approvals_of(e.run_id, base, entries)))
         if got < need:
             out.append({"run_id": e.run_id, "task": m.get("task"), "environment": m.get("environment"),
                         "operator": m.get("operator"), "ended_at": m.get("ended_at"), "status": m.get("status"),
@@ -366,6 +373,50 @@ def _check_start(e: ledger.Entry, b: evidence.Bundle | None, found: list[ledger.
             "close it with `ops-driver evidence recover`"]
 
 
+def approval_shortfall(apply_manifest: dict[str, Any], plan_manifest: dict[str, Any] | None,
+                       held: list[Approval]) -> str | None:
+    """The flag of an apply that ran with fewer approvals than its plan required, else None.
+
+    Required: the larger of the apply's recorded ``approvals_required`` and its plan's (None: the plan bundle is
+    gone, its record alone). Counted: distinct people (:func:`ops_driver.identity.distinct`) among the approvals
+    the apply names (``approvals``) that ``held`` (:func:`approvals_of` its plan) still holds as they were.
+    """
+    need = 0
+    for m in (apply_manifest, plan_manifest or {}):
+        value = m.get("approvals_required")
+        if isinstance(value, int) and not isinstance(value, bool):
+            need = max(need, value)
+    ids = {a.approval_id for a in held}
+    named = apply_manifest.get("approvals") or []
+    got = identity.distinct(str(a.get("by")) for a in named if isinstance(a, dict) and a.get("approval_id") in ids)
+    if len(got) >= need:
+        return None
+    return (f"applied with {len(got)} approval(s) of the {need} its plan {apply_manifest.get('plan_id')} required"
+            + (f" ({', '.join(got)})" if got else ""))
+
+
+def shortfalls(base: Path, entries: list[ledger.Entry]) -> dict[str, str]:
+    """Every apply of the ledger that ran with fewer approvals than its plan required (:func:`approval_shortfall`):
+    ``{apply run ID: flag}``. Bundles that cannot be read are left to the other checks."""
+    out: dict[str, str] = {}
+    for e in entries:
+        if e.kind != "apply":
+            continue
+        try:
+            m = evidence.bundle(e.run_id, base).manifest()
+        except InvalidInput:
+            continue
+        plan_id = str(m.get("plan_id") or e.ref or "")
+        try:
+            pm: dict[str, Any] | None = evidence.bundle(plan_id, base).manifest() if plan_id else None
+        except InvalidInput:
+            pm = None
+        flag = approval_shortfall(m, pm, approvals_of(plan_id, base, entries) if plan_id else [])
+        if flag:
+            out[e.run_id] = flag
+    return out
+
+
 _APPROVAL_FILE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}\.json$")
 
 
@@ -374,7 +425,8 @@ def verify_all(base: Path, head_mark: tuple[int, str] | None = None) -> dict[str
 
     a bundle whose files do not verify; a bundle edited after its ledger line, removed, or present but not in the
     ledger; an approval record changed, removed or not in the ledger; a ledger line that does not parse, is out of
-    sequence, breaks the hash chain or repeats a run; with ``head_mark`` (SEQ, HASH), a ledger cut short of it.
+    sequence, breaks the hash chain or repeats a run; with ``head_mark`` (SEQ, HASH), a ledger cut short of it; an
+    apply that ran with fewer approvals than its plan required (:func:`shortfalls`).
     """
     problems: dict[str, list[str]] = {}
 
@@ -430,4 +482,6 @@ def verify_all(base: Path, head_mark: tuple[int, str] | None = None) -> dict[str
     for key, f in on_disk.items():
         if key not in approvals:
             add(f"approval {key}", f"{f.relative_to(base)}: not in the ledger (added outside `ops-driver approve`)")
+    for run_id, flag in shortfalls(base, found).items():
+        add(run_id, flag)
     return problems

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import contract, evidence, governance, ledger, policy, recovery, report, runner
+from . import contract, evidence, governance, identity, inputs, ledger, policy, recovery, report, runner
 from .catalog import TIMEOUT_MINUTES_MAX, Catalog, Task, load_catalog
 from .errors import InvalidInput, PolicyRefused, RunFailed
 from .paths import evidence_dir, inventory_dir, project_root
@@ -117,7 +117,8 @@ class RunConfig:
         progress: called for every ansible-runner event.
         timeout: ``(seconds, where it was set)``: the run's time limit; None takes :func:`time_limit` of the request
             and the task.
-        operator: who runs it (``governance.operator``: ``--operator``, ``$OPS_OPERATOR`` or the login name).
+        operator: who runs it (:func:`ops_driver.identity.acting`: the OS account, or a name declared in the
+            sandbox; how it was decided is in ``manifest_extra``: ``operator_source``, ``os_account``).
         stop, place, stream: for an apply written ahead, the signals caught since before its lock, its private
             data dir and marker (recorded in ``start.json``), and the stream of its events into the bundle.
     """
@@ -224,10 +225,11 @@ def _record(cfg: RunConfig, result: RunResult, started: dt.datetime, ended: dt.d
     status, code, message = _verdict(cfg, result, changes)
     comparison = compare(cfg.compare_with, changes) if cfg.compare_with is not None else None
     warnings = list(task.automation.warnings_en) + policy.schedule_warnings(cfg.manifest_extra.get("schedule")) \
-        + result.warnings
+        + result.warnings + inputs.warnings(cfg.manifest_extra)
     manifest: dict[str, Any] = {
         "run_id": cfg.run_id, "kind": cfg.kind, "task": task.id, "environment": req.environment,
-        "ticket": req.ticket, "requested_by": req.requested_by, "operator": cfg.operator or governance.operator(),
+        "ticket": req.ticket, "requested_by": req.requested_by,
+        "operator": cfg.operator or governance.operator(environment=req.environment),
         "change_class": req.change_class,
         **({"change_class_catalog": task.automation.change_class}
            if req.change_class != task.automation.change_class else {}),
@@ -289,8 +291,13 @@ def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalo
          operator: str | None = None) -> Outcome:
     """Validate the request and run its playbook in check mode with diff; write the plan bundle.
 
+    The manifest binds what the run reads (:func:`ops_driver.inputs.bind`: ``inputs``, ``inputs_sha256``,
+    ``project_commit``, ``project_clean``) and says who acted and how that was decided (``operator``,
+    ``operator_source``, ``os_account``: :func:`ops_driver.identity.acting`).
+
     Raises InvalidInput (exit 2) before anything runs when the request is invalid, PolicyRefused (exit 4) when
-    the task is scheduled (automation.schedule) and today is not the environment's day (policy.check_schedule).
+    the task is scheduled (automation.schedule) and today is not the environment's day (policy.check_schedule),
+    or for a declared operator or ``$OPS_PROJECT_DIR`` outside the sandbox environment.
     Returns an Outcome whose exit_code is 2 when a role refused the targets, 3 when the check run failed.
     """
     catalog = catalog or load_catalog()
@@ -300,10 +307,13 @@ def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalo
                                   req.params)
     recovery.recover(evidence_dir(), environment=req.environment)
     run_id = evidence.new_run_id("plan", task.id)
-    who = governance.operator(operator)
+    actor = identity.acting(req.environment, operator)
     rules = governance.load_policy()
+    bound = inputs.bind(task, req.environment)  # what the run reads; the apply refuses if any of it changes
     extra: dict[str, Any] = {"request_path": str(request_path.resolve()), "request_sha256": req.source_sha256,
-                             "approvals_required": rules.get(req.change_class).approvals}
+                             "approvals_required": rules.get(req.change_class).approvals,
+                             "plan_max_age_s": rules.plan_max_age_s, **actor.manifest(), **bound.manifest()}
+    who = actor.name
     if sched is not None:
         extra["schedule"] = sched
     return _run_and_record(RunConfig(kind="plan", run_id=run_id, request=req, task=task,
@@ -318,13 +328,16 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     Raises InvalidInput (exit 2) for an unknown plan ID; PolicyRefused (exit 4) for a tampered, failed, stale or
     already applied plan, a request file changed since the plan, a held environment lock, a scheduled task
     outside its environment's scheduled day (policy.check_schedule, judged again on the day of the apply), or a plan
-    the ledger does not hold as it is, without the approvals its change class needs, or approved by ``operator``
-    (governance.check_apply). ``operator``: who applies (``governance.operator``).
+    the ledger does not hold as it is, without the approvals it needs (the larger of the plan's record and today's
+    policy), or approved by the operator (governance.check_apply); a file the plan read that was added, removed or
+    changed since (inputs.check, naming it); a declared ``operator`` or ``$OPS_PROJECT_DIR`` / ``$OPS_PLAN_MAX_AGE``
+    outside the sandbox environment. ``operator``: a declared operator (sandbox only; else the OS account).
     """
     base = evidence_dir()
     pb, pm = _plan_bundle(plan_id, base)
     recovery.recover(base, environment=str(pm.get("environment")))  # dead runs of the plan's environment first
-    policy.check_plan(pm, evidence.utc_now(), governance.applies_of(plan_id, base))
+    policy.check_plan(pm, evidence.utc_now(), governance.applies_of(plan_id, base),
+                      governance.load_policy().plan_max_age_s)
     catalog = catalog or load_catalog()
     req_path = Path(pm["request_path"])
     try:
@@ -335,9 +348,12 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     if req.source_sha256 != pm.get("request_sha256"):
         raise PolicyRefused(f"plan {plan_id}: {req_path} changed since the plan; plan again")
     task = catalog.get(req.task)
+    bound = inputs.bind(task, req.environment)
+    inputs.check(plan_id, pm, bound)  # exactly the files the plan read, or nothing runs
     sched = policy.check_schedule(task.automation.schedule if task.automation else None, req.environment,
                                   req.params)
-    who = governance.operator(operator)
+    actor = identity.acting(req.environment, operator)
+    who = actor.name
     rules = governance.load_policy()
     governance.check_apply(pb, who, base, rules)
     run_id = evidence.new_run_id("apply", task.id)
@@ -347,12 +363,17 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
         # have consumed the plan between the checks above and the lock), then the start written ahead
         recovery.recover(base, environment=req.environment, held=req.environment)
         pb, pm = _plan_bundle(plan_id, base)
-        policy.check_plan(pm, evidence.utc_now(), governance.applies_of(plan_id, base))
+        policy.check_plan(pm, evidence.utc_now(), governance.applies_of(plan_id, base), rules.plan_max_age_s)
         change_class, approvals = governance.check_apply(pb, who, base, rules)
         extra_vars = dict(pm.get("apply_extravars") or {})
         planned_changes = pb.read_json("changes.json")
         extra: dict[str, Any] = {"plan_id": plan_id, "plan_operator": pm.get("operator"),
-                                 "approvals": [a.summary() for a in approvals], "lock_wait_s": round(waited, 3)}
+                                 "approvals": [a.summary() for a in approvals],
+                                 "approvals_required": governance.approvals_needed(pm, rules), **actor.manifest(),
+                                 **bound.manifest(), "lock_wait_s": round(waited, 3)}
+        extra["overrides"] = extra.get("overrides", []) + policy.max_age_override(req.environment)
+        if not extra["overrides"]:
+            del extra["overrides"]
         if change_class == "emergency":
             extra["pending_post_approval"] = True  # until `ops-driver approve RUN_ID` after the fact
         if sched is not None:
@@ -433,7 +454,7 @@ def import_awx(job_path: Path, events_path: Path, catalog: Catalog | None = None
 
     run_id = evidence.new_run_id(run.kind, task.id, when("started"))
     extra = {"source": "awx", "awx_job": run.job, "approvals_required": governance.load_policy().get(
-        req.change_class).approvals}
+        req.change_class).approvals, "operator_source": identity.AWX, "os_account": identity.account()}
     cfg = RunConfig(kind=run.kind, run_id=run_id, request=req, task=task, extravars={}, base=evidence_dir(),
                     manifest_extra=extra, operator=run.operator)
     return _record(cfg, run.result, when("started"), when("finished"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from .errors import InvalidInput
@@ -40,6 +41,22 @@ def inventory_dir(environment: str) -> Path:
 
 
 ENVIRONMENTS = ("prod", "dr", "maint", "sandbox")
+
+
+def read_bytes(path: Path, what: str, limit: int, error: type[InvalidInput] = InvalidInput) -> bytes:
+    """The bytes of ``path``, at most ``limit`` + 1 of them read (a larger file is refused by the caller's size
+    check without being read whole); ``error`` (exit 2) naming the file when it is missing, not a regular file or
+    unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not hang the command
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise error(f"{path}: the {what} is not a regular file")
+            return f.read(limit + 1)
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read the {what}: {e.strerror or e}") from None
 
 
 def read_text(path: Path, what: str, fix: str = "", error: type[InvalidInput] = InvalidInput) -> str:

@@ -24,29 +24,67 @@ JST = dt.timezone(dt.timedelta(hours=9), "JST")  # Asia/Tokyo: UTC+9 all year (n
 TODAY_ENV = "OPS_TODAY"
 
 
-def plan_max_age_s() -> int:
-    """``$OPS_PLAN_MAX_AGE`` in seconds (default 86400: a plan is good for one day)."""
+PLAN_MAX_AGE_ENV = "OPS_PLAN_MAX_AGE"
+#: The one environment where ``$OPS_PLAN_MAX_AGE`` may override the reviewed maximum age (recorded).
+OVERRIDE_ENVIRONMENT = "sandbox"
+
+
+def plan_max_age_s(environment: str | None = None, reviewed: int = DEFAULT_PLAN_MAX_AGE_S) -> int:
+    """The maximum age of a plan in seconds: ``reviewed`` (``plan_max_age_s`` of ``policy/change.yml``, default
+    86400: a plan is good for one day), or ``$OPS_PLAN_MAX_AGE`` in the sandbox environment.
+
+    Raises PolicyRefused (exit 4) for ``$OPS_PLAN_MAX_AGE`` set in any other environment (the age limit is the
+    reviewed one), InvalidInput (exit 2) for one that is not a whole number of seconds >= 0.
+    """
+    raw = os.environ.get(PLAN_MAX_AGE_ENV)
+    if raw is None:
+        return reviewed
+    if environment != OVERRIDE_ENVIRONMENT:
+        raise PolicyRefused(f"{PLAN_MAX_AGE_ENV}={raw}: the maximum age of a plan is the reviewed one "
+                            f"(plan_max_age_s in policy/change.yml: {reviewed} s) outside the {OVERRIDE_ENVIRONMENT} "
+                            f"environment; unset {PLAN_MAX_AGE_ENV}")
     try:
-        return int(os.environ.get("OPS_PLAN_MAX_AGE", DEFAULT_PLAN_MAX_AGE_S))
+        value = int(raw)
     except ValueError:
-        return DEFAULT_PLAN_MAX_AGE_S
+        value = -1
+    if value < 0:
+        raise InvalidInput(f"{PLAN_MAX_AGE_ENV}: {raw!r} is not a whole number of seconds; set it (sandbox only) "
+                           "or unset it")
+    return value
 
 
-def check_plan(manifest: dict[str, Any], now: dt.datetime, applies: list[dict[str, Any]]) -> None:
+def max_age_override(environment: str | None) -> list[str]:
+    """``["OPS_PLAN_MAX_AGE=<value>"]`` when that override is in effect (the sandbox), for the manifest's
+    ``overrides``; [] otherwise."""
+    raw = os.environ.get(PLAN_MAX_AGE_ENV)
+    return [f"{PLAN_MAX_AGE_ENV}={raw}"] if raw is not None and environment == OVERRIDE_ENVIRONMENT else []
+
+
+def check_plan(manifest: dict[str, Any], now: dt.datetime, applies: list[dict[str, Any]],
+               max_age_s: int = DEFAULT_PLAN_MAX_AGE_S) -> None:
     """Refuse a plan that failed, is older than the maximum age, or was already applied.
 
     ``applies`` are the manifests of the apply bundles that name this plan, finished, running or interrupted (an
-    apply consumes its plan when its start is written ahead, before its playbook starts).
+    apply consumes its plan when its start is written ahead, before its playbook starts). ``max_age_s``: the
+    reviewed maximum age today (``plan_max_age_s`` of ``policy/change.yml``); the limit is the smaller of it and the
+    plan's own recorded ``plan_max_age_s`` (a limit never grows after the plan), unless ``$OPS_PLAN_MAX_AGE``
+    overrides both in the sandbox environment (:func:`plan_max_age_s`; PolicyRefused anywhere else).
     """
     run_id = manifest.get("run_id")
     if manifest.get("status") != "planned":
         raise PolicyRefused(f"plan {run_id} ended {manifest.get('status')!r}; only a successful plan can be "
                             "applied: fix the request and plan again")
+    recorded = manifest.get("plan_max_age_s")
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        max_age_s = min(max_age_s, recorded)
+    environment = manifest.get("environment")
+    limit = plan_max_age_s(str(environment) if environment else None, max_age_s)
+    source = PLAN_MAX_AGE_ENV if max_age_override(environment) else "plan_max_age_s in policy/change.yml"
     ended = dt.datetime.fromisoformat(str(manifest["ended_at"]).replace("Z", "+00:00"))
     age = (now - ended).total_seconds()
-    if age > plan_max_age_s():
-        raise PolicyRefused(f"plan {run_id} is stale: made {int(age)} s ago, the limit is {plan_max_age_s()} s "
-                            "(OPS_PLAN_MAX_AGE); plan again")
+    if age > limit:
+        raise PolicyRefused(f"plan {run_id} is stale: made {int(age)} s ago, the limit is {limit} s "
+                            f"({source}); plan again")
     if applies:
         done = ", ".join(f"{a.get('run_id')} ({a.get('status')})" for a in applies)
         raise PolicyRefused(f"plan {run_id} was already applied by {done}: applied or interrupted: see "

@@ -19,7 +19,10 @@ What :func:`collect` reads, in ``$OPS_EVIDENCE_DIR`` (default ``./evidence``):
 - approvals (:func:`ops_driver.governance.approvals_of`, only those the ledger holds): the approvers of a plan,
   and of an apply its plan's approvers plus those after the fact (emergency); emergency applies still short of
   their approvals after the fact: the month's, and from the ledger those of earlier months;
-- the recurring automated tasks due in the month (:mod:`ops_driver.due`) and the successful applies that did them.
+- the recurring automated tasks due in the month (:mod:`ops_driver.due`) and the successful applies that did them;
+- **flags** of a run (``Run.flags``): an apply with fewer approvals than its plan required
+  (:func:`ops_driver.governance.approval_shortfall`), an override in effect (``overrides``: ``OPS_PROJECT_DIR``,
+  ``OPS_PLAN_MAX_AGE``, sandbox only), a declared operator (``operator_source: declared``, sandbox only).
 
 Judging a due task: a successful apply (status ``applied``, exit 0, verified) of the task in the environment, with
 its Tokyo date in the occurrence's window (``days[0]`` … ``until``): **done**; after the window but before the
@@ -64,7 +67,7 @@ class Run:
     after the fact is written ``name (after the fact)``); ``changed``: how many resources changed (a plan: would
     change); ``resources``: those resources, ``host resource name``; ``outcome``: ``ok``, ``invalid`` (exit 2),
     ``failed`` (3), ``refused`` (4) or the status for any other code; ``verified`` False with ``problems`` when the
-    bundle does not verify.
+    bundle does not verify; ``flags``: what a reviewer must look at although the bundle verifies (module docstring).
     """
 
     run_id: str
@@ -91,6 +94,7 @@ class Run:
     verified: bool
     problems: list[str]
     message: str = ""
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -131,18 +135,24 @@ class Record:
         return [r for r in self.runs if not r.verified]
 
     @property
+    def flagged(self) -> list[Run]:
+        """Runs with flags (:attr:`Run.flags`)."""
+        return [r for r in self.runs if r.flags]
+
+    @property
     def failures(self) -> list[Run]:
         """Runs that did not end with exit 0: failed, refused, invalid (and unreadable bundles)."""
         return [r for r in self.runs if r.exit_code != 0]
 
     def summary(self) -> dict[str, Any]:
-        """Counts: ``runs``, ``plans``, ``applies``, per outcome, ``unverified``, ``changed`` (by applies),
-        ``pending``, ``due`` and per due state."""
+        """Counts: ``runs``, ``plans``, ``applies``, per outcome, ``unverified``, ``flagged``, ``changed`` (by
+        applies), ``pending``, ``due`` and per due state."""
         outcomes = Counter(r.outcome for r in self.runs)
         states = Counter(d.state for d in self.due)
         return {"runs": len(self.runs), "plans": sum(1 for r in self.runs if r.kind == "plan"),
                 "applies": sum(1 for r in self.runs if r.kind == "apply"),
                 **{o: outcomes.get(o, 0) for o in OUTCOMES.values()}, "unverified": len(self.unverified),
+                "flagged": len(self.flagged),
                 "changed": sum(r.changed for r in self.runs if r.kind == "apply" and r.verified),
                 "pending": len(self.pending), "due": len(self.due), **{s: states.get(s, 0) for s in DUE_STATES}}
 
@@ -232,6 +242,25 @@ class _Approvals:
         return governance.approvals_of(str(run_id), self.base, lines) if lines else []
 
 
+def _flags(m: dict[str, Any], kind: str | None, approvals: _Approvals) -> list[str]:
+    """The flags of a run (module docstring) from its manifest."""
+    out = [f"override: {o}" for o in m.get("overrides") or [] if isinstance(o, str)]
+    if m.get("operator_source") == "declared":
+        out.append(f"operator declared ({m.get('operator')}; OS account {m.get('os_account')})")
+    plan_id = str(m.get("plan_id") or "")
+    if kind == "apply" and plan_id:
+        raw = _read_bytes(os.path.join(str(approvals.base), plan_id, evidence.MANIFEST)) if "/" not in plan_id \
+            else None
+        try:
+            pm = json.loads(raw) if raw is not None else None
+        except ValueError:
+            pm = None
+        short = governance.approval_shortfall(m, pm if isinstance(pm, dict) else None, approvals.of(plan_id))
+        if short:
+            out.append(short)
+    return out
+
+
 def _row(b: evidence.Bundle, m: dict[str, Any] | None, changes: Any, started: dt.datetime, catalog: Catalog,
          problems: list[str], approvals: _Approvals) -> Run:
     m = m or {}
@@ -255,7 +284,8 @@ def _row(b: evidence.Bundle, m: dict[str, Any] | None, changes: Any, started: dt
                outcome=_outcome(code, status), changed=len(resources), resources=resources,
                plan_id=str(m["plan_id"]) if m.get("plan_id") else None,
                emergency_reason=str(m["emergency_reason"]) if m.get("emergency_reason") else None,
-               verified=not problems, problems=problems, message=str(m.get("message") or ""))
+               verified=not problems, problems=problems, message=str(m.get("message") or ""),
+               flags=_flags(m, kind, approvals))
 
 
 def _read_bytes(path: str) -> bytes | None:

@@ -1,11 +1,12 @@
 """The monthly record as one self-contained HTML page (``ops-driver report --format html``).
 
 One file, no network: the style and the script are inline, a Content-Security-Policy forbids every other source
-(``default-src 'none'``), the chart is inline SVG. The page holds the summary, a chart of runs per day (stacked:
-ok, not ok, unverified; non-business days shaded), the runs table — sortable by any column (click its heading)
-and filterable by task, environment and status (the outcome, or ``unverified``) — the totals per task and per
-environment, the failures and refusals, the unverified bundles, the emergency changes pending approval and the
-recurring automated tasks due. Without JavaScript the page still shows everything, unsorted and unfiltered.
+(``default-src 'none'``) and allows the inline style and script only by their SHA-256 (:data:`CSP`), the chart is
+inline SVG. The page holds the summary, a chart of runs per day (stacked: ok, not ok, unverified; non-business days
+shaded), the runs table — sortable by any column (click its heading) and filterable by task, environment and status
+(the outcome, or ``unverified``) — the totals per task and per environment, the failures and refusals, the
+unverified bundles, the emergency changes pending approval and the recurring automated tasks due. Without JavaScript
+the page still shows everything, unsorted and unfiltered.
 
 Hooks the browser test relies on: ``#runs-table`` (rows ``tr.run`` with ``data-task``, ``data-environment``,
 ``data-status``), the selects ``#filter-task``, ``#filter-environment``, ``#filter-status``, ``#shown`` ("N of M
@@ -14,8 +15,10 @@ runs"), sortable headings ``th[data-key]`` with ``aria-sort``, and ``#chart svg`
 
 from __future__ import annotations
 
+import base64
 import calendar as stdlib_calendar
 import datetime as dt
+import hashlib
 from collections import Counter
 from html import escape
 from typing import Any
@@ -23,8 +26,6 @@ from typing import Any
 from .records import DUE_STATES, Record, Run
 from .records_render import COLUMNS, STATE_WORDS, TOTAL_COLUMNS, due_summary, headline, provenance
 from .schedule.calendar import non_business_reason
-
-CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 STYLE = """
 :root { --ok: #2e7d32; --bad: #c62828; --grey: #9e9e9e; --line: #d0d7de; --muted: #57606a; }
@@ -56,6 +57,8 @@ svg text { font-size: 10px; fill: var(--muted); }
 .legend span { display: inline-block; margin-right: 14px; }
 .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: -1px; }
 .empty { color: var(--muted); font-style: italic; }
+.legend i.k-ok { background: #2e7d32; } .legend i.k-bad { background: #c62828; }
+.legend i.k-unverified { background: #9e9e9e; } .legend i.k-closed { background: #f4f4f4; border: 1px solid #ccc; }
 """
 
 SCRIPT = """
@@ -100,6 +103,18 @@ SCRIPT = """
   apply();
 })();
 """
+
+
+def _sha256_source(text: str) -> str:
+    """A CSP hash source (``'sha256-…'``) of the exact text of an inline ``<style>`` or ``<script>``."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+#: The page's Content-Security-Policy: nothing from anywhere, but its own inline style and script, each allowed by
+#: its SHA-256 (no 'unsafe-inline': text injected into the page could neither run a script nor style it), and
+#: data: images.
+CSP = (f"default-src 'none'; style-src {_sha256_source(STYLE)}; script-src {_sha256_source(SCRIPT)}; "
+       "img-src data:; base-uri 'none'; form-action 'none'")
 
 _NUMERIC = {"exit_code", "changed"}
 
@@ -177,9 +192,9 @@ def _chart(record: Record) -> str:
                          f"{'not ok' if key == 'bad' else key}</title></rect>")
         parts.append(f'<text x="{x + w / 2}" y="{h + 14}" text-anchor="middle">{d}</text>')
     parts.append("</svg>")
-    legend = ('<p class="legend"><span><i style="background:#2e7d32"></i>ok</span><span><i style="background:'
-              '#c62828"></i>failed, refused or invalid</span><span><i style="background:#9e9e9e"></i>unverified'
-              '</span><span><i style="background:#f4f4f4;border:1px solid #ccc"></i>not a business day</span></p>')
+    legend = ('<p class="legend"><span><i class="k-ok"></i>ok</span><span><i class="k-bad"></i>failed, refused or '
+              'invalid</span><span><i class="k-unverified"></i>unverified</span><span><i class="k-closed"></i>not a '
+              'business day</span></p>')
     return "".join(parts) + legend
 
 
@@ -223,6 +238,8 @@ def page(record: Record) -> str:
             else '<p class="empty">None.</p>'))
     failures = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {r.outcome} (exit {r.exit_code}): "
                 f"{r.message or r.status}" for r in record.failures]
+    flagged = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {'; '.join(r.flags)}"
+               for r in record.flagged]
     unverified = [f"{r.run_id}: {'; '.join(r.problems)}" for r in record.unverified]
     unverified += [f"ledger: {p}" for p in record.ledger["problems"]]
     pending = [f"{p['date']} {p['run_id']} {p['task']} {p['environment']} by {p['operator']}: {p['approvals']} of "
@@ -246,6 +263,7 @@ def page(record: Record) -> str:
         f'<section id="runs"><h2>Runs</h2>{_runs_table(record)}</section>',
         f'<section id="totals">{"".join(totals)}</section>',
         f'<section id="failures"><h2>Failures and refusals</h2>{_list(failures, "None.")}</section>',
+        f'<section id="flags"><h2>Flags</h2>{_list(flagged, "None.")}</section>',
         f'<section id="unverified"><h2>Unverified bundles</h2>'
         f'{_list(unverified, "None: every bundle verified.")}</section>',
         f'<section id="pending"><h2>Emergency changes pending approval</h2>{_list(pending, "None.")}</section>',

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import untrusted
 from .errors import InvalidInput
 from .records import DUE_STATES, Record, Run
 
@@ -44,6 +45,7 @@ CSV_EXTRA: tuple[tuple[str, Callable[[Run], Any]], ...] = (
     ("verified", lambda r: "yes" if r.verified else "no"),
     ("problems", lambda r: "; ".join(r.problems)),
     ("message", lambda r: r.message),
+    ("flags", lambda r: "; ".join(r.flags)),
 )
 TOTAL_COLUMNS = ("runs", "plans", "applies", "ok", "failed", "refused", "invalid", "unverified", "changed")
 STATE_WORDS = {"missed": "MISSED", "late": "done late", "open": "open (window not over)",
@@ -60,6 +62,9 @@ def headline(record: Record) -> list[str]:
              f"{s['changed']} resource(s) changed by verified applies",
              f"{s['pending']} emergency change(s) pending approval after the fact",
              f"recurring automated tasks due: {s['due']}; " + ", ".join(f"{s[k]} {k}" for k in DUE_STATES)]
+    if s["flagged"]:
+        lines.append(f"{s['flagged']} run(s) FLAGGED (fewer approvals than the plan required, an override, a declared "
+                     "operator): see Flags")
     if not record.runs:
         lines.insert(0, f"No plan or apply in {record.month} (Asia/Tokyo) in {record.evidence_dir}.")
     return lines
@@ -92,7 +97,9 @@ def provenance(record: Record) -> str:
 
 
 def _md_cell(value: Any) -> str:
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+    """Untrusted text (a reason, a message, a problem) for a table cell or a list line of the Markdown record:
+    one line, no control character, no HTML, no backtick, ``|`` and ``\\`` escaped (:func:`untrusted.markdown`)."""
+    return untrusted.markdown(str(value).replace("\\", "\\\\")).strip()
 
 
 def _md_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
@@ -111,7 +118,7 @@ def markdown(record: Record) -> str:
         changed = [r for r in record.runs if r.resources]
         if changed:
             lines += ["", "Resources changed (a plan: would change):", ""]
-            lines += [f"- `{r.run_id}`: " + "; ".join(r.resources) for r in changed]
+            lines += [f"- `{_md_cell(r.run_id)}`: " + _md_cell("; ".join(r.resources)) for r in changed]
     else:
         lines.append(f"No plan or apply in {record.month}.")
     for key, heading in (("by_task", "Totals per task"), ("by_environment", "Totals per environment")):
@@ -122,15 +129,20 @@ def markdown(record: Record) -> str:
                                                          [row[k] for k in TOTAL_COLUMNS] for row in rows]) \
             if rows else ["None."]
     lines += ["", "## Failures and refusals", ""]
-    lines += [f"- {r.date} {r.time} `{r.run_id}` {r.task} {r.environment}: {r.outcome} (exit {r.exit_code}): "
-              f"{_md_cell(r.message) or r.status}" for r in record.failures] or ["None."]
+    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: {r.outcome} "
+              f"(exit {r.exit_code}): {_md_cell(r.message) or _md_cell(r.status)}"
+              for r in record.failures] or ["None."]
+    lines += ["", "## Flags", ""]
+    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: "
+              + _md_cell("; ".join(r.flags)) for r in record.flagged] or ["None."]
     lines += ["", "## Unverified bundles", ""]
-    lines += [f"- `{r.run_id}`: " + "; ".join(r.problems) for r in record.unverified] or [
+    lines += [f"- `{_md_cell(r.run_id)}`: " + _md_cell("; ".join(r.problems)) for r in record.unverified] or [
         "None: every bundle verified."]
     if record.ledger["problems"]:
-        lines += [f"- ledger: {p}" for p in record.ledger["problems"]]
+        lines += [f"- ledger: {_md_cell(p)}" for p in record.ledger["problems"]]
     lines += ["", "## Emergency changes pending approval", ""]
-    lines += [f"- {p['date']} `{p['run_id']}` {p['task']} {p['environment']} by {p['operator']}: "
+    lines += [f"- {p['date']} `{_md_cell(p['run_id'])}` {p['task']} {_md_cell(p['environment'])} by "
+              f"{_md_cell(p['operator'])}: "
               f"{p['approvals']} of {p['needed']} approval(s); reason: {_md_cell(p.get('emergency_reason') or '')}"
               + ("" if p["this_month"] else " (an earlier month)") for p in record.pending] or ["None."]
     lines += ["", "## Recurring automated tasks due", ""]
@@ -151,8 +163,9 @@ def csv_text(record: Record) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([c[0] for c in COLUMNS] + [k for k, _ in CSV_EXTRA])
-    for r in record.runs:
-        w.writerow([c[2](r) for c in COLUMNS] + [f(r) for _, f in CSV_EXTRA])
+    for r in record.runs:  # control characters of request text shown as escapes (untrusted.visible)
+        w.writerow([untrusted.visible(v, keep="") if isinstance(v, str) else v
+                    for v in [c[2](r) for c in COLUMNS] + [f(r) for _, f in CSV_EXTRA]])
     return buf.getvalue()
 
 

@@ -9,11 +9,13 @@ more entry; ``render`` has no case for any role.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import untrusted
 from .contract import RunRecord
 
 
@@ -105,7 +107,7 @@ def _head(record: RunRecord) -> str:
                    + (f"; reason: {sched.get('reason')}" if sched.get("reason") else "") + "\n")
     params = request.get("params") or {}
     if params:
-        out.append("\nParameters:\n\n```json\n" + json.dumps(params, indent=2, ensure_ascii=False) + "\n```\n")
+        out.append("\nParameters:\n\n```json\n" + _params_json(params) + "\n```\n")
     return "".join(out)
 
 
@@ -250,6 +252,36 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 
+def _safe(value: Any) -> Any:
+    """``value`` with every string made safe for Markdown (untrusted.markdown_text): no control character, no
+    HTML, no backtick, one line. Keys are kept (the sections look values up by key)."""
+    if isinstance(value, str):
+        return untrusted.markdown_text(value)
+    if isinstance(value, dict):
+        return {k: _safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v) for v in value]
+    return value
+
+
+def _params_json(params: dict[str, Any]) -> str:
+    """The request's parameters as JSON for a fenced block: control characters, HTML-special characters and
+    backticks as JSON ``\\u`` escapes, so the block is valid JSON, shows no raw HTML and cannot be closed early."""
+    text = untrusted.json_for_terminal(json.dumps(params, indent=2, ensure_ascii=False))
+    return text.replace("`", "\\u0060").replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def render(record: RunRecord) -> str:
-    """Markdown for report.md of ``record`` (its ``request`` is already redacted)."""
-    return _head(record) + "".join(section.render(record) for section in SECTIONS)
+    """Markdown for report.md of ``record`` (its ``request`` is already redacted).
+
+    Everything a run record holds may carry request text (a ticket, a reason, a file name, a failure message that
+    quotes a value): every string is escaped before it is placed (:func:`_safe`); the page's own Markdown is the
+    only markup in it.
+    """
+    params = record.request.get("params") or {}
+    safe = dataclasses.replace(
+        record, request={**_safe({k: v for k, v in record.request.items() if k != "params"}), "params": params},
+        manifest=_safe(record.manifest), changes=_safe(record.changes), targets=_safe(record.targets),
+        warnings=_safe(record.warnings), skipped=_safe(record.skipped), failures=_safe(record.failures),
+        comparison=_safe(record.comparison), attachments=record.attachments)
+    return _head(safe) + "".join(section.render(safe) for section in SECTIONS)

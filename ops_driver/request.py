@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import untrusted
 from .catalog import CHANGE_CLASSES, TIMEOUT_MINUTES_MAX, Catalog, Param, Task
 from .errors import InvalidInput
-from .paths import ENVIRONMENTS, inventory_dir, read_text
+from .paths import ENVIRONMENTS, inventory_dir, read_bytes
 
 REDACTED = "********"
 
@@ -174,17 +173,17 @@ def _short(message: str, value: Any) -> str:
     return text or message
 
 
-def parse_request(text: str, catalog: Catalog, source: str = "<request>") -> Request:
-    """Parse and validate a request document. Raises InvalidInput (exit 2) on any problem."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidInput(f"{source}: not valid YAML{where}: {getattr(e, 'problem', e)}; "
-                           "fix the syntax (indentation, quotes, colons)") from None
+def parse_request(text: str | bytes, catalog: Catalog, source: str = "<request>") -> Request:
+    """Parse and validate a request document. Raises InvalidInput (exit 2) on any problem.
+
+    The document is untrusted (:mod:`untrusted`): it is refused before it is parsed when it is over 64 KiB, while
+    it is parsed when it uses anchors, aliases or tags or nests too deep, and before any field is read when a
+    string is too long, a list too long, or a string holds a control character or a template delimiter.
+    """
+    data = untrusted.load_yaml(text, source)
     if not isinstance(data, dict):
         raise InvalidInput(f"{source}: a work request is a YAML mapping with the keys {', '.join(TOP_LEVEL)}")
+    untrusted.check(data, source)
     errors = []
     for key in data:
         if key in REFUSED_TOP_LEVEL:
@@ -226,7 +225,8 @@ def parse_request(text: str, catalog: Catalog, source: str = "<request>") -> Req
     params.update(copy.deepcopy(data["params"]))
     return Request(task=task.id, environment=env, ticket=data["ticket"], requested_by=data["requested_by"],
                    reason=data["reason"], params=params, raw=data,
-                   source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), change_class=change_class,
+                   source_sha256=hashlib.sha256(text if isinstance(text, bytes) else text.encode("utf-8")).hexdigest(),
+                   change_class=change_class,
                    emergency_reason=data.get("emergency_reason") if change_class == "emergency" else None,
                    timeout_minutes=timeout)
 
@@ -276,5 +276,7 @@ def _timeout_minutes(task: Task, data: dict[str, Any]) -> tuple[int | None, str 
 
 
 def load_request(path: Path, catalog: Catalog) -> Request:
-    """Read and validate a request file. Raises InvalidInput when it cannot be read or is invalid."""
-    return parse_request(read_text(path, "request file"), catalog, source=str(path))
+    """Read and validate a request file. Raises InvalidInput when it cannot be read, is larger than
+    :data:`untrusted.MAX_DOCUMENT_BYTES` (checked before it is read) or is invalid."""
+    return parse_request(read_bytes(path, "request file", limit=untrusted.MAX_DOCUMENT_BYTES), catalog,
+                         source=str(path))

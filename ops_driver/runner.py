@@ -42,7 +42,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import contract
+from . import contract, untrusted
 from .paths import project_root
 
 Event = dict[str, Any]
@@ -348,7 +348,9 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
     Args:
         playbook: absolute path of the playbook.
         inventory: absolute path of the inventory directory.
-        extravars: passed with ``-e``; written only into the private data dir, deleted afterwards.
+        extravars: the playbook's extra vars; written, every string tagged ``!unsafe``
+            (:func:`untrusted.extravars_document`), into ``env/extravars`` of a private temporary directory (0700,
+            deleted afterwards), which ansible-runner passes with ``-e @file``.
         check: run in check mode.
         progress: called for every event with the event and the seconds since the start; must not raise.
         timeout_s: stop the run after this many seconds (None: no limit); ansible-runner then ends the playbook,
@@ -396,12 +398,18 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
             result.warnings.append(f"stopped by {signals.name} before the playbook started")
             return result
         cmdline = ("--diff --check" if check else "--diff") + " " + shlex.quote(str(playbook))
+        # The extra vars go in a file of the private folder (not on the command line, where `ps` shows them),
+        # written by us with every string tagged !unsafe: request data is never templated (untrusted.py).
+        (place.private / "env").mkdir(mode=0o700)
+        fd = os.open(place.private / "env" / "extravars", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(untrusted.extravars_document(extravars))
         envvars = {**ansible_env(), RUN_MARKER: place.marker, "OPS_DRIVER_PARENT": str(os.getpid()),
                    "OPS_DRIVER_PRIVATE": str(place.private), "OPS_DRIVER_RTMP": place.rtmp,
                    "ANSIBLE_REMOTE_TEMP": place.rtmp, "ANSIBLE_LOCAL_TEMP": str(place.private / "tmp")}
         runner = ansible_runner.run(
-            private_data_dir=str(place.private), playbook=str(playbook), inventory=str(inventory),
-            extravars=extravars, cmdline=cmdline, envvars=envvars, quiet=True, binary=str(_write_guard(place.private)),
+            private_data_dir=str(place.private), playbook=str(playbook), inventory=str(inventory), cmdline=cmdline,
+            envvars=envvars, quiet=True, binary=str(_write_guard(place.private)),
             event_handler=handler, project_dir=str(project_root()), timeout=timeout_s, cancel_callback=signals.is_set,
         )
         result.status = str(runner.status)

@@ -130,3 +130,68 @@ def test_head_written_down_catches_a_truncated_ledger(estate: Any, tmp_path: Pat
     assert main(["evidence", "verify", "--head", head]) == 4
     assert "truncated" in capsys.readouterr().out
     assert main(["evidence", "verify", "--head", "not-a-head"]) == 2
+
+
+
+def _project_copy(at: Path) -> Path:
+    """A copy of what a run reads from the project (OPS_PROJECT_DIR may point at it in the sandbox)."""
+    import shutil
+
+    from ops_driver.paths import project_root
+
+    for name in ("playbooks", "roles", "library", "module_utils", "filter_plugins", "action_plugins",
+                 "doc_fragments", "inventories", "desired_state", "policy", "catalog", "schedule"):
+        shutil.copytree(project_root() / name, at / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(project_root() / "ansible.cfg", at / "ansible.cfg")
+    return at
+
+
+def test_what_was_reviewed_is_what_runs_an_input_changed_after_the_plan_refuses_the_apply(
+        estate: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A minor plan, approved; then a role and the desired state are edited (not committed): the apply refuses,
+    naming them, and changes nothing; put back as planned, the approved apply runs."""
+    root = _project_copy(tmp_path / "project")
+    monkeypatch.setenv("OPS_PROJECT_DIR", str(root))  # the sandbox: accepted, recorded as an override
+    plan = operations.plan(_request(tmp_path / "r.yml", change_class="minor"), operator="tanaka")
+    assert plan.exit_code == 0, plan.message
+    assert plan.manifest["overrides"] == [f"OPS_PROJECT_DIR={root}"]
+    governance.approve(plan.run_id, "yamada", "reviewed", evidence.evidence_dir())
+    before, web = states(estate), ids_by_name(estate)["joho-web01"]
+
+    role, desired = root / "roles/ec2_power/tasks/main.yml", root / "desired_state/esa/sandbox.yml"
+    role_text, desired_text = role.read_text(), desired.read_text()
+    role.write_text(role_text + "# edited after the plan\n")
+    desired.write_text(desired_text.replace("      - 192.0.2.25", "      - 198.18.0.0/16\n      - 192.0.2.25", 1))
+    with pytest.raises(PolicyRefused, match=r"changed desired_state/esa/sandbox\.yml, roles/ec2_power/tasks/main\.yml"):
+        operations.apply(plan.run_id, operator="suzuki")
+    assert states(estate) == before
+
+    role.write_text(role_text)
+    desired.write_text(desired_text)
+    applied = operations.apply(plan.run_id, operator="suzuki")
+    assert applied.exit_code == 0, applied.message
+    assert states(estate)[web] == "stopped"
+    assert applied.manifest["inputs_sha256"] == plan.manifest["inputs_sha256"]
+    assert main(["evidence", "verify"]) == 0
+
+
+def test_a_lowered_policy_cannot_release_an_apply(estate: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's cases, through the command line: after a minor plan, `approvals: 0` in the policy file, or
+    OPS_PROJECT_DIR pointing at a copy that says so: refused (exit 4), naming the file or the other project."""
+    root = _project_copy(tmp_path / "project")
+    monkeypatch.setenv("OPS_PROJECT_DIR", str(root))
+    plan = operations.plan(_request(tmp_path / "r.yml", change_class="minor"), operator="tanaka")
+    assert plan.exit_code == 0, plan.message
+    before = states(estate)
+    for copy in (root, _project_copy(tmp_path / "elsewhere")):
+        policy_file = copy / "policy/change.yml"
+        policy_file.write_text(policy_file.read_text().replace("    rank: 1\n    approvals: 1\n",
+                                                               "    rank: 1\n    approvals: 0\n"))
+    capsys.readouterr()
+    assert main(["apply", plan.run_id, "--operator", "suzuki", "--quiet"]) == 4
+    assert "changed policy/change.yml" in capsys.readouterr().err
+    monkeypatch.setenv("OPS_PROJECT_DIR", str(tmp_path / "elsewhere"))
+    assert main(["apply", plan.run_id, "--operator", "suzuki", "--quiet"]) == 4
+    assert f"made from the project {root}" in capsys.readouterr().err
+    assert states(estate) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -71,14 +72,17 @@ def test_malformed_policy_is_invalid_input_naming_the_field(tmp_path: Path, chan
 # ---------------------------------------------------------------- class and operator
 
 
-def test_operator_comes_from_the_option_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_declared_operator_counts_in_the_sandbox_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_OPERATOR", "env-operator")
-    assert governance.operator("cli-operator") == "cli-operator"
-    assert governance.operator() == "env-operator"
+    assert governance.operator("cli-operator", "sandbox") == "cli-operator"
+    assert governance.operator(None, "sandbox") == "env-operator"
+    for env in ("prod", "dr", "maint", None):
+        with pytest.raises(PolicyRefused, match=r"OPS_OPERATOR .*accepted only in the sandbox"):
+            governance.operator(None, env)
     monkeypatch.delenv("OPS_OPERATOR")
-    assert governance.operator() not in ("", "env-operator")
+    assert governance.operator(None, "prod") not in ("", "env-operator")  # the OS account
     with pytest.raises(InvalidInput, match="operator"):
-        governance.operator("  ")
+        governance.operator("  ", "sandbox")
 
 
 # ---------------------------------------------------------------- approve
@@ -272,3 +276,75 @@ def test_verify_reports_a_broken_chain_and_a_truncated_ledger(tmp_path: Path) ->
     problems = governance.verify_all(tmp_path, mark)
     assert any("truncated" in p for p in problems["ledger"])
     assert problems["p2"] == ["bundle not in the ledger (added outside ops-driver)"]
+
+
+# ---------------------------------------------------------------- one person, however spelt (identity.same_person)
+
+
+@pytest.mark.parametrize("by", ["Alice", "ａｌｉｃｅ", " alice ", "BOB", "ｂｏｂ\u3000"])
+def test_the_operator_or_requester_spelt_otherwise_may_not_approve(tmp_path: Path, by: str) -> None:
+    make_bundle(tmp_path, "p1")  # operator alice, requested by bob
+    with pytest.raises(PolicyRefused, match="someone other than alice and bob"):
+        _approve(tmp_path, "p1", by)
+    assert not governance.approvals_dir(tmp_path).exists()
+
+
+def test_one_approver_spelt_two_ways_is_one_approval_and_may_not_apply(tmp_path: Path) -> None:
+    b = make_bundle(tmp_path, "p1", change_class="major", operator="tanaka", requested_by="sato")
+    _approve(tmp_path, "p1", "Yamada")
+    for again in ("yamada", "ｙａｍａｄａ", " YAMADA "):
+        with pytest.raises(PolicyRefused, match="has already approved p1"):
+            _approve(tmp_path, "p1", again)
+    with pytest.raises(PolicyRefused, match="someone other than tanaka and sato"):
+        _approve(tmp_path, "p1", "Ｔａｎａｋａ")
+    _approve(tmp_path, "p1", "kato")
+    with pytest.raises(PolicyRefused, match="may not also apply it"):
+        governance.check_apply(b, "ＫＡＴＯ", tmp_path, POLICY)
+    assert governance.check_apply(b, "suzuki", tmp_path, POLICY)[0] == "major"
+
+
+# ---------------------------------------------------------------- requirements never fall after the plan
+
+
+def _lowered(**approvals: int) -> governance.ChangePolicy:
+    classes = {n: dataclasses.replace(c, approvals=approvals.get(n, c.approvals)) for n, c in POLICY.classes.items()}
+    return dataclasses.replace(POLICY, classes=classes)
+
+
+def test_the_plan_s_recorded_requirement_holds_when_the_policy_is_lowered(tmp_path: Path) -> None:
+    b = make_bundle(tmp_path, "p1", change_class="minor", approvals_required=1)
+    lowered = _lowered(minor=0)
+    assert governance.approvals_needed(b.manifest(), lowered) == 1
+    with pytest.raises(PolicyRefused, match=r"it has 0 of 1"):
+        governance.check_apply(b, "dave", tmp_path, lowered)
+    # a policy raised since the plan: the larger holds
+    raised = _lowered(minor=2)
+    assert governance.approvals_needed(b.manifest(), raised) == 2
+    _approve(tmp_path, "p1", "carol")
+    with pytest.raises(PolicyRefused, match=r"it has 1 of 2"):
+        governance.check_apply(b, "dave", tmp_path, raised)
+    assert governance.check_apply(b, "dave", tmp_path, lowered)[0] == "minor"
+
+
+def test_plan_max_age_is_read_from_the_policy_file(tmp_path: Path) -> None:
+    assert POLICY.plan_max_age_s == 86400
+    with pytest.raises(InvalidInput, match="plan_max_age_s"):
+        governance.load_policy(_policy_with(tmp_path, lambda d: d.update(plan_max_age_s=10)))
+    assert governance.load_policy(_policy_with(tmp_path, lambda d: d.update(plan_max_age_s=600))).plan_max_age_s == 600
+
+
+def test_verify_flags_an_apply_with_fewer_approvals_than_its_plan_required(tmp_path: Path) -> None:
+    make_bundle(tmp_path, "p1", approvals_required=1)
+    make_bundle(tmp_path, "a1", kind="apply", plan_id="p1", status="applied", approvals=[])  # ran on a lowered policy
+    make_bundle(tmp_path, "p2", approvals_required=1)
+    a = _approve(tmp_path, "p2", "carol")
+    make_bundle(tmp_path, "a2", kind="apply", plan_id="p2", status="applied", approvals=[a.summary()],
+                approvals_required=1)
+    make_bundle(tmp_path, "p3", change_class="major", approvals_required=2)
+    c = _approve(tmp_path, "p3", "carol")
+    forged = {**c.summary(), "approval_id": "20261203T050000Z-000000", "by": "Carol"}  # not a record the ledger holds
+    make_bundle(tmp_path, "a3", kind="apply", plan_id="p3", status="applied", approvals=[c.summary(), forged])
+    problems = governance.verify_all(tmp_path)
+    assert problems["a1"] == ["applied with 0 approval(s) of the 1 its plan p1 required"]
+    assert problems["a3"] == ["applied with 1 approval(s) of the 2 its plan p3 required (carol)"]
+    assert "a2" not in problems and set(problems) == {"a1", "a3"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -299,3 +300,120 @@ def test_a_real_playbook_run_past_its_limit_ends_exit_3(tmp_path: Path) -> None:
     assert verify(bundle(out.run_id, tmp_path / "evidence")) == []
     assert "were still running and were killed" in (out.path / "report.md").read_text()
     assert _gone(str(tmp_path)), running_with(str(tmp_path))  # the playbook and its shell are not left running
+
+
+# ---------------------------------------------------------------- the plan binds its inputs (inputs.py)
+
+PROJECT_PARTS = ("playbooks", "roles", "library", "module_utils", "filter_plugins", "action_plugins", "doc_fragments",
+                 "inventories", "desired_state", "policy", "catalog", "schedule", "ansible.cfg")
+
+
+def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project's run inputs that the test may edit; ``$OPS_PROJECT_DIR`` points at it (sandbox)."""
+    from ops_driver.paths import project_root
+
+    root = tmp_path / "project"
+    for name in PROJECT_PARTS:
+        src = project_root() / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            root.mkdir(exist_ok=True)
+            shutil.copy(src, root / name)
+    monkeypatch.setenv("OPS_PROJECT_DIR", str(root))
+    return root
+
+
+def _reconcile_request(tmp_path: Path) -> Path:
+    path = tmp_path / "reconcile.yml"
+    path.write_text(yaml.safe_dump({"task": "COMM-025", "environment": "sandbox", "ticket": "REQ-2026-1207-001",
+                                    "requested_by": "kato", "reason": "unit test",
+                                    "params": {"operation": "reconcile", "sender_groups": ["WHITELIST"]}}))
+    return path
+
+
+def _append(path: Path, text: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(("edit", "named"), [
+    # the issue's case: an entry added to the desired state after the plan, not committed, never reviewed
+    (lambda r: (r / "desired_state/esa/sandbox.yml").write_text(
+        (r / "desired_state/esa/sandbox.yml").read_text().replace(
+            "      - 192.0.2.25", "      - 198.18.0.0/16\n      - 192.0.2.25", 1)),
+     "changed desired_state/esa/sandbox.yml"),
+    (lambda r: _append(r / "playbooks/comm-025-esa-sender-groups.yml", "# edited after the plan\n"),
+     "changed playbooks/comm-025-esa-sender-groups.yml"),
+    (lambda r: _append(r / "roles/esa_sender_groups/tasks/main.yml", "# edited after the plan\n"),
+     "changed roles/esa_sender_groups/tasks/main.yml"),
+    (lambda r: _append(r / "inventories/sandbox/group_vars/esa_comm.yml", "# edited after the plan\n"),
+     "changed inventories/sandbox/group_vars/esa_comm.yml"),
+    (lambda r: (r / "library/esa_extra.py").write_text("# a module added after the plan\n"),
+     "added library/esa_extra.py"),
+])
+def test_an_apply_refuses_any_input_changed_since_the_plan_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: Any, named: str) -> None:
+    from ops_driver.errors import PolicyRefused
+
+    root = _project(tmp_path, monkeypatch)
+    fake = FakeRun(monkeypatch)
+    plan = operations.plan(_reconcile_request(tmp_path))
+    assert plan.exit_code == 0, plan.message
+    m = plan.manifest
+    assert "desired_state/esa/sandbox.yml" in m["inputs"] and m["inputs_sha256"] and m["project_dir"] == str(root)
+    assert m["overrides"] == [f"OPS_PROJECT_DIR={root}"]  # the sandbox: allowed, recorded and in the report
+    assert f"override in effect (sandbox only): OPS_PROJECT_DIR={root}" in (plan.path / "report.md").read_text()
+    edit(root)
+    with pytest.raises(PolicyRefused, match=rf"the files it read changed since the plan.*{named}") as e:
+        operations.apply(plan.run_id)
+    assert e.value.exit_code == 4 and len(fake.calls) == 1  # nothing ran after the plan
+
+
+def test_a_lowered_policy_after_the_plan_is_refused_naming_it(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops_driver.errors import PolicyRefused
+
+    root = _project(tmp_path, monkeypatch)
+    fake = FakeRun(monkeypatch, artifacts=STOP)
+    plan = operations.plan(_request(tmp_path, change_class="minor"))
+    assert plan.manifest["approvals_required"] == 1
+    policy_file = root / "policy/change.yml"
+    policy_file.write_text(policy_file.read_text().replace("    rank: 1\n    approvals: 1\n",
+                                                           "    rank: 1\n    approvals: 0\n"))
+    with pytest.raises(PolicyRefused, match=r"changed policy/change\.yml"):
+        operations.apply(plan.run_id)
+    assert len(fake.calls) == 1
+
+
+def test_the_apply_records_the_same_inputs_and_what_it_needed(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    FakeRun(monkeypatch, artifacts=STOP)
+    monkeypatch.delenv("OPS_PROJECT_DIR", raising=False)
+    plan = operations.plan(_request(tmp_path), operator="tanaka")
+    applied = operations.apply(plan.run_id, operator="suzuki")
+    assert applied.exit_code == 0, applied.message
+    assert applied.manifest["inputs_sha256"] == plan.manifest["inputs_sha256"]
+    assert applied.manifest["approvals_required"] == 0 and plan.manifest["plan_max_age_s"] == 86400
+    assert (plan.manifest["operator"], plan.manifest["operator_source"]) == ("tanaka", "declared")
+    assert "project_commit" in plan.manifest and isinstance(plan.manifest["project_clean"], bool)
+    assert "overrides" not in plan.manifest
+    assert "the operator tanaka was declared" in (plan.path / "report.md").read_text()
+
+
+def test_a_declared_operator_or_a_moved_project_is_refused_outside_the_sandbox(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops_driver.errors import PolicyRefused
+
+    fake = FakeRun(monkeypatch, artifacts=STOP)
+    monkeypatch.delenv("OPS_OPERATOR", raising=False)
+    prod = _request(tmp_path, "prod.yml", environment="prod")
+    with pytest.raises(PolicyRefused, match=r"--operator \('tanaka'\): a declared operator is accepted only"):
+        operations.plan(prod, operator="tanaka")
+    monkeypatch.setenv("OPS_OPERATOR", "tanaka")
+    with pytest.raises(PolicyRefused, match="OPS_OPERATOR"):
+        operations.plan(prod)
+    monkeypatch.delenv("OPS_OPERATOR")
+    _project(tmp_path, monkeypatch)
+    with pytest.raises(PolicyRefused, match="OPS_PROJECT_DIR="):
+        operations.plan(prod)
+    assert fake.calls == []  # nothing ran

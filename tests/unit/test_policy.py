@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ops_driver import policy
-from ops_driver.errors import PolicyRefused
+from ops_driver.errors import InvalidInput, PolicyRefused
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
@@ -47,10 +47,29 @@ def test_refusals(plan: dict[str, str], applies: list[dict[str, str]], needle: s
     assert e.value.exit_code == 4
 
 
-def test_max_age_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_max_age_is_the_reviewed_one_and_never_grows_after_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPS_PLAN_MAX_AGE", raising=False)
+    six = _plan(hours_ago=6)
+    policy.check_plan(six, NOW, [], max_age_s=7 * 3600)
+    with pytest.raises(PolicyRefused, match=r"the limit is 3600 s \(plan_max_age_s in policy/change.yml\)"):
+        policy.check_plan(six, NOW, [], max_age_s=3600)
+    # the plan recorded 5 h: a policy raised to 2 days since does not make it good for longer
+    with pytest.raises(PolicyRefused, match="the limit is 18000 s"):
+        policy.check_plan({**six, "plan_max_age_s": 5 * 3600}, NOW, [], max_age_s=48 * 3600)
+
+
+def test_max_age_override_counts_in_the_sandbox_only_and_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_PLAN_MAX_AGE", "60")
-    with pytest.raises(PolicyRefused, match="the limit is 60 s"):
-        policy.check_plan(_plan(hours_ago=0.1), NOW, [])
+    with pytest.raises(PolicyRefused, match=r"the limit is 60 s \(OPS_PLAN_MAX_AGE\)"):
+        policy.check_plan({**_plan(hours_ago=0.1), "environment": "sandbox"}, NOW, [])
+    assert policy.max_age_override("sandbox") == ["OPS_PLAN_MAX_AGE=60"] and policy.max_age_override("prod") == []
+    monkeypatch.setenv("OPS_PLAN_MAX_AGE", "999999")  # a larger age elsewhere: refused, whatever the plan's age
+    for env in ("prod", None):
+        with pytest.raises(PolicyRefused, match="OPS_PLAN_MAX_AGE=999999: the maximum age of a plan is the reviewed"):
+            policy.check_plan({**_plan(hours_ago=0.1), "environment": env}, NOW, [])
+    monkeypatch.setenv("OPS_PLAN_MAX_AGE", "soon")
+    with pytest.raises(InvalidInput, match="OPS_PLAN_MAX_AGE"):
+        policy.check_plan({**_plan(), "environment": "sandbox"}, NOW, [])
 
 
 def test_environment_lock_waits_for_its_holder_then_names_it(tmp_path: Path) -> None:

@@ -330,3 +330,31 @@ def test_a_broken_ledger_is_reported_and_its_unreadable_lines_count_for_nothing(
     text = records_render.markdown(rec)
     assert f"- ledger: ledger.jsonl line {stat013 + 1}: not JSON" in text
     assert "ledger.jsonl (16 readable lines) has 3 problem(s), listed below" in text  # the line; seq and link after it
+
+
+def test_an_apply_short_of_its_plan_s_approvals_and_overrides_are_flagged(_scratch_dirs: Path) -> None:
+    """The issue's case: a minor plan (1 approval required) applied after `approvals: 0` was put in the policy."""
+    from ops_driver import governance
+
+    at = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
+    plan = evidence_month.run(_scratch_dirs, "plan", "INFO-005", at, change_class="minor", approvals_required=1)
+    short = evidence_month.run(_scratch_dirs, "apply", "INFO-005", at + dt.timedelta(minutes=10), plan_id=plan,
+                               change_class="minor", approvals=[])
+    plan2 = evidence_month.run(_scratch_dirs, "plan", "INFO-005", at + dt.timedelta(hours=1), change_class="minor",
+                               approvals_required=1)
+    a = governance.approve(plan2, "yamada", "ok", _scratch_dirs, now=at + dt.timedelta(hours=1, minutes=5))
+    ok = evidence_month.run(_scratch_dirs, "apply", "INFO-005", at + dt.timedelta(hours=1, minutes=10), plan_id=plan2,
+                            change_class="minor", approvals=[a.summary()], approvals_required=1,
+                            overrides=["OPS_PLAN_MAX_AGE=60"], operator_source="declared", os_account="root")
+    rec = collect(_scratch_dirs)
+    flags = {r.run_id: r.flags for r in rec.runs}
+    assert flags[short] == [f"applied with 0 approval(s) of the 1 its plan {plan} required"]
+    assert flags[ok] == ["override: OPS_PLAN_MAX_AGE=60", "operator declared (tanaka; OS account root)"]
+    assert flags[plan] == [] and rec.summary()["flagged"] == 2
+    text = records_render.markdown(rec)
+    assert "2 run(s) FLAGGED" in text and "## Flags" in text
+    assert f"`{short}` INFO-005 sandbox: applied with 0 approval(s) of the 1 its plan {plan} required" in text
+    rows = {r["run_id"]: r for r in csv.DictReader(io.StringIO(records_render.render(rec, "csv").decode("utf-8-sig")))}
+    assert rows[short]["flags"].startswith("applied with 0 approval(s)") and rows[plan]["flags"] == ""
+    page = records_html.page(rec)
+    assert '<section id="flags"><h2>Flags</h2><ul><li>' in page and f"{short} INFO-005" in page

@@ -578,3 +578,13 @@ def test_make_sign_signs_the_content_and_a_changed_playbook_fails_verification(g
     sig = tree / ".ansible-sign" / "sha256sum.txt"
     sig.write_text(listed.replace(listed.split()[0], "0" * 64, 1))  # the checksum list itself altered
     assert verify().returncode != 0
+
+
+def test_an_awx_survey_answer_holding_a_template_is_refused_by_the_job_check() -> None:
+    """AWX marks survey answers !unsafe (unless ALLOW_JINJA_IN_EXTRA_VARS says otherwise); the job's work request
+    check refuses a template delimiter anyway, as `ops-driver plan` does (issue #22)."""
+    message = _job_message("INFO-013", {**JOB, "ops_survey_bucket": "joho-backup-sandbox",
+                                        "ops_survey_key": "{{ lookup('pipe', 'id') }}", "ops_survey_dest_dir": "R"})
+    assert message.startswith("params.key: holds a template delimiter")
+    assert "holds a template delimiter" in _job_message("INFO-005", {**JOB, "ops_reason": "{% raw %}x{% endraw %}",
+                                                                     "ops_survey_instances": "joho-web01"})
