@@ -114,6 +114,7 @@ bench: venv sysdeps
 	$(PY) bench/nas.py
 	$(PY) bench/esa.py
 	$(PY) bench/records.py
+	$(PY) bench/load.py
 	$(PY) bench/inputs.py
 	$(PY) bench/render.py
 

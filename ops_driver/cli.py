@@ -4,6 +4,8 @@ Exit codes: 0 done; 2 invalid input, nothing run; 3 the operation failed; 4 refu
 what a shell reports for a writer whose reader went away) when stdout was closed before everything was printed,
 e.g. ``ops-driver catalog list | head -1``: the command has done its work, only its output was cut.
 ``--json`` prints exactly one JSON object on stdout; every human message goes to stderr.
+SIGTERM, SIGINT or SIGHUP (a closed terminal) during ``plan`` or ``apply`` stops the playbook, records the run and
+exits 3 (not 128 + the signal); ``evidence recover`` closes applies whose driver died (exit 3 when it closed one).
 """
 
 from __future__ import annotations
@@ -161,6 +163,16 @@ def cmd_evidence_show(args: argparse.Namespace) -> int:
 
     b = evidence.bundle(args.run_id)
     m = b.manifest()
+    if m.get("status") == evidence.RUNNING:  # written ahead, not closed: no report yet
+        events, _ = evidence.read_events(b.path / evidence.EVENTS)
+        tasks = [str((e.get("event_data") or {}).get("task")) for e in events
+                 if e.get("event") == "playbook_on_task_start"]
+        data = {"manifest": m, "changes": None, "path": str(b.path), "tasks_started": tasks}
+        _emit(args, data, f"apply {b.run_id} of plan {m.get('plan_id')}: RUNNING since {m.get('started_at')} "
+                          f"(pid {(m.get('process') or {}).get('pid')}), or interrupted and not closed yet "
+                          "(`ops-driver evidence recover`); tasks started so far:\n"
+                          + "\n".join(f"  {t}" for t in tasks))
+        return 0
     data = {"manifest": m, "changes": b.read_json("changes.json"), "path": str(b.path)}
     _emit(args, data, (b.path / "report.md").read_text(encoding="utf-8"))
     return 0
@@ -247,11 +259,58 @@ def cmd_evidence_list(args: argparse.Namespace) -> int:
                      + (": approve with `ops-driver approve RUN_ID --by NAME`" if rows else ""))
         _emit(args, {"pending": rows, "count": len(rows)}, "\n".join(lines))
         return 0
-    entries = [e.as_dict() for e in ledger.entries(base)]
+    found = ledger.entries(base)
+    entries = [e.as_dict() for e in found]
+    status = _apply_states(base, found)
+    for e in entries:
+        if e["kind"] in ("start", "apply") and e["run_id"] in status:
+            e["status"] = status[e["run_id"]]
     lines = [f"{e['seq']:>6} {e['at']} {e['kind']:<8} {e['run_id']}" + (f"  ({e['ref']})" if e.get("ref") else "")
-             for e in entries]
+             + (f"  [{e['status']}]" if e.get("status") else "") for e in entries]
     _emit(args, {"entries": entries, "count": len(entries)}, "\n".join(lines) or "the ledger is empty")
     return 0
+
+
+def _apply_states(base: Path, found: list[Any]) -> dict[str, str]:
+    """Run ID → what ``evidence list`` says of an apply: its status, or for a start no apply line closes,
+    ``RUNNING`` (its driver is alive) / ``INTERRUPTED, not closed yet: ops-driver evidence recover``."""
+    from . import evidence, recovery, runner
+
+    out: dict[str, str] = {}
+    for e in found:
+        if e.kind != "apply":
+            continue
+        try:
+            out[e.run_id] = str(evidence.bundle(e.run_id, base).manifest().get("status"))
+        except InvalidInput:
+            out[e.run_id] = "bundle missing"
+    for e in recovery.open_starts(found):
+        try:
+            m = evidence.bundle(e.run_id, base).manifest()
+        except InvalidInput:
+            out[e.run_id] = "bundle missing"
+            continue
+        alive = runner.is_alive(m.get("process") or {})
+        out[e.run_id] = ("RUNNING" if alive else "running on another host" if alive is None else
+                         "INTERRUPTED, not closed yet: ops-driver evidence recover")
+    return out
+
+
+def cmd_evidence_recover(args: argparse.Namespace) -> int:
+    """Close every apply recorded as running whose driver is gone (recovery.recover); exit 3 when it closed one."""
+    from . import recovery
+    from .paths import evidence_dir
+
+    done = recovery.recover(evidence_dir(), wait_s=args.wait, scan_bundles=True)
+    closed = [r for r in done if r.state == "interrupted"]
+    lines = [f"{r.run_id} ({r.environment}): {r.state}"
+             + (f"; {r.changes} change(s) recorded from its events, {len(r.unfinished)} task(s) unfinished, "
+                f"{len(r.killed)} process(es) killed, {len(r.part_files)} partial NAS file(s) removed"
+                if r.state == "interrupted" else "") for r in done]
+    lines.append(f"{len(closed)} interrupted apply(s) closed" + (
+        ": see `ops-driver evidence show RUN_ID`, then plan again to see what is left" if closed else ""))
+    _emit(args, {"runs": [r.summary() for r in done], "closed": len(closed)}, "\n".join(lines))
+    return 3 if closed else 0
 
 
 # ---------------------------------------------------------------- approve
@@ -526,6 +585,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "/api/v2/jobs/N/ (JSON; recorded as unverified)")
     ea.add_argument("--events", help="without --url: its /api/v2/jobs/N/job_events/ pages (JSON)")
     ea.set_defaults(func=cmd_evidence_import_awx)
+    er = esub.add_parser("recover", help="close applies recorded as running whose driver is gone (interrupted)",
+                         parents=[common])
+    er.add_argument("--wait", type=float, default=10.0, help="seconds to wait for an environment's lock (default 10)")
+    er.set_defaults(func=cmd_evidence_recover)
     el = esub.add_parser("list", help="the ledger's runs; --pending: emergency applies awaiting approval",
                          parents=[common])
     el.add_argument("--pending", action="store_true", help="only emergency applies pending post-approval")

@@ -5,6 +5,15 @@ and ``manifest.json``, which holds the SHA-256 of every other file. ``verify`` r
 **attachments** (``set_stats`` key ``ops_attachments``: ``{name: text}``, e.g. the CSV of an ESA inventory or the
 HAT saved before a change): each is written as ``attachment-<name>`` and listed in the manifest like the others.
 :func:`write_bundle` writes them all from the run's record (``contract.RunRecord``).
+
+**An apply is on the record from its first second.** Under the environment lock, before its playbook starts, the
+apply writes its bundle ahead (:func:`start_bundle`): ``start.json`` (the manifest with ``status: running``, the run
+ID, plan ID, operator, the driver's host, PID and process start time, and where its private files are) and a
+``manifest.json`` that lists only it; its ``start`` ledger line holds the SHA-256 of ``start.json``. Every
+ansible-runner event is then appended to ``events.jsonl`` as it arrives (:class:`EventStream`, buffered, flushed at
+every task and host-result boundary, never fsync'd per event). The finished run's :func:`write_bundle` completes the
+same folder (``start.json`` stays, listed in the new manifest); a run that died is closed by ``recovery`` as
+``interrupted``.
 """
 
 from __future__ import annotations
@@ -28,6 +37,15 @@ from .paths import evidence_dir
 
 BUNDLE_FILES = ("request.yml", "changes.json", "events.jsonl", "stdout.txt", "report.md")
 MANIFEST = "manifest.json"
+#: The manifest written ahead of an apply (status ``running``); kept in the finished bundle.
+START = "start.json"
+EVENTS = "events.jsonl"
+RUNNING = "running"
+INTERRUPTED = "interrupted"
+#: Events after which the stream is flushed: a task or play starts, a host starts or ends a task, the run ends.
+FLUSH_AT = frozenset({"playbook_on_play_start", "playbook_on_task_start", "playbook_on_handler_task_start",
+                      "runner_on_start", "runner_on_ok", "runner_on_failed", "runner_on_skipped",
+                      "runner_on_unreachable", "runner_item_on_ok", "runner_item_on_failed", "playbook_on_stats"})
 
 
 def utc_now() -> dt.datetime:
@@ -109,6 +127,69 @@ def attachment_file(name: str) -> str:
     return f"attachment-{name}"
 
 
+def _dump_event(event: dict[str, Any]) -> str:
+    return json.dumps(event, ensure_ascii=False, sort_keys=True, default=str) + "\n"
+
+
+def start_bundle(run_id: str, manifest: dict[str, Any], scrub: Scrubber, base: Path | None = None) -> str:
+    """Write the bundle of an apply ahead of its run: ``start.json`` (``manifest``, which says ``status: running``),
+    an empty ``events.jsonl`` and a ``manifest.json`` listing ``start.json``. Returns the SHA-256 of ``start.json``
+    (the ``start`` ledger line's). FileExistsError when the bundle exists already."""
+    base = base or evidence_dir()
+    path = base / run_id
+    path.mkdir(parents=True, exist_ok=False)
+    text = scrub(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True)) + "\n"
+    (path / START).write_text(text, encoding="utf-8")
+    (path / EVENTS).touch()
+    digest = sha256_file(path / START)
+    tmp = path / (MANIFEST + ".tmp")
+    tmp.write_text(scrub(json.dumps(dict(manifest, files={START: digest}), indent=2, ensure_ascii=False,
+                                    sort_keys=True)) + "\n", encoding="utf-8")
+    os.replace(tmp, path / MANIFEST)
+    return digest
+
+
+class EventStream:
+    """Appends ansible-runner events to a running bundle's ``events.jsonl`` as they arrive (one JSON line each,
+    every text through ``scrub``), flushing after the events in :data:`FLUSH_AT`, so that a run killed with SIGKILL
+    still shows every task that started and every host result. Buffered writes, no fsync: the page cache survives
+    the death of the process (not of the machine)."""
+
+    def __init__(self, bundle_path: Path, scrub: Scrubber) -> None:
+        self.scrub = scrub
+        self._f = (bundle_path / EVENTS).open("a", encoding="utf-8", buffering=1 << 16)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self._f.write(self.scrub(_dump_event(event)))
+        if event.get("event") in FLUSH_AT:
+            self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+
+
+def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The events of an ``events.jsonl`` written so far: (events that parse, number of lines that did not, e.g. the
+    last one cut short by a kill)."""
+    events, bad = [], 0
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    bad += 1
+                    continue
+                if isinstance(event, dict):
+                    events.append(event)
+                else:
+                    bad += 1
+    except OSError:
+        return [], 0
+    return events, bad
+
+
 def write_bundle(record: RunRecord, scrub: Scrubber, base: Path | None = None) -> Bundle:
     """Write the bundle of ``record`` into ``base/<run_id>/``: ``request.yml`` (``record.request``),
     ``changes.json``, ``events.jsonl``, ``stdout.txt``, ``report.md`` (``record.report``), one
@@ -117,22 +198,23 @@ def write_bundle(record: RunRecord, scrub: Scrubber, base: Path | None = None) -
 
     The manifest is ``record.manifest`` with ``files``: ``{name: sha256}`` for every other file. Raises InvalidInput
     for an attachment name that is not a plain file name, before anything is written; FileExistsError when the
-    bundle exists already.
+    bundle exists already, unless it is the bundle of this apply written ahead (:func:`start_bundle`): its
+    ``start.json`` is kept and listed.
     """
     base = base or evidence_dir()
     extra = {attachment_file(name): str(text) for name, text in sorted(record.attachments.items())}
     path = base / record.run_id
-    path.mkdir(parents=True, exist_ok=False)
+    ahead = (path / START).is_file()
+    path.mkdir(parents=True, exist_ok=ahead)
     texts = {
         "request.yml": yaml.safe_dump(record.request, allow_unicode=True, sort_keys=False),
         "changes.json": json.dumps(record.changes, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
-        "events.jsonl": "".join(json.dumps(e, ensure_ascii=False, sort_keys=True, default=str) + "\n"
-                                for e in record.events),
+        "events.jsonl": "".join(_dump_event(e) for e in record.events),
         "stdout.txt": record.stdout,
         "report.md": record.report,
     }
     texts.update(extra)
-    files = {}
+    files = {START: sha256_file(path / START)} if ahead else {}
     for name in texts:
         target = path / name
         target.write_text(scrub(texts[name]), encoding="utf-8")
@@ -145,12 +227,23 @@ def write_bundle(record: RunRecord, scrub: Scrubber, base: Path | None = None) -
 
 
 def verify(b: Bundle) -> list[str]:
-    """Problems with a bundle: a file missing, altered or added. Empty when the bundle is intact."""
+    """Problems with a bundle: a file missing, altered or added. Empty when the bundle is intact.
+
+    A bundle written ahead of a run that has not been closed (``status: running``) holds ``start.json``, checked
+    against its manifest, and the events streamed so far (whether its process is alive is ``recovery``'s question).
+    """
     try:
-        files = b.manifest().get("files") or {}
+        manifest = b.manifest()
     except InvalidInput as e:
         return [str(e)]
+    files = manifest.get("files") or {}
     problems = []
+    if manifest.get("status") == RUNNING:
+        if not (b.path / START).is_file():
+            return [f"{START}: missing"]
+        if sha256_file(b.path / START) != files.get(START):
+            return [f"{START}: altered (SHA-256 differs from manifest.json)"]
+        return []
     for name in BUNDLE_FILES:
         if name not in files:
             problems.append(f"{name}: not listed in manifest.json")

@@ -308,11 +308,15 @@ def approvals_needed(manifest: dict[str, Any], rules: ChangePolicy) -> int:
 
 
 def applies_of(plan_id: str, base: Path, entries: list[ledger.Entry] | None = None) -> list[dict[str, Any]]:
-    """The manifests of the applies of ``plan_id``, found through the ledger (not by reading every bundle)."""
+    """The manifests of the applies of ``plan_id`` (started, running, interrupted or ended), found through the ledger
+    (not by reading every bundle)."""
     entries = ledger.entries(base) if entries is None else entries
     out = []
+    seen = set()
     for e in entries:
-        if e.kind == "apply" and e.ref == plan_id:
+        # a start line consumes the plan: its apply is running, was interrupted, or ended (its apply line follows)
+        if e.kind in ("start", "apply") and e.ref == plan_id and e.run_id not in seen:
+            seen.add(e.run_id)
             try:
                 out.append(evidence.bundle(e.run_id, base).manifest())
             except InvalidInput:
@@ -422,18 +426,21 @@ def check_apply(plan: evidence.Bundle, apply_operator: str, base: Path,
 
 def pending(base: Path) -> list[dict[str, Any]]:
     """Emergency applies still waiting for approval after the fact: run ID, task, environment, operator, time,
-    reason, approvals so far and how many are needed."""
+    reason, approvals so far and how many are needed. One that is running, was interrupted, or whose bundle is
+    missing (status ``bundle missing``) stays listed until approved."""
     policy = load_policy()
     entries = ledger.entries(base)
     need = policy.get("emergency").post_approvals
     out = []
+    seen = set()
     for e in entries:
-        if e.kind != "apply":
+        if e.kind not in ("start", "apply") or e.run_id in seen:
             continue
+        seen.add(e.run_id)
         try:
             m = evidence.bundle(e.run_id, base).manifest()
-        except InvalidInput:
-            continue
+        except InvalidInput:  # a missing bundle cannot show it was not an emergency: it stays pending
+            m = {"change_class": "emergency", "status": "bundle missing", "ended_at": e.at}
         if m.get("change_class") != "emergency":
             continue
         got = len(identity.distinct(a.approver for a in approvals_of(e.run_id, base, entries, policy)))
@@ -442,6 +449,39 @@ def pending(base: Path) -> list[dict[str, Any]]:
                         "operator": m.get("operator"), "ended_at": m.get("ended_at"), "status": m.get("status"),
                         "emergency_reason": m.get("emergency_reason"), "approvals": got, "needed": need})
     return out
+
+
+def _status(b: evidence.Bundle) -> str:
+    try:
+        return str(b.manifest().get("status") or "")
+    except InvalidInput:
+        return ""
+
+
+def _check_start(e: ledger.Entry, b: evidence.Bundle | None, found: list[ledger.Entry]) -> list[str]:
+    """Problems of an apply's ``start`` line: its ``start.json`` removed or edited, or no ``apply`` line closing it
+    while its driver is gone (an interrupted apply that ``ops-driver evidence recover`` has not closed yet)."""
+    from . import runner
+
+    where = f"({ledger.LEDGER} line {e.line_no})"
+    if b is None:
+        return [] if any(x.kind == "apply" and x.run_id == e.run_id for x in found) else [
+            f"bundle removed (its start is recorded on {ledger.LEDGER} line {e.line_no})"]
+    start = b.path / evidence.START
+    if not start.is_file():
+        return [f"{evidence.START} removed {where}"]
+    if evidence.sha256_file(start) != e.sha256:
+        return [f"{evidence.START} edited after it was recorded {where}"]
+    if any(x.kind == "apply" and x.run_id == e.run_id for x in found):
+        return []
+    try:
+        process = b.manifest().get("process") or {}
+    except InvalidInput:
+        process = {}
+    if runner.is_alive(process):
+        return []  # running now: its own end closes it
+    return [f"apply started {where} and never closed: interrupted (its driver, pid {process.get('pid')}, is gone); "
+            "close it with `ops-driver evidence recover`"]
 
 
 def approval_shortfall(apply_manifest: dict[str, Any], plan_manifest: dict[str, Any] | None,
@@ -514,7 +554,10 @@ def verify_all(base: Path, head_mark: tuple[int, str] | None = None) -> dict[str
             continue
         held_runs.add(e.run_id)
         b = bundles.get(e.run_id)
-        if b is None:
+        if e.kind == "start":
+            for text in _check_start(e, b, found):
+                add(e.run_id, text)
+        elif b is None:
             add(e.run_id, f"bundle removed (recorded on {ledger.LEDGER} line {e.line_no})")
         elif manifest_sha256(b) != e.sha256:
             add(e.run_id, f"manifest.json edited after it was recorded ({ledger.LEDGER} line {e.line_no})")
@@ -522,7 +565,19 @@ def verify_all(base: Path, head_mark: tuple[int, str] | None = None) -> dict[str
         for text in evidence.verify(b):
             add(run_id, text)
         if run_id not in held_runs:
-            add(run_id, "bundle not in the ledger (added outside ops-driver)")
+            running = _status(b) == evidence.RUNNING
+            add(run_id, "an apply written ahead without its start line (its driver died before the playbook "
+                        "started); close it with `ops-driver evidence recover`" if running else
+                "bundle not in the ledger (added outside ops-driver)")
+    try:
+        waiting = pending(base) if found and not parse_problems else []
+    except (InvalidInput, KeyError):
+        waiting = []
+    for item in waiting:
+        if item.get("status") in (evidence.INTERRUPTED, "bundle missing"):
+            add(str(item["run_id"]), f"emergency apply {item.get('status')}, pending post-approval "
+                                     f"({item.get('approvals')} of {item.get('needed')}): see what it changed and "
+                                     f"approve it after the fact (`ops-driver approve {item['run_id']} --by NAME`)")
     approvals = {e.run_id: e for e in found if e.kind == "approval"}
     on_disk: dict[str, Path] = {}
     root = approvals_dir(base)

@@ -6,7 +6,9 @@ File ``$OPS_EVIDENCE_DIR/ledger.jsonl``, one JSON object per line, keys sorted, 
 
 - ``seq``: 1, 2, 3 … without gaps; ``at``: UTC time of the append;
 - ``kind``: ``plan`` or ``apply`` (``sha256`` is that of the bundle's ``manifest.json``, which holds the SHA-256 of
-  every other file of the bundle), or ``approval`` (``sha256`` of the approval record, see governance.py);
+  every other file of the bundle), ``start`` (an apply about to run, written ahead under the environment lock before
+  its playbook starts: ``sha256`` of the bundle's ``start.json``; its ``apply`` line closes it, see recovery.py), or
+  ``approval`` (``sha256`` of the approval record, see governance.py);
 - ``ref``: for an apply, the plan it ran; for an approval, the run it approves;
 - ``prev``: SHA-256 of the previous line as written (its UTF-8 bytes without the newline); 64 zeros on line 1.
 
@@ -16,27 +18,36 @@ chain cannot show that lines were cut off its end: ``head()`` gives the sequence
 write on the ticket, and ``verify(head=…)`` checks the ledger still holds that line.
 
 Appends hold an exclusive ``flock`` on the ledger for read-last-line + write + fsync, so concurrent ``ops-driver``
-processes never lose or interleave a line (one ``write`` of one line in ``O_APPEND`` mode, under the lock).
+processes never lose or interleave a line (one ``write`` of one line in ``O_APPEND`` mode, under the lock). The lock
+is waited for at most :func:`lock_wait_s` seconds (``$OPS_LEDGER_LOCK_WAIT``, default 30), then refused (exit 4)
+naming its holder (``.locks/ledger.holder``). A line is at most :data:`MAX_LINE` bytes: a longer one is refused when
+written and reported when read, and the last line is found by reading backwards in time proportional to its length.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
+from .errors import InvalidInput, PolicyRefused
 
 LEDGER = "ledger.jsonl"
 GENESIS = "0" * 64
-KINDS = ("plan", "apply", "approval")
+KINDS = ("plan", "apply", "approval", "start")
+#: The longest ledger line in bytes, without its newline (a real line is about 300 bytes).
+MAX_LINE = 4096
+DEFAULT_LOCK_WAIT_S = 30.0
+HOLDER = ".locks/ledger.holder"
 _KEYS = {"seq", "at", "kind", "run_id", "sha256", "prev"}
 
 
@@ -97,6 +108,9 @@ def read(base: Path) -> tuple[list[Entry], list[str]]:
             text = raw[:-1] if raw.endswith("\n") else raw
             if not raw.endswith("\n"):
                 problems.append(f"{LEDGER} line {n}: incomplete (no newline at the end): a write was cut short")
+            if len(text.encode("utf-8", errors="replace")) > MAX_LINE:
+                problems.append(f"{LEDGER} line {n}: longer than {MAX_LINE} bytes (the most a ledger line may be)")
+                continue
             try:
                 entries.append(_entry(text, n))
             except LedgerCorrupt as e:
@@ -112,29 +126,88 @@ def entries(base: Path) -> list[Entry]:
     return got
 
 
-def _last_line(fd: int) -> str | None:
-    """The last complete line of the open file ``fd`` (without its newline), reading backwards from the end."""
+def _last_line(fd: int, limit: int = MAX_LINE) -> str | None:
+    """The last line of the open file ``fd`` (without its newline), reading backwards from the end in blocks.
+
+    Each block is searched once and the blocks are joined once, so the time is proportional to the line's length
+    (not its square). LedgerCorrupt when the last line is longer than ``limit`` bytes: it is not read further.
+    """
     end = os.lseek(fd, 0, os.SEEK_END)
     if end == 0:
         return None
-    chunk, pos, tail = 4096, end, b""
+    if os.pread(fd, 1, end - 1) == b"\n":
+        end -= 1  # the last line's own newline
+    chunk, pos, parts, size = 4096, end, [], 0
     while pos > 0:
         step = min(chunk, pos)
         pos -= step
-        tail = os.pread(fd, step, pos) + tail
-        body = tail[:-1] if tail.endswith(b"\n") else tail
-        cut = body.rfind(b"\n")
+        block = os.pread(fd, step, pos)
+        cut = block.rfind(b"\n")
         if cut >= 0:
-            return body[cut + 1:].decode("utf-8", errors="replace")
-    return (tail[:-1] if tail.endswith(b"\n") else tail).decode("utf-8", errors="replace")
+            parts.append(block[cut + 1:])
+            break
+        parts.append(block)
+        size += len(block)
+        if size > limit:
+            raise LedgerCorrupt(f"{LEDGER}: the last line is longer than {limit} bytes (the most a ledger line may "
+                                "be): not an entry written by ops-driver; run `ops-driver evidence verify`")
+    text = b"".join(reversed(parts))
+    if len(text) > limit:
+        raise LedgerCorrupt(f"{LEDGER}: the last line is {len(text)} bytes, longer than {limit} (the most a ledger "
+                            "line may be): not an entry written by ops-driver; run `ops-driver evidence verify`")
+    return text.decode("utf-8", errors="replace")
+
+
+def lock_wait_s() -> float:
+    """``$OPS_LEDGER_LOCK_WAIT`` in seconds (default 30): how long an append waits for the ledger lock."""
+    try:
+        return max(0.0, float(os.environ.get("OPS_LEDGER_LOCK_WAIT", DEFAULT_LOCK_WAIT_S)))
+    except ValueError:
+        return DEFAULT_LOCK_WAIT_S
+
+
+def flock_wait(fd: int, wait_s: float) -> bool:
+    """Take an exclusive ``flock`` on ``fd``, polling (non-blocking tries, 1 ms growing to 50 ms apart) for at most
+    ``wait_s`` seconds; True when taken. ``flock`` has no timeout of its own, and an alarm signal would interrupt
+    whatever else the process waits for."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(pause, left))  # a lock poll, not a synchronisation of tests
+        pause = min(pause * 2, 0.05)
 
 
 @contextmanager
 def _locked(base: Path) -> Iterator[int]:
+    """The ledger open for appending, under its exclusive lock (waited for at most :func:`lock_wait_s` seconds;
+    PolicyRefused, exit 4, naming the holder written in ``.locks/ledger.holder``, when it is not free by then)."""
     base.mkdir(parents=True, exist_ok=True)
     fd = os.open(path_of(base), os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        wait = lock_wait_s()
+        if not flock_wait(fd, wait):
+            try:
+                other = (base / HOLDER).read_text(encoding="utf-8", errors="replace").strip()[:200]
+            except OSError:
+                other = ""
+            raise PolicyRefused(f"{path_of(base)}: the ledger lock was not free within {wait:g} s "
+                                f"(OPS_LEDGER_LOCK_WAIT); held by {other or 'another ops-driver process'}; "
+                                "try again when it has ended")
+        try:
+            (base / HOLDER).parent.mkdir(exist_ok=True)
+            (base / HOLDER).write_text(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat()}",
+                                       encoding="utf-8")
+        except OSError:
+            pass  # the holder's name is a courtesy to whoever waits
         yield fd
     finally:
         os.close(fd)  # releases the lock
@@ -158,6 +231,9 @@ def append(base: Path, kind: str, run_id: str, sha256: str, ref: str | None = No
             data["ref"] = ref
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         payload = (text + "\n").encode("utf-8")
+        if len(payload) - 1 > MAX_LINE:
+            raise InvalidInput(f"ledger line for {kind} {run_id[:80]!r}: {len(payload) - 1} bytes, longer than "
+                               f"{MAX_LINE} (the most a ledger line may be); nothing was written")
         written = os.write(fd, payload)
         if written != len(payload):  # a regular file on a local disk writes all or raises; say so if not
             raise OSError(f"{path_of(base)}: short write ({written} of {len(payload)} bytes)")

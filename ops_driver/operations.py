@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -12,9 +13,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import contract, evidence, governance, identity, inputs, ledger, policy, report
+from . import contract, evidence, governance, identity, inputs, ledger, policy, recovery, report, runner
 from .catalog import TIMEOUT_MINUTES_MAX, Catalog, Task, load_catalog
-from .errors import InvalidInput, PolicyRefused
+from .errors import InvalidInput, PolicyRefused, RunFailed
 from .paths import evidence_dir, inventory_dir, project_root
 from .request import Request, load_request
 from .runner import ProgressFn, RunResult, run_playbook
@@ -118,6 +119,8 @@ class RunConfig:
             and the task.
         operator: who runs it (:func:`ops_driver.identity.acting`: the OS account, or a name declared in the
             sandbox; how it was decided is in ``manifest_extra``: ``operator_source``, ``os_account``).
+        stop, place, stream: for an apply written ahead, the signals caught since before its lock, its private
+            data dir and marker (recorded in ``start.json``), and the stream of its events into the bundle.
     """
 
     kind: str
@@ -131,6 +134,9 @@ class RunConfig:
     progress: ProgressFn | None = None
     timeout: tuple[int, str] | None = None
     operator: str = ""
+    stop: runner.StopSignals | None = None
+    place: runner.RunPlace | None = None
+    stream: evidence.EventStream | None = None
 
     @property
     def limit(self) -> tuple[int, str]:
@@ -186,7 +192,9 @@ def _verdict(cfg: RunConfig, result: RunResult, changes: list[dict[str, Any]]) -
                 "it may have changed part of the targets: see the evidence and check their state before planning again")
         return status, code, (f"timed out after {_duration(seconds)} ({source}); "
                               f"ansible-runner stopped the playbook; {left}")
-    msgs = [str(f["msg"]) for f in result.failures] or [f"ansible-playbook ended {result.status} (rc {result.rc})"]
+    stopped = [w for w in result.warnings if w.startswith("stopped by ")] if result.status == "canceled" else []
+    msgs = [str(f["msg"]) for f in result.failures] + stopped or [
+        f"ansible-playbook ended {result.status} (rc {result.rc})"]
     # a rescue that re-fails quotes the failure it caught (e.g. ESA: "... | esa01 failed; done before it: ...")
     msgs = [m for m in msgs if not any(m != other and m in other for other in msgs)]
     return status, code, "; ".join(dict.fromkeys(msgs))
@@ -197,8 +205,13 @@ def _run_and_record(cfg: RunConfig) -> Outcome:
     req, task = cfg.request, cfg.task
     assert task.automation is not None
     started = evidence.utc_now()
-    result = run_playbook(project_root() / task.automation.playbook, inventory_dir(req.environment), cfg.extravars,
-                          check=(cfg.kind == "plan"), progress=cfg.progress, timeout_s=cfg.limit[0])
+    try:
+        result = run_playbook(project_root() / task.automation.playbook, inventory_dir(req.environment),
+                              cfg.extravars, check=(cfg.kind == "plan"), progress=cfg.progress, timeout_s=cfg.limit[0],
+                              on_event=cfg.stream, stop=cfg.stop, place=cfg.place)
+    finally:
+        if cfg.stream is not None:
+            cfg.stream.close()
     return _record(cfg, result, started, evidence.utc_now())
 
 
@@ -292,6 +305,7 @@ def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalo
     task = catalog.get(req.task)
     sched = policy.check_schedule(task.automation.schedule if task.automation else None, req.environment,
                                   req.params)
+    recovery.recover(evidence_dir(), environment=req.environment)
     run_id = evidence.new_run_id("plan", task.id)
     actor = identity.acting(req.environment, operator)
     rules = governance.load_policy()
@@ -320,13 +334,8 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     outside the sandbox environment. ``operator``: a declared operator (sandbox only; else the OS account).
     """
     base = evidence_dir()
-    pb = evidence.bundle(plan_id, base)
-    problems = evidence.verify(pb)
-    if problems:
-        raise PolicyRefused(f"plan {plan_id}: evidence bundle does not verify ({'; '.join(problems)}); plan again")
-    pm = pb.manifest()
-    if pm.get("kind") != "plan":
-        raise InvalidInput(f"run ID {plan_id} is an {pm.get('kind')}, not a plan; give the run ID printed by `plan`")
+    pb, pm = _plan_bundle(plan_id, base)
+    recovery.recover(base, environment=str(pm.get("environment")))  # dead runs of the plan's environment first
     policy.check_plan(pm, evidence.utc_now(), governance.applies_of(plan_id, base),
                       governance.load_policy().plan_max_age_s)
     catalog = catalog or load_catalog()
@@ -346,26 +355,74 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     actor = identity.acting(req.environment, operator)
     who = actor.name
     rules = governance.load_policy()
-    change_class, approvals = governance.check_apply(pb, who, base, rules)
+    governance.check_apply(pb, who, base, rules)
     run_id = evidence.new_run_id("apply", task.id)
-    extra_vars = dict(pm.get("apply_extravars") or {})
-    planned_changes = pb.read_json("changes.json")
     holder = f"{run_id} (pid {os.getpid()}, {who})"
-    extra: dict[str, Any] = {"plan_id": plan_id, "plan_operator": pm.get("operator"),
-                             "approvals": [a.summary() for a in approvals],
-                             "approvals_required": governance.approvals_needed(pm, rules), **actor.manifest(),
-                             **bound.manifest()}
-    extra["overrides"] = extra.get("overrides", []) + policy.max_age_override(req.environment)
-    if not extra["overrides"]:
-        del extra["overrides"]
-    if change_class == "emergency":
-        extra["pending_post_approval"] = True  # until `ops-driver approve RUN_ID` after the fact (governance.pending)
-    if sched is not None:
-        extra["schedule"] = sched
-    with policy.environment_lock(base / ".locks", req.environment, holder):
-        return _run_and_record(RunConfig(
-            kind="apply", run_id=run_id, request=req, task=task, extravars=_extravars(req, task, run_id, extra_vars),
-            base=base, manifest_extra=extra, compare_with=planned_changes, progress=progress, operator=who))
+    with runner.StopSignals() as stop, policy.environment_lock(base / ".locks", req.environment, holder) as waited:
+        # under the lock: close this environment's dead runs, then the plan checks again (another apply may
+        # have consumed the plan between the checks above and the lock), then the start written ahead
+        recovery.recover(base, environment=req.environment, held=req.environment)
+        pb, pm = _plan_bundle(plan_id, base)
+        policy.check_plan(pm, evidence.utc_now(), governance.applies_of(plan_id, base), rules.plan_max_age_s)
+        change_class, approvals = governance.check_apply(pb, who, base, rules)
+        extra_vars = dict(pm.get("apply_extravars") or {})
+        planned_changes = pb.read_json("changes.json")
+        extra: dict[str, Any] = {"plan_id": plan_id, "plan_operator": pm.get("operator"),
+                                 "approvals": [a.summary() for a in approvals],
+                                 "approvals_required": governance.approvals_needed(pm, rules), **actor.manifest(),
+                                 **bound.manifest(), "lock_wait_s": round(waited, 3)}
+        extra["overrides"] = extra.get("overrides", []) + policy.max_age_override(req.environment)
+        if not extra["overrides"]:
+            del extra["overrides"]
+        if change_class == "emergency":
+            extra["pending_post_approval"] = True  # until `ops-driver approve RUN_ID` after the fact
+        if sched is not None:
+            extra["schedule"] = sched
+        if stop.is_set():
+            raise RunFailed(f"stopped by {stop.name} before the apply started: nothing was run and plan {plan_id} "
+                            "can still be applied")
+        cfg = RunConfig(kind="apply", run_id=run_id, request=req, task=task,
+                        extravars=_extravars(req, task, run_id, extra_vars), base=base, manifest_extra=extra,
+                        compare_with=planned_changes, progress=progress, operator=who, stop=stop)
+        place = runner.RunPlace.new(run_id)
+        try:
+            stream = _write_ahead(cfg, place)
+        except BaseException:
+            place.remove()
+            raise
+        return _run_and_record(dataclasses.replace(cfg, place=place, stream=stream))
+
+
+def _plan_bundle(plan_id: str, base: Path) -> tuple[evidence.Bundle, dict[str, Any]]:
+    """The plan's bundle and manifest; PolicyRefused when it does not verify, InvalidInput when it is no plan."""
+    pb = evidence.bundle(plan_id, base)
+    problems = evidence.verify(pb)
+    if problems:
+        raise PolicyRefused(f"plan {plan_id}: evidence bundle does not verify ({'; '.join(problems)}); plan again")
+    pm = pb.manifest()
+    if pm.get("kind") != "plan":
+        raise InvalidInput(f"run ID {plan_id} is an {pm.get('kind')}, not a plan; give the run ID printed by `plan`")
+    return pb, pm
+
+
+def _write_ahead(cfg: RunConfig, place: runner.RunPlace) -> evidence.EventStream:
+    """Record the apply of ``cfg`` before its playbook starts (the caller holds the environment lock): the bundle
+    with ``start.json`` (status ``running``, the driver's process, the run's private places) and the ``start``
+    ledger line, which consumes the plan. Returns the stream of the run's events into the bundle."""
+    req, task = cfg.request, cfg.task
+    assert task.automation is not None
+    manifest: dict[str, Any] = {
+        "run_id": cfg.run_id, "kind": "apply", "task": task.id, "environment": req.environment, "ticket": req.ticket,
+        "requested_by": req.requested_by, "operator": cfg.operator, "change_class": req.change_class,
+        **({"emergency_reason": req.emergency_reason} if req.emergency_reason else {}),
+        "timeout_s": cfg.limit[0], "started_at": evidence.iso(evidence.utc_now()), "status": evidence.RUNNING,
+        "check_mode": False, "process": runner.this_process(), "place": place.as_record(), "versions": versions(),
+        **cfg.manifest_extra,
+    }
+    scrub = evidence.Scrubber(req.secret_values(task))
+    digest = evidence.start_bundle(cfg.run_id, manifest, scrub, cfg.base)
+    ledger.append(cfg.base, "start", cfg.run_id, digest, ref=cfg.manifest_extra.get("plan_id"))
+    return evidence.EventStream(cfg.base / cfg.run_id, scrub)
 
 
 def import_awx(job_path: Path, events_path: Path, catalog: Catalog | None = None) -> Outcome:

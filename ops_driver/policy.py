@@ -9,10 +9,9 @@ with :mod:`ops_driver.schedule`).
 from __future__ import annotations
 
 import datetime as dt
-import errno
-import fcntl
 import hashlib
 import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,10 +64,11 @@ def check_plan(manifest: dict[str, Any], now: dt.datetime, applies: list[dict[st
                max_age_s: int = DEFAULT_PLAN_MAX_AGE_S) -> None:
     """Refuse a plan that failed, is older than the maximum age, or was already applied.
 
-    ``applies`` are the manifests of the apply bundles that name this plan. ``max_age_s``: the reviewed maximum
-    age today (``plan_max_age_s`` of ``policy/change.yml``); the limit is the smaller of it and the plan's own
-    recorded ``plan_max_age_s`` (a limit never grows after the plan), unless ``$OPS_PLAN_MAX_AGE`` overrides both
-    in the sandbox environment (:func:`plan_max_age_s`; PolicyRefused anywhere else).
+    ``applies`` are the manifests of the apply bundles that name this plan, finished, running or interrupted (an
+    apply consumes its plan when its start is written ahead, before its playbook starts). ``max_age_s``: the
+    reviewed maximum age today (``plan_max_age_s`` of ``policy/change.yml``); the limit is the smaller of it and the
+    plan's own recorded ``plan_max_age_s`` (a limit never grows after the plan), unless ``$OPS_PLAN_MAX_AGE``
+    overrides both in the sandbox environment (:func:`plan_max_age_s`; PolicyRefused anywhere else).
     """
     run_id = manifest.get("run_id")
     if manifest.get("status") != "planned":
@@ -87,26 +87,45 @@ def check_plan(manifest: dict[str, Any], now: dt.datetime, applies: list[dict[st
                             f"({source}); plan again")
     if applies:
         done = ", ".join(f"{a.get('run_id')} ({a.get('status')})" for a in applies)
-        raise PolicyRefused(f"plan {run_id} was already applied by {done}; plan again for a new run")
+        raise PolicyRefused(f"plan {run_id} was already applied by {done}: applied or interrupted: see "
+                            f"{applies[0].get('run_id')} (`ops-driver evidence show`); plan again for a new run")
+
+
+DEFAULT_LOCK_WAIT_S = 10.0
+
+
+def lock_wait_s() -> float:
+    """``$OPS_LOCK_WAIT`` in seconds (default 10): how long an apply waits for its environment's lock."""
+    try:
+        return max(0.0, float(os.environ.get("OPS_LOCK_WAIT", DEFAULT_LOCK_WAIT_S)))
+    except ValueError:
+        return DEFAULT_LOCK_WAIT_S
 
 
 @contextmanager
-def environment_lock(lock_dir: Path, environment: str, holder: str) -> Iterator[None]:
-    """Hold an exclusive lock for ``environment`` during an apply; refuse (exit 4) when another holds it."""
+def environment_lock(lock_dir: Path, environment: str, holder: str, wait_s: float | None = None) -> Iterator[float]:
+    """Hold an exclusive lock for ``environment`` during an apply (or the recovery of one of its runs).
+
+    Waits at most ``wait_s`` seconds (default :func:`lock_wait_s`) for another holder to let go, then refuses
+    (PolicyRefused, exit 4) naming the holder written in the lock file. Yields the seconds waited. The lock is a
+    ``flock``: the kernel lets go of it when its holder's process ends, however it ends.
+    """
+    from .ledger import flock_wait
+
     lock_dir.mkdir(parents=True, exist_ok=True)
     path = lock_dir / f"{environment}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno in (errno.EAGAIN, errno.EACCES):
-                other = path.read_text(encoding="utf-8", errors="replace").strip() or "another run"
-                raise PolicyRefused(f"environment {environment} is locked by {other}; wait for it to end") from None
-            raise
+        wait = lock_wait_s() if wait_s is None else wait_s
+        start = time.monotonic()
+        if not flock_wait(fd, wait):
+            other = path.read_text(encoding="utf-8", errors="replace").strip()[:300] or "another run"
+            raise PolicyRefused(f"environment {environment} is locked by {other}"
+                                + (f" (waited {wait:g} s, OPS_LOCK_WAIT)" if wait else "") + "; wait for it to end")
+        waited = time.monotonic() - start
         os.ftruncate(fd, 0)
-        os.write(fd, holder.encode())
-        yield
+        os.pwrite(fd, holder.encode(), 0)
+        yield waited
     finally:
         os.close(fd)
 

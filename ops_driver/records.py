@@ -354,6 +354,11 @@ def _read(b: evidence.Bundle, id_time: dt.datetime | None, held: dict[str, ledge
         line = held.get(b.run_id)
         if line is None:
             problems.append("bundle not in the ledger (added outside ops-driver)")
+        elif line.kind == "start":  # written ahead, not closed: running, or interrupted and not yet recovered
+            start = _read_bytes(os.path.join(str(b.path), evidence.START))
+            problems.append(f"{evidence.START} edited after it was recorded ({ledger.LEDGER} line {line.line_no})"
+                            if start is None or hashlib.sha256(start).hexdigest() != line.sha256 else
+                            "apply started and not closed: running, or interrupted (`ops-driver evidence recover`)")
         elif hashlib.sha256(raw).hexdigest() != line.sha256:
             problems.append(f"manifest.json edited after it was recorded ({ledger.LEDGER} line {line.line_no})")
     return m, changes, started or id_time, problems

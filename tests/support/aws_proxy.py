@@ -16,12 +16,18 @@ the faults moto cannot produce:
   (``running``) or StopInstances (``stopped``) call on (one instance that fails to start or to stop while the
   others do);
 - ``host_states[host_id] = state``: DescribeHosts reports that Dedicated Host in ``state`` (e.g.
-  ``under-assessment``, ``permanent-failure``) instead of its real one (a host that is not ``available``).
+  ``under-assessment``, ``permanent-failure``) instead of its real one (a host that is not ``available``);
+- ``hold[Action] = "before" | "after"``: hold each call of Action until the test sets ``release`` - before it
+  reaches moto (nothing has changed yet; a call whose caller was killed meanwhile is dropped) or after moto has
+  done it, with the reply held (the change is made, the
+  caller does not know yet); ``held`` is set when a call is being held. The point a test sends its signal at.
 """
 
 from __future__ import annotations
 
 import re
+import select
+import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -52,6 +58,9 @@ class AwsProxy:
         self.images_stuck = False
         self.s3_denied_keys: set[str] = set()
         self.host_states: dict[str, str] = {}
+        self.hold: dict[str, str] = {}
+        self.held = threading.Event()
+        self.release = threading.Event()
         self.lock = threading.Lock()
         proxy = self
 
@@ -75,6 +84,12 @@ class AwsProxy:
                 if throttled:
                     self._reply(503, THROTTLED, {"Content-Type": "text/xml"})
                     return
+                point = proxy.hold.get(action)
+                if point == "before":
+                    proxy.held.set()
+                    proxy.release.wait(600)
+                    if self._caller_gone():
+                        return  # killed while held: its call never reaches EC2, as a dropped request would not
                 path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
                 if self.command == "GET" and any(path.endswith("/" + k) for k in proxy.s3_denied_keys):
                     self._reply(403, DENIED, {"Content-Type": "application/xml"})
@@ -88,16 +103,30 @@ class AwsProxy:
                 except urllib.error.HTTPError as e:
                     status, data, rh = e.code, e.read(), dict(e.headers)
                 data = proxy.rewrite(action, data)
+                if point == "after":
+                    proxy.held.set()
+                    proxy.release.wait(600)
                 self._reply(status, data, {k: v for k, v in rh.items()
                                            if k.lower() not in ("content-length", "transfer-encoding", "connection")})
 
+            def _caller_gone(self) -> bool:
+                """Has the caller closed its connection (end of stream waiting on the socket)?"""
+                try:
+                    readable, _, _ = select.select([self.connection], [], [], 0)
+                    return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    return True
+
             def _reply(self, status: int, data: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the caller went away (a test killed it while its call was held)
 
             do_GET = do_POST = _forward
 
@@ -135,6 +164,7 @@ class AwsProxy:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -149,3 +179,6 @@ class AwsProxy:
             self.images_stuck = False
             self.s3_denied_keys.clear()
             self.host_states.clear()
+            self.hold.clear()
+            self.release.set()
+            self.held.clear()

@@ -101,3 +101,31 @@ def test_an_attachment_name_that_is_a_path_is_refused_before_anything_is_written
         evidence.write_bundle(record("20261122T000000Z-COMM-025-plan-abcdef", {"run_id": "x"}, {}, [], [], "", "",
                                      attachments={"../escape.txt": "x"}), evidence.Scrubber([]), base)
     assert not base.exists() and not (tmp_path / "escape.txt").exists()
+
+
+def test_an_apply_written_ahead_verifies_while_running_and_its_finished_bundle_keeps_start_json(
+        tmp_path: Path) -> None:
+    scrub = evidence.Scrubber(["s3cr3t-value"])
+    run_id = "20261122T015325Z-INFO-005-apply-abcdef"
+    start = {"run_id": run_id, "kind": "apply", "status": "running", "note": "uses s3cr3t-value"}
+    digest = evidence.start_bundle(run_id, start, scrub, tmp_path)
+    b = evidence.bundle(run_id, tmp_path)
+    assert digest == evidence.sha256_file(b.path / "start.json") and "s3cr3t-value" not in (
+        b.path / "start.json").read_text()
+    assert b.manifest()["files"] == {"start.json": digest} and b.manifest()["status"] == "running"
+    assert evidence.verify(b) == []
+    stream = evidence.EventStream(b.path, scrub)
+    stream({"event": "playbook_on_task_start", "event_data": {"task": "Stop"}})
+    assert evidence.read_events(b.path / "events.jsonl") == ([{"event": "playbook_on_task_start",
+                                                               "event_data": {"task": "Stop"}}], 0)
+    original = (b.path / "start.json").read_bytes()
+    (b.path / "start.json").write_text("{}")
+    assert evidence.verify(b) == ["start.json: altered (SHA-256 differs from manifest.json)"]
+    (b.path / "start.json").write_bytes(original)
+    stream.close()
+    # the run ends: write_bundle completes the same folder, start.json kept and listed with its hash
+    finished = evidence.write_bundle(record(run_id, {"kind": "apply", "status": "applied"}, {}, [], [], "", "# r\n"),
+                                     scrub, tmp_path)
+    files = finished.manifest()["files"]
+    assert files["start.json"] == digest and set(evidence.BUNDLE_FILES) <= set(files)
+    assert evidence.verify(finished) == []

@@ -143,3 +143,81 @@ def test_concurrent_appends_lose_and_interleave_nothing(tmp_path: Path) -> None:
     assert [e.seq for e in entries] == list(range(1, 451))
     assert ledger.check_chain(entries) == []
     assert sorted(e.run_id for e in entries) == sorted(f"{w}-{i}" for w in "abc" for i in range(150))
+
+
+# ---------------------------------------------------------------- issue 22 item 8: bounded lines, a lock with a timeout
+
+def _reads_of_last_line(base: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Bytes read by ``_last_line`` on the ledger as it is (counted through os.pread)."""
+    import os
+
+    read = 0
+    real = os.pread
+
+    def counting(fd: int, n: int, pos: int) -> bytes:
+        nonlocal read
+        read += n
+        return real(fd, n, pos)
+
+    monkeypatch.setattr(ledger.os, "pread", counting)
+    fd = os.open(ledger.path_of(base), os.O_RDONLY)
+    try:
+        try:
+            ledger._last_line(fd)
+        except ledger.LedgerCorrupt:
+            pass
+    finally:
+        os.close(fd)
+        monkeypatch.setattr(ledger.os, "pread", real)
+    return read
+
+
+def test_the_last_line_is_found_reading_it_once_and_a_long_one_is_not_read_further(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fill(tmp_path, 3)
+    lines = _lines(tmp_path)
+    assert ledger.head(tmp_path) == (3, ledger.line_hash(lines[-1]))
+    small = _reads_of_last_line(tmp_path, monkeypatch)
+    assert small <= len(lines[-1]) + 4096 + 1
+    # a 16 MB last line (the review's case): refused after reading at most MAX_LINE + one block, not 16 MB
+    with ledger.path_of(tmp_path).open("a") as f:
+        f.write("x" * (16 << 20) + "\n")
+    assert _reads_of_last_line(tmp_path, monkeypatch) <= ledger.MAX_LINE + 2 * 4096 + 1
+    with pytest.raises(ledger.LedgerCorrupt, match=f"longer than {ledger.MAX_LINE} bytes"):
+        ledger.append(tmp_path, "plan", "run-4", "4" * 64)
+    _, problems = ledger.read(tmp_path)
+    assert problems == [f"{ledger.LEDGER} line 4: longer than {ledger.MAX_LINE} bytes (the most a ledger line may be)"]
+
+
+def test_a_line_over_the_maximum_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    _fill(tmp_path, 1)
+    before = ledger.path_of(tmp_path).read_bytes()
+    with pytest.raises(InvalidInput, match=f"longer than {ledger.MAX_LINE}"):
+        ledger.append(tmp_path, "plan", "r" * ledger.MAX_LINE, "1" * 64)
+    assert ledger.path_of(tmp_path).read_bytes() == before
+
+
+def test_the_ledger_lock_is_waited_for_then_refused_naming_its_holder(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from ops_driver.errors import PolicyRefused
+
+    _fill(tmp_path, 1)
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with ledger._locked(tmp_path):
+            entered.set()
+            release.wait(30)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    assert entered.wait(30)
+    monkeypatch.setenv("OPS_LEDGER_LOCK_WAIT", "0.2")
+    with pytest.raises(PolicyRefused, match=r"not free within 0.2 s \(OPS_LEDGER_LOCK_WAIT\); held by pid \d+"):
+        ledger.append(tmp_path, "plan", "run-2", "2" * 64)
+    release.set()
+    t.join()
+    monkeypatch.setenv("OPS_LEDGER_LOCK_WAIT", "30")
+    assert ledger.append(tmp_path, "plan", "run-2", "2" * 64).seq == 2

@@ -121,7 +121,7 @@ class FakeRun:
         monkeypatch.setattr(operations, "run_playbook", self)
 
     def __call__(self, playbook: Path, inventory: Path, extravars: dict[str, Any], check: bool,
-                 progress: Any = None, timeout_s: int | None = None) -> RunResult:
+                 progress: Any = None, timeout_s: int | None = None, **streaming: Any) -> RunResult:
         self.calls.append({"playbook": playbook, "check": check, "extravars": extravars, "timeout_s": timeout_s})
         return RunResult(status=self.status, rc=self.rc, events=[], stdout="", artifacts=self.artifacts,
                          failures=list(self.failures))

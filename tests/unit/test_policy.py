@@ -72,10 +72,34 @@ def test_max_age_override_counts_in_the_sandbox_only_and_is_recorded(monkeypatch
         policy.check_plan({**_plan(), "environment": "sandbox"}, NOW, [])
 
 
+def test_environment_lock_waits_for_its_holder_then_names_it(tmp_path: Path) -> None:
+    """Taken with a timeout: a holder that lets go within it lets the waiter in; one that does not is named."""
+    import threading
+
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with policy.environment_lock(tmp_path, "prod", "run-1 (pid 1)", wait_s=0):
+            entered.set()
+            release.wait(30)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    assert entered.wait(30)
+    with pytest.raises(PolicyRefused, match=r"locked by run-1 \(pid 1\) \(waited 0.2 s, OPS_LOCK_WAIT\)"):
+        with policy.environment_lock(tmp_path, "prod", "run-2", wait_s=0.2):
+            pass
+    release.set()
+    with policy.environment_lock(tmp_path, "prod", "run-3", wait_s=30) as waited:
+        assert waited < 30
+    t.join()
+
+
 def test_environment_lock_is_exclusive(tmp_path: Path) -> None:
     with policy.environment_lock(tmp_path, "prod", "run-1 (pid 1)"):
         with pytest.raises(PolicyRefused, match=r"environment prod is locked by run-1 \(pid 1\)"):
-            with policy.environment_lock(tmp_path, "prod", "run-2"):
+            with policy.environment_lock(tmp_path, "prod", "run-2", wait_s=0):
                 pass
         with policy.environment_lock(tmp_path, "dr", "run-3"):
             pass

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ops_driver import contract
-from ops_driver.runner import RUN_MARKER, RunResult, _collect, run_playbook, stop_leftovers
+from ops_driver.runner import RUN_MARKER, RunPlace, RunResult, _collect, run_playbook, stop_leftovers
 
 
 def _result(**kw: Any) -> RunResult:
@@ -147,3 +147,82 @@ def test_stop_leftovers_kills_the_marked_processes_only(tmp_path: Path) -> None:
         other.kill()
         other.wait()
 
+
+
+# ---------------------------------------------------------------- signals and a driver that dies (issue 23 item 4)
+
+def _held_playbook(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A playbook whose shell task says it has started (a file), then waits: the point a signal is sent at."""
+    started = tmp_path / "started"
+    playbook, inventory = _playbook(tmp_path, f"    - ansible.builtin.shell: \"touch {started}; sleep 120; true "
+                                              f"{tmp_path}\"\n      changed_when: false\n")
+    return playbook, inventory, started
+
+
+def _wait_for(path: Path, within_s: float = 240.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+def _no_ansible_tmp_left() -> list[str]:
+    tmp = Path.home() / ".ansible" / "tmp"
+    return [str(p) for p in tmp.iterdir()] if tmp.is_dir() else []
+
+
+def test_sighup_stops_a_run_like_sigterm_and_every_private_file_goes(tmp_path: Path) -> None:
+    import threading
+
+    playbook, inventory, started = _held_playbook(tmp_path)
+    place = RunPlace.new("test-run")
+
+    def hang_up() -> None:
+        _wait_for(started)
+        os.kill(os.getpid(), signal.SIGHUP)  # the operator's SSH session dropped
+
+    t = threading.Thread(target=hang_up, daemon=True)
+    t.start()
+    result = run_playbook(playbook, inventory, {"secret_value": "do-not-leave-me"}, check=False, place=place)
+    t.join(10)
+    assert result.status == "canceled" and result.failure_kind() == contract.FAILED
+    assert any(w.startswith("stopped by SIGHUP") for w in result.warnings)
+    assert _gone(str(tmp_path)), running_with(str(tmp_path))
+    assert not place.private.exists() and not Path(place.rtmp).expanduser().exists()
+    assert _no_ansible_tmp_left() == []
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+
+
+DRIVER = """
+import json, sys
+from pathlib import Path
+from ops_driver import runner
+place = runner.RunPlace.new("killed-run")
+print(json.dumps(place.as_record()), flush=True)
+runner.run_playbook(Path(sys.argv[1]), Path(sys.argv[2]), {"secret_value": "do-not-leave-me"}, check=False,
+                    place=place)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
+def test_a_driver_that_dies_takes_its_run_with_it(tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGKILL: the guard's PR_SET_PDEATHSIG kills every process of the run (the worker in a session of its own
+    too) and removes the private data dir; SIGHUP: the driver stops the run itself."""
+    import json
+    import sys
+
+    playbook, inventory, started = _held_playbook(tmp_path)
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(playbook), str(inventory)], stdout=subprocess.PIPE,
+                              text=True)
+    assert driver.stdout is not None
+    with driver.stdout:
+        place = json.loads(driver.stdout.readline())
+    _wait_for(started)
+    driver.send_signal(sig)
+    driver.wait(120)
+    assert _gone(str(tmp_path), within_s=60), running_with(str(tmp_path))
+    deadline = time.monotonic() + 60
+    while Path(place["private_dir"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(place["private_dir"]).exists()
+    assert not Path(place["ansible_tmp"]).expanduser().exists() and _no_ansible_tmp_left() == []

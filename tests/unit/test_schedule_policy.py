@@ -147,7 +147,7 @@ def fake_ansible(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
     def run(playbook: Path, inventory: Path, extravars: dict[str, Any], check: bool, progress: Any = None,
-            timeout_s: int | None = None) -> RunResult:
+            timeout_s: int | None = None, **streaming: Any) -> RunResult:
         calls.append({"playbook": playbook, "check": check, "extravars": extravars})
         return RunResult(status="successful", rc=0, events=[], stdout="", artifacts={})
 
