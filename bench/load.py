@@ -14,7 +14,7 @@ are never used by a bench), so every operator works in the sandbox environment: 
 them, the worst case of the issue's "four environments".
 
 ``BENCH_SMOKE=1``: two operators, one request each, the first apply killed; a few minutes on a quiet machine.
-Writes ``bench/results/load.json``.
+Prints its table and writes ``load.json`` / ``load.md`` (bench/common.py).
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+from common import SMOKE, finish, row  # noqa: E402
+
 from ops_driver import evidence, ledger, policy, sandbox  # noqa: E402
 from ops_driver.runner import RUN_MARKER  # noqa: E402
 
 BIN = Path(sys.executable).parent
-SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 OPERATORS = 2 if SMOKE else int(os.environ.get("BENCH_OPERATORS", "10"))
 SERIES = 1 if SMOKE else int(os.environ.get("BENCH_SERIES", "3"))
 KILL = float(os.environ.get("BENCH_KILL", "0.2"))
@@ -169,15 +171,17 @@ def main() -> None:
         "recover_exit": recover.returncode, "verify_exit": verify.returncode, "verify_output": verify.stdout[-2000:],
         "locked_after": locked, "processes_left": leftovers, "rows": rows,
     }
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "load.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    print(f"load: {OPERATORS} operators x {SERIES} request(s), {result['killed']} of {len(applied)} applies killed; "
-          f"{len(closes)} applies closed in {wall:.0f} s = {result['applies_per_minute']} applies/min; worst lock "
-          f"wait {result['worst_lock_wait_s']} s; statuses {statuses}")
-    print(f"  recorded exactly once: {result['recorded_exactly_once']}; ledger problems: {len(chain)}; "
-          f"evidence verify exit {verify.returncode}; locked afterwards: {locked or 'none'}; "
-          f"run processes left: {len(leftovers)}")
+    lines = [f"{OPERATORS} operators at once on the sandbox, {SERIES} request(s) each (INFO-004/005), about "
+             f"{KILL:.0%} of the applies killed with SIGKILL; then `evidence recover` and `evidence verify`.", "",
+             row("measure", "result", "target"), row("---", "---", "---"),
+             row("applies closed", f"{len(closes)} in {wall:.0f} s = {result['applies_per_minute']} applies/min "
+                 f"({result['killed']} of {len(applied)} killed; statuses {statuses})", "—"),
+             row("worst lock wait", f"{result['worst_lock_wait_s']} s", "—"),
+             row("every apply recorded exactly once", "yes" if result["recorded_exactly_once"] else "**no**", "yes"),
+             row("ledger problems / `evidence verify` exit", f"{len(chain)} / {verify.returncode}", "0 / 0"),
+             row("environments locked / run processes left afterwards", f"{locked or 'none'} / {len(leftovers)}",
+                 "none / 0")]
+    finish("load", "Operators at once, with killed applies (crash safety)", result, "\n".join(lines))
     ok = (result["recorded_exactly_once"] and not chain and verify.returncode == 0 and not locked and not leftovers
           and all(r["plan_exit"] in (0, 4) for r in rows))
     if not ok:
