@@ -256,23 +256,21 @@ def markdown(text: str) -> str:
 
 # ---------------------------------------------------------------- extra vars
 
+class _UnsafeRoot(dict):  # type: ignore[type-arg]
+    """The top-level mapping of an extra-vars document (written with the ``!unsafe`` tag)."""
+
+
+def _unsafe_root(dumper: yaml.SafeDumper, value: _UnsafeRoot) -> yaml.MappingNode:
+    node = dumper.represent_dict(dict(value))
+    node.tag = "!unsafe"
+    return node
+
+
 class _UnsafeDumper(yaml.SafeDumper):
-    """Writes every string value with Ansible's ``!unsafe`` tag (never templated)."""
+    """PyYAML's safe dumper that writes :class:`_UnsafeRoot` as a mapping tagged ``!unsafe``."""
 
 
-def _unsafe_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("!unsafe", value, style='"' if bad_character(value) or "\n" in value else None)
-
-
-def _plain_keys(dumper: yaml.SafeDumper, value: dict[Any, Any]) -> yaml.MappingNode:
-    """A mapping whose keys are plain scalars (variable names) and whose values are represented as usual."""
-    pairs = [(yaml.ScalarNode("tag:yaml.org,2002:str", str(k)), dumper.represent_data(v))
-             for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]
-    return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=False)
-
-
-_UnsafeDumper.add_representer(str, _unsafe_str)
-_UnsafeDumper.add_representer(dict, _plain_keys)
+_UnsafeDumper.add_representer(_UnsafeRoot, _unsafe_root)
 
 
 def _check_keys(value: Any, where: str) -> None:
@@ -287,24 +285,27 @@ def _check_keys(value: Any, where: str) -> None:
 
 
 def extravars_document(variables: dict[str, Any]) -> str:
-    """The extra-vars file of a playbook run: YAML in which every string value carries Ansible's ``!unsafe`` tag.
+    """The extra-vars file of a playbook run: a YAML mapping tagged with Ansible's ``!unsafe``.
 
     Ansible treats extra vars as trusted template input: a value ``{{ lookup('pipe', …) }}`` would run a command
-    on the control node when the play uses it. A value tagged ``!unsafe`` is never templated (ansible-core's YAML
-    loader, ``ansible.parsing.yaml.constructor``; AWX writes survey answers the same way, ``awx/main/utils/
-    safe_yaml.py`` ``safe_dump``). Keys stay plain: they are the catalog's parameter names and the driver's
-    ``ops_*`` names, never request text. Numbers, booleans and null are plain scalars.
+    on the control node when the play uses it. Everything under a node tagged ``!unsafe`` is loaded as untrusted
+    and never templated (ansible-core 2.19 ``ansible/_internal/_yaml/_constructor.py``, ``construct_yaml_unsafe``:
+    the tagged node and everything constructed inside it). The tag is on the document's root mapping, not on each
+    string, because ansible-core resolves a scalar tagged ``!unsafe`` again as if it were plain, even when quoted:
+    ``!unsafe '10.'`` becomes the float 10.0 and ``!unsafe 'yes'`` True. Inside the tagged root every value keeps
+    its ordinary YAML type (quoted strings stay strings). AWX writes survey answers untrusted the same way
+    (``awx/main/utils/safe_yaml.py``, ``safe_dump``).
 
     Args:
         variables: a mapping of variable names (identifiers) to JSON-like values.
 
     Raises:
         InvalidInput: a top-level key that is not an identifier, or a key at any depth that holds a template
-            delimiter (keys of nested mappings are written plain, so they must not be templates either).
+            delimiter.
     """
     for key in variables:
         if not isinstance(key, str) or not key.isidentifier():
             raise InvalidInput(f"extra vars: the variable name {visible(str(key))!r} is not an identifier")
     _check_keys(variables, "extra vars")
-    return yaml.dump(variables, Dumper=_UnsafeDumper, default_flow_style=False, allow_unicode=True, sort_keys=True,
-                     width=2**16)
+    return yaml.dump(_UnsafeRoot(variables), Dumper=_UnsafeDumper, default_flow_style=False, allow_unicode=True,
+                     sort_keys=True, width=2**16, explicit_start=True)

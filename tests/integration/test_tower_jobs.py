@@ -68,7 +68,7 @@ def estate_state(ec2: Any) -> dict[str, Any]:
         "snapshots": sorted(s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]),
         "tags": sorted((t["ResourceId"], t["Key"], t["Value"]) for t in ec2.describe_tags()["Tags"]),
         "nas": tree(d / "nas"),
-        "esa": {n: sim.read_state(esasandbox.state_file(d / "esa", n))["listeners"] for n in ESA},
+        "esa": {n: sim.effective_state(esasandbox.state_file(d / "esa", n))["listeners"] for n in ESA},
     }
 
 

@@ -176,40 +176,29 @@ def test_a_hostile_document_through_the_cli_exits_2_without_a_traceback(tmp_path
 
 # ---------------------------------------------------------------- the extra-vars document
 
-def test_every_string_of_the_extravars_document_is_tagged_unsafe() -> None:
+def test_the_extravars_document_is_one_mapping_tagged_unsafe() -> None:
     doc = untrusted.extravars_document({"key": INJECTION, "items": ["a", "{{ b }}"], "n": 3, "flag": True,
                                         "planned": {"esa01": {"add": ["10.0.0.1"]}}, "none": None})
-    assert "key: !unsafe " in doc
-    assert "- !unsafe 'a'" in doc and "- !unsafe '{{ b }}'" in doc
-    assert "n: 3" in doc and "flag: true" in doc and "none: null" in doc
-    assert "esa01:" in doc and "- !unsafe '10.0.0.1'" in doc
-    # every string value of the document (at any depth) carries the tag; only keys are plain strings
-    def values(node: yaml.Node) -> list[yaml.ScalarNode]:
-        if isinstance(node, yaml.MappingNode):
-            return [n for _, v in node.value for n in values(v)]
-        if isinstance(node, yaml.SequenceNode):
-            return [n for v in node.value for n in values(v)]
-        assert isinstance(node, yaml.ScalarNode)
-        return [node]
-
-    scalars = values(yaml.compose(doc, Loader=yaml.SafeLoader))
-    assert {n.value for n in scalars if n.tag == "!unsafe"} == {INJECTION, "a", "{{ b }}", "10.0.0.1"}
-    assert all(n.tag != "tag:yaml.org,2002:str" for n in scalars)
+    node = yaml.compose(doc, Loader=yaml.SafeLoader)
+    assert isinstance(node, yaml.MappingNode) and node.tag == "!unsafe"
 
 
-def test_ansible_loads_the_document_as_unsafe_values() -> None:
+# values that YAML would read as another type when plain: ansible-core resolves a scalar tagged !unsafe again as
+# if it were plain (even quoted), so the tag must be on the mapping, and these must stay strings
+TRICKY = ["10.", "yes", "no", "0x10", "1e3", "~", "", "null", "2026-12-07", "007", "{{ x }}", "a\x1bb", "日本"]
+
+
+def test_ansible_loads_every_value_untrusted_and_with_its_own_type() -> None:
     from ansible.parsing.yaml.loader import AnsibleLoader
-    from ansible.utils.unsafe_proxy import AnsibleUnsafe
+    from ansible.template import is_trusted_as_template
 
-    data = AnsibleLoader(untrusted.extravars_document({"key": INJECTION, "items": ["{{ b }}"]})).get_single_data()
-    try:
-        from ansible.template import is_trusted_as_template  # ansible-core 2.19: data tagging
-    except ImportError:  # pragma: no cover - older ansible-core
-        assert isinstance(data["key"], AnsibleUnsafe)
-    else:
-        assert not is_trusted_as_template(data["key"])
-        assert not is_trusted_as_template(data["items"][0])
-    assert data["key"] == INJECTION
+    given = {"key": INJECTION, "items": TRICKY, "n": 3, "flag": True, "none": None,
+             "planned": {"esa01": {"add": ["{{ b }}"]}}}
+    data = AnsibleLoader(untrusted.extravars_document(given)).get_single_data()
+    assert data == given
+    assert all(isinstance(v, str) for v in data["items"])
+    for value in (data["key"], *data["items"], data["planned"]["esa01"]["add"][0]):
+        assert not is_trusted_as_template(value), value
 
 
 def test_an_extravars_key_with_a_template_is_refused() -> None:
