@@ -126,7 +126,8 @@ def _outcome_text(out: Any) -> str:
                                                                  == "sandbox" else "(with the approver's SSH key)"))
         lines.append(f"apply with: ops-driver apply {out.run_id}")
     if out.manifest.get("pending_post_approval"):
-        lines.append(f"emergency change, PENDING POST-APPROVAL: ops-driver approve {out.run_id} --by NAME")
+        how = "--by NAME" if out.manifest.get("environment") == "sandbox" else "(with the approver's SSH key)"
+        lines.append(f"emergency change, PENDING POST-APPROVAL: ops-driver approve {out.run_id} {how}")
     comp = out.manifest.get("comparison")
     if comp:
         lines.append(f"compared with plan: {len(comp['matched'])} predicted and done, "

@@ -207,6 +207,12 @@ def _skipped(skipped: list[dict[str, Any]], record: RunRecord) -> str:
 
 
 #: The sections of report.md after its head, in order.
+def _approve_how(m: dict[str, Any]) -> str:
+    """How to approve: ``--by NAME`` (a demo key) in the sandbox, the approver's own SSH key anywhere else."""
+    how = "--by NAME" if m.get("environment") == "sandbox" else "--key YOUR_SSH_KEY"
+    return f"`ops-driver approve {m.get('run_id')} {how}`"
+
+
 def _approvals(change_class: str, record: RunRecord) -> str:
     """Who must approve a plan, who approved the plan of an apply, and an emergency apply's pending state."""
     m = record.manifest
@@ -219,7 +225,8 @@ def _approvals(change_class: str, record: RunRecord) -> str:
         elif need:
             out.append(f"A **{change_class}** change: `ops-driver apply` refuses it until {need} approval(s) by "
                        f"different people are recorded for this plan as it is now: "
-                       f"`ops-driver approve {m.get('run_id')} --by NAME`. Not by {m.get('operator')} (operator) or "
+                       f"{_approve_how(m)} (a signature checked against `policy/allowed_signers`). Not by "
+                       f"{m.get('operator')} (operator) or "
                        f"{m.get('requested_by')} (requested by); whoever approves may not apply.\n")
         else:
             out.append(f"A **{change_class}** change: no approval needed; apply after this fresh plan.\n")
@@ -233,7 +240,7 @@ def _approvals(change_class: str, record: RunRecord) -> str:
         out.append(f"A **{change_class}** change: applied without approval.\n")
     if m.get("pending_post_approval"):
         out.append(f"\n**PENDING POST-APPROVAL** (emergency change): approve after the fact with "
-                   f"`ops-driver approve {m.get('run_id')} --by NAME`; `ops-driver evidence list --pending` lists "
+                   f"{_approve_how(m)}; `ops-driver evidence list --pending` lists "
                    "every emergency apply still waiting.\n")
     return "".join(out)
 

@@ -71,8 +71,9 @@ def test_a_raised_class_needs_approval_by_someone_else_bound_to_the_plan(
     assert m["approvals"][0]["manifest_sha256"] == governance.manifest_sha256(evidence.bundle(plan.run_id))
     report = (applied.path / "report.md").read_text()
     assert "| yamada |" in report and "stop window agreed" in report
-    kinds = [(e.kind, e.ref) for e in ledger.entries(base)][-4:]
-    assert kinds == [("plan", None), ("approval", plan.run_id), ("approval", plan.run_id), ("apply", plan.run_id)]
+    kinds = [(e.kind, e.ref) for e in ledger.entries(base)][-5:]
+    assert kinds == [("plan", None), ("approval", plan.run_id), ("approval", plan.run_id), ("start", plan.run_id),
+                     ("apply", plan.run_id)]  # the apply is on the record from its start (write-ahead, issue #23)
     assert main(["evidence", "verify"]) == 0
 
 
