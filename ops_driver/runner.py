@@ -348,7 +348,7 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
     Args:
         playbook: absolute path of the playbook.
         inventory: absolute path of the inventory directory.
-        extravars: the playbook's extra vars; written, every string tagged ``!unsafe``
+        extravars: the playbook's extra vars; written as one mapping tagged ``!unsafe``
             (:func:`untrusted.extravars_document`), into ``env/extravars`` of a private temporary directory (0700,
             deleted afterwards), which ansible-runner passes with ``-e @file``.
         check: run in check mode.
@@ -401,7 +401,7 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
             return result
         cmdline = ("--diff --check" if check else "--diff") + " " + shlex.quote(str(playbook))
         # The extra vars go in a file of the private folder (not on the command line, where `ps` shows them),
-        # written by us with every string tagged !unsafe: request data is never templated (untrusted.py).
+        # written by us as one mapping tagged !unsafe: request data is never templated (untrusted.py).
         (place.private / "env").mkdir(mode=0o700)
         fd = os.open(place.private / "env" / "extravars", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
