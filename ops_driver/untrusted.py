@@ -250,8 +250,7 @@ def markdown_text(text: str) -> str:
 def markdown(text: str) -> str:
     """Inline Markdown for untrusted text: one line, control characters escaped, HTML as entities, ``|`` escaped
     (table cells) and backticks as entities, so a value can neither start HTML nor close a code span."""
-    return (visible(text.replace("\r\n", "\n").replace("\n", " "), keep="")
-            .translate(_HTML).replace("|", "\\|").replace("`", "&#96;"))
+    return markdown_text(text).replace("|", "\\|")
 
 
 # ---------------------------------------------------------------- extra vars
