@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-LOCK_HASH := $(shell sha256sum requirements.lock requirements-uv.lock pyproject.toml | sha256sum | cut -c1-12)
+LOCK_HASH := $(shell sha256sum requirements.lock requirements-uv.lock pyproject.toml dev/pyproject.toml | sha256sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(LOCK_HASH)
 UV := $(VENV)/bin/uv
 # pytest-xdist workers: more than the 2 cores, since the integration tests wait on servers and ansible-playbook runs.
@@ -28,17 +28,17 @@ venv: $(STAMP)
 
 # The virtual environment, from the lock file (hashes required), then this project in editable mode. uv (itself
 # pinned with its hashes in requirements-uv.lock) installs it: the same packages as pip, in seconds, not minutes.
-$(STAMP): requirements.lock requirements-uv.lock pyproject.toml
+$(STAMP): requirements.lock requirements-uv.lock pyproject.toml dev/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --require-hashes --no-deps -r requirements-uv.lock 2> >(grep -v "is ignored: it is neither" >&2)
 	$(UV) pip install -q --python $(PY) --require-hashes --no-deps -r requirements.lock
-	$(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e .
+	$(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e . -e dev
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 # Debian packages the tests and the sandbox need, each installed only when its command is missing, all with one
 # apt-get update: 7-Zip (p7zip-full, archive interoperability), rsync (the NAS bench), and the web servers of the
-# sandbox's web stack (ops_driver/sandbox/web.py: nginx and haproxy under supervisord), and Chromium with its driver
+# sandbox's web stack (dev/ops_sandbox/web.py: nginx and haproxy under supervisord), and Chromium with its driver
 # (chromium, chromium-driver: the headless-browser test of the monthly record's HTML page, tests/integration/
 # test_records_page.py; Selenium is given both paths and never downloads a browser), with a Japanese font
 # (fonts-ipafont-gothic, 3.5 MB) so that the page's screenshot shows the task names. Each entry is what must exist

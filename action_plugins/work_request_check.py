@@ -9,7 +9,7 @@
 # ops_driver.request, the code `ops-driver plan` runs: the same JSON Schema from the catalog, the same messages. An
 # invalid request fails the task with `INVALID INPUT: AWX job <id>: <field>: …` before any other task; a valid one
 # hands the typed parameters (catalog defaults filled in) to the play as host facts: a list typed as lines in a
-# survey textarea becomes a list, "true"/"false" a boolean. See ops_driver/survey.py.
+# survey textarea becomes a list, "true"/"false" a boolean. See ops_driver/awx/survey.py.
 #
 # An action plugin, not a module: it runs on the controller (the project's ops_driver is there; the targets may be
 # Windows servers or network appliances), once per play with `run_once: true`.
@@ -40,7 +40,8 @@ def _ops_driver() -> tuple[Any, Any, Any]:
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
     try:
-        from ops_driver import catalog, survey
+        from ops_driver import catalog
+        from ops_driver.awx import survey
         from ops_driver.errors import InvalidInput
     except ImportError as e:  # the execution environment lacks a dependency of ops_driver (jsonschema, PyYAML)
         raise AnsibleActionFail(f"work_request_check needs the project's ops_driver and its Python packages "

@@ -35,8 +35,8 @@ from tests.support.modules import module_util  # noqa: E402
 
 esa_entries = module_util("esa_entries")  # module_utils/esa_entries.py, as Ansible imports it
 
-from ops_driver.runner import ansible_env  # noqa: E402
-from ops_driver.sandbox import procs, simulators  # noqa: E402
+from ops_driver.run.runner import ansible_env  # noqa: E402
+from ops_sandbox import procs, simulators  # noqa: E402
 
 ROUNDS = rounds(7)
 SIZE = 200 if SMOKE else 10_000

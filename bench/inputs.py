@@ -1,7 +1,7 @@
-"""make bench: what a plan binds (issue #24, ``ops_driver/inputs.py``) - the cost that every plan and apply adds.
+"""make bench: what a plan binds (issue #24, ``ops_driver/run/inputs.py``) - the cost that every plan and apply adds.
 
 For every automated task of the catalog, in its first environment (prod for a scheduled task, else sandbox):
-:func:`ops_driver.inputs.bind` (follow the playbook and its roles, hash every input file, one ``git status``), best
+:func:`ops_driver.run.inputs.bind` (follow the playbook and its roles, hash every input file, one ``git status``), best
 and median of ``BENCH_ROUNDS`` rounds (default 7), with the number of files and bytes hashed; and the same without
 the ``git status`` call, to show its share. Target: a few tens of milliseconds, nothing next to a plan's
 ``ansible-playbook`` run (seconds).
@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from common import finish, rounds, row  # noqa: E402
 
-from ops_driver import inputs  # noqa: E402
 from ops_driver.catalog import load_catalog  # noqa: E402
+from ops_driver.run import inputs  # noqa: E402
 
 ROUNDS = rounds(7)
 

@@ -38,8 +38,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from common import SMOKE, finish, row  # noqa: E402
 
-from ops_driver import evidence, ledger, policy, sandbox  # noqa: E402
-from ops_driver.runner import RUN_MARKER  # noqa: E402
+import ops_sandbox  # noqa: E402
+from ops_driver.evidence import (  # noqa: E402
+    bundles,
+    guards,
+    ledger,
+)
+from ops_driver.run.runner import RUN_MARKER  # noqa: E402
 
 BIN = Path(sys.executable).parent
 OPERATORS = 2 if SMOKE else int(os.environ.get("BENCH_OPERATORS", "10"))
@@ -123,7 +128,7 @@ def main() -> None:
                    ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOME=str(work / "ansible-home"),
                    PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
         (work / "home").mkdir()
-        state = sandbox.up(sdir)
+        state = ops_sandbox.up(sdir)
         assert state.endpoint
         rows: list[dict[str, Any]] = []
         try:
@@ -146,19 +151,19 @@ def main() -> None:
             closes = [e.run_id for e in found if e.kind == "apply"]
             waits, statuses = [], {}
             for run_id in starts:
-                m = evidence.bundle(run_id, base).manifest()
+                m = bundles.bundle(run_id, base).manifest()
                 waits.append(float(m.get("lock_wait_s") or 0.0))
                 statuses[str(m.get("status"))] = statuses.get(str(m.get("status")), 0) + 1
             locked = []
             for environment in ("sandbox", "prod", "dr", "maint"):
                 try:
-                    with policy.environment_lock(base / ".locks", environment, "bench check", wait_s=0):
+                    with guards.environment_lock(base / ".locks", environment, "bench check", wait_s=0):
                         pass
                 except Exception:  # noqa: BLE001 - reported below
                     locked.append(environment)
             leftovers = _marked_processes(base)
         finally:
-            sandbox.down(sdir)
+            ops_sandbox.down(sdir)
     applied = [r for r in rows if "apply_exit" in r]
     result = {
         "smoke": SMOKE, "operators": OPERATORS, "series": SERIES, "kill_rate": KILL, "wall_s": round(wall, 1),

@@ -1,7 +1,7 @@
 """make bench: the monthly record and the due list (issue #15).
 
 1. ``ops-driver report --month 2026-11`` over an evidence folder of 10,000 bundles of that month (real bundles made
-   by ``evidence.write_bundle``, each in the ledger; every 50th plan approved, every 100th apply an emergency, a few
+   by ``bundles.write_bundle``, each in the ledger; every 50th plan approved, every 100th apply an emergency, a few
    altered afterwards) plus 2,000 of the months around it: median wall time of the whole command, per format
    (target < 5 s).
 2. ``ops-driver due --date`` and ``--month``: median wall time of the whole command (target for ``--date``: 300 ms).
@@ -29,9 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import SMOKE, finish, rounds, row, size  # noqa: E402
-from ops_driver import evidence, governance, ledger  # noqa: E402
 from ops_driver.catalog import load_catalog  # noqa: E402
-from ops_driver.contract import RunRecord  # noqa: E402
+from ops_driver.evidence import (  # noqa: E402
+    bundles,
+    governance,
+    ledger,
+)
+from ops_driver.run.contract import RunRecord  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ROUNDS = rounds(5)
@@ -57,23 +61,23 @@ def make_folder(base: Path, count: int) -> dict[str, int]:
         task = rng.choice(TASKS)
         code = rng.choice((0,) * 17 + (2, 3, 4))
         plan_id = plans[-1] if kind == "apply" and plans else None
-        run_id = evidence.new_run_id(kind, task, at)
+        run_id = bundles.new_run_id(kind, task, at)
         emergency = kind == "apply" and i % 100 == 7
         m = {"run_id": run_id, "kind": kind, "task": task, "environment": rng.choice(ENVS),
              "ticket": f"REQ-2026-{i:05d}", "requested_by": "sato", "operator": "tanaka",
              "change_class": "emergency" if emergency else rng.choice(("standard", "minor")),
-             "started_at": evidence.iso(at), "ended_at": evidence.iso(at + dt.timedelta(seconds=40)),
+             "started_at": bundles.iso(at), "ended_at": bundles.iso(at + dt.timedelta(seconds=40)),
              "status": {0: "planned" if kind == "plan" else "applied", 2: "invalid", 3: "failed", 4: "drifted"}[code],
              "exit_code": code, "message": "", **({"plan_id": plan_id} if plan_id else {}),
              **({"emergency_reason": "bench"} if emergency else {})}
         changes = [{"host": "aws-prod", "task": task, "resource": f"ec2:instance/i-{i:08x}{n}", "name": f"web{n}",
                     "action": "stop", "before": {"state": "running"}, "after": {"state": "stopped"},
                     "changed": n < 2} for n in range(3)]
-        # the record as operations._record builds it (tests/support/evidence_month.py does the same)
+        # the record as pipeline.record_run builds it (tests/support/evidence_month.py does the same)
         rec = RunRecord(kind=kind, run_id=run_id, task=catalog.get(task), request={"task": task}, manifest=m,
                         changes=changes, targets=[], warnings=[], skipped=[], failures=[], comparison=None,
                         attachments={}, events=[], stdout="", report="# report\n")
-        b = evidence.write_bundle(rec, evidence.Scrubber([]), base)
+        b = bundles.write_bundle(rec, bundles.Scrubber([]), base)
         ledger.append(base, kind, run_id, governance.manifest_sha256(b), ref=plan_id, now=at)
         if kind == "plan" and code == 0:
             plans.append(run_id)

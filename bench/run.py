@@ -31,8 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import ops_sandbox as sandbox  # noqa: E402
 from bench.common import SMOKE, finish, rounds, row  # noqa: E402
-from ops_driver import sandbox  # noqa: E402
 from tests.support.aws_proxy import AwsProxy  # noqa: E402
 
 BIN = Path(sys.executable).parent

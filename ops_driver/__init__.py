@@ -1,13 +1,20 @@
 """ops-driver: runs the operations catalog's playbooks for work requests, with dry-run evidence.
 
-Modules (the flow and the folders: docs/architecture.md): ``catalog`` (the operations catalog), ``request``
-(work requests), ``policy`` (plan freshness, environment lock, scheduled day), ``governance`` (change classes
-and approvals, policy/change.yml), ``ledger`` (the hash-chained record of plans, approvals and applies),
-``runner`` (ansible-runner adapter), ``contract`` (the role/driver contract and the run record),
-``operations`` (plan and apply), ``report`` (report.md), ``evidence`` (bundles), ``records`` and ``due``
-(the monthly record and the due list), ``errors`` (exit codes), ``paths`` and ``cli`` (the thin command line).
-Subpackages: ``schedule`` (the business-day calendar and the annual schedule) and ``sandbox`` (the embedded
-estate on 127.0.0.1: not part of a production run).
+The packages follow the flow of a work request (docs/architecture.md):
+
+- top level: ``catalog`` (the operations catalog), ``request`` (work requests), ``untrusted`` (hostile-input limits
+  and output escaping), ``errors`` (exit codes), ``paths`` (project folders, confined reads), ``processes`` (which
+  process owns a run) and ``cli`` (parsing and dispatch only);
+- ``run``: plan and apply (``pipeline``), ansible-runner (``runner``), the role contract, ``report`` (report.md),
+  bound ``inputs`` and ``recovery`` of interrupted applies;
+- ``evidence``: ``bundles``, the ``ledger``, ``governance`` (change classes and approvals), ``guards`` (plan age,
+  environment lock, scheduled day), ``identity``, ``signing``, ``syslog_sink``;
+- ``records``: the ``monthly`` record and its views (``summary``, ``render``, ``html``), ``due`` and ``schedule``;
+- ``awx``: ``export`` (job templates, workflows), ``survey``, ``ee`` (execution environment), ``jobs`` (import of
+  AWX jobs), ``client`` (the AWX API).
+
+The sandbox (moto, the web stack, the vendor simulators) is the development-only distribution ``dev/ops_sandbox``.
+The dependencies point one way: top level <- evidence <- run <- records, awx <- cli; no import cycle.
 """
 
 __version__ = "0.1.0"

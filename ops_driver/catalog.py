@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from .errors import InvalidInput
-from .paths import catalog_dir
+from ops_driver.errors import InvalidInput
+from ops_driver.paths import catalog_dir
 
 AREAS = ("CORE", "MYNA", "COMM", "INFO", "STAT", "HELP")
 AREA_FILES = {"CORE": "core.yml", "MYNA": "myna.yml", "COMM": "comm.yml", "INFO": "info.yml",

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import untrusted
-from .errors import InvalidInput, OpsError
+from ops_driver import processes, untrusted
+from ops_driver.errors import InvalidInput, OpsError
 
 Event = dict[str, Any]
 
@@ -53,7 +53,7 @@ def progress(event: Event, elapsed: float) -> None:
 # ---------------------------------------------------------------- catalog
 
 def cmd_catalog_list(args: argparse.Namespace) -> int:
-    from .catalog import AREAS, load_catalog
+    from ops_driver.catalog import AREAS, load_catalog
 
     if args.area and args.area.upper() not in AREAS:
         raise InvalidInput(f"--area: unknown area {args.area!r}; use one of {', '.join(AREAS)}")
@@ -69,8 +69,8 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_show(args: argparse.Namespace) -> int:
-    from .catalog import load_catalog
-    from .request import params_schema
+    from ops_driver.catalog import load_catalog
+    from ops_driver.request import params_schema
 
     task = load_catalog().get(args.id)
     data = dict(task.raw)
@@ -97,7 +97,7 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_validate(args: argparse.Namespace) -> int:
-    from .catalog import load_documents, validate_documents
+    from ops_driver.catalog import load_documents, validate_documents
 
     problems = validate_documents(load_documents())
     _emit(args, {"valid": not problems, "problems": problems}, "\n".join(problems) or "catalog valid")
@@ -107,7 +107,7 @@ def cmd_catalog_validate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- plan / apply
 
 def _outcome_text(out: Any) -> str:
-    from .report import brief
+    from ops_driver.run.report import brief
 
     verb = "would change" if out.kind == "plan" else "changed"
     lines = [f"{out.kind} {out.run_id}: {out.status}"]
@@ -136,11 +136,11 @@ def _outcome_text(out: Any) -> str:
 
 
 def _run(args: argparse.Namespace, kind: str) -> int:
-    from . import operations
+    from ops_driver.run import pipeline
 
     prog = None if args.quiet else progress
-    out = (operations.plan(Path(args.request), prog, operator=args.operator) if kind == "plan"
-           else operations.apply(args.plan_id, prog, operator=args.operator))
+    out = (pipeline.plan(Path(args.request), prog, operator=args.operator) if kind == "plan"
+           else pipeline.apply(args.plan_id, prog, operator=args.operator))
     if out.exit_code and not args.json:
         _err(f"ops-driver: {out.message}")
     if kind == "apply":
@@ -160,12 +160,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- evidence
 
 def cmd_evidence_show(args: argparse.Namespace) -> int:
-    from . import evidence
+    from ops_driver.evidence import bundles
 
-    b = evidence.bundle(args.run_id)
+    b = bundles.bundle(args.run_id)
     m = b.manifest()
-    if m.get("status") == evidence.RUNNING:  # written ahead, not closed: no report yet
-        events, _ = evidence.read_events(b.path / evidence.EVENTS)
+    if m.get("status") == bundles.RUNNING:  # written ahead, not closed: no report yet
+        events, _ = bundles.read_events(b.path / bundles.EVENTS)
         tasks = [str((e.get("event_data") or {}).get("task")) for e in events
                  if e.get("event") == "playbook_on_task_start"]
         data = {"manifest": m, "changes": None, "path": str(b.path), "tasks_started": tasks}
@@ -182,22 +182,22 @@ def cmd_evidence_show(args: argparse.Namespace) -> int:
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
     """One bundle (RUN_ID): its files. All: every bundle, the ledger's chain and every approval record
     (governance.verify_all); ``--head SEQ:HASH`` also proves the ledger was not cut short. Exit 4 on any problem."""
-    from . import evidence, governance, ledger
-    from .paths import evidence_dir
+    from ops_driver.evidence import bundles, governance, ledger
+    from ops_driver.paths import evidence_dir
 
     if args.run_id:
         if args.head or args.against:
             raise InvalidInput("--head / --against: verify the whole ledger; give them without RUN_ID")
-        b = evidence.bundle(args.run_id)
-        results = {b.run_id: evidence.verify(b)}
+        b = bundles.bundle(args.run_id)
+        results = {b.run_id: bundles.verify(b)}
     else:
         mark = ledger.parse_head(args.head) if args.head else None
         base = evidence_dir()
         problems = governance.verify_all(base, mark)
-        results = {b.run_id: problems.pop(b.run_id, []) for b in evidence.all_bundles(base)}
+        results = {b.run_id: problems.pop(b.run_id, []) for b in bundles.all_bundles(base)}
         results.update(problems)  # the ledger, bundles removed, approval records
         if args.against:
-            from . import syslog_sink
+            from ops_driver.evidence import syslog_sink
 
             export = Path(args.against)
             if not export.is_file():
@@ -213,17 +213,17 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence_import_awx(args: argparse.Namespace) -> int:
-    from . import operations
+    from ops_driver.awx import jobs
 
     if args.url:
         if args.events:
             raise InvalidInput("--events: with --url the events are read from AWX; give --url URL --job ID only")
-        out = operations.import_awx_api(args.url, args.job)
+        out = jobs.import_awx_api(args.url, args.job)
     else:
         if not args.events:
             raise InvalidInput("--events: give the job's events file with --job FILE, or read from AWX with "
                                "--url URL --job ID")
-        out = operations.import_awx(Path(args.job), Path(args.events))
+        out = jobs.import_awx(Path(args.job), Path(args.events))
     approvals = out.manifest.get("awx_approvals") or []
     _emit(args, out.summary(), f"AWX job imported as {out.kind} {out.run_id}: {out.status} (source: "
           f"{out.manifest.get('source')}); evidence: {out.path}"
@@ -234,8 +234,8 @@ def cmd_evidence_import_awx(args: argparse.Namespace) -> int:
 
 def cmd_evidence_head(args: argparse.Namespace) -> int:
     """The ledger's last sequence number and line hash, to write on the ticket (``evidence verify --head``)."""
-    from . import ledger
-    from .paths import evidence_dir
+    from ops_driver.evidence import ledger
+    from ops_driver.paths import evidence_dir
 
     mark = ledger.head(evidence_dir())
     if mark is None:
@@ -248,8 +248,8 @@ def cmd_evidence_head(args: argparse.Namespace) -> int:
 
 def cmd_evidence_list(args: argparse.Namespace) -> int:
     """Every run in the ledger, or with ``--pending`` the emergency applies still waiting for approval."""
-    from . import governance, ledger
-    from .paths import evidence_dir
+    from ops_driver.evidence import governance, ledger
+    from ops_driver.paths import evidence_dir
 
     base = evidence_dir()
     if args.pending:
@@ -275,23 +275,24 @@ def cmd_evidence_list(args: argparse.Namespace) -> int:
 def _apply_states(base: Path, found: list[Any]) -> dict[str, str]:
     """Run ID → what ``evidence list`` says of an apply: its status, or for a start no apply line closes,
     ``RUNNING`` (its driver is alive) / ``INTERRUPTED, not closed yet: ops-driver evidence recover``."""
-    from . import evidence, recovery, runner
+    from ops_driver.evidence import bundles
+    from ops_driver.run import recovery
 
     out: dict[str, str] = {}
     for e in found:
         if e.kind != "apply":
             continue
         try:
-            out[e.run_id] = str(evidence.bundle(e.run_id, base).manifest().get("status"))
+            out[e.run_id] = str(bundles.bundle(e.run_id, base).manifest().get("status"))
         except InvalidInput:
             out[e.run_id] = "bundle missing"
     for e in recovery.open_starts(found):
         try:
-            m = evidence.bundle(e.run_id, base).manifest()
+            m = bundles.bundle(e.run_id, base).manifest()
         except InvalidInput:
             out[e.run_id] = "bundle missing"
             continue
-        alive = runner.is_alive(m.get("process") or {})
+        alive = processes.is_alive(m.get("process") or {})
         out[e.run_id] = ("RUNNING" if alive else "running on another host" if alive is None else
                          "INTERRUPTED, not closed yet: ops-driver evidence recover")
     return out
@@ -299,8 +300,8 @@ def _apply_states(base: Path, found: list[Any]) -> dict[str, str]:
 
 def cmd_evidence_recover(args: argparse.Namespace) -> int:
     """Close every apply recorded as running whose driver is gone (recovery.recover); exit 3 when it closed one."""
-    from . import recovery
-    from .paths import evidence_dir
+    from ops_driver.paths import evidence_dir
+    from ops_driver.run import recovery
 
     done = recovery.recover(evidence_dir(), wait_s=args.wait, scan_bundles=True)
     closed = [r for r in done if r.state == "interrupted"]
@@ -317,8 +318,8 @@ def cmd_evidence_recover(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- approve
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from . import governance
-    from .paths import evidence_dir
+    from ops_driver.evidence import governance
+    from ops_driver.paths import evidence_dir
 
     a = governance.approve(args.run_id, args.by, args.comment, evidence_dir(),
                            key=Path(args.key) if args.key else None)
@@ -332,8 +333,8 @@ def cmd_approve(args: argparse.Namespace) -> int:
 def _print_head() -> None:
     """The ledger's head on stderr after an apply or an approval: write it on the ticket (``evidence verify
     --head``); the syslog copy holds the same line (``evidence verify --against``)."""
-    from . import ledger
-    from .paths import evidence_dir
+    from ops_driver.evidence import ledger
+    from ops_driver.paths import evidence_dir
 
     mark = ledger.head(evidence_dir())
     if mark is not None:
@@ -343,7 +344,7 @@ def _print_head() -> None:
 # ---------------------------------------------------------------- schedule
 
 def _schedule_table(sched: Any) -> str:
-    from .schedule import WEEKDAY_ABBR
+    from ops_driver.records.schedule import WEEKDAY_ABBR
 
     envs = list(sched.rules.environments)
     lines = [f"{sched.name} {sched.year}  (rules: " + "; ".join(f"{e} {r.describe()}" for e, r in
@@ -381,14 +382,14 @@ def _schedule_json(sched: Any, path: Path) -> dict[str, Any]:
 
 
 def _schedule_file(args: argparse.Namespace) -> Path:
-    from . import schedule
+    from ops_driver.records import schedule
 
     year = schedule.check_year(args.year)
     return Path(args.file) if args.file else schedule.schedule_path(year)
 
 
 def cmd_schedule_generate(args: argparse.Namespace) -> int:
-    from . import schedule
+    from ops_driver.records import schedule
 
     year = schedule.check_year(args.year)
     rules = schedule.load_rules(Path(args.rules) if args.rules else None)
@@ -404,7 +405,7 @@ def cmd_schedule_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule_show(args: argparse.Namespace) -> int:
-    from . import schedule
+    from ops_driver.records import schedule
 
     path = _schedule_file(args)
     sched = schedule.load(path)
@@ -413,7 +414,7 @@ def cmd_schedule_show(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule_check(args: argparse.Namespace) -> int:
-    from . import schedule
+    from ops_driver.records import schedule
 
     path = _schedule_file(args)
     sched = schedule.load(path)
@@ -428,32 +429,33 @@ def cmd_schedule_check(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- report (the monthly record of work done)
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import due, records, records_render
+    from ops_driver.records import due, monthly, render, summary
 
     year, month = due.parse_month(args.month)
-    out = records_render.check_out(Path(args.out)) if args.out else None
-    fmt = records_render.format_for(args.format, out)
-    record = records.collect(year, month, environment=args.environment)
-    data = records_render.render(record, fmt)
+    out = render.check_out(Path(args.out)) if args.out else None
+    fmt = render.format_for(args.format, out)
+    record = monthly.collect(year, month, environment=args.environment)
+    data = render.render(record, fmt)
     if out is None:
         if args.json:
-            print(untrusted.json_for_terminal(records.dumps(record)))
+            print(untrusted.json_for_terminal(monthly.dumps(record)))
         else:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
         return 0
-    records_render.write(out, data)
+    render.write(out, data)
     _err(f"wrote {out} ({fmt})")
     _emit(args, {**record.to_json(), "out": str(out), "format": fmt},
-          "\n".join([str(out), *records_render.headline(record)]))
+          "\n".join([str(out), *summary.headline(record)]))
     return 0
 
 
 # ---------------------------------------------------------------- due (catalog cycles on the business-day calendar)
 
 def cmd_due(args: argparse.Namespace) -> int:
-    from . import due, policy
-    from .catalog import load_catalog
+    from ops_driver.catalog import load_catalog
+    from ops_driver.evidence import guards
+    from ops_driver.records import due
 
     if args.date is not None and args.month is not None:
         raise InvalidInput("--date and --month: give one of them (a day's list or a month's calendar)")
@@ -463,7 +465,7 @@ def cmd_due(args: argparse.Namespace) -> int:
         data = due.month_json(catalog, year, month)
         _emit(args, data, due.month_text(data, catalog))
         return 0
-    day = due.parse_date(args.date) if args.date is not None else policy.today()[0]
+    day = due.parse_date(args.date) if args.date is not None else guards.today()[0]
     data = due.day_json(catalog, day)
     _emit(args, data, due.day_text(data))
     return 0
@@ -472,13 +474,13 @@ def cmd_due(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- sandbox
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from . import sandbox
+    import ops_sandbox
 
     if args.action == "up":
-        sandbox.up()
+        ops_sandbox.up()
     elif args.action == "down":
-        sandbox.down()
-    data = sandbox.status()
+        ops_sandbox.down()
+    data = ops_sandbox.status()
     lines = [f"sandbox: {'running' if data['running'] else 'stopped'}"
              + (f" at {data['endpoint']} (pid {data['pid']})" if data["running"] else "")]
     lines += [f"  {i['environment']:<8} {i['name']:<20} {i['id']:<20} {i['state']}" for i in data["instances"]]
@@ -493,33 +495,33 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- tower
+# ---------------------------------------------------------------- awx
 
-def cmd_tower_export(args: argparse.Namespace) -> int:
-    from . import tower
+def cmd_awx_export(args: argparse.Namespace) -> int:
+    from ops_driver.awx import export as awx_export
 
-    envs = tower.parse_environments(args.environments)
-    settings = tower.Settings(organization=args.organization, project=args.project,
-                              scm_url=args.scm_url if args.scm_url is not None else tower.origin_url(),
+    envs = awx_export.parse_environments(args.environments)
+    settings = awx_export.Settings(organization=args.organization, project=args.project,
+                              scm_url=args.scm_url if args.scm_url is not None else awx_export.origin_url(),
                               scm_branch=args.scm_branch)
     if not settings.scm_url:
         _err("ops-driver: tower export: no --scm-url and no git remote 'origin': set the project's scm_url "
-             f"(tower_project.scm_url in {tower.VARS_FILE}) before applying")
-    result = tower.export(envs, settings)
-    files = tower.write(result, Path(args.out))
+             f"(tower_project.scm_url in {awx_export.VARS_FILE}) before applying")
+    result = awx_export.export(envs, settings)
+    files = awx_export.write(result, Path(args.out))
     lines = [f"wrote {f}" for f in files]
     lines.append(f"{len(result.job_templates)} job template(s), {len(result.workflows)} approval workflow(s) "
                  f"for {', '.join(envs)}")
     lines += [f"  workflow {w}" for w in result.workflows]
-    lines += [tower.RBAC_NOTE, f"apply: ansible-playbook playbooks/tower_configure.yml -e @{files[0]}   "
+    lines += [awx_export.RBAC_NOTE, f"apply: ansible-playbook playbooks/tower_configure.yml -e @{files[0]}   "
               f"or: awx import < {files[1]}"]
     _emit(args, {"files": [str(f) for f in files], "environments": envs, "job_templates": result.job_templates,
-                 "workflows": result.workflows, "rbac": tower.RBAC_NOTE}, "\n".join(lines))
+                 "workflows": result.workflows, "rbac": awx_export.RBAC_NOTE}, "\n".join(lines))
     return 0
 
 
-def cmd_tower_ee(args: argparse.Namespace) -> int:
-    from . import ee
+def cmd_awx_ee(args: argparse.Namespace) -> int:
+    from ops_driver.awx import ee
 
     written = ee.write(Path(args.out) if args.out else None)
     _emit(args, {"files": [str(f) for f in written]}, "\n".join(f"wrote {f}" for f in written))
@@ -633,9 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("action", choices=["up", "down", "status"])
     sb.set_defaults(func=cmd_sandbox)
 
-    tw = sub.add_parser("tower", help="AWX / Ansible Tower: job templates, surveys, approval workflows",
-                        parents=[common])
-    twsub = tw.add_subparsers(dest="tower_command", required=True)
+    tw = sub.add_parser("awx", aliases=["tower"], parents=[common],
+                        help="AWX / Ansible Tower: job templates, surveys, approval workflows (alias: tower)")
+    twsub = tw.add_subparsers(dest="awx_command", required=True)
     te = twsub.add_parser("export", help="write tower_vars.yml (awx.awx modules) and awx-import.json (awx import)",
                           parents=[common])
     te.add_argument("--environments", help="comma-separated environments (default prod,dr,maint)")
@@ -644,11 +646,11 @@ def build_parser() -> argparse.ArgumentParser:
     te.add_argument("--project", default="ops-automation-collection", help="AWX project name")
     te.add_argument("--scm-url", help="Git URL AWX clones the project from (default: the remote 'origin')")
     te.add_argument("--scm-branch", default="main", help="branch of the project (default main)")
-    te.set_defaults(func=cmd_tower_export)
+    te.set_defaults(func=cmd_awx_export)
     tee = twsub.add_parser("ee", help="write execution-environment.yml (ansible-builder 3) from requirements.lock",
                            parents=[common])
     tee.add_argument("--out", help="folder to write into (default: the project)")
-    tee.set_defaults(func=cmd_tower_ee)
+    tee.set_defaults(func=cmd_awx_ee)
     return p
 
 

@@ -6,13 +6,19 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import InvalidInput
+from ops_driver.errors import InvalidInput
+
+
+def package_project() -> Path:
+    """The folder above the ``ops_driver`` package: the project this installation belongs to (a checkout holds its
+    playbooks and ``policy/change.yml`` there; an installed wheel does not)."""
+    return Path(__file__).resolve().parents[1]
 
 
 def project_root() -> Path:
-    """The repository root: ``$OPS_PROJECT_DIR`` or the folder above this package."""
+    """The repository root: ``$OPS_PROJECT_DIR`` or :func:`package_project`."""
     env = os.environ.get("OPS_PROJECT_DIR")
-    return Path(env).resolve() if env else Path(__file__).resolve().parents[1]
+    return Path(env).resolve() if env else package_project()
 
 
 def evidence_dir() -> Path:

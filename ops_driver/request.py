@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import untrusted
-from .catalog import CHANGE_CLASSES, TIMEOUT_MINUTES_MAX, Catalog, Param, Task
-from .errors import InvalidInput
-from .paths import ENVIRONMENTS, inventory_dir, read_bytes
+from ops_driver import untrusted
+from ops_driver.catalog import CHANGE_CLASSES, TIMEOUT_MINUTES_MAX, Catalog, Param, Task
+from ops_driver.errors import InvalidInput
+from ops_driver.evidence.governance import load_policy  # the ranks are policy (policy/change.yml), not code
+from ops_driver.paths import ENVIRONMENTS, inventory_dir, read_bytes
 
 REDACTED = "********"
 
@@ -245,7 +246,6 @@ def _change_class(task: Task, data: dict[str, Any]) -> tuple[str, list[str]]:
     if wanted not in CHANGE_CLASSES:
         return catalog_class, [f"change_class: {wanted!r} is not a change class; use one of "
                                + ", ".join(CHANGE_CLASSES)]
-    from .governance import load_policy  # the ranks are policy (policy/change.yml), not code
 
     rules = load_policy()
     rank_wanted, rank_task = rules.get(wanted).rank, rules.get(catalog_class).rank

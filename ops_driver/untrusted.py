@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InvalidInput
+from ops_driver.errors import InvalidInput
 
 #: Largest work request file, in bytes.
 MAX_DOCUMENT_BYTES = 64 * 1024

@@ -37,7 +37,7 @@ def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture()
 def signers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Approvers' keys (tests/support/signers.py) in a scratch allowed-signers file read as policy/allowed_signers."""
-    from ops_driver import signing
+    from ops_driver.evidence import signing
     from tests.support.signers import Signers
 
     found = Signers(tmp_path / "signers")

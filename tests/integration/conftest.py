@@ -9,26 +9,26 @@ from typing import Any
 
 import pytest
 
-from ops_driver import sandbox
+import ops_sandbox
 from tests.support.aws_proxy import AwsProxy
 
 
 @pytest.fixture(scope="session")
 def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     directory = tmp_path_factory.mktemp("sandbox")
-    state = sandbox.up(directory)
+    state = ops_sandbox.up(directory)
     assert state.running and state.endpoint
     yield {"dir": directory, "endpoint": state.endpoint}
-    sandbox.down(directory)
-    assert not sandbox.state(directory).running
+    ops_sandbox.down(directory)
+    assert not ops_sandbox.state(directory).running
 
 
 @pytest.fixture()
 def estate(sandbox_server: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     """The sandbox with every instance running; the inventory points at it. Returns an EC2 client."""
     monkeypatch.setenv("OPS_SANDBOX_DIR", str(sandbox_server["dir"]))
-    ec2 = sandbox.ec2_client(sandbox_server["endpoint"])
-    stopped = [i["id"] for i in sandbox.instances(sandbox_server["endpoint"]) if i["state"] == "stopped"]
+    ec2 = ops_sandbox.ec2_client(sandbox_server["endpoint"])
+    stopped = [i["id"] for i in ops_sandbox.instances(sandbox_server["endpoint"]) if i["state"] == "stopped"]
     if stopped:
         ec2.start_instances(InstanceIds=stopped)
     return ec2

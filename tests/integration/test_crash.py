@@ -23,9 +23,10 @@ from typing import Any
 
 import pytest
 
-from ops_driver import evidence, ledger, operations, policy
+from ops_driver.evidence import bundles, guards, ledger
 from ops_driver.paths import evidence_dir
-from ops_driver.runner import RUN_MARKER
+from ops_driver.run import pipeline
+from ops_driver.run.runner import RUN_MARKER
 from tests.integration.conftest import ids_by_name, states, write_request
 from tests.support.aws_proxy import AwsProxy
 
@@ -68,7 +69,7 @@ def _apply_of(plan_id: str) -> str:
 
 def _plan(tmp_path: Path, name: str = "r.yml") -> tuple[Path, str]:
     req = write_request(tmp_path / name, "INFO-005", {"instances": NAMES})
-    out = operations.plan(req)
+    out = pipeline.plan(req)
     assert out.exit_code == 0, out.message
     return req, out.run_id
 
@@ -84,7 +85,7 @@ def test_an_apply_killed_at_a_held_point_is_recorded_recovered_and_finished_by_a
     driver = _start_apply(plan_id)
     assert proxied.held.wait(600), "the apply never reached StopInstances"
     apply_id = _apply_of(plan_id)
-    start = evidence.bundle(apply_id).manifest()
+    start = bundles.bundle(apply_id).manifest()
     assert start["status"] == "running" and start["process"]["pid"] == driver.pid  # on the record already
     marker = start["place"]["marker"]
     driver.send_signal(sig)
@@ -96,7 +97,7 @@ def test_an_apply_killed_at_a_held_point_is_recorded_recovered_and_finished_by_a
     proxied.release.set()
     if sig == signal.SIGKILL:
         assert driver.returncode == -signal.SIGKILL
-        assert evidence.bundle(apply_id).manifest()["status"] == "running"
+        assert bundles.bundle(apply_id).manifest()["status"] == "running"
         assert _cli("evidence", "verify").returncode == 4  # a started apply never closed is named
         listed = _cli("evidence", "list")
         assert "INTERRUPTED, not closed yet" in listed.stdout, listed.stdout
@@ -107,11 +108,11 @@ def test_an_apply_killed_at_a_held_point_is_recorded_recovered_and_finished_by_a
     else:
         assert driver.returncode == 3, err  # SIGHUP too: stopped, recorded, exit 3 (not 129)
         expected = ("failed", 3)
-    m = evidence.bundle(apply_id).manifest()
+    m = bundles.bundle(apply_id).manifest()
     assert (m["status"], m["exit_code"]) == expected, m["message"]
     if sig != signal.SIGKILL:
         assert f"stopped by {sig.name}" in m["message"]
-    events, _ = evidence.read_events(evidence.bundle(apply_id).path / "events.jsonl")
+    events, _ = bundles.read_events(bundles.bundle(apply_id).path / "events.jsonl")
     assert any(e.get("event") == "runner_on_start" for e in events)  # streamed: the task that was held
     assert [(e.kind, e.run_id) for e in ledger.entries(evidence_dir()) if e.run_id == apply_id] == [
         ("start", apply_id), ("apply", apply_id)]
@@ -124,7 +125,7 @@ def test_an_apply_killed_at_a_held_point_is_recorded_recovered_and_finished_by_a
     # the plan is consumed, the lock is free, the evidence verifies
     again = _cli("apply", "--quiet", plan_id)
     assert again.returncode == 4 and f"applied or interrupted: see {apply_id}" in again.stderr, again.stderr
-    with policy.environment_lock(evidence_dir() / ".locks", "sandbox", "the test", wait_s=0):
+    with guards.environment_lock(evidence_dir() / ".locks", "sandbox", "the test", wait_s=0):
         pass
     verified = _cli("evidence", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -135,10 +136,10 @@ def test_an_apply_killed_at_a_held_point_is_recorded_recovered_and_finished_by_a
     left = sorted(f"ec2:instance/{i}" for i in ids if now[i] not in ("stopped", "stopping"))
     if point == "before":
         assert left == sorted(f"ec2:instance/{i}" for i in ids)  # held before EC2: nothing was changed
-    replan = operations.plan(write_request(tmp_path / "again.yml", "INFO-005", {"instances": NAMES}))
+    replan = pipeline.plan(write_request(tmp_path / "again.yml", "INFO-005", {"instances": NAMES}))
     assert replan.exit_code == 0, replan.message
     assert sorted(c["resource"] for c in replan.changes if c["changed"]) == left
-    done = operations.apply(replan.run_id)
+    done = pipeline.apply(replan.run_id)
     assert done.exit_code == 0, done.message
     assert all(states(estate)[i] == "stopped" for i in ids)
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ops_driver import operations
 from ops_driver.paths import project_root
-from ops_driver.sandbox import simulators
+from ops_driver.run import pipeline
+from ops_sandbox import simulators
 from tests.integration.conftest import write_request
 from tests.support.approvals import approved
 
@@ -58,12 +58,12 @@ def _req(tmp_path: Path, name: str = "r.yml", ticket: str = "REQ-TEST-015", **pa
 def test_release_imports_the_package_and_backs_up_what_it_replaces(ds: Path, tmp_path: Path) -> None:
     old = project_assets(ds)["LoadSales"]
     old_check = project_assets(ds)["CheckDates"]["definition"]
-    plan = operations.plan(_req(tmp_path))
+    plan = pipeline.plan(_req(tmp_path))
     assert plan.exit_code == 0, plan.message
     actions = {c["name"]: c["action"] for c in plan.changes}
     assert actions == {"AggregateMonthly": "create", "ConvWareki": "create", "LoadSales": "replace",
                        "PS_StatCommon": "create", "SC_CleanDates": "create", "SeqMonthly": "create"}
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert out.manifest["comparison"]["unpredicted"] == [] and out.manifest["comparison"]["not_done"] == []
     now = project_assets(ds)
@@ -84,7 +84,7 @@ def test_release_imports_the_package_and_backs_up_what_it_replaces(ds: Path, tmp
     assert held == old["definition"] and "R2026-10" in held
 
     # a .dsx cannot be compared with the engine's XML definitions: a second release replaces again
-    again = operations.plan(_req(tmp_path, "again.yml", ticket="REQ-TEST-016"))
+    again = pipeline.plan(_req(tmp_path, "again.yml", ticket="REQ-TEST-016"))
     assert again.exit_code == 0, again.message
     assert {c["name"]: c["action"] for c in again.changes}["LoadSales"] == "replace"
 
@@ -95,7 +95,7 @@ def test_isx_package_from_the_maintenance_nas(ds: Path, tmp_path: Path) -> None:
     shutil.copy(ROOT / "examples" / "packages" / "release-R2026-11.isx", maint)
     req = _req(tmp_path, package="release/R2026-11/release-R2026-11.isx", package_location="maint_nas",
                project="STATDEV", replace=False)
-    out = operations.apply(approved(operations.plan(req).run_id))
+    out = pipeline.apply(approved(pipeline.plan(req).run_id))
     assert out.exit_code == 0, out.message
     assert sorted(project_assets(ds, "STATDEV")) == PACKAGE_ASSETS
     assert out.manifest["evidence"]["backup"]["path"] is None
@@ -104,7 +104,7 @@ def test_isx_package_from_the_maintenance_nas(ds: Path, tmp_path: Path) -> None:
     statuses = {a["name"]: a["status"] for a in project_assets(ds, "STATDEV").values() if a["kind"] == "job"}
     assert statuses == dict.fromkeys(PACKAGE_JOBS, 99)
     # the same package again: identical definitions (compared by the exported XML), nothing to do
-    again = operations.plan(_req(tmp_path, "again.yml", ticket="REQ-TEST-017", package_location="maint_nas",
+    again = pipeline.plan(_req(tmp_path, "again.yml", ticket="REQ-TEST-017", package_location="maint_nas",
                                  package="release/R2026-11/release-R2026-11.isx", project="STATDEV", replace=False))
     assert again.exit_code == 0, again.message
     assert not any(c["changed"] for c in again.changes)
@@ -122,7 +122,7 @@ def test_package_path_through_a_symlink_on_the_nas_exits_2(ds: Path, tmp_path: P
     link.symlink_to(outside)
     before = tree(ds)
     try:
-        out = operations.plan(_req(tmp_path, package="linked-release/release-R2026-11.isx",
+        out = pipeline.plan(_req(tmp_path, package="linked-release/release-R2026-11.isx",
                                    package_location="maint_nas", project="STATDEV", replace=False))
     finally:
         link.unlink()
@@ -133,7 +133,7 @@ def test_package_path_through_a_symlink_on_the_nas_exits_2(ds: Path, tmp_path: P
 
 def test_check_mode_changes_nothing(ds: Path, tmp_path: Path) -> None:
     before = tree(ds)
-    plan = operations.plan(_req(tmp_path))
+    plan = pipeline.plan(_req(tmp_path))
     assert plan.exit_code == 0, plan.message
     # a .dsx: DSXImportService.sh -List shows what the engine reads from it, and changes nothing
     assert "job LoadSales" in plan.manifest["evidence"]["preview"]
@@ -144,9 +144,9 @@ def test_failed_verification_restores_the_backup_and_exits_3(
     ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = project_assets(ds)["LoadSales"]["definition"]
-    plan = operations.plan(_req(tmp_path))
+    plan = pipeline.plan(_req(tmp_path))
     monkeypatch.setenv("DSSIM_FAULT", "import_drops:AggregateMonthly")
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 3
     assert "AggregateMonthly is not listed by dsjob -ljobs" in out.message
     assert "the backup" in out.message and "was re-imported" in out.message
@@ -156,10 +156,10 @@ def test_failed_verification_restores_the_backup_and_exits_3(
 def test_export_without_archive_fails_and_imports_nothing(
     ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plan = operations.plan(_req(tmp_path))
+    plan = pipeline.plan(_req(tmp_path))
     before = tree(ds)
     monkeypatch.setenv("DSSIM_FAULT", "export_no_archive")
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 3
     assert "istool export exited 0 but wrote no archive" in out.message
     assert tree(ds) == before
@@ -175,7 +175,7 @@ def test_export_without_archive_fails_and_imports_nothing(
 )
 def test_bad_input_exits_2_and_imports_nothing(ds: Path, tmp_path: Path, params: dict[str, Any], needle: str) -> None:
     before = tree(ds)
-    out = operations.plan(_req(tmp_path, **params))
+    out = pipeline.plan(_req(tmp_path, **params))
     assert out.exit_code == 2, out.message
     assert needle in out.message
     assert tree(ds) == before
@@ -190,7 +190,7 @@ def test_invalid_package_exits_2(ds: Path, tmp_path: Path) -> None:
     maint = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas" / "maint"
     shutil.copy(pkg / "bad.dsx", maint / "bad.dsx")
     before = tree(ds)
-    out = operations.plan(_req(tmp_path, package="bad.dsx", package_location="maint_nas"))
+    out = pipeline.plan(_req(tmp_path, package="bad.dsx", package_location="maint_nas"))
     assert out.exit_code == 2 and "not a valid DataStage identifier" in out.message
     assert tree(ds) == before
 
@@ -204,7 +204,7 @@ def test_replace_of_a_job_the_export_does_not_return_exits_2(ds: Path, tmp_path:
         "BEGIN HEADER\nEND HEADER\n" + _dssim().job_dsx("LoadSales", "Load sales as a sequence", job_type="2"))
     before = tree(ds)
     try:
-        out = operations.plan(_req(tmp_path, package="seq-loadsales.dsx", package_location="maint_nas"))
+        out = pipeline.plan(_req(tmp_path, package="seq-loadsales.dsx", package_location="maint_nas"))
     finally:
         (maint / "seq-loadsales.dsx").unlink()
     assert out.exit_code == 2, out.message
@@ -222,7 +222,7 @@ def test_backup_folder_that_cannot_be_created_exits_2(ds: Path, tmp_path: Path) 
     backups.write_text("not a folder\n")
     try:
         before = tree(ds)
-        out = operations.plan(_req(tmp_path))
+        out = pipeline.plan(_req(tmp_path))
         assert out.exit_code == 2, out.message
         assert f"backup_dir: {backups} cannot hold the backup of LoadSales" in out.message
         assert "is not a directory" in out.message
@@ -237,9 +237,9 @@ def test_start_of_business_check_lists_the_jobs_and_changes_nothing(
 ) -> None:
     before = tree(ds)
     req = write_request(tmp_path / "c.yml", "STAT-001", {"project": "STATPRJ"})
-    plan = operations.plan(req)
+    plan = pipeline.plan(req)
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     ev = out.manifest["evidence"]
     assert sorted(j["name"] for j in ev["jobs"]) == ["CheckDates", "LoadSales"]
@@ -250,29 +250,29 @@ def test_start_of_business_check_lists_the_jobs_and_changes_nothing(
     assert ev["attention"] == [{"name": "CheckDates", "status": "RUN FAILED", "status_code": 3}]
     assert "STATPRJ" in ev["projects"] and not any(c["changed"] for c in out.changes)
     assert tree(ds) == before
-    bad = operations.plan(write_request(tmp_path / "b.yml", "STAT-001", {"project": "NOSUCH"}))
+    bad = pipeline.plan(write_request(tmp_path / "b.yml", "STAT-001", {"project": "NOSUCH"}))
     assert bad.exit_code == 2
     monkeypatch.setenv("DSSIM_FAULT", "engine_down")
-    down = operations.plan(req)
+    down = pipeline.plan(req)
     assert down.exit_code == 3 and "does not answer" in down.message
 
 
 def test_monthly_run_logs_with_a_csv_summary(ds: Path, tmp_path: Path) -> None:
     _dssim().seed_datastage(ds, previous_month=(2026, 10))
     req = write_request(tmp_path / "l.yml", "STAT-013", {"project": "STATPRJ", "month": "2026-10"})
-    plan = operations.plan(req)
+    plan = pipeline.plan(req)
     assert plan.exit_code == 0, plan.message
     dest = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas" / "maint" / "reports" / "datastage" / "STATPRJ" / "2026-10"
     shutil.rmtree(dest, ignore_errors=True)
-    plan = operations.plan(req)
+    plan = pipeline.plan(req)
     assert not dest.exists()
     assert sorted(c["name"] for c in plan.changes) == ["CheckDates.log", "LoadSales.log", "summary.csv"]
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert (dest / "summary.csv").read_text().splitlines() == [
         "job,runs,last_status,warnings,fatals", "CheckDates,2,FATAL,0,1", "LoadSales,3,OK,1,0"]
     assert "2026-09" not in (dest / "LoadSales.log").read_text()
-    again = operations.plan(req)
+    again = pipeline.plan(req)
     assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
 
 
@@ -294,7 +294,7 @@ def test_run_logs_destination_that_cannot_be_written_exits_2(ds: Path, tmp_path:
     try:
         before = tree(project_dir.parent)
         req = write_request(tmp_path / "l.yml", "STAT-013", {"project": "STATPRJ", "month": "2026-10"})
-        out = operations.plan(req)
+        out = pipeline.plan(req)
         assert out.exit_code == 2, out.message
         assert "INVALID INPUT: dest_dir:" in out.message and needle in out.message
         assert tree(project_dir.parent) == before
@@ -317,7 +317,7 @@ def test_vault_credentials_reach_dsjob_only_through_a_temporary_authfile(
     import subprocess
     import sys
 
-    from ops_driver.runner import ansible_env
+    from ops_driver.run.runner import ansible_env
 
     vault_pass = tmp_path / "vault-pass"
     vault_pass.write_text("test-vault-password\n")
@@ -347,7 +347,7 @@ def _playbook(playbook: str, tmp_path: Path, extra: dict[str, Any]) -> Any:
     import subprocess
     import sys
 
-    from ops_driver.runner import ansible_env
+    from ops_driver.run.runner import ansible_env
 
     bin_dir = Path(sys.executable).parent
     extra_file = tmp_path / "extra.json"

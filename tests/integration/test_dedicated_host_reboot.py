@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ops_driver import operations
 from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.run import pipeline
 from tests.integration.conftest import ids_by_name, states, write_request
 from tests.support.approvals import approved
 
@@ -41,7 +41,7 @@ def test_plan_changes_nothing_and_apply_brings_back_exactly_what_ran(estate: Any
     estate.stop_instances(InstanceIds=[ids["joho-db01"]])
     recorded = states(estate)
     path = request(tmp_path)
-    plan = operations.plan(path)
+    plan = pipeline.plan(path)
     assert plan.exit_code == 0, plan.message
     assert states(estate) == recorded  # check mode changed no instance
     steps = plan.manifest["evidence"]["steps"]
@@ -53,7 +53,7 @@ def test_plan_changes_nothing_and_apply_brings_back_exactly_what_ran(estate: Any
     assert "## Steps that would run" in report and "stays stopped" in report
     assert {c["name"]: c["changed"] for c in plan.changes} == {"joho-web01": True, "joho-ap01": True,
                                                                "joho-db01": False}
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert states(estate) == recorded  # every instance in its recorded state; db stayed stopped
     log = out.manifest["evidence"]["dedicated_hosts"]["log"]
@@ -61,7 +61,7 @@ def test_plan_changes_nothing_and_apply_brings_back_exactly_what_ran(estate: Any
     assert order == ["stop web", "stop ap", "start ap", "start web"]
     assert out.manifest["schedule"]["scheduled"] is True and out.manifest["schedule"]["today_overridden"] is True
 
-    again = operations.plan(path)
+    again = pipeline.plan(path)
     assert again.exit_code == 0, again.message
     assert not any(c["changed"] for c in again.changes)  # the same ticket: both hosts already done
     assert sum("already done for" in s for s in again.manifest["evidence"]["steps"]) == 2
@@ -72,10 +72,10 @@ def test_one_instance_that_fails_to_start_others_are_restored_and_it_is_named(
 ) -> None:
     ids = ids_by_name(estate)
     recorded = sandbox_states(estate)
-    plan = operations.plan(request(tmp_path))
+    plan = pipeline.plan(request(tmp_path))
     assert plan.exit_code == 0, plan.message
     proxied.never_reach_ids[ids["joho-ap01"]] = "running"  # joho-ap01 never comes back
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 3, out.message
     assert "joho-ap01" in out.message and "Not back in their recorded state" in out.message
     not_back = out.manifest["evidence"]["dedicated_hosts"]["not_back"]
@@ -92,15 +92,15 @@ def test_another_day_is_refused_unless_an_emergency_change_with_a_reason(
     monkeypatch.setenv("OPS_TODAY", "2026-11-05")
     recorded = states(estate)
     with pytest.raises(PolicyRefused, match="scheduled day for sandbox is 2026-11-04") as refused:
-        operations.plan(request(tmp_path))
+        pipeline.plan(request(tmp_path))
     assert refused.value.exit_code == 4
     with pytest.raises(InvalidInput, match="emergency_reason") as invalid:
-        operations.plan(request(tmp_path, emergency=True))
+        pipeline.plan(request(tmp_path, emergency=True))
     assert invalid.value.exit_code == 2
     assert states(estate) == recorded
-    plan = operations.plan(request(tmp_path, **EMERGENCY))
+    plan = pipeline.plan(request(tmp_path, **EMERGENCY))
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     record = out.manifest["schedule"]
     assert record["scheduled"] is False and record["emergency"] is True
@@ -116,14 +116,14 @@ def test_a_host_that_is_not_available_is_refused_by_the_plan_before_any_stop(
     host = web["Placement"]["HostId"]  # the host of joho-web01 and joho-ap01
     recorded = states(estate)
     proxied.host_states[host] = "under-assessment"  # DescribeHosts now reports the host as not available
-    plan = operations.plan(request(tmp_path))
+    plan = pipeline.plan(request(tmp_path))
     assert plan.exit_code == 2, plan.message
     assert f"{host} (sandbox-dh) is under-assessment, not available" in plan.message
     assert "nothing was stopped" in plan.message
     assert proxied.calls["StopInstances"] == 0 and proxied.calls["DescribeHosts"] >= 1
     assert states(estate) == recorded
     with pytest.raises(PolicyRefused, match="only a successful plan"):
-        operations.apply(approved(plan.run_id))
+        pipeline.apply(approved(plan.run_id))
     assert states(estate) == recorded
 
 
@@ -134,10 +134,10 @@ def test_a_host_that_becomes_unavailable_after_the_plan_is_refused_by_the_apply_
     db = estate.describe_instances(InstanceIds=[ids["joho-db01"]])["Reservations"][0]["Instances"][0]
     host = db["Placement"]["HostId"]  # the second host: the first would be cycled before it
     recorded = states(estate)
-    plan = operations.plan(request(tmp_path))
+    plan = pipeline.plan(request(tmp_path))
     assert plan.exit_code == 0, plan.message
     proxied.host_states[host] = "permanent-failure"
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 2, out.message
     assert f"{host} (sandbox-dh) is permanent-failure, not available" in out.message
     assert proxied.calls["StopInstances"] == 0
@@ -152,16 +152,16 @@ def test_an_instance_ec2_would_not_stop_is_refused_by_the_plan_before_any_stop(
     recorded = states(estate)
     estate.modify_instance_attribute(InstanceId=guarded, DisableApiStop={"Value": True})
     try:
-        plan = operations.plan(request(tmp_path))
+        plan = pipeline.plan(request(tmp_path))
         assert plan.exit_code == 2, plan.message
         assert f"{guarded} (joho-ap01) has stop protection on (attribute disableApiStop)" in plan.message
         assert "nothing was stopped" in plan.message and ids["joho-web01"] not in plan.message
         assert proxied.calls["StopInstances"] == 0 and proxied.calls["DescribeInstanceAttribute"] >= 2
         assert states(estate) == recorded
         with pytest.raises(PolicyRefused, match="only a successful plan"):
-            operations.apply(approved(plan.run_id))
+            pipeline.apply(approved(plan.run_id))
         assert states(estate) == recorded
     finally:
         estate.modify_instance_attribute(InstanceId=guarded, DisableApiStop={"Value": False})
-    plan = operations.plan(request(tmp_path))
+    plan = pipeline.plan(request(tmp_path))
     assert plan.exit_code == 0, plan.message  # stop protection off again: the same plan passes

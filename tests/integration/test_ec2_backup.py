@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ops_driver import operations
 from ops_driver.errors import InvalidInput
+from ops_driver.run import pipeline
 from tests.integration.conftest import ids_by_name, write_request
 from tests.support.approvals import approved
 
@@ -62,13 +62,13 @@ def test_ami_plan_changes_nothing_apply_makes_exactly_the_plan_and_is_idempotent
     ec2 = clean
     web = ids_by_name(ec2)["joho-web01"]
     before = (set(images(ec2)), set(snapshots(ec2)))
-    plan = operations.plan(_ami(tmp_path, "REQ-A", "pre-change"))
+    plan = pipeline.plan(_ami(tmp_path, "REQ-A", "pre-change"))
     assert plan.exit_code == 0, plan.message
     assert (set(images(ec2)), set(snapshots(ec2))) == before  # check mode created nothing
     [change] = plan.changes
     assert change["action"] == "create" and change["resource"] == f"ec2:image/(new for {web})"
 
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert out.manifest["comparison"]["matched"] == [f"ec2:image/new-for/{web}"]
     assert out.manifest["comparison"]["unpredicted"] == [] == out.manifest["comparison"]["not_done"]
@@ -87,15 +87,15 @@ def test_ami_plan_changes_nothing_apply_makes_exactly_the_plan_and_is_idempotent
     snap_ids = [b["Ebs"]["SnapshotId"] for b in image["BlockDeviceMappings"] if "Ebs" in b]
     assert snap_ids and all(expected.items() <= tags(snapshots(ec2)[s]).items() for s in snap_ids)
 
-    again = operations.plan(_ami(tmp_path, "REQ-A", "pre-change"))
+    again = pipeline.plan(_ami(tmp_path, "REQ-A", "pre-change"))
     assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
     assert "already made" in again.changes[0]["note"]
-    assert operations.apply(approved(again.run_id)).exit_code == 0
+    assert pipeline.apply(approved(again.run_id)).exit_code == 0
     assert len(images(ec2)) == len(before[0]) + 1  # nothing new
 
 
 def test_no_reboot_false_is_warned_in_plain_words(clean: Any, tmp_path: Path) -> None:
-    plan = operations.plan(_ami(tmp_path, "REQ-R", "pre-change", no_reboot=False))
+    plan = pipeline.plan(_ami(tmp_path, "REQ-R", "pre-change", no_reboot=False))
     assert plan.exit_code == 0
     report = (plan.path / "report.md").read_text()
     assert "with no_reboot=false REBOOTS the instance" in report
@@ -105,8 +105,8 @@ def test_three_generations_prune_the_oldest_and_only_ours(clean: Any, tmp_path: 
     ec2 = clean
     ids = ids_by_name(ec2)
     web = ids["joho-web01"]
-    first = operations.apply(approved(operations.plan(_ami(tmp_path, "REQ-1", "pre-change")).run_id))
-    second = operations.apply(approved(operations.plan(_ami(tmp_path, "REQ-1", "post-change")).run_id))
+    first = pipeline.apply(approved(pipeline.plan(_ami(tmp_path, "REQ-1", "pre-change")).run_id))
+    second = pipeline.apply(approved(pipeline.plan(_ami(tmp_path, "REQ-1", "post-change")).run_id))
     assert first.exit_code == second.exit_code == 0
     oldest = first.changes[0]["resource"].split("/")[-1]
     # Foreign images: a similar name and tags but no CreatedBy; ours by tag but of another instance.
@@ -132,12 +132,12 @@ def test_three_generations_prune_the_oldest_and_only_ours(clean: Any, tmp_path: 
     )["ImageId"]
     oldest_snaps = [b["Ebs"]["SnapshotId"] for b in images(ec2)[oldest]["BlockDeviceMappings"] if "Ebs" in b]
 
-    plan = operations.plan(_ami(tmp_path, "REQ-2", "pre-change"))
+    plan = pipeline.plan(_ami(tmp_path, "REQ-2", "pre-change"))
     assert plan.exit_code == 0
     planned = {(c["action"], c["resource"]) for c in plan.changes}
     assert planned == {("create", f"ec2:image/(new for {web})"), ("prune", f"ec2:image/{oldest}")}
     assert oldest in images(ec2)  # the plan pruned nothing
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     now = images(ec2)
     assert oldest not in now and not set(oldest_snaps) & set(snapshots(ec2))  # image and its snapshots gone
@@ -151,13 +151,13 @@ def test_three_generations_prune_the_oldest_and_only_ours(clean: Any, tmp_path: 
 def test_core_012_prunes_only(clean: Any, tmp_path: Path) -> None:
     ec2 = clean
     for gen in ("pre-change", "post-change"):
-        assert operations.apply(approved(operations.plan(_ami(tmp_path, "REQ-G", gen)).run_id)).exit_code == 0
+        assert pipeline.apply(approved(pipeline.plan(_ami(tmp_path, "REQ-G", gen)).run_id)).exit_code == 0
     req = write_request(tmp_path / "core.yml", "CORE-012", {"instances": ["joho-web01"], "retention": 1})
-    plan = operations.plan(req)
+    plan = pipeline.plan(req)
     assert [c["action"] for c in plan.changes] == ["prune"]
     assert "cannot be undone" in (plan.path / "report.md").read_text()
     count = len(images(ec2))
-    assert operations.apply(approved(plan.run_id)).exit_code == 0
+    assert pipeline.apply(approved(plan.run_id)).exit_code == 0
     assert len(images(ec2)) == count - 1
 
 
@@ -169,10 +169,10 @@ def test_snapshots_of_every_volume_of_an_instance_and_by_volume_id(clean: Any, t
         for v in ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [db]}])["Volumes"]
     }
     req = write_request(tmp_path / "snap.yml", "INFO-012", {"instances": ["joho-db01"]}, ticket="REQ-S")
-    plan = operations.plan(req)
+    plan = pipeline.plan(req)
     assert plan.exit_code == 0 and snapshots(ec2) == {}
     assert {c["resource"] for c in plan.changes} == {f"ec2:snapshot/(new for {v})" for v in vols.values()}
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     snaps = snapshots(ec2)
     assert {s["VolumeId"] for s in snaps.values()} == set(vols.values())
@@ -183,7 +183,7 @@ def test_snapshots_of_every_volume_of_an_instance_and_by_volume_id(clean: Any, t
     by_id = write_request(
         tmp_path / "vol.yml", "INFO-012", {"volumes": [vols["/dev/sdf"]], "generation": "post-change"}
     )
-    assert operations.apply(approved(operations.plan(by_id).run_id)).exit_code == 0
+    assert pipeline.apply(approved(pipeline.plan(by_id).run_id)).exit_code == 0
     assert len(snapshots(ec2)) == 3
 
 
@@ -197,7 +197,7 @@ def test_snapshots_of_every_volume_of_an_instance_and_by_volume_id(clean: Any, t
 def test_snapshot_refusals_exit_2_and_create_nothing(
     clean: Any, tmp_path: Path, params: dict[str, Any], needle: str
 ) -> None:
-    out = operations.plan(write_request(tmp_path / "r.yml", "INFO-012", params))
+    out = pipeline.plan(write_request(tmp_path / "r.yml", "INFO-012", params))
     assert out.exit_code == 2 and needle in out.message
     assert snapshots(clean) == {}
 
@@ -206,7 +206,7 @@ def test_volume_of_another_environment_is_refused(clean: Any, tmp_path: Path) ->
     ec2 = clean
     prod = ids_by_name(ec2)["prod-joho-db01"]
     vol = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [prod]}])["Volumes"][0]["VolumeId"]
-    out = operations.plan(write_request(tmp_path / "r.yml", "INFO-012", {"volumes": [vol]}))
+    out = pipeline.plan(write_request(tmp_path / "r.yml", "INFO-012", {"volumes": [vol]}))
     assert out.exit_code == 2 and f"{vol} (prod-joho-db01) belongs to environment prod, not sandbox" in out.message
 
 
@@ -221,13 +221,13 @@ def test_bad_retention_and_generation_label_exit_2_before_anything_runs(
     tmp_path: Path, params: dict[str, Any], needle: str
 ) -> None:
     with pytest.raises(InvalidInput, match=needle.replace("(", r"\(").replace(")", r"\)")):
-        operations.plan(write_request(tmp_path / "r.yml", "INFO-011", params))
+        pipeline.plan(write_request(tmp_path / "r.yml", "INFO-011", params))
 
 
 def test_ami_that_never_becomes_available_is_reported_not_deleted(proxied: Any, clean: Any, tmp_path: Path) -> None:
-    plan = operations.plan(_ami(tmp_path, "REQ-T", "pre-change", wait_timeout=2))
+    plan = pipeline.plan(_ami(tmp_path, "REQ-T", "pre-change", wait_timeout=2))
     proxied.images_stuck = True
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 3
     made = [c["resource"].split("/")[-1] for c in out.changes if c["action"] == "create"]
     assert len(made) == 1 and f"{made[0]} is pending" in out.message and "nothing pruned" in out.message

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import evidence, operations, sandbox
+import ops_sandbox
+from ops_driver.evidence import bundles
 from ops_driver.paths import project_root
+from ops_driver.run import pipeline
 from tests.integration.conftest import write_request
 from tests.support.approvals import approved
 
@@ -34,15 +36,15 @@ class Esa:
 
     def __init__(self, directory: Path):
         self.dir = directory
-        self.sim = sandbox.simulators.load("esa")
+        self.sim = ops_sandbox.simulators.load("esa")
 
     def state(self, name: str) -> dict[str, Any]:
         """The configuration the appliance works with (the cluster's shared one for a clustered machine)."""
-        result: dict[str, Any] = self.sim.effective_state(sandbox.esa.state_file(self.dir, name))
+        result: dict[str, Any] = self.sim.effective_state(ops_sandbox.esa.state_file(self.dir, name))
         return result
 
     def entries(self, name: str, group: str, listener: str = "InboundMail") -> list[str]:
-        result: list[str] = self.sim.sender_group_entries(sandbox.esa.state_file(self.dir, name), listener, group)
+        result: list[str] = self.sim.sender_group_entries(ops_sandbox.esa.state_file(self.dir, name), listener, group)
         return result
 
     def commits(self, name: str) -> list[dict[str, Any]]:
@@ -61,7 +63,7 @@ class Esa:
         return len({json.loads(x)["session"] for x in log.read_text().splitlines() if x.strip()})
 
     def arm(self, name: str, fault: str, value: Any) -> None:
-        self.sim.arm_fault(sandbox.esa.state_file(self.dir, name), fault, value)
+        self.sim.arm_fault(ops_sandbox.esa.state_file(self.dir, name), fault, value)
 
     def snapshot(self) -> dict[str, Any]:
         return {n: self.state(n)["listeners"] for n in COMM + CORE}
@@ -72,7 +74,7 @@ def esa(sandbox_server: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Esa:
     """The appliances as `sandbox up` seeds them (one entry off the desired state), command logs emptied."""
     monkeypatch.setenv("OPS_SANDBOX_DIR", str(sandbox_server["dir"]))
     d = Path(sandbox_server["dir"]) / "esa"
-    sandbox.esa.seed(d)
+    ops_sandbox.esa.seed(d)
     for log in d.glob("*.commands.log"):
         log.unlink()
     return Esa(d)
@@ -83,19 +85,19 @@ def _req(tmp_path: Path, task: str = "COMM-025", name: str = "r.yml", ticket: st
     return write_request(tmp_path / name, task, params, ticket=ticket)
 
 
-def _bundle_text(out: operations.Outcome, name: str) -> str:
+def _bundle_text(out: pipeline.Outcome, name: str) -> str:
     return (out.path / name).read_text()
 
 
 def test_inventory_writes_csv_and_difference_and_changes_nothing(esa: Esa, tmp_path: Path) -> None:
     before = esa.snapshot()
-    plan = operations.plan(_req(tmp_path, operation="inventory"))
+    plan = pipeline.plan(_req(tmp_path, operation="inventory"))
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert esa.snapshot() == before
     assert not any(line == "commit" for n in COMM for line in esa.lines(n))
-    assert evidence.verify(evidence.bundle(out.run_id, out.path.parent)) == []
+    assert bundles.verify(bundles.bundle(out.run_id, out.path.parent)) == []
     for host in COMM:
         assert out.manifest["evidence"]["esa"][host]["asyncos"]["sender_groups"] == {"WHITELIST": "ALLOWED_LIST",
                                                                                      "BLACKLIST": "BLOCKED_LIST"}
@@ -116,7 +118,7 @@ def test_inventory_writes_csv_and_difference_and_changes_nothing(esa: Esa, tmp_p
 def test_change_adds_on_every_appliance_of_the_group_check_mode_first(esa: Esa, tmp_path: Path) -> None:
     before = esa.snapshot()
     req = _req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25", ".Mail.Example.org"])
-    plan = operations.plan(req)
+    plan = pipeline.plan(req)
     assert plan.exit_code == 0, plan.message
     assert esa.snapshot() == before  # check mode changed nothing
     # one cluster: the change is made once, through the first appliance; the second reports it, not its own
@@ -126,7 +128,7 @@ def test_change_adds_on_every_appliance_of_the_group_check_mode_first(esa: Esa, 
     assert "cluster level: made once through esa-comm-sandbox01 (2 additions, 0 deletions)" in second["note"]
     stdout = _bundle_text(plan, "stdout.txt")
     assert "+203.0.113.25" in stdout  # the diff a reviewer reads
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert out.manifest["comparison"]["unpredicted"] == [] and out.manifest["comparison"]["not_done"] == []
     for host in COMM:
@@ -138,17 +140,17 @@ def test_change_adds_on_every_appliance_of_the_group_check_mode_first(esa: Esa, 
     assert "ALLOWED_LIST:" in hat and "192.0.2.99" in hat and "203.0.113.25" not in hat
     assert esa.state(CORE[0])["listeners"] == before[CORE[0]]  # the core system's ESA is another group
     # the same request again: nothing to do, reported, no commit
-    again = operations.plan(_req(tmp_path, name="again.yml", operation="change", sender_groups=["WHITELIST"],
+    again = pipeline.plan(_req(tmp_path, name="again.yml", operation="change", sender_groups=["WHITELIST"],
                                  add=["203.0.113.25", ".mail.example.org"]))
     assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
     assert "already in the sender group" in _bundle_text(again, "report.md")
 
 
 def test_delete_reports_an_entry_that_is_not_there(esa: Esa, tmp_path: Path) -> None:
-    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["BLACKLIST"],
+    plan = pipeline.plan(_req(tmp_path, operation="change", sender_groups=["BLACKLIST"],
                                 delete=["203.0.113.66", "198.51.100.200"]))
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     for host in COMM:
         assert "203.0.113.66" not in esa.entries(host, "BLACKLIST")
@@ -161,9 +163,9 @@ def test_delete_reports_an_entry_that_is_not_there(esa: Esa, tmp_path: Path) -> 
 
 
 def test_reconcile_makes_every_appliance_equal_to_the_desired_state(esa: Esa, tmp_path: Path) -> None:
-    plan = operations.plan(_req(tmp_path, operation="reconcile"))
+    plan = pipeline.plan(_req(tmp_path, operation="reconcile"))
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     want = DESIRED["comm"]["InboundMail"]
     for host in COMM:
@@ -172,7 +174,7 @@ def test_reconcile_makes_every_appliance_equal_to_the_desired_state(esa: Esa, tm
         assert out.manifest["evidence"]["esa"][host]["round_trips"] < 45
     # one listenerconfig session reads, edits and commits for the whole cluster; no line per unchanged entry
     assert esa.lines(COMM[0]).count("commit") == 1 and esa.lines(COMM[1]).count("commit") == 0
-    again = operations.plan(_req(tmp_path, name="again.yml", operation="reconcile"))
+    again = pipeline.plan(_req(tmp_path, name="again.yml", operation="reconcile"))
     assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
 
 
@@ -201,7 +203,7 @@ BAD = [
 @pytest.mark.parametrize(("params", "says"), BAD, ids=[b[1] for b in BAD])
 def test_bad_input_exits_2_and_commits_nothing(esa: Esa, tmp_path: Path, params: dict[str, Any], says: str) -> None:
     before = esa.snapshot()
-    out = operations.plan(_req(tmp_path, **params))
+    out = pipeline.plan(_req(tmp_path, **params))
     assert out.exit_code == 2, out.message
     assert says in out.message
     assert out.message.count("failed;") == 1 and "not started: esa-comm-sandbox02" in out.message
@@ -212,10 +214,10 @@ def test_bad_input_exits_2_and_commits_nothing(esa: Esa, tmp_path: Path, params:
 
 
 def test_failed_commit_on_the_first_appliance_never_touches_the_second(esa: Esa, tmp_path: Path) -> None:
-    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
+    plan = pipeline.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
     assert plan.exit_code == 0, plan.message
     esa.arm(COMM[0], "commit_fail", 1)
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 3
     assert "done before it: none" in out.message and "not started: esa-comm-sandbox02" in out.message
     # the second appliance was only read (plan, preflight): never edited, never committed
@@ -225,9 +227,9 @@ def test_failed_commit_on_the_first_appliance_never_touches_the_second(esa: Esa,
 
 def test_connection_dropped_during_commit_is_checked_in_a_new_session(esa: Esa, tmp_path: Path) -> None:
     before = esa.snapshot()
-    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["BLACKLIST"], delete=["203.0.113.66"]))
+    plan = pipeline.plan(_req(tmp_path, operation="change", sender_groups=["BLACKLIST"], delete=["203.0.113.66"]))
     esa.arm(COMM[0], "disconnect_on_commit", 1)
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 3
     assert esa.snapshot() == before
     restore = out.manifest["evidence"]["esa"][COMM[0]]["restore"]
@@ -236,8 +238,8 @@ def test_connection_dropped_during_commit_is_checked_in_a_new_session(esa: Esa, 
 
 def test_password_never_reaches_evidence_or_output(esa: Esa, tmp_path: Path) -> None:
     password = (esa.dir / "password").read_text().strip()
-    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
-    out = operations.apply(approved(plan.run_id))
+    plan = pipeline.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     for b in (plan, out):
         for f in b.path.iterdir():
@@ -248,13 +250,13 @@ def test_password_never_reaches_evidence_or_output(esa: Esa, tmp_path: Path) -> 
 def test_unknown_host_key_is_refused(esa: Esa, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kh = esa.dir / "known_hosts"
     saved = kh.read_text()
-    other = sandbox.simulators.load("esa")
+    other = ops_sandbox.simulators.load("esa")
     try:
         fake = tmp_path / "other"
         other.seed_esa(fake, [{"name": "x", "hostname": "x.example.jp", "port": 1}], username="u", password="p" * 8)
         key = (fake / "known_hosts").read_text().split()[1:3]
         kh.write_text("".join(f"{line.split()[0]} {' '.join(key)}\n" for line in saved.splitlines()))
-        out = operations.plan(_req(tmp_path, operation="inventory"))
+        out = pipeline.plan(_req(tmp_path, operation="inventory"))
         assert out.exit_code == 3
         assert "host key" in out.message
     finally:
@@ -264,7 +266,7 @@ def test_unknown_host_key_is_refused(esa: Esa, tmp_path: Path, monkeypatch: pyte
 
 def test_an_appliance_that_stops_answering_times_out_and_nothing_is_committed(esa: Esa) -> None:
     from ops_driver.paths import inventory_dir
-    from ops_driver.runner import run_playbook
+    from ops_driver.run.runner import run_playbook
 
     before = esa.snapshot()
     esa.arm(COMM[0], "delay_ms", 3000)  # every prompt 3 s late; the inventory allows 1 s here
@@ -281,21 +283,21 @@ def test_an_appliance_that_stops_answering_times_out_and_nothing_is_committed(es
 
 
 def test_a_broad_entry_is_planned_when_the_request_allows_it(esa: Esa, tmp_path: Path) -> None:
-    out = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["10."],
+    out = pipeline.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["10."],
                                allow_broad=True))
     assert out.exit_code == 0, out.message
     assert all(c["after"]["add"] == ["10."] for c in out.changes if c["changed"])
 
 
 def test_a_sender_group_changed_since_the_plan_is_drift_and_nothing_is_committed(esa: Esa, tmp_path: Path) -> None:
-    plan = operations.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
+    plan = pipeline.plan(_req(tmp_path, operation="change", sender_groups=["WHITELIST"], add=["203.0.113.25"]))
     assert plan.exit_code == 0, plan.message
-    shared = esa.sim.config_path(sandbox.esa.state_file(esa.dir, COMM[1]))  # the cluster's configuration
+    shared = esa.sim.config_path(ops_sandbox.esa.state_file(esa.dir, COMM[1]))  # the cluster's configuration
     state = esa.sim.read_state(shared)  # someone edits the cluster's ALLOWED_LIST by hand after the plan
     allowed = next(g for g in state["listeners"][0]["sender_groups"] if g["name"] == "ALLOWED_LIST")
     allowed["hosts"].append("198.51.100.99")
     esa.sim.write_state(shared, state)
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 4, out.message
     assert "DRIFT: esa-comm-sandbox01 InboundMail/WHITELIST changed since the plan" in out.message
     assert "preflight check; nothing was changed on any appliance" in out.message
@@ -308,10 +310,10 @@ def test_an_entry_added_to_the_desired_state_after_the_plan_is_refused_before_an
         esa: Esa, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue #24: the apply makes the planned changes; one the plan did not predict fails with DRIFT (exit 4).
 
-    The driver already refuses an apply whose inputs changed since the plan (ops_driver.inputs, naming the
+    The driver already refuses an apply whose inputs changed since the plan (ops_driver.run.inputs, naming the
     desired-state file: tests/integration/test_governance.py); this test takes that layer away to show the role's
     own: the module acts on the planned additions and deletions and refuses any other."""
-    from ops_driver import inputs
+    from ops_driver.run import inputs
 
     monkeypatch.setattr(inputs, "check", lambda *args, **kwargs: None)
     project = tmp_path / "project"  # a copy of the project whose desired state can be edited
@@ -323,7 +325,7 @@ def test_an_entry_added_to_the_desired_state_after_the_plan_is_refused_before_an
             (project / entry.name).symlink_to(entry)
     monkeypatch.setenv("OPS_PROJECT_DIR", str(project))
     before = esa.snapshot()
-    plan = operations.plan(_req(tmp_path, operation="reconcile"))
+    plan = pipeline.plan(_req(tmp_path, operation="reconcile"))
     assert plan.exit_code == 0, plan.message
     planned = plan.manifest["apply_extravars"]["ops_planned_esa_changes"]
     assert planned[COMM[0]]["WHITELIST"] == {"add": ["mail.gov-partner.example.jp"], "delete": ["192.0.2.99"]}
@@ -331,7 +333,7 @@ def test_an_entry_added_to_the_desired_state_after_the_plan_is_refused_before_an
     doc = yaml.safe_load(desired.read_text())
     doc["comm"]["InboundMail"]["WHITELIST"].append("198.18.0.0/16")  # edited after the review, not re-planned
     desired.write_text(yaml.safe_dump(doc))
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 4, out.message
     assert "DRIFT: esa-comm-sandbox01 InboundMail: the change differs from the reviewed plan" in out.message
     assert "WHITELIST add not planned: 198.18.0.0/16" in out.message
@@ -344,7 +346,7 @@ def test_an_entry_added_to_the_desired_state_after_the_plan_is_refused_before_an
 def test_a_newline_in_the_ticket_of_a_direct_run_is_refused_before_the_appliance_is_contacted(esa: Esa) -> None:
     """Issue #22: ansible-playbook run directly (no ops-driver request check): the module refuses the comment."""
     from ops_driver.paths import inventory_dir
-    from ops_driver.runner import run_playbook
+    from ops_driver.run.runner import run_playbook
 
     before = esa.snapshot()
     result = run_playbook(project_root() / "playbooks" / "comm-025-esa-sender-groups.yml", inventory_dir("sandbox"),
@@ -357,10 +359,10 @@ def test_a_newline_in_the_ticket_of_a_direct_run_is_refused_before_the_appliance
 
 
 def test_core_appliance_on_asyncos_13_keeps_the_old_list_names(esa: Esa, tmp_path: Path) -> None:
-    plan = operations.plan(_req(tmp_path, task="CORE-023", operation="change", sender_groups=["BLACKLIST"],
+    plan = pipeline.plan(_req(tmp_path, task="CORE-023", operation="change", sender_groups=["BLACKLIST"],
                                 add=["198.51.100.77"]))
     assert plan.exit_code == 0, plan.message
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert out.manifest["evidence"]["esa"][CORE[0]]["asyncos"]["sender_groups"] == {"BLACKLIST": "BLACKLIST"}
     assert esa.entries(CORE[0], "BLACKLIST")[-1] == "198.51.100.77"

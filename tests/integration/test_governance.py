@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import evidence, governance, ledger, operations
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.evidence import bundles, governance, ledger
+from ops_driver.run import pipeline
 from tests.integration.conftest import ids_by_name, states
 
 pytestmark = pytest.mark.integration
@@ -34,9 +35,9 @@ def _files(base: Path) -> list[str]:
 
 def test_a_raised_class_needs_approval_by_someone_else_bound_to_the_plan(
         estate: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    base = evidence.evidence_dir()
+    base = bundles.evidence_dir()
     web = ids_by_name(estate)["joho-web01"]
-    plan = operations.plan(_request(tmp_path / "r.yml", change_class="major"), operator="tanaka")
+    plan = pipeline.plan(_request(tmp_path / "r.yml", change_class="major"), operator="tanaka")
     assert plan.exit_code == 0, plan.message
     assert (plan.manifest["change_class"], plan.manifest["change_class_catalog"]) == ("major", "standard")
     assert plan.manifest["approvals_required"] == 2 and plan.manifest["operator"] == "tanaka"
@@ -44,7 +45,7 @@ def test_a_raised_class_needs_approval_by_someone_else_bound_to_the_plan(
     before, written = states(estate), _files(base)
 
     with pytest.raises(PolicyRefused, match=r"it has 0 of 2.*not tanaka or sato"):
-        operations.apply(plan.run_id, operator="suzuki")
+        pipeline.apply(plan.run_id, operator="suzuki")
     for who in ("tanaka", "sato"):
         assert main(["approve", plan.run_id, "--by", who]) == 4
     assert "approval must come from someone other than tanaka and sato" in capsys.readouterr().err
@@ -56,19 +57,19 @@ def test_a_raised_class_needs_approval_by_someone_else_bound_to_the_plan(
     assert json.loads(capsys.readouterr().out)["by"] == "yamada"
     assert main(["approve", plan.run_id, "--by", "yamada"]) == 4  # the same approver twice
     with pytest.raises(PolicyRefused, match=r"it has 1 of 2 \(yamada\)"):
-        operations.apply(plan.run_id, operator="suzuki")
+        pipeline.apply(plan.run_id, operator="suzuki")
     governance.approve(plan.run_id, "kato", None, base)
     with pytest.raises(PolicyRefused, match="kato approved it and may not also apply it"):
-        operations.apply(plan.run_id, operator="kato")
+        pipeline.apply(plan.run_id, operator="kato")
     assert states(estate) == before
 
-    applied = operations.apply(plan.run_id, operator="suzuki")
+    applied = pipeline.apply(plan.run_id, operator="suzuki")
     assert applied.exit_code == 0, applied.message
     assert states(estate)[web] == "stopped"
     m = applied.manifest
     assert [a["by"] for a in m["approvals"]] == ["yamada", "kato"] and m["plan_operator"] == "tanaka"
     assert m["approvals"][0]["comment"] == "stop window agreed"
-    assert m["approvals"][0]["manifest_sha256"] == governance.manifest_sha256(evidence.bundle(plan.run_id))
+    assert m["approvals"][0]["manifest_sha256"] == governance.manifest_sha256(bundles.bundle(plan.run_id))
     report = (applied.path / "report.md").read_text()
     assert "| yamada |" in report and "stop window agreed" in report
     kinds = [(e.kind, e.ref) for e in ledger.entries(base)][-5:]
@@ -78,23 +79,23 @@ def test_a_raised_class_needs_approval_by_someone_else_bound_to_the_plan(
 
 
 def test_lowering_the_class_is_invalid_input_nothing_run(estate: Any, tmp_path: Path) -> None:
-    base = evidence.evidence_dir()
+    base = bundles.evidence_dir()
     before, written = states(estate), _files(base)
     req = _request(tmp_path / "r.yml", task="STAT-011", change_class="standard")
     with pytest.raises(InvalidInput, match="would lower the class of STAT-011"):
-        operations.plan(req)
+        pipeline.plan(req)
     assert states(estate) == before and _files(base) == written
 
 
 def test_an_edited_plan_cannot_skip_its_approvals_and_verify_names_it(estate: Any, tmp_path: Path) -> None:
-    plan = operations.plan(_request(tmp_path / "r.yml", change_class="minor"))
+    plan = pipeline.plan(_request(tmp_path / "r.yml", change_class="minor"))
     before = states(estate)
     mpath = plan.path / "manifest.json"
     m = json.loads(mpath.read_text())
     m["change_class"], m["approvals_required"] = "standard", 0  # try to make it a standard change
     mpath.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     with pytest.raises(PolicyRefused, match="differs from the ledger"):
-        operations.apply(plan.run_id, operator="suzuki")
+        pipeline.apply(plan.run_id, operator="suzuki")
     assert states(estate) == before
     assert main(["evidence", "verify"]) == 4
 
@@ -102,8 +103,8 @@ def test_an_edited_plan_cannot_skip_its_approvals_and_verify_names_it(estate: An
 def test_emergency_applies_without_approval_and_stays_pending_until_approved(
         estate: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     req = _request(tmp_path / "r.yml", change_class="emergency", emergency_reason="web01 is leaking memory")
-    plan = operations.plan(req, operator="tanaka")
-    applied = operations.apply(plan.run_id, operator="tanaka")
+    plan = pipeline.plan(req, operator="tanaka")
+    applied = pipeline.apply(plan.run_id, operator="tanaka")
     assert applied.exit_code == 0, applied.message
     assert applied.manifest["pending_post_approval"] is True
     assert "PENDING POST-APPROVAL" in (applied.path / "report.md").read_text()
@@ -121,7 +122,7 @@ def test_emergency_applies_without_approval_and_stays_pending_until_approved(
 
 def test_head_written_down_catches_a_truncated_ledger(estate: Any, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    operations.plan(_request(tmp_path / "r.yml"))
+    pipeline.plan(_request(tmp_path / "r.yml"))
     capsys.readouterr()
     assert main(["evidence", "head"]) == 0
     head = capsys.readouterr().out.strip()
@@ -153,10 +154,10 @@ def test_what_was_reviewed_is_what_runs_an_input_changed_after_the_plan_refuses_
     naming them, and changes nothing; put back as planned, the approved apply runs."""
     root = _project_copy(tmp_path / "project")
     monkeypatch.setenv("OPS_PROJECT_DIR", str(root))  # the sandbox: accepted, recorded as an override
-    plan = operations.plan(_request(tmp_path / "r.yml", change_class="minor"), operator="tanaka")
+    plan = pipeline.plan(_request(tmp_path / "r.yml", change_class="minor"), operator="tanaka")
     assert plan.exit_code == 0, plan.message
     assert plan.manifest["overrides"] == [f"OPS_PROJECT_DIR={root}"]
-    governance.approve(plan.run_id, "yamada", "reviewed", evidence.evidence_dir())
+    governance.approve(plan.run_id, "yamada", "reviewed", bundles.evidence_dir())
     before, web = states(estate), ids_by_name(estate)["joho-web01"]
 
     role, desired = root / "roles/ec2_power/tasks/main.yml", root / "desired_state/esa/sandbox.yml"
@@ -164,12 +165,12 @@ def test_what_was_reviewed_is_what_runs_an_input_changed_after_the_plan_refuses_
     role.write_text(role_text + "# edited after the plan\n")
     desired.write_text(desired_text.replace("      - 192.0.2.25", "      - 198.18.0.0/16\n      - 192.0.2.25", 1))
     with pytest.raises(PolicyRefused, match=r"changed desired_state/esa/sandbox\.yml, roles/ec2_power/tasks/main\.yml"):
-        operations.apply(plan.run_id, operator="suzuki")
+        pipeline.apply(plan.run_id, operator="suzuki")
     assert states(estate) == before
 
     role.write_text(role_text)
     desired.write_text(desired_text)
-    applied = operations.apply(plan.run_id, operator="suzuki")
+    applied = pipeline.apply(plan.run_id, operator="suzuki")
     assert applied.exit_code == 0, applied.message
     assert states(estate)[web] == "stopped"
     assert applied.manifest["inputs_sha256"] == plan.manifest["inputs_sha256"]
@@ -182,7 +183,7 @@ def test_a_lowered_policy_cannot_release_an_apply(estate: Any, tmp_path: Path, m
     OPS_PROJECT_DIR pointing at a copy that says so: refused (exit 4), naming the file or the other project."""
     root = _project_copy(tmp_path / "project")
     monkeypatch.setenv("OPS_PROJECT_DIR", str(root))
-    plan = operations.plan(_request(tmp_path / "r.yml", change_class="minor"), operator="tanaka")
+    plan = pipeline.plan(_request(tmp_path / "r.yml", change_class="minor"), operator="tanaka")
     assert plan.exit_code == 0, plan.message
     before = states(estate)
     for copy in (root, _project_copy(tmp_path / "elsewhere")):

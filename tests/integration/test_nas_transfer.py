@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from ops_driver import operations, sandbox
+import ops_sandbox
 from ops_driver.errors import InvalidInput
 from ops_driver.paths import project_root
+from ops_driver.run import pipeline
 from tests.integration.conftest import write_request
 from tests.support.approvals import approved
 
@@ -25,7 +26,7 @@ def nas(sandbox_server: dict[str, Any], estate: Any, monkeypatch: pytest.MonkeyP
     """Fresh sandbox shares (nas/prod with working files, nas/maint) and the password in OPS_NAS_PASSWORD."""
     root = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas"
     shutil.rmtree(root, ignore_errors=True)
-    sandbox.seed_nas(root)
+    ops_sandbox.seed_nas(root)
     monkeypatch.setenv("OPS_NAS_PASSWORD", PASSWORD)
     return root
 
@@ -66,14 +67,14 @@ ENCRYPTED = {"compression": "zip", "encryption": "aes256", "password_source": "e
 def test_plan_lists_files_and_writes_nothing_apply_copies_with_equal_manifests(nas: Path, tmp_path: Path) -> None:
     before = tree(nas)
     req = _req(tmp_path, personal_data=False, personal_data_reason="aggregated counts only")
-    plan = operations.plan(req)
+    plan = pipeline.plan(req)
     assert plan.exit_code == 0, plan.message
     assert tree(nas) == before
     assert sorted(c["name"] for c in plan.changes) == ["detail/part-001.csv", "persons.csv", "summary.csv"]
     src = nas / "prod" / "work" / "2026-11" / "summary.csv"
     summary = next(c for c in plan.changes if c["name"] == "summary.csv")
     assert summary["after"] == {"size": src.stat().st_size, "sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     ev = out.manifest["evidence"]
     assert list(ev["manifests"]) == ["nas-sandbox"]
@@ -87,9 +88,9 @@ def test_plan_lists_files_and_writes_nothing_apply_copies_with_equal_manifests(n
 
 def test_from_prod_unencrypted_personal_data_is_refused(nas: Path, tmp_path: Path) -> None:
     before = tree(nas)
-    out = operations.plan(_req(tmp_path))
+    out = pipeline.plan(_req(tmp_path))
     assert out.exit_code == 2 and "a transfer from prod must be encrypted" in out.message
-    out = operations.plan(_req(tmp_path, personal_data=False))
+    out = pipeline.plan(_req(tmp_path, personal_data=False))
     assert out.exit_code == 2 and "personal_data_reason" in out.message
     assert tree(nas) == before
 
@@ -97,12 +98,12 @@ def test_from_prod_unencrypted_personal_data_is_refused(nas: Path, tmp_path: Pat
 def test_encrypted_round_trip_and_the_password_never_reaches_evidence(
     nas: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = operations.apply(approved(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id))
+    out = pipeline.apply(approved(pipeline.plan(_req(tmp_path, **ENCRYPTED)).run_id))
     assert out.exit_code == 0, out.message
     archive = nas / "maint" / "from-prod" / "REQ-TEST-001.zip"
     assert archive.is_file()
     back = _extract_request(tmp_path)
-    res = operations.apply(approved(operations.plan(back).run_id))
+    res = pipeline.apply(approved(pipeline.plan(back).run_id))
     assert res.exit_code == 0, res.message
     assert tree(nas / "prod" / "work" / "returned") == tree(nas / "prod" / "work" / "2026-11")
     captured = capsys.readouterr()
@@ -116,19 +117,19 @@ def test_encrypted_round_trip_and_the_password_never_reaches_evidence(
 def test_wrong_password_on_extract_is_refused_by_plan_and_apply_leaving_nothing(
     nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert operations.apply(approved(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id)).exit_code == 0
+    assert pipeline.apply(approved(pipeline.plan(_req(tmp_path, **ENCRYPTED)).run_id)).exit_code == 0
     before = tree(nas)
     monkeypatch.setenv("OPS_NAS_PASSWORD", "not-the-password")
     back = _extract_request(tmp_path)
-    plan = operations.plan(back)
+    plan = pipeline.plan(back)
     assert plan.exit_code == 2 and "wrong password" in plan.message
     assert tree(nas) == before
     # the password changes between a good plan and its apply: the apply's own checks refuse it before extracting
     monkeypatch.setenv("OPS_NAS_PASSWORD", PASSWORD)
-    plan = operations.plan(back)
+    plan = pipeline.plan(back)
     assert plan.exit_code == 0, plan.message
     monkeypatch.setenv("OPS_NAS_PASSWORD", "not-the-password")
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 2 and "wrong password" in out.message
     returned = nas / "prod" / "work" / "returned"
     assert not returned.exists() or [p for p in returned.rglob("*") if p.is_file()] == []
@@ -136,9 +137,9 @@ def test_wrong_password_on_extract_is_refused_by_plan_and_apply_leaving_nothing(
 
 def test_the_plan_lists_what_extraction_writes_and_refuses_existing_files(nas: Path, tmp_path: Path) -> None:
     """A plan that passes can be applied: an extraction onto existing files is refused by the plan (issue #17)."""
-    assert operations.apply(approved(operations.plan(_req(tmp_path, **ENCRYPTED)).run_id)).exit_code == 0
+    assert pipeline.apply(approved(pipeline.plan(_req(tmp_path, **ENCRYPTED)).run_id)).exit_code == 0
     back = _extract_request(tmp_path)
-    plan = operations.plan(back)
+    plan = pipeline.plan(back)
     assert plan.exit_code == 0, plan.message
     (change,) = plan.changes
     assert change["after"]["writes"] == ["detail/part-001.csv", "persons.csv", "summary.csv"]
@@ -149,7 +150,7 @@ def test_the_plan_lists_what_extraction_writes_and_refuses_existing_files(nas: P
     returned.mkdir(parents=True)
     (returned / "part-001.csv").write_text("someone else's file\n", encoding="utf-8")
     before = tree(nas)
-    plan = operations.plan(back)
+    plan = pipeline.plan(back)
     assert plan.exit_code == 2
     assert "detail/part-001.csv already exists" in plan.message and "nothing extracted" in plan.message
     assert tree(nas) == before
@@ -166,7 +167,7 @@ def test_vault_password_source_encrypts_with_the_inventory_vault(
     vault_password_file = project_root() / "inventories" / "sandbox" / "vault-password"
     monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(vault_password_file))
     req = _req(tmp_path, compression="zip", encryption="aes256", password_source="vault")
-    out = operations.apply(approved(operations.plan(req).run_id))
+    out = pipeline.apply(approved(pipeline.plan(req).run_id))
     assert out.exit_code == 0, out.message
     with pyzipper.AESZipFile(nas / "maint" / "from-prod" / "REQ-TEST-001.zip") as z:
         z.setpassword(VAULT_PASSWORD.encode())
@@ -186,24 +187,24 @@ def test_vault_password_source_without_the_vault_password_is_refused(
 ) -> None:
     monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
     before = tree(nas)
-    out = operations.plan(_req(tmp_path, compression="zip", encryption="aes256", password_source="vault"))
+    out = pipeline.plan(_req(tmp_path, compression="zip", encryption="aes256", password_source="vault"))
     assert out.exit_code == 2 and "ANSIBLE_VAULT_PASSWORD_FILE" in out.message, out.message
     assert tree(nas) == before
 
 
 def test_encryption_without_a_password_is_refused(nas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPS_NAS_PASSWORD")
-    out = operations.plan(_req(tmp_path, **ENCRYPTED))
+    out = pipeline.plan(_req(tmp_path, **ENCRYPTED))
     assert out.exit_code == 2 and "password_env" in out.message
 
 
 def test_existing_files_are_kept_unless_overwrite_then_backed_up(nas: Path, tmp_path: Path) -> None:
     params = {"personal_data": False, "personal_data_reason": "test data"}
-    assert operations.apply(approved(operations.plan(_req(tmp_path, **params)).run_id)).exit_code == 0
+    assert pipeline.apply(approved(pipeline.plan(_req(tmp_path, **params)).run_id)).exit_code == 0
     (nas / "prod" / "work" / "2026-11" / "summary.csv").write_text("month,count\n2026-11,9999\n")
-    out = operations.plan(_req(tmp_path, **params))
+    out = pipeline.plan(_req(tmp_path, **params))
     assert out.exit_code == 2 and "set overwrite: true" in out.message
-    plan = operations.plan(
+    plan = pipeline.plan(
         write_request(
             tmp_path / "o.yml",
             "STAT-011",
@@ -218,7 +219,7 @@ def test_existing_files_are_kept_unless_overwrite_then_backed_up(nas: Path, tmp_
         )
     )
     assert {c["name"]: c["action"] for c in plan.changes}["summary.csv"] == "overwrite"
-    assert operations.apply(approved(plan.run_id)).exit_code == 0
+    assert pipeline.apply(approved(plan.run_id)).exit_code == 0
     assert (nas / "maint" / "from-prod" / "summary.csv").read_text() == "month,count\n2026-11,9999\n"
     assert (nas / "maint" / "from-prod" / "summary.csv.bak-REQ-OVR").read_text() == "month,count\n2026-11,1234\n"
 
@@ -235,7 +236,7 @@ def test_a_file_where_a_destination_folder_must_be_is_refused_by_the_plan(
     (nas / "maint" / blocker).parent.mkdir(parents=True, exist_ok=True)
     (nas / "maint" / blocker).write_text("a file, not a folder\n", encoding="utf-8")
     before = tree(nas)
-    out = operations.plan(_req(tmp_path, **params))
+    out = pipeline.plan(_req(tmp_path, **params))
     assert out.exit_code == 2, out.message
     assert f"{nas / 'maint' / blocker} exists and is not a folder" in out.message
     assert tree(nas) == before
@@ -244,17 +245,17 @@ def test_a_file_where_a_destination_folder_must_be_is_refused_by_the_plan(
 def test_paths_that_escape_and_missing_shares_are_refused(nas: Path, tmp_path: Path) -> None:
     for params in ({"source_dir": "../maint"}, {"items": ["../../etc/passwd"]}, {"dest_dir": "/tmp/x"}):
         with pytest.raises(InvalidInput):
-            operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="r", **params))
+            pipeline.plan(_req(tmp_path, personal_data=False, personal_data_reason="r", **params))
     outside = tmp_path / "outside.txt"
     outside.write_text("secret")
     (nas / "prod" / "work" / "2026-11" / "link.csv").symlink_to(outside)
-    out = operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="r"))
+    out = pipeline.plan(_req(tmp_path, personal_data=False, personal_data_reason="r"))
     assert out.exit_code == 2 and "leads outside" in out.message
     (nas / "prod" / "work" / "2026-11" / "link.csv").unlink()
-    out = operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="r", items=["nothing*"]))
+    out = pipeline.plan(_req(tmp_path, personal_data=False, personal_data_reason="r", items=["nothing*"]))
     assert out.exit_code == 2 and "matches nothing" in out.message
     shutil.rmtree(nas / "maint")
-    out = operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="r"))
+    out = pipeline.plan(_req(tmp_path, personal_data=False, personal_data_reason="r"))
     assert out.exit_code == 2 and "is not there (not mounted?)" in out.message
 
 
@@ -262,13 +263,13 @@ def test_release_distribution_to_the_production_nas_and_every_server(nas: Path, 
     r6 = write_request(
         tmp_path / "r6.yml", "STAT-006", {"source_dir": "release/R2026-11", "dest_dir": "release/R2026-11"}
     )
-    assert operations.apply(approved(operations.plan(r6).run_id)).exit_code == 0
+    assert pipeline.apply(approved(pipeline.plan(r6).run_id)).exit_code == 0
     released = nas / "prod" / "release" / "R2026-11" / "jobs.dsx"
     assert released.read_bytes() == (nas / "maint" / "release" / "R2026-11" / "jobs.dsx").read_bytes()
     r7 = write_request(tmp_path / "r7.yml", "STAT-007", {"source_dir": "release/R2026-11", "dest_dir": "R2026-11"})
-    plan = operations.plan(r7)
+    plan = pipeline.plan(r7)
     assert sorted(c["host"] for c in plan.changes) == ["stat-ap01", "stat-ap02"]
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     digest = hashlib.sha256(released.read_bytes()).hexdigest()
     manifests = out.manifest["evidence"]["manifests"]
@@ -299,11 +300,11 @@ def test_a_destination_folder_swapped_for_a_link_during_the_apply_is_refused_thr
     hook = tmp_path / "swap.sh"
     hook.write_text(SWAP_HOOK.format(dest=nas / "maint" / "from-prod", outside=outside))
     hook.chmod(0o755)
-    plan = operations.plan(_req(tmp_path, personal_data=False, personal_data_reason="test data"))
+    plan = pipeline.plan(_req(tmp_path, personal_data=False, personal_data_reason="test data"))
     assert plan.exit_code == 0, plan.message
     monkeypatch.setenv("OPS_TEST_HOOK_NAS_BEFORE_WRITE", str(hook))
     monkeypatch.setenv("OPS_TEST_HOOKS", "1")
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 3, out.message
     assert f"{nas / 'maint' / 'from-prod'} is a symbolic link that leads outside" in out.message
     assert "the copy stopped there" in out.message
@@ -317,7 +318,7 @@ def test_password_env_outside_the_prefix_is_refused_by_the_request_schema(
     nas: Path, tmp_path: Path, name: str
 ) -> None:
     with pytest.raises(InvalidInput) as e:
-        operations.plan(_req(tmp_path, **{**ENCRYPTED, "password_env": name}))
+        pipeline.plan(_req(tmp_path, **{**ENCRYPTED, "password_env": name}))
     assert e.value.exit_code == 2
     assert "params.password_env" in str(e.value) and "OPS_NAS_PASSWORD" in str(e.value)
 
@@ -328,7 +329,7 @@ def test_password_env_outside_the_prefix_is_refused_by_the_role_whatever_the_var
     """A direct ansible-playbook / AWX run, past the catalog: the role refuses the name before any lookup, with
     the same answer whether the variable exists or not (nothing to probe)."""
     from ops_driver.paths import inventory_dir
-    from ops_driver.runner import run_playbook
+    from ops_driver.run.runner import run_playbook
 
     playbook = project_root() / "playbooks" / "stat-011-nas-prod-to-maint.yml"
     extravars = {"source_dir": "work/2026-11", "dest_dir": "from-prod", "items": ["*.csv"], "compression": "zip",

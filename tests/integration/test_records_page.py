@@ -21,8 +21,9 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from ops_driver import records, records_html, signing
+from ops_driver.evidence import signing
 from ops_driver.paths import project_root
+from ops_driver.records import html, monthly
 from tests.support import evidence_month
 from tests.support.signers import Signers
 
@@ -58,7 +59,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as mp:  # suzuki's signed approval is checked against the test's signers
         mp.setattr(signing, "policy_signers_path", lambda: keys.path)
         evidence_month.november(base, keys)
-        out.write_text(records_html.page(records.collect(2026, 11, base=base, today=dt.date(2026, 12, 3))),
+        out.write_text(html.page(monthly.collect(2026, 11, base=base, today=dt.date(2026, 12, 3))),
                        encoding="utf-8")
     return out
 
@@ -120,7 +121,7 @@ def test_the_page_holds_the_runs_filters_by_task_and_sorts(browser: Any, page: P
 
 def test_an_empty_month_page_says_so(browser: Any, tmp_path: Path) -> None:
     out = tmp_path / "empty.html"
-    out.write_text(records_html.page(records.collect(2026, 8, base=tmp_path / "none", today=dt.date(2026, 12, 3))),
+    out.write_text(html.page(monthly.collect(2026, 8, base=tmp_path / "none", today=dt.date(2026, 12, 3))),
                    encoding="utf-8")
     browser.get(out.as_uri())
     assert "No plan or apply in 2026-08" in browser.find_element(By.ID, "runs").text

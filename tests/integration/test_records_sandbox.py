@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from ops_driver import operations
 from ops_driver.cli import main
-from ops_driver.policy import JST
+from ops_driver.evidence.guards import JST
+from ops_driver.run import pipeline
 from tests.integration.conftest import write_request
 from tests.support.approvals import approved
 
@@ -23,10 +23,10 @@ pytestmark = pytest.mark.integration
 def test_report_of_the_month_holds_the_sandbox_runs(estate: Any, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     stop = write_request(tmp_path / "stop.yml", "INFO-005", {"instances": ["joho-web01"]}, ticket="REQ-REC-001")
-    plan = operations.plan(stop)
-    applied = operations.apply(approved(plan.run_id))
+    plan = pipeline.plan(stop)
+    applied = pipeline.apply(approved(plan.run_id))
     assert plan.exit_code == 0 and applied.exit_code == 0, applied.message
-    refused = operations.plan(write_request(tmp_path / "prod.yml", "INFO-005", {"instances": ["prod-joho-web01"]},
+    refused = pipeline.plan(write_request(tmp_path / "prod.yml", "INFO-005", {"instances": ["prod-joho-web01"]},
                                             ticket="REQ-REC-002"))
     assert refused.exit_code == 2
     month = dt.datetime.fromisoformat(plan.manifest["started_at"].replace("Z", "+00:00")).astimezone(JST)

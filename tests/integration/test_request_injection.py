@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from ops_driver import operations, runner, untrusted
+from ops_driver import untrusted
 from ops_driver.catalog import Task, load_catalog
 from ops_driver.paths import inventory_dir, project_root
+from ops_driver.run import pipeline, runner
 from tests.integration.conftest import write_request
 
 pytestmark = pytest.mark.integration
@@ -105,16 +106,16 @@ def schema_gap(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_vault_variable_named_in_a_request_never_reaches_the_evidence(estate: Any, schema_gap: None,
                                                                          tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from ops_driver import sandbox
+    import ops_sandbox
 
-    sandbox.seed_nas(Path(os.environ["OPS_SANDBOX_DIR"]) / "nas")
+    ops_sandbox.seed_nas(Path(os.environ["OPS_SANDBOX_DIR"]) / "nas")
     monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(inventory_dir("sandbox") / "vault-password"))
     secret = _vault_password_value()
     assert len(secret) >= 8
     req = write_request(tmp_path / "r.yml", "STAT-011", {
         "source_dir": "work/2026-11", "dest_dir": "from-prod/{{ vault_nas_transfer_password }}",
         "items": ["summary.csv"], "compression": "zip", "encryption": "aes256", "password_source": "vault"})
-    out = operations.plan(req)
+    out = pipeline.plan(req)
     text = _evidence_text(Path(os.environ["OPS_EVIDENCE_DIR"]))
     assert secret not in text
     assert base64.b64encode(secret.encode()).decode() not in text
@@ -126,7 +127,7 @@ def test_the_esa_password_named_in_a_request_never_reaches_the_evidence(estate: 
     secret = (Path(os.environ["OPS_SANDBOX_DIR"]) / "esa" / "password").read_text().strip()
     req = write_request(tmp_path / "r.yml", "COMM-025", {
         "operation": "change", "sender_groups": ["WHITELIST"], "add": ["{{ esa_sender_groups_password | b64encode }}"]})
-    out = operations.plan(req)
+    out = pipeline.plan(req)
     text = _evidence_text(Path(os.environ["OPS_EVIDENCE_DIR"]))
     assert secret not in text
     assert base64.b64encode(secret.encode()).decode() not in text

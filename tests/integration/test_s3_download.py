@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from ops_driver import operations, sandbox
+import ops_sandbox
 from ops_driver.errors import InvalidInput
+from ops_driver.run import pipeline
 from tests.integration.conftest import write_request
 from tests.support.approvals import approved
 
@@ -31,69 +32,69 @@ def files(root: Path) -> dict[str, bytes]:
 
 
 def _req(tmp_path: Path, **params: Any) -> Path:
-    return write_request(tmp_path / "r.yml", "INFO-013", {"bucket": sandbox.BUCKET, "dest_dir": "REQ-1", **params})
+    return write_request(tmp_path / "r.yml", "INFO-013", {"bucket": ops_sandbox.BUCKET, "dest_dir": "REQ-1", **params})
 
 
 def test_plan_writes_nothing_apply_downloads_and_records_hashes(restore: Path, tmp_path: Path) -> None:
-    plan = operations.plan(_req(tmp_path, prefix="restore/app/"))
+    plan = pipeline.plan(_req(tmp_path, prefix="restore/app/"))
     assert plan.exit_code == 0, plan.message
     assert files(restore) == {}
     assert {(c["resource"], c["action"]) for c in plan.changes} == {
-        (f"s3://{sandbox.BUCKET}/restore/app/config.yml", "create"),
-        (f"s3://{sandbox.BUCKET}/restore/app/data/users.csv", "create"),
+        (f"s3://{ops_sandbox.BUCKET}/restore/app/config.yml", "create"),
+        (f"s3://{ops_sandbox.BUCKET}/restore/app/data/users.csv", "create"),
     }
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     assert out.manifest["comparison"]["unpredicted"] == [] and len(out.manifest["comparison"]["matched"]) == 2
     got = files(restore)
     assert got == {
-        "REQ-1/config.yml": sandbox.BUCKET_OBJECTS["restore/app/config.yml"],
-        "REQ-1/data/users.csv": sandbox.BUCKET_OBJECTS["restore/app/data/users.csv"],
+        "REQ-1/config.yml": ops_sandbox.BUCKET_OBJECTS["restore/app/config.yml"],
+        "REQ-1/data/users.csv": ops_sandbox.BUCKET_OBJECTS["restore/app/data/users.csv"],
     }
     for c in out.changes:
-        body = sandbox.BUCKET_OBJECTS[c["resource"].split("/", 3)[3]]
+        body = ops_sandbox.BUCKET_OBJECTS[c["resource"].split("/", 3)[3]]
         assert c["after"]["sha256"] == hashlib.sha256(body).hexdigest() and c["after"]["size"] == len(body)
         assert c["after"]["etag"] == hashlib.md5(body).hexdigest()
-    again = operations.plan(_req(tmp_path, prefix="restore/app/"))
+    again = pipeline.plan(_req(tmp_path, prefix="restore/app/"))
     assert again.exit_code == 0 and not any(c["changed"] for c in again.changes)
 
 
 def test_single_key(restore: Path, tmp_path: Path) -> None:
-    out = operations.apply(approved(operations.plan(_req(tmp_path, key="restore/db/dump.sql")).run_id))
+    out = pipeline.apply(approved(pipeline.plan(_req(tmp_path, key="restore/db/dump.sql")).run_id))
     assert out.exit_code == 0
-    assert files(restore) == {"REQ-1/dump.sql": sandbox.BUCKET_OBJECTS["restore/db/dump.sql"]}
+    assert files(restore) == {"REQ-1/dump.sql": ops_sandbox.BUCKET_OBJECTS["restore/db/dump.sql"]}
 
 
 def test_existing_file_is_never_overwritten_silently(restore: Path, tmp_path: Path) -> None:
     (restore / "REQ-1").mkdir()
     old = restore / "REQ-1" / "dump.sql"
     old.write_bytes(b"local edits\n")
-    refused = operations.plan(_req(tmp_path, key="restore/db/dump.sql"))
+    refused = pipeline.plan(_req(tmp_path, key="restore/db/dump.sql"))
     assert refused.exit_code == 2 and "exists with other content (set overwrite: true" in refused.message
     assert old.read_bytes() == b"local edits\n"
-    plan = operations.plan(_req(tmp_path, key="restore/db/dump.sql", overwrite=True))
+    plan = pipeline.plan(_req(tmp_path, key="restore/db/dump.sql", overwrite=True))
     [change] = plan.changes
     assert change["action"] == "overwrite"
     assert change["before"]["sha256"] == hashlib.sha256(b"local edits\n").hexdigest()
-    assert operations.apply(approved(plan.run_id)).exit_code == 0
-    assert old.read_bytes() == sandbox.BUCKET_OBJECTS["restore/db/dump.sql"]
+    assert pipeline.apply(approved(plan.run_id)).exit_code == 0
+    assert old.read_bytes() == ops_sandbox.BUCKET_OBJECTS["restore/db/dump.sql"]
 
 
 def test_paths_that_escape_the_restore_root_are_refused(restore: Path, tmp_path: Path, sandbox_server: Any) -> None:
     with pytest.raises(InvalidInput, match=r"params\.dest_dir"):
-        operations.plan(_req(tmp_path, prefix="restore/app/", dest_dir="../outside"))
+        pipeline.plan(_req(tmp_path, prefix="restore/app/", dest_dir="../outside"))
     outside = tmp_path / "outside"
     outside.mkdir()
     (restore / "link").symlink_to(outside)
-    out = operations.plan(_req(tmp_path, prefix="restore/app/", dest_dir="link"))
+    out = pipeline.plan(_req(tmp_path, prefix="restore/app/", dest_dir="link"))
     assert out.exit_code == 2 and "leads outside" in out.message
-    s3 = sandbox.s3_client(sandbox_server["endpoint"])
-    s3.put_object(Bucket=sandbox.BUCKET, Key="evil/../../../../tmp/pwned", Body=b"x")
+    s3 = ops_sandbox.s3_client(sandbox_server["endpoint"])
+    s3.put_object(Bucket=ops_sandbox.BUCKET, Key="evil/../../../../tmp/pwned", Body=b"x")
     try:
-        out = operations.plan(_req(tmp_path, prefix="evil/"))
+        out = pipeline.plan(_req(tmp_path, prefix="evil/"))
         assert out.exit_code == 2 and "would land outside" in out.message
     finally:
-        s3.delete_object(Bucket=sandbox.BUCKET, Key="evil/../../../../tmp/pwned")
+        s3.delete_object(Bucket=ops_sandbox.BUCKET, Key="evil/../../../../tmp/pwned")
     assert files(restore) == {} and list(outside.iterdir()) == []
 
 
@@ -108,15 +109,15 @@ def test_paths_that_escape_the_restore_root_are_refused(restore: Path, tmp_path:
 def test_missing_bucket_key_or_prefix_exit_2(
     restore: Path, tmp_path: Path, params: dict[str, Any], needle: str
 ) -> None:
-    out = operations.plan(_req(tmp_path, **params))
+    out = pipeline.plan(_req(tmp_path, **params))
     assert out.exit_code == 2 and needle in out.message
     assert files(restore) == {}
 
 
 def test_failure_half_way_leaves_nothing_behind(proxied: Any, restore: Path, tmp_path: Path) -> None:
-    plan = operations.plan(_req(tmp_path, prefix="restore/app/"))
+    plan = pipeline.plan(_req(tmp_path, prefix="restore/app/"))
     proxied.s3_denied_keys.add("restore/app/data/users.csv")
-    out = operations.apply(approved(plan.run_id))
+    out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 3 and "nothing was written" in out.message
     assert [p for p in restore.rglob("*") if p.is_file()] == []  # no file, no staged part
 
@@ -128,23 +129,23 @@ def tree(root: Path) -> list[str]:
 
 def _put(s3: Any, objects: dict[str, bytes], **kw: Any) -> None:
     for key, body in objects.items():
-        s3.put_object(Bucket=sandbox.BUCKET, Key=key, Body=body, **kw)
+        s3.put_object(Bucket=ops_sandbox.BUCKET, Key=key, Body=body, **kw)
 
 
 def _delete(s3: Any, keys: Any) -> None:
     for key in keys:
-        s3.delete_object(Bucket=sandbox.BUCKET, Key=key)
+        s3.delete_object(Bucket=ops_sandbox.BUCKET, Key=key)
 
 
 def test_a_key_whose_file_is_another_keys_folder_is_refused(restore: Path, tmp_path: Path, sandbox_server: Any) -> None:
     # Before the fix: planned "create" twice; the apply's rename onto the folder REQ-1/data crashed the module
     # (IsADirectoryError) and left .part-* files behind.
-    s3 = sandbox.s3_client(sandbox_server["endpoint"])
+    s3 = ops_sandbox.s3_client(sandbox_server["endpoint"])
     clash = {"clash/data": b"a file named data\n", "clash/data/users.csv": b"id\n1\n"}
     _put(s3, clash)
     before = tree(restore)
     try:
-        out = operations.plan(_req(tmp_path, prefix="clash/"))
+        out = pipeline.plan(_req(tmp_path, prefix="clash/"))
     finally:
         _delete(s3, clash)
     assert out.exit_code == 2, out.message
@@ -159,7 +160,7 @@ def test_an_existing_file_where_a_folder_is_needed_is_refused(restore: Path, tmp
     (restore / blocker).parent.mkdir(parents=True, exist_ok=True)
     (restore / blocker).write_bytes(b"in the way\n")
     before, content = tree(restore), files(restore)
-    out = operations.plan(_req(tmp_path, prefix="restore/app/"))
+    out = pipeline.plan(_req(tmp_path, prefix="restore/app/"))
     assert out.exit_code == 2, out.message
     assert f"{restore / blocker} exists and is not a folder" in out.message and "move it away" in out.message
     assert tree(restore) == before and files(restore) == content
@@ -167,12 +168,12 @@ def test_an_existing_file_where_a_folder_is_needed_is_refused(restore: Path, tmp
 
 def test_two_keys_mapping_to_one_local_file_are_refused(restore: Path, tmp_path: Path, sandbox_server: Any) -> None:
     # Before the fix: both planned "create"; the apply wrote one over the other silently (exit 0).
-    s3 = sandbox.s3_client(sandbox_server["endpoint"])
+    s3 = ops_sandbox.s3_client(sandbox_server["endpoint"])
     dup = {"dup/x": b"one\n", "dup//x": b"two\n"}
     _put(s3, dup)
     before = tree(restore)
     try:
-        out = operations.plan(_req(tmp_path, prefix="dup/"))
+        out = pipeline.plan(_req(tmp_path, prefix="dup/"))
     finally:
         _delete(s3, dup)
     assert out.exit_code == 2, out.message
@@ -182,25 +183,26 @@ def test_two_keys_mapping_to_one_local_file_are_refused(restore: Path, tmp_path:
 
 def test_an_archived_object_is_refused_until_restored(restore: Path, tmp_path: Path, sandbox_server: Any) -> None:
     # Before the fix: listed with size and ETag, planned "create"; the apply's GetObject failed (exit 3).
-    s3 = sandbox.s3_client(sandbox_server["endpoint"])
+    s3 = ops_sandbox.s3_client(sandbox_server["endpoint"])
     cold = {"cold/old.csv": b"id\n1\n"}
     _put(s3, cold, StorageClass="GLACIER")
     _put(s3, {"cold/ir.csv": b"id\n2\n"}, StorageClass="GLACIER_IR")  # instant retrieval: read like STANDARD
     try:
         with pytest.raises(s3.exceptions.ClientError, match="InvalidObjectState"):
-            s3.get_object(Bucket=sandbox.BUCKET, Key="cold/old.csv")  # the apply would really fail here
+            s3.get_object(Bucket=ops_sandbox.BUCKET, Key="cold/old.csv")  # the apply would really fail here
         before = tree(restore)
         for params in ({"prefix": "cold/"}, {"key": "cold/old.csv"}):
-            out = operations.plan(_req(tmp_path, **params))
+            out = pipeline.plan(_req(tmp_path, **params))
             assert out.exit_code == 2, out.message
-            assert f"s3://{sandbox.BUCKET}/cold/old.csv is archived (GLACIER, it has not been restored)" in out.message
+            assert (f"s3://{ops_sandbox.BUCKET}/cold/old.csv is archived (GLACIER, it has not been restored)"
+                    in out.message)
             assert "RestoreObject" in out.message and "cold/ir.csv" not in out.message
             assert tree(restore) == before
-        s3.restore_object(Bucket=sandbox.BUCKET, Key="cold/old.csv", RestoreRequest={"Days": 1})
-        assert 'ongoing-request="false"' in s3.head_object(Bucket=sandbox.BUCKET, Key="cold/old.csv")["Restore"]
-        plan = operations.plan(_req(tmp_path, prefix="cold/"))
+        s3.restore_object(Bucket=ops_sandbox.BUCKET, Key="cold/old.csv", RestoreRequest={"Days": 1})
+        assert 'ongoing-request="false"' in s3.head_object(Bucket=ops_sandbox.BUCKET, Key="cold/old.csv")["Restore"]
+        plan = pipeline.plan(_req(tmp_path, prefix="cold/"))
         assert plan.exit_code == 0, plan.message
-        out = operations.apply(approved(plan.run_id))
+        out = pipeline.apply(approved(plan.run_id))
         assert out.exit_code == 0, out.message
         assert files(restore) == {"REQ-1/old.csv": b"id\n1\n", "REQ-1/ir.csv": b"id\n2\n"}
     finally:

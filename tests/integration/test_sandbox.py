@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ops_driver import sandbox
+import ops_sandbox
 from ops_driver.cli import main
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def test_up_down_are_idempotent_and_status_lists_the_estate(tmp_path: Path, monk
             by_env.setdefault(i["environment"], set()).add(i["role"])
         for env in ("prod", "dr", "maint", "sandbox"):
             assert by_env[env] == {"web", "ap", "db"}
-        ec2 = sandbox.ec2_client(first["endpoint"])
+        ec2 = ops_sandbox.ec2_client(first["endpoint"])
         volumes = ec2.describe_volumes()["Volumes"]
         assert len(volumes) == 2 * len(first["instances"])  # root + data volume each
         assert {v["Attachments"][0]["Device"] for v in volumes} == {"/dev/xvda", "/dev/sdf"}

@@ -1,6 +1,6 @@
 """INFO-020 ... INFO-023, COMM-022, COMM-024 on the sandbox's real web stack.
 
-nginx (web, Sorry, desknet's NEO web) and haproxy run under the sandbox's own supervisord (ops_driver/sandbox/web.py);
+nginx (web, Sorry, desknet's NEO web) and haproxy run under the sandbox's own supervisord (dev/ops_sandbox/web.py);
 every stop and start goes through supervisord (community.general.supervisorctl), and what users get is asked
 over HTTP through haproxy.
 """
@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from ops_driver import operations, sandbox
+import ops_sandbox
+from ops_driver.run import pipeline
 from tests.integration.conftest import write_request
 from tests.support.approvals import approved
 
@@ -36,11 +37,11 @@ def get(url: str) -> tuple[int, str]:
 def web(sandbox_server: dict[str, Any], estate: Any) -> Iterator[dict[str, Any]]:
     """The sandbox web stack with every program running before and after the test."""
     d = Path(sandbox_server["dir"])
-    ep = sandbox.web.endpoints(d)
+    ep = ops_sandbox.web.endpoints(d)
     assert ep is not None
 
     def all_running() -> None:
-        for name, state in sandbox.web.program_states(d).items():
+        for name, state in ops_sandbox.web.program_states(d).items():
             if state != "RUNNING":
                 subprocess.run([ep["supervisorctl"], "-c", ep["supervisord_config"], "start", name], check=True,
                                capture_output=True)
@@ -51,25 +52,25 @@ def web(sandbox_server: dict[str, Any], estate: Any) -> Iterator[dict[str, Any]]
 
 
 def states(web: dict[str, Any]) -> dict[str, str]:
-    return sandbox.web.program_states(web["dir"])
+    return ops_sandbox.web.program_states(web["dir"])
 
 
-def run(path: Path) -> tuple[operations.Outcome, operations.Outcome]:
-    plan = operations.plan(path)
+def run(path: Path) -> tuple[pipeline.Outcome, pipeline.Outcome]:
+    plan = pipeline.plan(path)
     assert plan.exit_code == 0, plan.message
-    return plan, operations.apply(approved(plan.run_id))
+    return plan, pipeline.apply(approved(plan.run_id))
 
 
 def test_close_serves_the_sorry_page_and_open_brings_the_site_back(web: dict[str, Any], tmp_path: Path) -> None:
     assert web["normal_marker"] in get(web["public_url"])[1]
     before = states(web)
-    plan = operations.plan(write_request(tmp_path / "c.yml", "COMM-022", {"site": "joho-portal", "action": "close"}))
+    plan = pipeline.plan(write_request(tmp_path / "c.yml", "COMM-022", {"site": "joho-portal", "action": "close"}))
     assert plan.exit_code == 0, plan.message
     assert states(web) == before and web["normal_marker"] in get(web["public_url"])[1]  # check mode changed nothing
     assert [(c["resource"], c["action"]) for c in plan.changes] == [("service:joho-web-sandbox01/joho-web", "stopped")]
     report = (plan.path / "report.md").read_text(encoding="utf-8")
     assert "## Steps that would run" in report and web["sorry_marker"] in report  # the reviewer sees the poll
-    closed = operations.apply(approved(plan.run_id))
+    closed = pipeline.apply(approved(plan.run_id))
     assert closed.exit_code == 0, closed.message
     assert states(web)["joho-web"] == "STOPPED" and states(web)["joho-lb"] == "RUNNING"
     status, body = get(web["public_url"])
@@ -155,7 +156,7 @@ def test_bad_input_is_refused_and_nothing_is_stopped(
     web: dict[str, Any], tmp_path: Path, task: str, params: dict[str, Any], message: str
 ) -> None:
     before = states(web)
-    out = operations.plan(write_request(tmp_path / "bad.yml", task, params))
+    out = pipeline.plan(write_request(tmp_path / "bad.yml", task, params))
     assert out.exit_code == 2 and message in out.message, out.message
     assert states(web) == before
 
@@ -164,7 +165,7 @@ def test_reboot_of_the_control_node_is_refused_by_the_plan(web: dict[str, Any], 
     before = states(web)
     req = {"hosts": ["neo-sandbox01"], "confirm_protected": ["neo-sandbox01"]}
     started = time.monotonic()
-    plan = operations.plan(write_request(tmp_path / "rb.yml", "INFO-021", req))
+    plan = pipeline.plan(write_request(tmp_path / "rb.yml", "INFO-021", req))
     assert plan.exit_code == 2, plan.message
     assert "INVALID INPUT: hosts: neo-sandbox01 is reached with ansible_connection local" in plan.message
     assert "control node" in plan.message and plan.changes == []
@@ -177,7 +178,7 @@ def test_close_while_the_sorry_server_is_down_fails_in_the_plan_before_any_stop(
                    capture_output=True)
     before = states(web)
     assert before["joho-sorry"] == "STOPPED" and before["joho-web"] == "RUNNING"
-    plan = operations.plan(write_request(tmp_path / "c.yml", "COMM-022", {"site": "joho-portal", "action": "close"}))
+    plan = pipeline.plan(write_request(tmp_path / "c.yml", "COMM-022", {"site": "joho-portal", "action": "close"}))
     assert plan.exit_code == 3, plan.message  # the state of a server, not bad input
     assert f"the Sorry server {web['sorry_url']} does not serve the Sorry page" in plan.message, plan.message
     assert "nothing was stopped" in plan.message and plan.changes == []

@@ -1,6 +1,6 @@
 """roles/service_control on Windows: the module calls the role makes per OS family (no Windows host here).
 
-The role runs for real through ops-driver's runner (``ops_driver.runner.run_playbook``: ansible-runner, the exit
+The role runs for real through ops-driver's runner (``ops_driver.run.runner.run_playbook``: ansible-runner, the exit
 code and the evidence as ``ops-driver plan`` / ``apply`` derive them) against a host whose OS family is Windows,
 reached over a test connection that runs modules on this machine (tests/support/connection_plugins); a test
 double of ansible.windows (tests/support/collections, first on ANSIBLE_COLLECTIONS_PATH for these runs only)
@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import contract, runner
 from ops_driver.paths import project_root
+from ops_driver.run import contract, runner
 
 pytestmark = pytest.mark.integration
 ROOT = project_root()

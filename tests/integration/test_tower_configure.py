@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import tower
+from ops_driver.awx import export
 from ops_driver.paths import project_root
 
 pytestmark = pytest.mark.integration
@@ -56,12 +56,12 @@ def configure(tmp_path: Path, specs: Path, variables: dict[str, Any]) -> tuple[i
 
 
 @pytest.fixture(scope="module")
-def exported() -> tower.Export:
-    return tower.export(["maint"], tower.Settings(scm_url="https://git.example.jp/ops.git"))
+def exported() -> export.Export:
+    return export.export(["maint"], export.Settings(scm_url="https://git.example.jp/ops.git"))
 
 
 def test_tower_configure_sends_every_generated_object_to_its_module(tmp_path: Path, specs: Path,
-                                                                  exported: tower.Export) -> None:
+                                                                  exported: export.Export) -> None:
     v = exported.variables
     rc, calls, output = configure(tmp_path, specs, v)
     assert rc == 0, output
@@ -81,7 +81,7 @@ def test_tower_configure_sends_every_generated_object_to_its_module(tmp_path: Pa
 
 
 def test_tower_configure_refuses_without_a_project_url_and_calls_nothing(tmp_path: Path, specs: Path,
-                                                                        exported: tower.Export) -> None:
+                                                                        exported: export.Export) -> None:
     variables = json.loads(json.dumps(exported.variables))
     variables["tower_project"]["scm_url"] = ""
     rc, calls, output = configure(tmp_path, specs, variables)
@@ -89,7 +89,7 @@ def test_tower_configure_refuses_without_a_project_url_and_calls_nothing(tmp_pat
     assert calls == []
 
 
-def test_the_double_refuses_what_the_real_module_refuses(tmp_path: Path, specs: Path, exported: tower.Export) -> None:
+def test_the_double_refuses_what_the_real_module_refuses(tmp_path: Path, specs: Path, exported: export.Export) -> None:
     variables = json.loads(json.dumps(exported.variables))
     variables["tower_job_templates"][0]["job_type"] = "plan"
     rc, calls, output = configure(tmp_path, specs, variables)

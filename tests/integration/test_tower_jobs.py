@@ -7,7 +7,7 @@ survey's extra variables and AWX's job variables, against the sandbox.
 - A job without a ticket, or with a survey answer of the wrong type, fails at its first task with the message
   ``ops-driver`` gives for the same request file, and nothing else runs.
 - The AWX API's view of a run (job object + job_events pages, tests/support/awx_api.py) converts back to the
-  driver's run record (ops_driver.awx_import) with the same changes.
+  driver's run record (ops_driver.awx.jobs) with the same changes.
 """
 
 from __future__ import annotations
@@ -21,14 +21,17 @@ from typing import Any
 
 import pytest
 
-from ops_driver import awx_import, evidence, operations, sandbox, survey
+import ops_sandbox
+from ops_driver.awx import jobs, survey
 from ops_driver.catalog import load_catalog
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput
+from ops_driver.evidence import bundles
 from ops_driver.paths import inventory_dir, project_root, sandbox_dir
-from ops_driver.runner import RunResult, run_playbook
-from ops_driver.sandbox import esa as esasandbox
-from ops_driver.sandbox import simulators
+from ops_driver.run import pipeline
+from ops_driver.run.runner import RunResult, run_playbook
+from ops_sandbox import esa as esasandbox
+from ops_sandbox import simulators
 from tests.integration.conftest import states, write_request
 from tests.support import awx_api
 
@@ -95,16 +98,16 @@ def test_an_awx_check_job_changes_nothing_and_shows_the_plan_of_the_driver(
     if task_id.startswith("STAT-"):  # fresh shares: an earlier NAS test on this worker may have left files there
         nas = Path(os.environ["OPS_SANDBOX_DIR"]) / "nas"
         shutil.rmtree(nas, ignore_errors=True)
-        sandbox.seed_nas(nas)
+        ops_sandbox.seed_nas(nas)
     before = estate_state(estate)
     result, _ = awx_job(task_id, answers)
     assert result.ok, result.failures
     assert estate_state(estate) == before  # the check job changed no resource
-    changes = operations._changes(result.artifacts.get("ops_changes") or [], task_id)
+    changes = pipeline._changes(result.artifacts.get("ops_changes") or [], task_id)
     assert any(c["changed"] for c in changes), changes
     if params is None:  # the conversion of these answers is covered elsewhere; spare a second playbook run
         return
-    plan = operations.plan(_request_file(tmp_path, task_id, params))  # the driver's plan of the same request
+    plan = pipeline.plan(_request_file(tmp_path, task_id, params))  # the driver's plan of the same request
     assert plan.exit_code == 0, plan.message
     assert changes == plan.changes
     assert estate_state(estate) == before
@@ -120,7 +123,7 @@ def _driver_message(tmp_path: Path, params: dict[str, Any], ticket: str | None =
 
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(InvalidInput) as e:
-        operations.plan(path)
+        pipeline.plan(path)
     return str(e.value).removeprefix(f"{path}: ")
 
 
@@ -143,7 +146,7 @@ def test_a_bad_awx_job_fails_first_with_the_drivers_message_and_nothing_changes(
     # the AWX job of that run converts to the same failure: an apply refused as invalid input (exit 2)
     job = awx_api.job_object(result, JOB_ID, "run", "sato", extra, "playbooks/info-005-ec2-stop.yml", "INFO-005",
                              "ops-sandbox")
-    run = awx_import.convert(job, awx_api.job_event_pages(result.events, JOB_ID))
+    run = jobs.convert(job, awx_api.job_event_pages(result.events, JOB_ID))
     assert run.kind == "apply" and run.result.failure_kind() == "invalid" and run.result.rc == 2
     assert run.result.failures == result.failures
 
@@ -155,26 +158,26 @@ def test_an_awx_job_converts_to_the_run_record_the_driver_makes(estate: Any, tmp
                              "ops-sandbox")
     pages = awx_api.job_event_pages(result.events, JOB_ID, page_size=7)
     assert len(pages) > 2 and all("artifact_data" not in e["event_data"] for p in pages for e in p["results"])
-    run = awx_import.convert(job, pages[::-1] + pages[:1])  # pages in any order, one fetched twice
+    run = jobs.convert(job, pages[::-1] + pages[:1])  # pages in any order, one fetched twice
     r = run.result
     assert (r.status, r.rc, r.ok) == (result.status, result.rc, True)
     assert r.artifacts == result.artifacts and r.artifacts["ops_changes"]
     assert (r.failures, r.skipped, r.warnings) == (result.failures, result.skipped, result.warnings)
     assert r.stdout.splitlines() == [line for e in result.events if e.get("stdout") for line in
                                      str(e["stdout"]).splitlines()]
-    assert [{k: e.get(k) for k in awx_import.RUNNER_KEYS} for e in r.events] == \
-        [{k: e.get(k) for k in awx_import.RUNNER_KEYS if k != "event_data"}
+    assert [{k: e.get(k) for k in jobs.RUNNER_KEYS} for e in r.events] == \
+        [{k: e.get(k) for k in jobs.RUNNER_KEYS if k != "event_data"}
          | {"event_data": {k: v for k, v in e["event_data"].items() if k != "artifact_data"}}
          for e in result.events]
     assert all(e["runner_ident"] == str(JOB_ID) for e in r.events)
-    plan = operations.plan(_request_file(tmp_path, "INFO-005", {"instances": ["joho-web01"]}))
-    assert operations._changes(r.artifacts["ops_changes"], "INFO-005") == plan.changes  # the driver's own plan
+    plan = pipeline.plan(_request_file(tmp_path, "INFO-005", {"instances": ["joho-web01"]}))
+    assert pipeline._changes(r.artifacts["ops_changes"], "INFO-005") == plan.changes  # the driver's own plan
     # ops-driver evidence import-awx: the same bundle fields as the driver's plan of the same request
     (tmp_path / "job.json").write_text(json.dumps(job), encoding="utf-8")
     (tmp_path / "events.json").write_text(json.dumps(pages), encoding="utf-8")
     assert main(["evidence", "import-awx", "--job", str(tmp_path / "job.json"), "--events",
                  str(tmp_path / "events.json")]) == 0
-    imported = [b for b in evidence.all_bundles() if b.manifest().get("source") == "file (unverified)"]
+    imported = [b for b in bundles.all_bundles() if b.manifest().get("source") == "file (unverified)"]
     assert len(imported) == 1
     im, pm = imported[0].manifest(), plan.manifest
     assert imported[0].read_json("changes.json") == plan.changes
@@ -191,9 +194,9 @@ def test_an_awx_job_converts_to_the_run_record_the_driver_makes(estate: Any, tmp
     # a run job of an approval workflow: launched by the workflow; the operator is the user who launched it
     wf_job = awx_api.job_object(result, JOB_ID, "run", "sato", extra, "playbooks/info-005-ec2-stop.yml",
                                 "INFO-005", "ops-sandbox", launched_by_workflow=True)
-    wf = awx_import.convert(wf_job, pages)
+    wf = jobs.convert(wf_job, pages)
     assert (wf.kind, wf.operator) == ("apply", "sato")
     # without the check task's event the request comes from the extra variables and the inventory's name
     bare = [{**p, "results": [e for e in p["results"] if e["task"] != "Check the work request of an AWX / Tower job"]}
             for p in pages]
-    assert awx_import.convert(job, bare).request == run.request
+    assert jobs.convert(job, bare).request == run.request

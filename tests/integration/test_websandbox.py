@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ops_driver import sandbox
+import ops_sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +26,8 @@ PROGRAMS = ["joho-web", "joho-sorry", "joho-lb", "neo-web", "neo-ap", "neo-db"]
 @pytest.fixture()
 def web(sandbox_server: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The endpoints of the sandbox's web stack; joho-web is RUNNING before and after the test."""
-    data = sandbox.web.endpoints(sandbox_server["dir"])
-    assert data is not None, "sandbox.up started no web stack"
+    data = ops_sandbox.web.endpoints(sandbox_server["dir"])
+    assert data is not None, "ops_sandbox.up started no web stack"
     supervisorctl(data, "start", "joho-web")  # whatever an earlier test left
     yield data
     supervisorctl(data, "start", "joho-web")
@@ -39,7 +39,7 @@ def supervisorctl(web: dict[str, Any], *args: str) -> subprocess.CompletedProces
 
 
 def get(url: str) -> tuple[int, str]:
-    return sandbox.web.fetch(url, timeout_s=3.0)
+    return ops_sandbox.web.fetch(url, timeout_s=3.0)
 
 
 def wait_for(url: str, marker: str, timeout_s: float = 5.0) -> tuple[int, str]:
@@ -66,8 +66,8 @@ def test_endpoints_are_per_sandbox_loopback_urls(sandbox_server: dict[str, Any],
     assert all(u.startswith("http://127.0.0.1:") and u.endswith("/") for u in urls)
     ports = [int(u.rsplit(":", 1)[1].rstrip("/")) for u in urls] + [web["neo_db_port"]]
     assert len(set(ports)) == 6 and web["neo_ap_port"] in ports
-    assert sandbox.web.up(d) == web  # idempotent: the running stack, not a new one
-    assert sandbox.web.program_states(d) == dict.fromkeys(PROGRAMS, "RUNNING")
+    assert ops_sandbox.web.up(d) == web  # idempotent: the running stack, not a new one
+    assert ops_sandbox.web.program_states(d) == dict.fromkeys(PROGRAMS, "RUNNING")
 
 
 def test_pages_of_every_server(web: dict[str, Any]) -> None:
@@ -93,7 +93,7 @@ def test_public_url_serves_sorry_exactly_while_joho_web_is_stopped(sandbox_serve
     try:
         result = supervisorctl(web, "stop", "joho-web")
         assert result.returncode == 0, result.stdout + result.stderr
-        states = sandbox.web.program_states(d)
+        states = ops_sandbox.web.program_states(d)
         assert states["joho-web"] == "STOPPED"
         assert {n: s for n, s in states.items() if n != "joho-web"} == dict.fromkeys(PROGRAMS[1:], "RUNNING")
         status, body = wait_for(web["public_url"], web["sorry_marker"])
@@ -103,27 +103,27 @@ def test_public_url_serves_sorry_exactly_while_joho_web_is_stopped(sandbox_serve
 
         result = supervisorctl(web, "start", "joho-web")
         assert result.returncode == 0, result.stdout + result.stderr
-        assert sandbox.web.program_states(d)["joho-web"] == "RUNNING"
+        assert ops_sandbox.web.program_states(d)["joho-web"] == "RUNNING"
         status, body = wait_for(web["public_url"], web["normal_marker"])
         assert status == 200 and web["sorry_marker"] not in body
     finally:
         supervisorctl(web, "start", "joho-web")
-    assert sandbox.web.program_states(d) == dict.fromkeys(PROGRAMS, "RUNNING")
+    assert ops_sandbox.web.program_states(d) == dict.fromkeys(PROGRAMS, "RUNNING")
 
 
 def test_up_and_down_of_a_second_stack(tmp_path: Path) -> None:
     """A stack of its own folder (a long path: the socket goes to /tmp), independent of the session's one."""
     d = tmp_path / ("x" * 60) / "sandbox"
     try:
-        web = sandbox.web.up(d)
+        web = ops_sandbox.web.up(d)
         sock = Path(web["supervisor_socket"])
         assert sock.parent.name.startswith("ops-sv-") and sock.exists()
-        assert sandbox.web.program_states(d) == dict.fromkeys(PROGRAMS, "RUNNING")
+        assert ops_sandbox.web.program_states(d) == dict.fromkeys(PROGRAMS, "RUNNING")
         assert web["normal_marker"] in get(web["public_url"])[1]
     finally:
-        sandbox.web.down(d)
-    assert sandbox.web.endpoints(d) is None and sandbox.web.program_states(d) == {}
+        ops_sandbox.web.down(d)
+    assert ops_sandbox.web.endpoints(d) is None and ops_sandbox.web.program_states(d) == {}
     assert not (d / "web").exists() and not sock.parent.exists()
     with pytest.raises(OSError):
         get(web["public_url"])
-    sandbox.web.down(d)  # idempotent
+    ops_sandbox.web.down(d)  # idempotent

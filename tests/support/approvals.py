@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ops_driver import evidence, governance
 from ops_driver.errors import OpsError
+from ops_driver.evidence import bundles, governance
 from ops_driver.paths import evidence_dir
 
 
@@ -18,7 +18,7 @@ def approved(plan_id: str) -> str:
     """
     base = evidence_dir()
     try:
-        need = int(evidence.bundle(plan_id, base).manifest().get("approvals_required") or 0)
+        need = int(bundles.bundle(plan_id, base).manifest().get("approvals_required") or 0)
     except OpsError:
         return plan_id
     for n in range(1, need + 1):

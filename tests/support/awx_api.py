@@ -17,7 +17,7 @@ import threading
 import urllib.parse
 from typing import Any
 
-from ops_driver.runner import RunResult
+from ops_driver.run.runner import RunResult
 
 LEVELS = {"playbook_on_start": 0, "playbook_on_play_start": 1, "playbook_on_task_start": 2,
           "playbook_on_stats": 0}

@@ -1,4 +1,4 @@
-"""A month of evidence for the record tests: real bundles (``evidence.write_bundle``), ledger lines and approvals
+"""A month of evidence for the record tests: real bundles (``bundles.write_bundle``), ledger lines and approvals
 (``governance.approve``), as ``ops-driver plan``/``apply``/``approve`` leave them.
 
 :func:`november` writes 2026-11 (Asia/Tokyo) into an evidence folder and returns the run IDs by name. Times are
@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ops_driver import evidence, governance, ledger
 from ops_driver.catalog import load_catalog
-from ops_driver.contract import RunRecord
+from ops_driver.evidence import bundles, governance, ledger
+from ops_driver.run.contract import RunRecord
 from tests.support.signers import Signers
 
 UTC = dt.UTC
@@ -24,18 +24,18 @@ def run(base: Path, kind: str, task: str, at: dt.datetime, *, environment: str =
         exit_code: int = 0, changes: list[dict[str, Any]] | None = None, plan_id: str | None = None,
         record: bool = True, minutes: int = 2, **manifest: Any) -> str:
     """Write one bundle (and its ledger line unless ``record`` is False); returns its run ID."""
-    run_id = evidence.new_run_id(kind, task, at)
+    run_id = bundles.new_run_id(kind, task, at)
     status = status or ("planned" if kind == "plan" else "applied")
     m: dict[str, Any] = {
         "run_id": run_id, "kind": kind, "task": task, "environment": environment, "ticket": f"REQ-{task}-{at:%m%d}",
-        "requested_by": "sato", "operator": "tanaka", "change_class": "standard", "started_at": evidence.iso(at),
-        "ended_at": evidence.iso(at + dt.timedelta(minutes=minutes)), "status": status, "exit_code": exit_code,
+        "requested_by": "sato", "operator": "tanaka", "change_class": "standard", "started_at": bundles.iso(at),
+        "ended_at": bundles.iso(at + dt.timedelta(minutes=minutes)), "status": status, "exit_code": exit_code,
         "message": "" if exit_code == 0 else f"{task} {status}", "check_mode": kind == "plan",
         **({"plan_id": plan_id} if plan_id else {}), **manifest}
     rec = RunRecord(kind=kind, run_id=run_id, task=load_catalog().get(task), request={"task": task,
                     "environment": environment}, manifest=m, changes=changes or [], targets=[], warnings=[],
                     skipped=[], failures=[], comparison=None, attachments={}, events=[], stdout="", report="# r\n")
-    b = evidence.write_bundle(rec, evidence.Scrubber([]), base)
+    b = bundles.write_bundle(rec, bundles.Scrubber([]), base)
     if record:
         ledger.append(base, kind, run_id, governance.manifest_sha256(b), ref=plan_id, now=at)
     return run_id
@@ -96,5 +96,5 @@ def november(base: Path, signers: Signers) -> dict[str, str]:
 
 
 def manifest(base: Path, run_id: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((base / run_id / evidence.MANIFEST).read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((base / run_id / bundles.MANIFEST).read_text(encoding="utf-8"))
     return data

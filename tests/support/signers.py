@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ops_driver import signing
+from ops_driver.evidence import signing
 
 
 class Signers:

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from ops_driver import awx_client, evidence, operations, records
+from ops_driver.awx import client, jobs
 from ops_driver.cli import main
-from ops_driver.runner import RunResult
+from ops_driver.evidence import bundles
+from ops_driver.records import monthly
+from ops_driver.run.runner import RunResult
 from tests.support import awx_api
 
 TOKEN = "awx-token-9f8e7d6c5b4a"
@@ -61,7 +63,7 @@ def test_a_workflow_job_is_read_with_its_approvals(awx: awx_api.AwxDouble, capsy
     out, err = capsys.readouterr()
     assert "source: awx" in out and "'Approve the change': denied by suzuki" in out
     assert "tanaka at 2026-11-01T23:59:00Z (the launcher approved it)" in out
-    (b,) = evidence.all_bundles()
+    (b,) = bundles.all_bundles()
     m = b.manifest()
     assert (m["source"], m["kind"], m["operator"], m["awx_url"], m["awx_workflow_job"]) == (
         "awx", "apply", "tanaka", awx.url, awx_api.WORKFLOW_JOB_ID)
@@ -79,7 +81,7 @@ def test_a_workflow_job_is_read_with_its_approvals(awx: awx_api.AwxDouble, capsy
     assert TOKEN not in out + err
     assert not [p for p in _scratch_dirs.rglob("*") if p.is_file() and TOKEN in p.read_text(errors="replace")]
     # the record: the AWX approvers, and STAT-001 of 11-02 done by the API import
-    rec = records.collect(2026, 11, environment="prod", today=dt.date(2026, 12, 3))
+    rec = monthly.collect(2026, 11, environment="prod", today=dt.date(2026, 12, 3))
     (row,) = rec.runs
     assert row.approvers == ["yamada (AWX)", "tanaka (AWX, the launcher)"] and row.verified
     assert [d.state for d in rec.due if d.task == "STAT-001" and d.days[0] == "2026-11-02"] == ["done"]
@@ -89,9 +91,9 @@ def test_a_job_imported_from_files_is_unverified_and_does_no_task(tmp_path: Path
     (tmp_path / "job.json").write_text(json.dumps(_job(workflow=False)), encoding="utf-8")
     (tmp_path / "events.json").write_text(json.dumps(awx_api.job_event_pages(_run().events, JOB_ID)),
                                           encoding="utf-8")
-    out = operations.import_awx(tmp_path / "job.json", tmp_path / "events.json")
+    out = jobs.import_awx(tmp_path / "job.json", tmp_path / "events.json")
     assert out.manifest["source"] == "file (unverified)" and out.exit_code == 0
-    rec = records.collect(2026, 11, environment="prod", today=dt.date(2026, 12, 3))
+    rec = monthly.collect(2026, 11, environment="prod", today=dt.date(2026, 12, 3))
     (row,) = rec.runs
     assert not row.verified and "does not count as doing the task" in row.problems[0]
     assert [d.state for d in rec.due if d.task == "STAT-001" and d.days[0] == "2026-11-02"] == ["missed"]
@@ -110,12 +112,12 @@ def test_bad_urls_tokens_and_answers_are_invalid_input(awx: awx_api.AwxDouble, m
     assert "HTTP 401: the token is not accepted" in err and "wrong" not in err
     monkeypatch.delenv("AWX_TOKEN")
     monkeypatch.delenv("CONTROLLER_OAUTH_TOKEN", raising=False)
-    with pytest.raises(awx_client.InvalidInput, match="no AWX token"):
-        awx_client.fetch(awx.url, "9")
+    with pytest.raises(client.InvalidInput, match="no AWX token"):
+        client.fetch(awx.url, "9")
 
 
 def test_a_next_link_to_another_server_is_not_followed(awx: awx_api.AwxDouble) -> None:
     awx.routes["/api/v2/jobs/5/job_events/"] = {"count": 2, "next": "http://evil.example/steal?page=2",
                                                  "previous": None, "results": []}
-    with pytest.raises(awx_client.InvalidInput, match="link to another server"):
-        awx_client.Client(awx.url, TOKEN).pages("/api/v2/jobs/5/job_events/")
+    with pytest.raises(client.InvalidInput, match="link to another server"):
+        client.Client(awx.url, TOKEN).pages("/api/v2/jobs/5/job_events/")

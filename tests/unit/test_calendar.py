@@ -1,4 +1,4 @@
-"""The business-day calendar (ops_driver.schedule.calendar): weekends, Japan's public holidays, 年末年始.
+"""The business-day calendar (ops_driver.records.schedule.calendar): weekends, Japan's public holidays, 年末年始.
 
 Expected days are real Japanese dates, and the sweep over many years checks against the ``holidays`` library and
 a hand-written 年末年始 directly, independently of the module.
@@ -14,13 +14,12 @@ from typing import Any
 import holidays
 import pytest
 
-from ops_driver.schedule import calendar as cal
-from ops_driver.schedule import generate, load_rules, parse_rules
-from ops_driver.schedule.calendar import BusinessCalendar, CalendarError
+from ops_driver.records.schedule import calendar, generate, load_rules, parse_rules
+from ops_driver.records.schedule.calendar import BusinessCalendar, CalendarError
 
 D = dt.date.fromisoformat
-OPEN_ALL_YEAR = cal.parse_calendar({"non_business_days": []}, "open")
-OBON = cal.parse_calendar({"non_business_days": [{"name": "年末年始", "days": "12-29..01-03"},
+OPEN_ALL_YEAR = calendar.parse_calendar({"non_business_days": []}, "open")
+OBON = calendar.parse_calendar({"non_business_days": [{"name": "年末年始", "days": "12-29..01-03"},
                                                  {"name": "お盆", "days": "08-13..08-16"}]}, "obon")
 
 
@@ -44,15 +43,15 @@ def _year_end(day: dt.date) -> bool:
     ("2027-01-04", None),                              # the first business day of 2027
 ])
 def test_non_business_reason_and_is_business_day(day: str, reason: str | None) -> None:
-    assert cal.non_business_reason(D(day)) == reason
-    assert cal.is_business_day(D(day)) is (reason is None)
+    assert calendar.non_business_reason(D(day)) == reason
+    assert calendar.is_business_day(D(day)) is (reason is None)
 
 
 def test_business_days_of_a_month() -> None:
-    may = cal.business_days(2026, 5)
+    may = calendar.business_days(2026, 5)
     assert len(may) == 18 and may[0] == D("2026-05-01") and may[1] == D("2026-05-07") and may[-1] == D("2026-05-29")
     assert not {D("2026-05-04"), D("2026-05-05"), D("2026-05-06")} & set(may)
-    sept = cal.business_days(2026, 9)
+    sept = calendar.business_days(2026, 9)
     assert len(sept) == 19 and D("2026-09-18") in sept and D("2026-09-24") in sept
     assert not {D("2026-09-21"), D("2026-09-22"), D("2026-09-23")} & set(sept)
 
@@ -68,14 +67,14 @@ def test_business_days_of_a_month() -> None:
     (2026, 5, -18, "2026-05-01"),
 ])
 def test_nth_business_day(year: int, month: int, n: int, day: str) -> None:
-    assert cal.nth_business_day(year, month, n) == D(day)
+    assert calendar.nth_business_day(year, month, n) == D(day)
 
 
 def test_last_business_day() -> None:
-    assert cal.last_business_day(2026, 12) == D("2026-12-28")
-    assert cal.last_business_day(2026, 5) == D("2026-05-29")
-    assert cal.last_business_day(2027, 1) == D("2027-01-29")       # 01-30/31 are a weekend
-    assert cal.last_business_day(2026, 12, OPEN_ALL_YEAR) == D("2026-12-31")
+    assert calendar.last_business_day(2026, 12) == D("2026-12-28")
+    assert calendar.last_business_day(2026, 5) == D("2026-05-29")
+    assert calendar.last_business_day(2027, 1) == D("2027-01-29")       # 01-30/31 are a weekend
+    assert calendar.last_business_day(2026, 12, OPEN_ALL_YEAR) == D("2026-12-31")
 
 
 @pytest.mark.parametrize("day, after, before", [
@@ -87,8 +86,8 @@ def test_last_business_day() -> None:
     ("2026-05-09", "2026-05-11", "2026-05-08"),   # from a Saturday
 ])
 def test_next_and_previous_business_day(day: str, after: str, before: str) -> None:
-    assert cal.next_business_day(D(day)) == D(after)
-    assert cal.previous_business_day(D(day)) == D(before)
+    assert calendar.next_business_day(D(day)) == D(after)
+    assert calendar.previous_business_day(D(day)) == D(before)
 
 
 @pytest.mark.parametrize("year", range(2025, 2036))
@@ -97,28 +96,28 @@ def test_every_day_agrees_with_the_holidays_library(year: int) -> None:
     day = dt.date(year, 1, 1)
     while day.year == year:
         expected = day.weekday() < 5 and day not in jp and not _year_end(day)
-        assert cal.is_business_day(day) is expected, (day, jp.get(day))
+        assert calendar.is_business_day(day) is expected, (day, jp.get(day))
         day += dt.timedelta(days=1)
 
 
 def test_another_calendar_closes_other_days() -> None:
-    assert cal.is_business_day(D("2026-12-29"), OPEN_ALL_YEAR) and cal.is_business_day(D("2026-08-13"))
-    assert cal.non_business_reason(D("2026-08-13"), OBON) == "お盆"
-    assert cal.non_business_reason(D("2026-08-11"), OBON) == "山の日 (Mountain Day)"
-    assert cal.next_business_day(D("2026-08-12"), OBON) == D("2026-08-17")
-    assert cal.nth_business_day(2026, 1, 1, OPEN_ALL_YEAR) == D("2026-01-02")
+    assert calendar.is_business_day(D("2026-12-29"), OPEN_ALL_YEAR) and calendar.is_business_day(D("2026-08-13"))
+    assert calendar.non_business_reason(D("2026-08-13"), OBON) == "お盆"
+    assert calendar.non_business_reason(D("2026-08-11"), OBON) == "山の日 (Mountain Day)"
+    assert calendar.next_business_day(D("2026-08-12"), OBON) == D("2026-08-17")
+    assert calendar.nth_business_day(2026, 1, 1, OPEN_ALL_YEAR) == D("2026-01-02")
 
 
 @pytest.mark.parametrize("call, needle", [
-    (lambda: cal.nth_business_day(2026, 5, 0), "n: 0 is not a business-day number"),
-    (lambda: cal.nth_business_day(2026, 5, True), "n: True is not a business-day number"),
-    (lambda: cal.nth_business_day(2026, 5, 19), "2026-05 has 18 business days, so there is no business day 19"),
-    (lambda: cal.nth_business_day(2026, 5, -19), "no business day -19"),
-    (lambda: cal.business_days(2026, 13), "month: 13 is not a month"),
-    (lambda: cal.business_days(2100, 1), "year: 2100 is outside the calendar"),
-    (lambda: cal.is_business_day(D("1999-12-31")), "1999-12-31 is outside the calendar"),
-    (lambda: cal.is_business_day(dt.datetime(2026, 5, 7, 9, 0)), "is not a date"),
-    (lambda: cal.next_business_day(D("2099-12-31")), "next business day: 2100-01-01 is outside the calendar"),
+    (lambda: calendar.nth_business_day(2026, 5, 0), "n: 0 is not a business-day number"),
+    (lambda: calendar.nth_business_day(2026, 5, True), "n: True is not a business-day number"),
+    (lambda: calendar.nth_business_day(2026, 5, 19), "2026-05 has 18 business days, so there is no business day 19"),
+    (lambda: calendar.nth_business_day(2026, 5, -19), "no business day -19"),
+    (lambda: calendar.business_days(2026, 13), "month: 13 is not a month"),
+    (lambda: calendar.business_days(2100, 1), "year: 2100 is outside the calendar"),
+    (lambda: calendar.is_business_day(D("1999-12-31")), "1999-12-31 is outside the calendar"),
+    (lambda: calendar.is_business_day(dt.datetime(2026, 5, 7, 9, 0)), "is not a date"),
+    (lambda: calendar.next_business_day(D("2099-12-31")), "next business day: 2100-01-01 is outside the calendar"),
 ])
 def test_impossible_questions_raise_calendar_error(call: Any, needle: str) -> None:
     with pytest.raises(CalendarError, match=needle) as e:
@@ -127,19 +126,19 @@ def test_impossible_questions_raise_calendar_error(call: Any, needle: str) -> No
 
 
 def test_a_calendar_that_closes_every_day_ends() -> None:
-    closed = cal.parse_calendar({"non_business_days": [{"name": "closed", "days": "01-01..12-31"}]}, "closed")
+    closed = calendar.parse_calendar({"non_business_days": [{"name": "closed", "days": "01-01..12-31"}]}, "closed")
     with pytest.raises(CalendarError, match="closed: no business day within 366 days of 2026-05-07"):
-        cal.next_business_day(D("2026-05-07"), closed)
-    assert cal.business_days(2026, 5, closed) == []
+        calendar.next_business_day(D("2026-05-07"), closed)
+    assert calendar.business_days(2026, 5, closed) == []
     with pytest.raises(CalendarError, match="2026-05 has 0 business days"):
-        cal.last_business_day(2026, 5, closed)
+        calendar.last_business_day(2026, 5, closed)
 
 
 # ---------------------------------------------------------------- the calendar file
 
 def test_the_repository_calendar_is_the_schedule_default() -> None:
-    repo = cal.load_calendar()
-    assert repo.source == str(cal.calendar_path()) and cal.calendar_path().name == "calendar.yml"
+    repo = calendar.load_calendar()
+    assert repo.source == str(calendar.calendar_path()) and calendar.calendar_path().name == "calendar.yml"
     assert [(p.name, p.days.spec) for p in repo.periods] == [("年末年始", "12-29..01-03")]
     assert load_rules().exclude == tuple(p.days for p in repo.periods)
 
@@ -155,32 +154,32 @@ def test_the_repository_calendar_is_the_schedule_default() -> None:
 ])
 def test_bad_calendar_names_the_field(data: Any, needle: str) -> None:
     with pytest.raises(CalendarError, match=re.escape(needle)) as e:
-        cal.parse_calendar(data, "calendar.yml")
+        calendar.parse_calendar(data, "calendar.yml")
     assert e.value.exit_code == 2 and str(e.value).startswith("calendar.yml: ")
 
 
 def test_load_calendar_reads_a_changed_file_again(tmp_path: Path) -> None:
     path = tmp_path / "calendar.yml"
     with pytest.raises(CalendarError, match=re.escape("no such calendar file; restore schedule/calendar.yml")):
-        cal.load_calendar(path)
+        calendar.load_calendar(path)
     path.write_text("non_business_days: [{name: 年末年始, days: '12-29..01-03'}]\n", encoding="utf-8")
-    first = cal.load_calendar(path)
-    assert first == cal.load_calendar(path) and not cal.is_business_day(D("2026-12-30"), first)
+    first = calendar.load_calendar(path)
+    assert first == calendar.load_calendar(path) and not calendar.is_business_day(D("2026-12-30"), first)
     path.write_text("non_business_days: [{name: 創立記念日, days: '2026-06-01'}]  # and a longer line\n",
                     encoding="utf-8")
-    second = cal.load_calendar(path)
-    assert cal.non_business_reason(D("2026-06-01"), second) == "創立記念日"
-    assert cal.is_business_day(D("2026-12-30"), second)
+    second = calendar.load_calendar(path)
+    assert calendar.non_business_reason(D("2026-06-01"), second) == "創立記念日"
+    assert calendar.is_business_day(D("2026-12-30"), second)
     path.write_text("non_business_days: [\n", encoding="utf-8")
     with pytest.raises(CalendarError, match="not valid YAML"):
-        cal.load_calendar(path)
+        calendar.load_calendar(path)
 
 
 def test_the_schedule_rules_follow_the_calendar_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = tmp_path / "calendar.yml"
     path.write_text("non_business_days:\n  - {name: 年末年始, days: '12-29..01-03'}\n"
                     "  - {name: お盆, days: '08-13..08-16'}\n", encoding="utf-8")
-    monkeypatch.setattr(cal, "calendar_path", lambda: path)
+    monkeypatch.setattr(calendar, "calendar_path", lambda: path)
     data = {"schedule": "dedicated_host_reboot", "environments": {
         "prod": {"weekday": "saturday", "nth": 2}, "dr": {"weekday": "saturday", "nth": 3},
         "maint": {"weekday": "saturday", "nth": 1}, "sandbox": {"weekday": "wednesday", "nth": 1}}}

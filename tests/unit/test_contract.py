@@ -7,9 +7,9 @@ from typing import Any
 
 import yaml
 
-from ops_driver import contract
 from ops_driver.catalog import load_catalog
 from ops_driver.paths import project_root
+from ops_driver.run import contract
 
 
 def _set_stats_keys(node: Any) -> Iterator[str]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ops_driver.paths import project_root
-from ops_driver.sandbox import simulators
+from ops_sandbox import simulators
 
 ROOT = project_root()
 SIM = ROOT / "tools" / "datastage_sim"

@@ -1,4 +1,4 @@
-"""Due tasks on the Japanese business-day calendar (ops_driver/due.py): the catalog's rules on known dates."""
+"""Due tasks on the Japanese business-day calendar (ops_driver/records/due.py): the catalog's rules on known dates."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from ops_driver import due
 from ops_driver.catalog import Automation, Catalog, Task, load_catalog
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput
+from ops_driver.records import due
 
 CATALOG = load_catalog()
 D = dt.date

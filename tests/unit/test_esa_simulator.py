@@ -20,7 +20,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from ops_driver.sandbox import procs, simulators
+from ops_sandbox import procs, simulators
 
 SIM = simulators.path("esa")
 esasim = simulators.load("esa")

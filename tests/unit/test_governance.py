@@ -13,26 +13,26 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import evidence, governance, ledger, signing
 from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.evidence import bundles, governance, ledger, signing
 
 POLICY = governance.load_policy()
 NOW = dt.datetime(2026, 12, 3, 5, 0, tzinfo=dt.UTC)
 
 
-def make_bundle(base: Path, run_id: str, record: bool = True, **manifest: Any) -> evidence.Bundle:
+def make_bundle(base: Path, run_id: str, record: bool = True, **manifest: Any) -> bundles.Bundle:
     """A bundle as write_bundle leaves it (the five files, manifest.json with their SHA-256), in the ledger."""
     path = base / run_id
     path.mkdir(parents=True)
     files = {}
-    for name in evidence.BUNDLE_FILES:
+    for name in bundles.BUNDLE_FILES:
         (path / name).write_text(f"{name} of {run_id}\n", encoding="utf-8")
-        files[name] = evidence.sha256_file(path / name)
+        files[name] = bundles.sha256_file(path / name)
     m = {"run_id": run_id, "kind": "plan", "status": "planned", "task": "INFO-004", "environment": "sandbox",
-         "operator": "alice", "requested_by": "bob", "change_class": "minor", "ended_at": evidence.iso(NOW),
+         "operator": "alice", "requested_by": "bob", "change_class": "minor", "ended_at": bundles.iso(NOW),
          **manifest, "files": files}
-    (path / evidence.MANIFEST).write_text(json.dumps(m, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    b = evidence.Bundle(run_id, path)
+    (path / bundles.MANIFEST).write_text(json.dumps(m, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    b = bundles.Bundle(run_id, path)
     if record:
         ledger.append(base, str(m["kind"]), run_id, governance.manifest_sha256(b), ref=m.get("plan_id"))
     return b
@@ -93,7 +93,7 @@ def _approve(base: Path, run_id: str, by: str, comment: str = "ok") -> governanc
 
 
 def test_approval_records_who_when_comment_and_the_plan_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(evidence, "utc_now", lambda: NOW)
+    monkeypatch.setattr(bundles, "utc_now", lambda: NOW)
     b = make_bundle(tmp_path, "p1")
     a = _approve(tmp_path, "p1", "carol", "looks right")
     assert (a.approver, a.at, a.comment, a.after_the_fact) == ("carol", "2026-12-03T05:00:00Z", "looks right", False)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ops_driver import identity
 from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.evidence import identity
 
 
 @pytest.mark.parametrize("spelling", ["tanaka", "Tanaka", "TANAKA", " tanaka ", "ｔａｎａｋａ", "Ｔａｎａｋａ",

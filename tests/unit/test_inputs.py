@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ops_driver import inputs
 from ops_driver.catalog import load_catalog
 from ops_driver.errors import PolicyRefused
-from ops_driver.paths import project_root
+from ops_driver.paths import package_project, project_root
+from ops_driver.run import inputs
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -171,7 +171,7 @@ def test_ops_project_dir_elsewhere_is_refused_outside_the_sandbox(monkeypatch: p
     for env in ("prod", "dr", "maint"):
         with pytest.raises(PolicyRefused, match=r"OPS_PROJECT_DIR=.*outside the sandbox environment; unset"):
             inputs.project_override(env)
-    monkeypatch.setenv("OPS_PROJECT_DIR", str(Path(inputs.__file__).resolve().parents[1]))
+    monkeypatch.setenv("OPS_PROJECT_DIR", str(package_project()))
     assert inputs.project_override("prod") == []  # the package's own project: no override
     monkeypatch.delenv("OPS_PROJECT_DIR")
     assert inputs.project_override("prod") == []

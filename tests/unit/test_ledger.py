@@ -1,4 +1,4 @@
-"""The ledger (ops_driver/ledger.py): hash chain, head, corrupt lines, concurrent appends."""
+"""The ledger (ops_driver/evidence/ledger.py): hash chain, head, corrupt lines, concurrent appends."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ops_driver import ledger
 from ops_driver.errors import InvalidInput
+from ops_driver.evidence import ledger
 
 
 def _fill(base: Path, n: int) -> list[ledger.Entry]:

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import contract, operations
 from ops_driver.catalog import TIMEOUT_MINUTES_DEFAULT, TIMEOUT_MINUTES_MAX, Automation, Catalog, Task, load_catalog
-from ops_driver.evidence import bundle, verify
+from ops_driver.evidence.bundles import bundle, verify
 from ops_driver.request import parse_request
-from ops_driver.runner import RunResult
+from ops_driver.run import contract, pipeline
+from ops_driver.run.runner import RunResult
 from tests.unit.test_runner import _gone, running_with
 
 CATALOG = load_catalog()
@@ -36,7 +36,7 @@ def _change(resource: str, action: str = "stop", after: Any = None, changed: boo
 def test_compare_matched_unpredicted_and_not_done() -> None:
     planned = [_change("ec2:instance/i-1"), _change("ec2:instance/i-2"), _change("ec2:instance/i-3", changed=False)]
     actual = [_change("ec2:instance/i-1"), _change("ec2:instance/i-3"), _change("ec2:instance/i-4", changed=False)]
-    assert operations.compare(planned, actual) == {
+    assert contract.compare(planned, actual) == {
         "matched": ["ec2:instance/i-1"],
         "unpredicted": ["ec2:instance/i-3"],  # done, but the plan said it would not change
         "not_done": ["ec2:instance/i-2"],
@@ -46,14 +46,14 @@ def test_compare_matched_unpredicted_and_not_done() -> None:
 def test_compare_another_action_or_another_predicted_fact_is_unpredicted() -> None:
     planned = [_change("r/1", after={"state": "stopped"}), _change("r/2"), _change("r/3", after="x")]
     actual = [_change("r/1", after={"state": "running"}), _change("r/2", action="reboot"), _change("r/3", after="x")]
-    assert operations.compare(planned, actual) == {"matched": ["r/3"], "unpredicted": ["r/1", "r/2"],
+    assert contract.compare(planned, actual) == {"matched": ["r/3"], "unpredicted": ["r/1", "r/2"],
                                                    "not_done": []}
 
 
 def test_compare_an_apply_may_add_facts_the_plan_did_not_know() -> None:
     planned = [_change("nas:file/a", action="copy", after={"size": 3})]
     actual = [_change("nas:file/a", action="copy", after={"size": 3, "sha256": "ab" * 32})]
-    assert operations.compare(planned, actual)["matched"] == ["nas:file/a"]
+    assert contract.compare(planned, actual)["matched"] == ["nas:file/a"]
 
 
 def test_compare_created_resources_pair_by_match_and_their_state_is_no_difference() -> None:
@@ -62,19 +62,19 @@ def test_compare_created_resources_pair_by_match_and_their_state_is_no_differenc
                        after={"name": "web01-pre", "state": "pending"})]
     actual = [_change("ec2:image/ami-9", action="create", match="ec2:image/new-for/i-1",
                       after={"name": "web01-pre", "state": "available", "image_id": "ami-9"})]
-    assert operations.compare(planned, actual) == {"matched": ["ec2:image/new-for/i-1"], "unpredicted": [],
+    assert contract.compare(planned, actual) == {"matched": ["ec2:image/new-for/i-1"], "unpredicted": [],
                                                    "not_done": []}
     renamed = [dict(actual[0], after={"name": "web01-other", "state": "available"})]
-    assert operations.compare(planned, renamed)["unpredicted"] == ["ec2:image/new-for/i-1"]
+    assert contract.compare(planned, renamed)["unpredicted"] == ["ec2:image/new-for/i-1"]
     # the state is skipped only for a creation: a stop that ends elsewhere is not as planned
-    assert operations.compare([_change("r/1", after={"state": "stopped"})],
+    assert contract.compare([_change("r/1", after={"state": "stopped"})],
                               [_change("r/1", after={"state": "stopping"})])["unpredicted"] == ["r/1"]
 
 
 def test_compare_keys_by_host_too() -> None:
     planned = [_change("svc/web", host="h1")]
     actual = [_change("svc/web", host="h2")]
-    assert operations.compare(planned, actual) == {"matched": [], "unpredicted": ["svc/web"], "not_done": ["svc/web"]}
+    assert contract.compare(planned, actual) == {"matched": [], "unpredicted": ["svc/web"], "not_done": ["svc/web"]}
 
 
 # ---------------------------------------------------------------- _changes
@@ -87,7 +87,7 @@ def test_changes_are_normalised_and_sorted() -> None:
          "note": "already made for this ticket and generation", "failed": False},
         {"resource": "r/9", "failed": True},
     ]
-    assert operations._changes(raw, "INFO-011") == [
+    assert contract.change_entries(raw, "INFO-011") == [
         {"host": "", "task": "INFO-011", "resource": "r/9", "name": "", "action": None, "before": None,
          "after": None, "changed": False, "failed": True},
         {"host": "b", "task": "INFO-011", "resource": "r/1", "match": "new-for/x",
@@ -96,7 +96,7 @@ def test_changes_are_normalised_and_sorted() -> None:
         {"host": "b", "task": "INFO-011", "resource": "r/2", "name": "two", "action": "stop",
          "before": {"state": "running"}, "after": {"state": "stopped"}, "changed": True},
     ]
-    assert operations._changes([], "INFO-011") == []
+    assert contract.change_entries([], "INFO-011") == []
 
 
 # ---------------------------------------------------------------- plan/apply with a faked playbook run
@@ -118,7 +118,7 @@ class FakeRun:
                  artifacts: dict[str, Any] | None = None, failures: list[dict[str, Any]] | None = None) -> None:
         self.calls: list[dict[str, Any]] = []
         self.status, self.rc, self.artifacts, self.failures = status, rc, artifacts or {}, failures or []
-        monkeypatch.setattr(operations, "run_playbook", self)
+        monkeypatch.setattr(pipeline, "run_playbook", self)
 
     def __call__(self, playbook: Path, inventory: Path, extravars: dict[str, Any], check: bool,
                  progress: Any = None, timeout_s: int | None = None, **streaming: Any) -> RunResult:
@@ -138,33 +138,33 @@ STOP = {contract.CHANGES: [{"host": "aws-sandbox", "resource": "ec2:instance/i-1
 def test_every_run_gets_the_catalog_time_limit_or_the_request_s(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeRun(monkeypatch, artifacts=STOP)
-    plan = operations.plan(_request(tmp_path))
-    operations.apply(plan.run_id)
+    plan = pipeline.plan(_request(tmp_path))
+    pipeline.apply(plan.run_id)
     limit = CATALOG.get("INFO-005").automation.timeout_minutes * 60  # type: ignore[union-attr]
     assert [c["timeout_s"] for c in fake.calls] == [limit, limit]
     assert plan.manifest["timeout_s"] == limit
-    operations.plan(_request(tmp_path, "short.yml", timeout_minutes=5))
+    pipeline.plan(_request(tmp_path, "short.yml", timeout_minutes=5))
     assert fake.calls[-1]["timeout_s"] == 300
 
 
 def test_time_limit_sources() -> None:
     req = parse_request(yaml.safe_dump(REQUEST), CATALOG)
-    seconds, source = operations.time_limit(req, CATALOG.get("INFO-005"))
+    seconds, source = pipeline.time_limit(req, CATALOG.get("INFO-005"))
     assert seconds == 90 * 60 and "timeout_minutes of INFO-005 in the catalog" in source
     assert str(TIMEOUT_MINUTES_MAX) in source
     esa = CATALOG.get("COMM-025")  # no timeout_minutes in its entry: the catalog-wide default
     assert esa.automation is not None and "timeout_minutes" not in esa.raw["automation"]
-    assert operations.time_limit(req, esa)[0] == TIMEOUT_MINUTES_DEFAULT * 60
+    assert pipeline.time_limit(req, esa)[0] == TIMEOUT_MINUTES_DEFAULT * 60
     own = parse_request(yaml.safe_dump({**REQUEST, "timeout_minutes": 7}), CATALOG)
-    assert operations.time_limit(own, CATALOG.get("INFO-005")) == (420, "timeout_minutes of the work request")
+    assert pipeline.time_limit(own, CATALOG.get("INFO-005")) == (420, "timeout_minutes of the work request")
 
 
 def _verdict(kind: str, result: RunResult, changes: list[dict[str, Any]], task: Task | None = None,
              timeout: tuple[int, str] | None = None) -> tuple[str, int, str]:
     task = task or CATALOG.get("INFO-005")
-    cfg = operations.RunConfig(kind=kind, run_id="r", request=parse_request(yaml.safe_dump(REQUEST), CATALOG),
+    cfg = pipeline.RunConfig(kind=kind, run_id="r", request=parse_request(yaml.safe_dump(REQUEST), CATALOG),
                                task=task, extravars={}, base=Path("."), manifest_extra={}, timeout=timeout)
-    return operations._verdict(cfg, result, changes)
+    return pipeline._verdict(cfg, result, changes)
 
 
 def _result(status: str = "successful", rc: int = 0, failures: list[str] | None = None) -> RunResult:
@@ -204,12 +204,12 @@ def _read_only(task_id: str = "INFO-005") -> Task:
 
 def test_read_only_violation_names_the_changed_resources() -> None:
     changes = [_change("ec2:instance/i-1"), _change("ec2:instance/i-2", changed=False)]
-    assert operations.read_only_violation(CATALOG.get("INFO-005"), "plan", changes) is None  # not read-only
-    assert operations.read_only_violation(_read_only(), "plan", [changes[1]]) is None  # read-only, nothing changed
-    msg = operations.read_only_violation(_read_only(), "plan", changes)
+    assert pipeline.read_only_violation(CATALOG.get("INFO-005"), "plan", changes) is None  # not read-only
+    assert pipeline.read_only_violation(_read_only(), "plan", [changes[1]]) is None  # read-only, nothing changed
+    msg = pipeline.read_only_violation(_read_only(), "plan", changes)
     assert msg is not None and "INFO-005 is read-only" in msg and "would change 1 resource(s)" in msg
     assert "aws ec2:instance/i-1 (stop)" in msg and "i-2" not in msg
-    applied = operations.read_only_violation(_read_only(), "apply", changes)
+    applied = pipeline.read_only_violation(_read_only(), "apply", changes)
     assert applied is not None and "the apply changed 1 resource(s): aws ec2:instance/i-1 (stop)" in applied
     assert _verdict("plan", _result(), changes, _read_only())[:2] == ("refused", 4)
     assert _verdict("apply", _result(), changes, _read_only()) == ("failed", 3, applied)
@@ -223,13 +223,13 @@ def test_a_read_only_plan_that_would_change_is_refused_and_cannot_be_applied(
 
     FakeRun(monkeypatch, artifacts=STOP)
     catalog = Catalog(tasks={**CATALOG.tasks, "INFO-005": _read_only()})
-    out = operations.plan(_request(tmp_path), catalog=catalog)
+    out = pipeline.plan(_request(tmp_path), catalog=catalog)
     assert (out.status, out.exit_code) == ("refused", 4)
     assert "ec2:instance/i-1 (stop)" in out.message and out.manifest["message"] == out.message
     assert "apply_extravars" not in out.manifest
     assert "Status: **refused** (exit 4)" in (out.path / "report.md").read_text()
     with pytest.raises(PolicyRefused, match="ended 'refused'"):
-        operations.apply(out.run_id, catalog=catalog)
+        pipeline.apply(out.run_id, catalog=catalog)
 
 
 def test_the_catalog_s_read_only_tasks() -> None:
@@ -239,19 +239,19 @@ def test_the_catalog_s_read_only_tasks() -> None:
 
 def test_a_raised_change_class_and_an_emergency_are_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     FakeRun(monkeypatch, artifacts=STOP)
-    plain = operations.plan(_request(tmp_path))
+    plain = pipeline.plan(_request(tmp_path))
     assert plain.manifest["change_class"] == "standard"
     assert "change_class_catalog" not in plain.manifest and "emergency_reason" not in plain.manifest
     assert "| change class | standard |" in (plain.path / "report.md").read_text()
 
-    major = operations.plan(_request(tmp_path, "major.yml", change_class="major"))
+    major = pipeline.plan(_request(tmp_path, "major.yml", change_class="major"))
     assert major.manifest["change_class"] == "major" and major.manifest["change_class_catalog"] == "standard"
     assert "| change class | major (raised by the work request; standard in the catalog) |" in (
         major.path / "report.md").read_text()
 
-    emergency = operations.plan(_request(tmp_path, "em.yml", change_class="emergency",
+    emergency = pipeline.plan(_request(tmp_path, "em.yml", change_class="emergency",
                                          emergency_reason="web tier compromised"))
-    applied = operations.apply(emergency.run_id)
+    applied = pipeline.apply(emergency.run_id)
     for out in (emergency, applied):
         assert out.manifest["change_class"] == "emergency"
         assert out.manifest["emergency_reason"] == "web tier compromised"
@@ -264,7 +264,7 @@ def test_the_run_record_reaches_the_bundle(tmp_path: Path, monkeypatch: pytest.M
     artifacts = {**STOP, contract.EVIDENCE: {"steps": ["stop joho-web01"]}, contract.API_CALLS: {"StopInstances": 1},
                  contract.ATTACHMENTS: {"note.txt": "hello\n"}}
     FakeRun(monkeypatch, artifacts=artifacts)
-    out = operations.plan(_request(tmp_path))
+    out = pipeline.plan(_request(tmp_path))
     b = bundle(out.run_id)
     assert verify(b) == []
     m = b.manifest()
@@ -288,11 +288,11 @@ def test_a_real_playbook_run_past_its_limit_ends_exit_3(tmp_path: Path) -> None:
                 cycle="on_demand", cycle_ja="随時", raw={}, automation=auto)
     catalog = Catalog(tasks={**CATALOG.tasks, task.id: task})
     req = parse_request(yaml.safe_dump({**REQUEST, "task": "STAT-099", "params": {}}), catalog)
-    cfg = operations.RunConfig(kind="plan", run_id="20261122T000000Z-STAT-099-plan-abcdef", request=req, task=task,
+    cfg = pipeline.RunConfig(kind="plan", run_id="20261122T000000Z-STAT-099-plan-abcdef", request=req, task=task,
                                extravars={}, base=tmp_path / "evidence", manifest_extra={},
                                timeout=(2, "a two-second test limit"))
     start = time.monotonic()
-    out = operations._run_and_record(cfg)
+    out = pipeline._run_and_record(cfg)
     assert time.monotonic() - start < 60
     assert (out.status, out.exit_code) == ("timeout", 3)
     assert out.message.startswith("timed out after 2 s (a two-second test limit)")
@@ -357,7 +357,7 @@ def test_an_apply_refuses_any_input_changed_since_the_plan_naming_it(
 
     root = _project(tmp_path, monkeypatch)
     fake = FakeRun(monkeypatch)
-    plan = operations.plan(_reconcile_request(tmp_path))
+    plan = pipeline.plan(_reconcile_request(tmp_path))
     assert plan.exit_code == 0, plan.message
     m = plan.manifest
     assert "desired_state/esa/sandbox.yml" in m["inputs"] and m["inputs_sha256"] and m["project_dir"] == str(root)
@@ -365,7 +365,7 @@ def test_an_apply_refuses_any_input_changed_since_the_plan_naming_it(
     assert f"override in effect (sandbox only): OPS_PROJECT_DIR={root}" in (plan.path / "report.md").read_text()
     edit(root)
     with pytest.raises(PolicyRefused, match=rf"the files it read changed since the plan.*{named}") as e:
-        operations.apply(plan.run_id)
+        pipeline.apply(plan.run_id)
     assert e.value.exit_code == 4 and len(fake.calls) == 1  # nothing ran after the plan
 
 
@@ -375,13 +375,13 @@ def test_a_lowered_policy_after_the_plan_is_refused_naming_it(tmp_path: Path,
 
     root = _project(tmp_path, monkeypatch)
     fake = FakeRun(monkeypatch, artifacts=STOP)
-    plan = operations.plan(_request(tmp_path, change_class="minor"))
+    plan = pipeline.plan(_request(tmp_path, change_class="minor"))
     assert plan.manifest["approvals_required"] == 1
     policy_file = root / "policy/change.yml"
     policy_file.write_text(policy_file.read_text().replace("    rank: 1\n    approvals: 1\n",
                                                            "    rank: 1\n    approvals: 0\n"))
     with pytest.raises(PolicyRefused, match=r"changed policy/change\.yml"):
-        operations.apply(plan.run_id)
+        pipeline.apply(plan.run_id)
     assert len(fake.calls) == 1
 
 
@@ -389,8 +389,8 @@ def test_the_apply_records_the_same_inputs_and_what_it_needed(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     FakeRun(monkeypatch, artifacts=STOP)
     monkeypatch.delenv("OPS_PROJECT_DIR", raising=False)
-    plan = operations.plan(_request(tmp_path), operator="tanaka")
-    applied = operations.apply(plan.run_id, operator="suzuki")
+    plan = pipeline.plan(_request(tmp_path), operator="tanaka")
+    applied = pipeline.apply(plan.run_id, operator="suzuki")
     assert applied.exit_code == 0, applied.message
     assert applied.manifest["inputs_sha256"] == plan.manifest["inputs_sha256"]
     assert applied.manifest["approvals_required"] == 0 and plan.manifest["plan_max_age_s"] == 86400
@@ -408,12 +408,12 @@ def test_a_declared_operator_or_a_moved_project_is_refused_outside_the_sandbox(
     monkeypatch.delenv("OPS_OPERATOR", raising=False)
     prod = _request(tmp_path, "prod.yml", environment="prod")
     with pytest.raises(PolicyRefused, match=r"--operator \('tanaka'\): a declared operator is accepted only"):
-        operations.plan(prod, operator="tanaka")
+        pipeline.plan(prod, operator="tanaka")
     monkeypatch.setenv("OPS_OPERATOR", "tanaka")
     with pytest.raises(PolicyRefused, match="OPS_OPERATOR"):
-        operations.plan(prod)
+        pipeline.plan(prod)
     monkeypatch.delenv("OPS_OPERATOR")
     _project(tmp_path, monkeypatch)
     with pytest.raises(PolicyRefused, match="OPS_PROJECT_DIR="):
-        operations.plan(prod)
+        pipeline.plan(prod)
     assert fake.calls == []  # nothing ran

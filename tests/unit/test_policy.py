@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ops_driver import policy
 from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.evidence import guards
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
@@ -22,17 +22,17 @@ def _plan(status: str = "planned", hours_ago: float = 1, seconds_ago: int | None
 def test_fresh_plan_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fresh plan passes; the same plan one second past the maximum age, or once applied, is refused."""
     monkeypatch.delenv("OPS_PLAN_MAX_AGE", raising=False)
-    limit = policy.plan_max_age_s()
-    assert limit == policy.DEFAULT_PLAN_MAX_AGE_S == 86400
+    limit = guards.plan_max_age_s()
+    assert limit == guards.DEFAULT_PLAN_MAX_AGE_S == 86400
     fresh = _plan()
-    assert policy.check_plan(fresh, NOW, []) is None
+    assert guards.check_plan(fresh, NOW, []) is None
     assert fresh == _plan()                                               # the manifest is only read
-    assert policy.check_plan(_plan(seconds_ago=limit), NOW, []) is None   # exactly the maximum age: still good
+    assert guards.check_plan(_plan(seconds_ago=limit), NOW, []) is None   # exactly the maximum age: still good
     with pytest.raises(PolicyRefused, match=r"plan p1 is stale: made 86401 s ago, the limit is 86400 s") as e:
-        policy.check_plan(_plan(seconds_ago=limit + 1), NOW, [])
+        guards.check_plan(_plan(seconds_ago=limit + 1), NOW, [])
     assert e.value.exit_code == 4
     with pytest.raises(PolicyRefused, match=r"plan p1 was already applied by a1 \(applied\)") as e:
-        policy.check_plan(fresh, NOW, [{"run_id": "a1", "status": "applied"}])
+        guards.check_plan(fresh, NOW, [{"run_id": "a1", "status": "applied"}])
     assert e.value.exit_code == 4
 
 
@@ -43,33 +43,33 @@ def test_fresh_plan_passes(monkeypatch: pytest.MonkeyPatch) -> None:
 ])
 def test_refusals(plan: dict[str, str], applies: list[dict[str, str]], needle: str) -> None:
     with pytest.raises(PolicyRefused, match=needle) as e:
-        policy.check_plan(plan, NOW, applies)
+        guards.check_plan(plan, NOW, applies)
     assert e.value.exit_code == 4
 
 
 def test_max_age_is_the_reviewed_one_and_never_grows_after_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPS_PLAN_MAX_AGE", raising=False)
     six = _plan(hours_ago=6)
-    policy.check_plan(six, NOW, [], max_age_s=7 * 3600)
+    guards.check_plan(six, NOW, [], max_age_s=7 * 3600)
     with pytest.raises(PolicyRefused, match=r"the limit is 3600 s \(plan_max_age_s in policy/change.yml\)"):
-        policy.check_plan(six, NOW, [], max_age_s=3600)
+        guards.check_plan(six, NOW, [], max_age_s=3600)
     # the plan recorded 5 h: a policy raised to 2 days since does not make it good for longer
     with pytest.raises(PolicyRefused, match="the limit is 18000 s"):
-        policy.check_plan({**six, "plan_max_age_s": 5 * 3600}, NOW, [], max_age_s=48 * 3600)
+        guards.check_plan({**six, "plan_max_age_s": 5 * 3600}, NOW, [], max_age_s=48 * 3600)
 
 
 def test_max_age_override_counts_in_the_sandbox_only_and_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_PLAN_MAX_AGE", "60")
     with pytest.raises(PolicyRefused, match=r"the limit is 60 s \(OPS_PLAN_MAX_AGE\)"):
-        policy.check_plan({**_plan(hours_ago=0.1), "environment": "sandbox"}, NOW, [])
-    assert policy.max_age_override("sandbox") == ["OPS_PLAN_MAX_AGE=60"] and policy.max_age_override("prod") == []
+        guards.check_plan({**_plan(hours_ago=0.1), "environment": "sandbox"}, NOW, [])
+    assert guards.max_age_override("sandbox") == ["OPS_PLAN_MAX_AGE=60"] and guards.max_age_override("prod") == []
     monkeypatch.setenv("OPS_PLAN_MAX_AGE", "999999")  # a larger age elsewhere: refused, whatever the plan's age
     for env in ("prod", None):
         with pytest.raises(PolicyRefused, match="OPS_PLAN_MAX_AGE=999999: the maximum age of a plan is the reviewed"):
-            policy.check_plan({**_plan(hours_ago=0.1), "environment": env}, NOW, [])
+            guards.check_plan({**_plan(hours_ago=0.1), "environment": env}, NOW, [])
     monkeypatch.setenv("OPS_PLAN_MAX_AGE", "soon")
     with pytest.raises(InvalidInput, match="OPS_PLAN_MAX_AGE"):
-        policy.check_plan({**_plan(), "environment": "sandbox"}, NOW, [])
+        guards.check_plan({**_plan(), "environment": "sandbox"}, NOW, [])
 
 
 def test_environment_lock_waits_for_its_holder_then_names_it(tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_environment_lock_waits_for_its_holder_then_names_it(tmp_path: Path) -> 
     release = threading.Event()
 
     def hold() -> None:
-        with policy.environment_lock(tmp_path, "prod", "run-1 (pid 1)", wait_s=0):
+        with guards.environment_lock(tmp_path, "prod", "run-1 (pid 1)", wait_s=0):
             entered.set()
             release.wait(30)
 
@@ -88,20 +88,20 @@ def test_environment_lock_waits_for_its_holder_then_names_it(tmp_path: Path) -> 
     t.start()
     assert entered.wait(30)
     with pytest.raises(PolicyRefused, match=r"locked by run-1 \(pid 1\) \(waited 0.2 s, OPS_LOCK_WAIT\)"):
-        with policy.environment_lock(tmp_path, "prod", "run-2", wait_s=0.2):
+        with guards.environment_lock(tmp_path, "prod", "run-2", wait_s=0.2):
             pass
     release.set()
-    with policy.environment_lock(tmp_path, "prod", "run-3", wait_s=30) as waited:
+    with guards.environment_lock(tmp_path, "prod", "run-3", wait_s=30) as waited:
         assert waited < 30
     t.join()
 
 
 def test_environment_lock_is_exclusive(tmp_path: Path) -> None:
-    with policy.environment_lock(tmp_path, "prod", "run-1 (pid 1)"):
+    with guards.environment_lock(tmp_path, "prod", "run-1 (pid 1)"):
         with pytest.raises(PolicyRefused, match=r"environment prod is locked by run-1 \(pid 1\)"):
-            with policy.environment_lock(tmp_path, "prod", "run-2", wait_s=0):
+            with guards.environment_lock(tmp_path, "prod", "run-2", wait_s=0):
                 pass
-        with policy.environment_lock(tmp_path, "dr", "run-3"):
+        with guards.environment_lock(tmp_path, "dr", "run-3"):
             pass
-    with policy.environment_lock(tmp_path, "prod", "run-4"):
+    with guards.environment_lock(tmp_path, "prod", "run-4"):
         pass

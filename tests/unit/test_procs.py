@@ -1,4 +1,4 @@
-"""ops_driver.sandbox.procs with real child processes: spawn, readiness, early exit, timeout, stop (SIGKILL path)."""
+"""ops_sandbox.procs with real child processes: spawn, readiness, early exit, timeout, stop (SIGKILL path)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ops_driver.errors import RunFailed
-from ops_driver.sandbox import procs
+from ops_sandbox import procs
 
 #: A child that says it is up, then marks itself ready after a short while and sleeps until stopped.
 SLOW_READY = ("import sys, time, pathlib; print('child: starting', flush=True); time.sleep(0.3); "

@@ -1,4 +1,4 @@
-"""The monthly record (ops_driver/records.py, records_render.py, records_html.py) over a month of real bundles."""
+"""The monthly record (ops_driver/records: monthly.py, render.py, html.py) over a month of real bundles."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ops_driver import records, records_html, records_render
 from ops_driver.cli import main
+from ops_driver.records import html, monthly, render
 from tests.support import evidence_month
 
 TODAY = dt.date(2026, 12, 3)
@@ -24,8 +24,8 @@ def november(_scratch_dirs: Path, signers: Any) -> dict[str, str]:
     return evidence_month.november(_scratch_dirs, signers)
 
 
-def collect(base: Path, **kw: object) -> records.Record:
-    return records.collect(2026, 11, base=base, today=kw.pop("today", TODAY), **kw)  # type: ignore[arg-type]
+def collect(base: Path, **kw: object) -> monthly.Record:
+    return monthly.collect(2026, 11, base=base, today=kw.pop("today", TODAY), **kw)  # type: ignore[arg-type]
 
 
 def test_every_run_of_the_tokyo_month_is_a_row_in_time_order(november: dict[str, str], _scratch_dirs: Path) -> None:
@@ -95,7 +95,7 @@ def test_without_a_ledger_bundles_are_checked_against_their_own_manifests(_scrat
     evidence_month.run(_scratch_dirs, "plan", "INFO-004", dt.datetime(2026, 11, 5, 3, tzinfo=dt.UTC), record=False)
     rec = collect(_scratch_dirs)
     assert rec.ledger["present"] is False and [r.verified for r in rec.runs] == [True]
-    assert "no ledger.jsonl: bundles were checked against their own manifests only" in records_render.provenance(rec)
+    assert "no ledger.jsonl: bundles were checked against their own manifests only" in render.provenance(rec)
 
 
 def test_totals_per_task_and_per_environment(november: dict[str, str], _scratch_dirs: Path) -> None:
@@ -131,7 +131,7 @@ def test_an_emergency_of_an_earlier_month_still_pending_is_listed(_scratch_dirs:
         (old, False, "2026-10-20")]
     assert rec.pending[0]["emergency_reason"] == "disk full" and rec.pending[0]["environment"] == "prod"
     assert collect(_scratch_dirs, environment="sandbox").pending == []
-    assert "(an earlier month)" in records_render.markdown(rec)
+    assert "(an earlier month)" in render.markdown(rec)
 
 
 def test_recurring_automated_tasks_due_as_of_the_month_end(november: dict[str, str], _scratch_dirs: Path) -> None:
@@ -162,7 +162,7 @@ def test_late_open_and_upcoming(_scratch_dirs: Path) -> None:
     assert got[("STAT-001", "2026-11-05")] == "missed" and got[("STAT-001", "2026-11-06")] == "done"
     assert got[("STAT-001", "2026-11-09")] == "upcoming"
     assert got[("CORE-012", "2026-11-02")] == "open"  # by the end of the month
-    sandbox = records.collect(2026, 11, base=base, environment="sandbox", today=dt.date(2026, 11, 6))
+    sandbox = monthly.collect(2026, 11, base=base, environment="sandbox", today=dt.date(2026, 11, 6))
     assert next(d for d in sandbox.due if d.task == "CORE-012").state == "done"
     assert {d.environment for d in sandbox.due} == {"sandbox"}
     assert [r.task for r in sandbox.runs] == ["CORE-012"]  # only the environment's runs
@@ -171,13 +171,13 @@ def test_late_open_and_upcoming(_scratch_dirs: Path) -> None:
 def test_an_empty_month_is_an_empty_record_that_says_so(_scratch_dirs: Path) -> None:
     rec = collect(_scratch_dirs)
     assert rec.runs == [] and rec.by_task == [] and rec.pending == []
-    text = records_render.markdown(rec)
+    text = render.markdown(rec)
     assert f"No plan or apply in 2026-11 (Asia/Tokyo) in {_scratch_dirs}." in text
     assert "## Recurring automated tasks due" in text and "MISSED" in text
 
 
 def test_markdown_has_every_section(november: dict[str, str], _scratch_dirs: Path) -> None:
-    text = records_render.markdown(collect(_scratch_dirs))
+    text = render.markdown(collect(_scratch_dirs))
     for heading in ("# Record of work 2026-11", "## Summary", "## Runs", "## Totals per task",
                     "## Totals per environment", "## Failures and refusals", "## Unverified bundles",
                     "## Emergency changes pending approval", "## Recurring automated tasks due"):
@@ -191,7 +191,7 @@ def test_markdown_has_every_section(november: dict[str, str], _scratch_dirs: Pat
 
 def test_csv_is_utf8_with_bom_one_row_per_run(november: dict[str, str], _scratch_dirs: Path) -> None:
     rec = collect(_scratch_dirs)
-    data = records_render.render(rec, "csv")
+    data = render.render(rec, "csv")
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert len(rows) == 14 and rows[0]["date"] == "2026-11-02" and rows[0]["name"] == "始業確認"
@@ -212,13 +212,13 @@ class _Page(HTMLParser):
 
 
 def test_html_is_one_self_contained_page(november: dict[str, str], _scratch_dirs: Path) -> None:
-    text = records_html.page(collect(_scratch_dirs))
+    text = html.page(collect(_scratch_dirs))
     parser = _Page()
     parser.feed(text)
     tags = parser.tags
     assert not [t for t, a in tags if t in ("link", "img", "iframe", "object", "embed") or "src" in a]
-    assert ("meta", {"http-equiv": "Content-Security-Policy", "content": records_html.CSP}) in tags
-    assert "default-src 'none'" in records_html.CSP
+    assert ("meta", {"http-equiv": "Content-Security-Policy", "content": html.CSP}) in tags
+    assert "default-src 'none'" in html.CSP
     assert "https://" not in text and text.count("http://") == 1  # the SVG namespace only, never fetched
     runs = [a for t, a in tags if t == "tr" and "run" in (a.get("class") or "")]
     assert len(runs) == 14 and {a["data-task"] for a in runs} == {"INFO-004", "INFO-005", "INFO-006", "STAT-001",
@@ -299,21 +299,21 @@ def _corrupt(path: Path, how: str) -> None:
 @pytest.mark.parametrize("how", ["intact", "altered", "removed", "added", "folder", "leftover", "unlisted",
                                  "no files", "not json"])
 def test_the_one_pass_check_agrees_with_evidence_verify(how: str, _scratch_dirs: Path) -> None:
-    from ops_driver import evidence
+    from ops_driver.evidence import bundles
 
     rid = evidence_month.run(_scratch_dirs, "plan", "INFO-004", dt.datetime(2026, 11, 5, 3, tzinfo=dt.UTC),
                              record=False)
-    b = evidence.bundle(rid, _scratch_dirs)
+    b = bundles.bundle(rid, _scratch_dirs)
     _corrupt(b.path, how)
     try:
         m = json.loads((b.path / "manifest.json").read_text(encoding="utf-8"))
     except ValueError:
         m = None
-    ok, changes = records._intact(str(b.path), m)
-    assert ok is (evidence.verify(b) == []) is (how == "intact")
+    ok, changes = monthly._intact(str(b.path), m)
+    assert ok is (bundles.verify(b) == []) is (how == "intact")
     assert (changes is not None) is ok
     [row] = collect(_scratch_dirs).runs
-    assert row.problems == evidence.verify(b) and row.verified is (how == "intact")
+    assert row.problems == bundles.verify(b) and row.verified is (how == "intact")
 
 
 def test_a_broken_ledger_is_reported_and_its_unreadable_lines_count_for_nothing(november: dict[str, str],
@@ -328,14 +328,14 @@ def test_a_broken_ledger_is_reported_and_its_unreadable_lines_count_for_nothing(
     row = next(r for r in rec.runs if r.run_id == november["stat013"])
     assert not row.verified and row.problems == ["bundle not in the ledger (added outside ops-driver)"]
     assert next(d for d in rec.due if d.task == "STAT-013").state == "missed"
-    text = records_render.markdown(rec)
+    text = render.markdown(rec)
     assert f"- ledger: ledger.jsonl line {stat013 + 1}: not JSON" in text
     assert "ledger.jsonl (16 readable lines) has 3 problem(s), listed below" in text  # the line; seq and link after it
 
 
 def test_an_apply_short_of_its_plan_s_approvals_and_overrides_are_flagged(_scratch_dirs: Path) -> None:
     """The issue's case: a minor plan (1 approval required) applied after `approvals: 0` was put in the policy."""
-    from ops_driver import governance
+    from ops_driver.evidence import governance
 
     at = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
     plan = evidence_month.run(_scratch_dirs, "plan", "INFO-005", at, change_class="minor", approvals_required=1)
@@ -352,10 +352,10 @@ def test_an_apply_short_of_its_plan_s_approvals_and_overrides_are_flagged(_scrat
     assert flags[short] == [f"applied with 0 approval(s) of the 1 its plan {plan} required"]
     assert flags[ok] == ["override: OPS_PLAN_MAX_AGE=60", "operator declared (tanaka; OS account root)"]
     assert flags[plan] == [] and rec.summary()["flagged"] == 2
-    text = records_render.markdown(rec)
+    text = render.markdown(rec)
     assert "2 run(s) FLAGGED" in text and "## Flags" in text
     assert f"`{short}` INFO-005 sandbox: applied with 0 approval(s) of the 1 its plan {plan} required" in text
-    rows = {r["run_id"]: r for r in csv.DictReader(io.StringIO(records_render.render(rec, "csv").decode("utf-8-sig")))}
+    rows = {r["run_id"]: r for r in csv.DictReader(io.StringIO(render.render(rec, "csv").decode("utf-8-sig")))}
     assert rows[short]["flags"].startswith("applied with 0 approval(s)") and rows[plan]["flags"] == ""
-    page = records_html.page(rec)
+    page = html.page(rec)
     assert '<section id="flags"><h2>Flags</h2><ul><li>' in page and f"{short} INFO-005" in page

@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import evidence, governance, ledger, operations, recovery, runner
+from ops_driver import processes
 from ops_driver.errors import PolicyRefused
+from ops_driver.evidence import bundles, governance, ledger
 from ops_driver.paths import evidence_dir
-from ops_driver.runner import RunResult
+from ops_driver.run import pipeline, recovery, runner
+from ops_driver.run.runner import RunResult
 from tests.unit.test_operations import REQUEST, STOP, FakeRun
 
 
@@ -31,7 +33,7 @@ def _plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artifacts: dict[str, 
     req = tmp_path / "r.yml"
     req.write_text(yaml.safe_dump({**REQUEST, **top}))
     FakeRun(monkeypatch, artifacts=artifacts or STOP)
-    out = operations.plan(req)
+    out = pipeline.plan(req)
     assert out.exit_code == 0, out.message
     return out.run_id
 
@@ -70,8 +72,8 @@ def _die_in_the_run(plan_id: str, info: Path, part: Path | None) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
         raise AssertionError("not reached")
 
-    operations.run_playbook = killed  # type: ignore[assignment]  # the forked child's own copy of the module
-    operations.apply(plan_id, operator="operator-b")
+    pipeline.run_playbook = killed  # type: ignore[assignment]  # the forked child's own copy of the module
+    pipeline.apply(plan_id, operator="operator-b")
 
 
 def _kill_an_apply(tmp_path: Path, plan_id: str, part: Path | None = None) -> dict[str, Any]:
@@ -113,21 +115,21 @@ def test_a_killed_apply_is_on_the_record_consumes_its_plan_and_is_closed_by_the_
     apply_id = _apply_of(plan_id)
 
     # on the record from its first second: running, with its driver, and the plan consumed
-    b = evidence.bundle(apply_id)
+    b = bundles.bundle(apply_id)
     m = b.manifest()
     assert m["status"] == "running" and m["plan_id"] == plan_id and m["operator"] == "operator-b"
     assert m["process"]["pid"] != os.getpid() and m["process"]["start_ticks"] > 0
-    assert evidence.verify(b) == []
-    events, _ = evidence.read_events(b.path / "events.jsonl")
+    assert bundles.verify(b) == []
+    events, _ = bundles.read_events(b.path / "events.jsonl")
     assert [e["event"] for e in events][-1] == "runner_on_start"  # streamed up to the kill
     problems = governance.verify_all(base)
     assert any("never closed: interrupted" in p for p in problems[apply_id])
     with pytest.raises(PolicyRefused, match=f"applied or interrupted: see {apply_id}"):
-        operations.apply(plan_id, operator="operator-c")  # recovers first (under the lock), then refuses
+        pipeline.apply(plan_id, operator="operator-c")  # recovers first (under the lock), then refuses
     assert _alive(run["worker"]) is False  # the worker that had a session of its own was killed
 
     # closed as interrupted by that command's recovery
-    m = evidence.bundle(apply_id).manifest()
+    m = bundles.bundle(apply_id).manifest()
     assert (m["status"], m["exit_code"]) == ("interrupted", 3)
     assert "interrupted: the driver" in m["message"] and "Wait until stopped" in m["message"]
     assert m["interrupted"]["unfinished"] == [{"host": "aws-sandbox", "task": "Wait until stopped",
@@ -135,34 +137,34 @@ def test_a_killed_apply_is_on_the_record_consumes_its_plan_and_is_closed_by_the_
     assert m["interrupted"]["part_files"] == [str(part)]
     assert not part.exists() and other.exists()
     assert not Path(run["private_dir"]).exists() and not Path(run["ansible_tmp"]).expanduser().exists()
-    changes = evidence.bundle(apply_id).read_json("changes.json")
+    changes = bundles.bundle(apply_id).read_json("changes.json")
     assert [(c["resource"], c["action"], c["changed"]) for c in changes] == [("ec2:instance/i-1", "stop", True)]
     assert m["comparison"] == {"matched": ["ec2:instance/i-1"], "unpredicted": [],
                                "not_done": [f"nas:{dest / 'data.csv'}"]}
-    report = (evidence.bundle(apply_id).path / "report.md").read_text()
+    report = (bundles.bundle(apply_id).path / "report.md").read_text()
     assert "interrupted" in report and "Wait until stopped" in report
     kinds = [(e.kind, e.run_id) for e in ledger.entries(base)]
     assert kinds[-2:] == [("start", apply_id), ("apply", apply_id)]
     assert governance.verify_all(base) == {}
     assert recovery.recover(base) == []  # nothing left to close
     # the monthly record shows it as a failure
-    from ops_driver import records
+    from ops_driver.records import monthly
 
-    when = evidence.utc_now()
-    month = records.collect(when.year, when.month, base=base)
+    when = bundles.utc_now()
+    month = monthly.collect(when.year, when.month, base=base)
     assert [(r.run_id, r.outcome, r.status) for r in month.failures if r.run_id == apply_id] == [
         (apply_id, "failed", "interrupted")]
 
 
 def test_a_live_apply_is_left_running_and_a_reused_pid_is_not_taken_for_it(tmp_path: Path) -> None:
-    me = runner.this_process()
-    assert runner.is_alive(me) is True
-    assert runner.is_alive({**me, "start_ticks": me["start_ticks"] - 1}) is False  # same PID, another process
-    assert runner.is_alive({**me, "boot_id": "another-boot"}) is False
-    assert runner.is_alive({**me, "host": "another-host"}) is None  # not judged from here
+    me = processes.this_process()
+    assert processes.is_alive(me) is True
+    assert processes.is_alive({**me, "start_ticks": me["start_ticks"] - 1}) is False  # same PID, another process
+    assert processes.is_alive({**me, "boot_id": "another-boot"}) is False
+    assert processes.is_alive({**me, "host": "another-host"}) is None  # not judged from here
     child = subprocess.Popen(["true"])
     child.wait()
-    assert runner.is_alive({**me, "pid": child.pid, "start_ticks": 1}) is False
+    assert processes.is_alive({**me, "pid": child.pid, "start_ticks": 1}) is False
 
 
 def test_an_interrupted_emergency_stays_pending_and_fails_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -188,15 +190,15 @@ def test_a_signal_before_the_start_runs_nothing_and_leaves_the_plan(tmp_path: Pa
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     plan_id = _plan(tmp_path, monkeypatch)
     fake = FakeRun(monkeypatch)
-    real_lock = operations.policy.environment_lock
+    real_lock = pipeline.guards.environment_lock
 
     def lock_then_hup(*args: Any, **kw: Any) -> Any:
         os.kill(os.getpid(), signal.SIGHUP)  # arrives while the apply waits for its lock
         return real_lock(*args, **kw)
 
-    monkeypatch.setattr(operations.policy, "environment_lock", lock_then_hup)
-    with pytest.raises(operations.RunFailed, match="stopped by SIGHUP before the apply started: nothing was run"):
-        operations.apply(plan_id, operator="operator-b")
+    monkeypatch.setattr(pipeline.guards, "environment_lock", lock_then_hup)
+    with pytest.raises(pipeline.RunFailed, match="stopped by SIGHUP before the apply started: nothing was run"):
+        pipeline.apply(plan_id, operator="operator-b")
     assert fake.calls == [] and not any(e.kind == "start" for e in ledger.entries(evidence_dir()))
     assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL  # the handlers are put back
 
@@ -208,11 +210,11 @@ def test_orphan_private_dirs_of_dead_plans_are_removed(tmp_path: Path) -> None:
     child.wait()
     dead = tmp / "ops-driver-dead"
     dead.mkdir()
-    (dead / "owner.json").write_text(json.dumps({**runner.this_process(), "pid": child.pid, "start_ticks": 1,
+    (dead / "owner.json").write_text(json.dumps({**processes.this_process(), "pid": child.pid, "start_ticks": 1,
                                                  "marker": "m", "rtmp": "~/.ansible/tmp/ops-driver-m"}))
     live = tmp / "ops-driver-live"
     live.mkdir()
-    (live / "owner.json").write_text(json.dumps(runner.this_process()))
+    (live / "owner.json").write_text(json.dumps(processes.this_process()))
     rtmp = Path("~/.ansible/tmp/ops-driver-m").expanduser()
     rtmp.mkdir(parents=True)
     assert recovery.clean_orphans(tmp) == [str(dead)]
@@ -235,7 +237,7 @@ def test_remove_place_touches_only_the_shapes_it_makes(tmp_path: Path) -> None:
 def test_the_event_stream_is_flushed_at_task_boundaries(tmp_path: Path) -> None:
     folder = tmp_path / "b"
     folder.mkdir()
-    stream = evidence.EventStream(folder, evidence.Scrubber(["s3cret-value"]))
+    stream = bundles.EventStream(folder, bundles.Scrubber(["s3cret-value"]))
     stream({"event": "verbose", "stdout": "noise"})
     assert (folder / "events.jsonl").read_text() == ""  # buffered
     stream({"event": "playbook_on_task_start", "event_data": {"task": "uses s3cret-value"}})
@@ -243,7 +245,7 @@ def test_the_event_stream_is_flushed_at_task_boundaries(tmp_path: Path) -> None:
     assert len(lines) == 2 and "s3cret-value" not in lines[1] and "********" in lines[1]
     stream.close()
     (folder / "events.jsonl").write_text((folder / "events.jsonl").read_text() + '{"event": "runner_on')
-    events, bad = evidence.read_events(folder / "events.jsonl")
+    events, bad = bundles.read_events(folder / "events.jsonl")
     assert len(events) == 2 and bad == 1  # the line cut by a kill is counted, not fatal
 
 
@@ -252,7 +254,7 @@ def test_recovery_waits_for_nothing_when_the_environment_is_busy(tmp_path: Path,
     plan_id = _plan(tmp_path, monkeypatch)
     _kill_an_apply(tmp_path, plan_id)
     base = evidence_dir()
-    with operations.policy.environment_lock(base / ".locks", "sandbox", "another live apply", wait_s=0):
+    with pipeline.guards.environment_lock(base / ".locks", "sandbox", "another live apply", wait_s=0):
         start = time.monotonic()
         assert [r.state for r in recovery.recover(base)] == ["busy"]
         assert time.monotonic() - start < 30
@@ -264,15 +266,15 @@ def test_the_plan_is_checked_again_after_the_lock(tmp_path: Path, monkeypatch: p
     refused under the lock (the issue's 15 s pause, made deterministic: the other start is written in between)."""
     plan_id = _plan(tmp_path, monkeypatch)
     fake = FakeRun(monkeypatch)
-    real_lock = operations.policy.environment_lock
+    real_lock = pipeline.guards.environment_lock
     other = "20261207T000000Z-INFO-005-apply-0ther0"
 
     def another_apply_starts_first(*args: Any, **kw: Any) -> Any:
         ledger.append(evidence_dir(), "start", other, "0" * 64, ref=plan_id)
         return real_lock(*args, **kw)
 
-    monkeypatch.setattr(operations.policy, "environment_lock", another_apply_starts_first)
+    monkeypatch.setattr(pipeline.guards, "environment_lock", another_apply_starts_first)
     with pytest.raises(PolicyRefused, match=f"applied or interrupted: see {other}"):
-        operations.apply(plan_id, operator="operator-b")
+        pipeline.apply(plan_id, operator="operator-b")
     assert fake.calls == []
     assert [e.run_id for e in ledger.entries(evidence_dir()) if e.kind == "start"] == [other]

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from ops_driver import report
 from ops_driver.catalog import load_catalog
-from ops_driver.contract import RunRecord
+from ops_driver.run import report
+from ops_driver.run.contract import RunRecord
 
 CATALOG = load_catalog()
 

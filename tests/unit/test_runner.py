@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ops_driver import contract
-from ops_driver.runner import RUN_MARKER, RunPlace, RunResult, _collect, run_playbook, stop_leftovers
+from ops_driver.run import contract
+from ops_driver.run.runner import RUN_MARKER, RunPlace, RunResult, collect_event, run_playbook, stop_leftovers
 
 
 def _result(**kw: Any) -> RunResult:
@@ -22,7 +22,7 @@ def _result(**kw: Any) -> RunResult:
 def _events(*events: dict[str, Any]) -> RunResult:
     out = _result(status="successful", rc=0)
     for e in events:
-        _collect(e, out)
+        collect_event(e, out)
     return out
 
 
@@ -196,7 +196,7 @@ def test_sighup_stops_a_run_like_sigterm_and_every_private_file_goes(tmp_path: P
 DRIVER = """
 import json, sys
 from pathlib import Path
-from ops_driver import runner
+from ops_driver.run import runner
 place = runner.RunPlace.new("killed-run")
 print(json.dumps(place.as_record()), flush=True)
 runner.run_playbook(Path(sys.argv[1]), Path(sys.argv[2]), {"secret_value": "do-not-leave-me"}, check=False,

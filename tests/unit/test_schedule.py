@@ -1,7 +1,7 @@
 """Annual schedule of the monthly Dedicated Host reboot (CORE-049): rules, generation, check, files and CLI.
 
 Holidays are checked against the ``holidays`` library directly, and the rules' days are computed here with
-``calendar``, independently of ops_driver.schedule.
+``calendar``, independently of ops_driver.records.schedule.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import holidays
 import pytest
 import yaml
 
-from ops_driver import schedule
 from ops_driver.cli import main
 from ops_driver.paths import ENVIRONMENTS, project_root
-from ops_driver.schedule import Rules, ScheduleError, Shift
+from ops_driver.records import schedule
+from ops_driver.records.schedule import Rules, ScheduleError, Shift
 
 RULES = schedule.load_rules()
 YEARS = range(2025, 2036)

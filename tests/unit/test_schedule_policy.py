@@ -1,4 +1,4 @@
-"""The schedule guard of plan/apply (CORE-049): policy.today, policy.scheduled_day, policy.check_schedule, and
+"""The schedule guard of plan/apply (CORE-049): guards.today, guards.scheduled_day, guards.check_schedule, and
 its hook in operations (no ansible)."""
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import operations, policy, schedule
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput, PolicyRefused
-from ops_driver.runner import RunResult
+from ops_driver.evidence import guards
+from ops_driver.records import schedule
+from ops_driver.run import pipeline
+from ops_driver.run.runner import RunResult
 
 NAME = "dedicated_host_reboot"
 CALM = {"emergency": False, "emergency_reason": ""}
@@ -32,67 +34,67 @@ def sdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_scheduled_day(tmp_path: Path) -> None:
     schedule.save(schedule.generate(2026, schedule.load_rules()), tmp_path / "2026.yml")
-    assert policy.scheduled_day("prod", dt.date(2026, 5, 9), tmp_path) == (True, dt.date(2026, 5, 9))
-    assert policy.scheduled_day("dr", dt.date(2026, 5, 9), tmp_path) == (False, dt.date(2026, 5, 16))
+    assert guards.scheduled_day("prod", dt.date(2026, 5, 9), tmp_path) == (True, dt.date(2026, 5, 9))
+    assert guards.scheduled_day("dr", dt.date(2026, 5, 9), tmp_path) == (False, dt.date(2026, 5, 16))
     with pytest.raises(schedule.ScheduleError, match="not 'other'"):
-        policy.scheduled_day("dr", dt.date(2026, 5, 9), tmp_path, name="other")
+        guards.scheduled_day("dr", dt.date(2026, 5, 9), tmp_path, name="other")
     with pytest.raises(schedule.ScheduleMissing):
-        policy.scheduled_day("dr", dt.date(2027, 5, 9), tmp_path)
+        guards.scheduled_day("dr", dt.date(2027, 5, 9), tmp_path)
 
 
 def test_today(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_TODAY", "2026-05-09")
-    assert policy.today() == (dt.date(2026, 5, 9), True)
+    assert guards.today() == (dt.date(2026, 5, 9), True)
     monkeypatch.setenv("OPS_TODAY", "9 May")
     with pytest.raises(InvalidInput, match="OPS_TODAY: '9 May' is not a date") as e:
-        policy.today()
+        guards.today()
     assert e.value.exit_code == 2
     monkeypatch.delenv("OPS_TODAY")
-    before = dt.datetime.now(policy.JST).date()
-    day, overridden = policy.today()
-    assert not overridden and before <= day <= dt.datetime.now(policy.JST).date()
-    assert policy.JST.utcoffset(None) == dt.timedelta(hours=9)
+    before = dt.datetime.now(guards.JST).date()
+    day, overridden = guards.today()
+    assert not overridden and before <= day <= dt.datetime.now(guards.JST).date()
+    assert guards.JST.utcoffset(None) == dt.timedelta(hours=9)
 
 
 def test_not_a_scheduled_task(sdir: Path) -> None:
-    assert policy.check_schedule(None, "prod", CALM) is None
+    assert guards.check_schedule(None, "prod", CALM) is None
 
 
 def test_on_the_scheduled_day(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_TODAY", "2026-05-09")
-    rec = policy.check_schedule(NAME, "prod", CALM)
+    rec = guards.check_schedule(NAME, "prod", CALM)
     assert rec is not None
     assert {k: rec[k] for k in ("scheduled", "scheduled_date", "today", "today_source", "today_overridden",
                                 "emergency", "reason")} == {
         "scheduled": True, "scheduled_date": "2026-05-09", "today": "2026-05-09", "today_source": "OPS_TODAY",
         "today_overridden": True, "emergency": False, "reason": None}
     assert rec["file"] == str(sdir / "2026.yml") and len(rec["file_sha256"]) == 64
-    assert policy.schedule_warnings(rec) == ["the date 2026-05-09 was set by OPS_TODAY, not read from the clock"]
+    assert guards.schedule_warnings(rec) == ["the date 2026-05-09 was set by OPS_TODAY, not read from the clock"]
 
 
 @pytest.mark.parametrize("env, day", [("dr", "2026-05-16"), ("maint", "2026-05-02"), ("sandbox", "2026-05-07")])
 def test_every_environment_has_its_day(sdir: Path, env: str, day: str) -> None:
-    rec = policy.check_schedule(NAME, env, CALM, today=dt.date.fromisoformat(day))
+    rec = guards.check_schedule(NAME, env, CALM, today=dt.date.fromisoformat(day))
     assert rec is not None and rec["scheduled"] is True and rec["today_source"] == "argument"
     with pytest.raises(PolicyRefused):
-        policy.check_schedule(NAME, env, CALM, today=dt.date(2026, 5, 9) if env != "prod" else dt.date(2026, 5, 1))
+        guards.check_schedule(NAME, env, CALM, today=dt.date(2026, 5, 9) if env != "prod" else dt.date(2026, 5, 1))
 
 
 def test_off_day_is_refused_naming_this_months_date(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_TODAY", "2026-05-10")
     with pytest.raises(PolicyRefused, match=r"today \(2026-05-10, OPS_TODAY\) is not the scheduled day: this "
                                             r"month's scheduled day for prod is 2026-05-09 \(Sat\)") as e:
-        policy.check_schedule(NAME, "prod", CALM)
+        guards.check_schedule(NAME, "prod", CALM)
     assert e.value.exit_code == 4 and "emergency: true and emergency_reason" in str(e.value)
 
 
 def test_emergency_with_a_reason_runs_and_is_recorded(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_TODAY", "2026-05-12")
-    rec = policy.check_schedule(NAME, "prod", {"emergency": True, "emergency_reason": " host degraded (AWS event) "})
+    rec = guards.check_schedule(NAME, "prod", {"emergency": True, "emergency_reason": " host degraded (AWS event) "})
     assert rec is not None
     assert (rec["scheduled"], rec["scheduled_date"], rec["emergency"], rec["reason"]) == (
         False, "2026-05-09", True, "host degraded (AWS event)")
-    assert policy.schedule_warnings(rec)[0] == ("EMERGENCY run outside the schedule dedicated_host_reboot "
+    assert guards.schedule_warnings(rec)[0] == ("EMERGENCY run outside the schedule dedicated_host_reboot "
                                                 "(scheduled day 2026-05-09): host degraded (AWS event)")
 
 
@@ -102,34 +104,34 @@ def test_emergency_without_a_reason_is_invalid(sdir: Path, monkeypatch: pytest.M
                                                day: str) -> None:
     monkeypatch.setenv("OPS_TODAY", day)
     with pytest.raises(InvalidInput, match=r"params\.emergency_reason: missing or empty") as e:
-        policy.check_schedule(NAME, "prod", {"emergency": True, "emergency_reason": reason})
+        guards.check_schedule(NAME, "prod", {"emergency": True, "emergency_reason": reason})
     assert e.value.exit_code == 2
 
 
 def test_missing_or_broken_schedule_is_refused(sdir: Path) -> None:
     with pytest.raises(PolicyRefused, match=r"no schedule for 2031 .*`ops-driver schedule generate --year 2031`"):
-        policy.check_schedule(NAME, "prod", {"emergency": True, "emergency_reason": "x"}, today=dt.date(2031, 1, 11))
+        guards.check_schedule(NAME, "prod", {"emergency": True, "emergency_reason": "x"}, today=dt.date(2031, 1, 11))
     (sdir / "2026.yml").write_text("schedule: [\n")
     with pytest.raises(PolicyRefused, match=r"not valid YAML.*ops-driver schedule check --year 2026") as e:
-        policy.check_schedule(NAME, "prod", CALM, today=dt.date(2026, 5, 9))
+        guards.check_schedule(NAME, "prod", CALM, today=dt.date(2026, 5, 9))
     assert e.value.exit_code == 4
     with pytest.raises(PolicyRefused, match="is the schedule 'dedicated_host_reboot', not 'other'"):
         schedule.save(schedule.generate(2026, schedule.load_rules()), sdir / "2026.yml")
-        policy.check_schedule("other", "prod", CALM, today=dt.date(2026, 5, 9))
+        guards.check_schedule("other", "prod", CALM, today=dt.date(2026, 5, 9))
 
 
 def test_the_clock_is_tokyos(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPS_TODAY", raising=False)
-    monkeypatch.setattr(policy, "today", lambda: (dt.date(2026, 5, 9), False))
-    rec = policy.check_schedule(NAME, "prod", CALM)
+    monkeypatch.setattr(guards, "today", lambda: (dt.date(2026, 5, 9), False))
+    rec = guards.check_schedule(NAME, "prod", CALM)
     assert rec is not None and rec["today_source"] == "clock (Asia/Tokyo)" and rec["today_overridden"] is False
-    assert policy.schedule_warnings(rec) == []
+    assert guards.schedule_warnings(rec) == []
 
 
 def test_bad_ops_today_is_invalid_input(sdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_TODAY", "2026-13-01")
     with pytest.raises(InvalidInput, match="OPS_TODAY: '2026-13-01' is not a date"):
-        policy.check_schedule(NAME, "prod", CALM)
+        guards.check_schedule(NAME, "prod", CALM)
 
 
 # ---------------------------------------------------------------- the hook in plan and apply (ansible faked)
@@ -151,7 +153,7 @@ def fake_ansible(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         calls.append({"playbook": playbook, "check": check, "extravars": extravars})
         return RunResult(status="successful", rc=0, events=[], stdout="", artifacts={})
 
-    monkeypatch.setattr(operations, "run_playbook", run)
+    monkeypatch.setattr(pipeline, "run_playbook", run)
     return calls
 
 
@@ -170,15 +172,15 @@ def test_plan_and_apply_record_the_schedule(sdir: Path, tmp_path: Path, monkeypa
                                             fake_ansible: list[dict[str, Any]]) -> None:
     req = _request(tmp_path)
     monkeypatch.setenv("OPS_TODAY", "2026-05-09")
-    out = operations.plan(req)
+    out = pipeline.plan(req)
     assert out.exit_code == 0 and out.manifest["schedule"]["scheduled"] is True
     assert "OPS_TODAY" in (out.path / "report.md").read_text()
     monkeypatch.setenv("OPS_TODAY", "2026-05-10")   # the next day: apply is judged again and refused
     with pytest.raises(PolicyRefused, match="scheduled day for prod is 2026-05-09"):
-        operations.apply(out.run_id)
+        pipeline.apply(out.run_id)
     assert len(fake_ansible) == 1
     monkeypatch.setenv("OPS_TODAY", "2026-05-09")
-    done = operations.apply(out.run_id)
+    done = pipeline.apply(out.run_id)
     assert done.exit_code == 0 and done.manifest["schedule"]["scheduled_date"] == "2026-05-09"
     assert json.loads((done.path / "manifest.json").read_text())["schedule"]["today_overridden"] is True
 
@@ -186,7 +188,7 @@ def test_plan_and_apply_record_the_schedule(sdir: Path, tmp_path: Path, monkeypa
 def test_emergency_plan_is_recorded(sdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                     fake_ansible: list[dict[str, Any]]) -> None:
     monkeypatch.setenv("OPS_TODAY", "2026-05-12")
-    out = operations.plan(_request(tmp_path, emergency=True, emergency_reason="retirement notice for the host"))
+    out = pipeline.plan(_request(tmp_path, emergency=True, emergency_reason="retirement notice for the host"))
     rec = json.loads((out.path / "manifest.json").read_text())["schedule"]
     assert {k: rec[k] for k in ("scheduled", "scheduled_date", "emergency", "reason")} == {
         "scheduled": False, "scheduled_date": "2026-05-09", "emergency": True,

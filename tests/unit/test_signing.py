@@ -1,4 +1,4 @@
-"""Approvals are SSH signatures (issue #24, item 4): what counts and what does not (ops_driver/signing.py,
+"""Approvals are SSH signatures (issue #24, item 4): what counts and what does not (ops_driver/evidence/signing.py,
 governance.approval_checks). Real keys made with ssh-keygen; the auditor's check is run as the README gives it."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_driver import evidence, governance, ledger, signing
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.evidence import bundles, governance, ledger, signing
 from tests.unit.test_governance import NOW, make_bundle
 
 POLICY = governance.load_policy()
@@ -146,7 +146,7 @@ def test_sandbox_demo_keys_do_not_approve_another_environment(tmp_path: Path) ->
 
 def test_cli_approve_prints_the_signature_and_the_ledger_head(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], _scratch_dirs: Path) -> None:
-    make_bundle(_scratch_dirs, "p1", ended_at=evidence.iso(evidence.utc_now()))
+    make_bundle(_scratch_dirs, "p1", ended_at=bundles.iso(bundles.utc_now()))
     assert main(["approve", "p1", "--by", "yamada"]) == 0
     out, err = capsys.readouterr()
     assert "yamada approved p1" in out and ".json.sig" in out

@@ -1,4 +1,4 @@
-"""Ledger lines leave the control node as they are written (ops_driver/syslog_sink.py, issue #24 item 5): a syslog
+"""Ledger lines leave the control node as they are written (evidence/syslog_sink.py, issue #24 item 5): a syslog
 listener on 127.0.0.1 receives them, and a consistently rewritten ledger verifies on its own but not against the
 syslog copy."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ops_driver import governance, ledger, syslog_sink
 from ops_driver.cli import main
+from ops_driver.evidence import governance, ledger, syslog_sink
 from tests.unit.test_governance import make_bundle
 
 
@@ -60,7 +60,7 @@ def test_a_rewritten_ledger_verifies_alone_but_not_against_the_syslog_copy(
     old = ledger.entries(base)
     ledger.path_of(base).unlink()
     for e in old:
-        sha = governance.manifest_sha256(governance.evidence.bundle(e.run_id, base)) if e.run_id == "p2" else e.sha256
+        sha = governance.manifest_sha256(governance.bundles.bundle(e.run_id, base)) if e.run_id == "p2" else e.sha256
         ledger.append(base, e.kind, e.run_id, sha, now=dt.datetime.fromisoformat(e.at.replace("Z", "+00:00")))
     assert governance.verify_all(base) == {}  # consistent: the chain alone cannot tell
     capsys.readouterr()

@@ -22,11 +22,11 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ops_driver import survey, tower
+from ops_driver.awx import export, survey
 from ops_driver.catalog import Automation, Catalog, Param, Task, load_catalog
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput
-from ops_driver.governance import load_policy, parse_policy, policy_path
+from ops_driver.evidence.governance import load_policy, parse_policy, policy_path
 from ops_driver.paths import project_root
 from ops_driver.request import params_schema, parse_request
 from tests.support.collections.ansible_collections.awx.awx.plugins.plugin_utils.recorder import (
@@ -37,7 +37,7 @@ ROOT = project_root()
 CATALOG = load_catalog()
 AUTOMATED = CATALOG.select(automated=True)
 POLICY = load_policy()
-SETTINGS = tower.Settings(scm_url="https://git.example.jp/ops/ops-automation-collection.git")
+SETTINGS = export.Settings(scm_url="https://git.example.jp/ops/ops-automation-collection.git")
 MODULES = ("project", "inventory", "inventory_source", "job_template", "workflow_job_template", "role", "import")
 #: AWX's own rules for a survey question (job_template_survey_spec.md of the AWX API): the question types, and the
 #: Python type a default must have for each.
@@ -66,14 +66,14 @@ def validate(docs: dict[str, Any], module: str, params: dict[str, Any]) -> list[
 
 
 @pytest.fixture(scope="module")
-def exported() -> tower.Export:
-    return tower.export(["prod", "dr", "maint"], SETTINGS)
+def exported() -> export.Export:
+    return export.export(["prod", "dr", "maint"], SETTINGS)
 
 
 # ---------------------------------------------------------------- awx.awx argument specs
 
 def test_every_generated_object_passes_the_awx_awx_modules_argument_specs(awx_docs: dict[str, Any],
-                                                                          exported: tower.Export) -> None:
+                                                                          exported: export.Export) -> None:
     v = exported.variables
     problems: list[str] = []
     project = {k: v["tower_project"][k] for k in v["tower_project"]}
@@ -94,7 +94,7 @@ def test_every_generated_object_passes_the_awx_awx_modules_argument_specs(awx_do
     assert problems == []
 
 
-def test_the_argument_spec_check_catches_a_wrong_field(awx_docs: dict[str, Any], exported: tower.Export) -> None:
+def test_the_argument_spec_check_catches_a_wrong_field(awx_docs: dict[str, Any], exported: export.Export) -> None:
     jt = dict(exported.variables["tower_job_templates"][0])
     assert validate(awx_docs, "job_template", {**jt, "job_type": "plan"})  # not run/check
     assert validate(awx_docs, "job_template", {**jt, "ask_job_type": True})  # no such option
@@ -103,7 +103,7 @@ def test_the_argument_spec_check_catches_a_wrong_field(awx_docs: dict[str, Any],
     assert validate(awx_docs, "workflow_job_template", wf)  # a node needs its identifier
 
 
-def test_tower_configure_passes_every_generated_field_to_its_module(exported: tower.Export) -> None:
+def test_tower_configure_passes_every_generated_field_to_its_module(exported: export.Export) -> None:
     """The playbook hands each field of the export's variables to the module (nothing generated is dropped)."""
     play = yaml.safe_load((ROOT / "playbooks" / "tower_configure.yml").read_text())[0]
     by_loop = {t["loop"]: t for t in play["tasks"] if "loop" in t}
@@ -120,7 +120,7 @@ def test_tower_configure_passes_every_generated_field_to_its_module(exported: to
 
 # ---------------------------------------------------------------- job templates and workflows
 
-def test_one_job_template_per_automated_task_and_environment(exported: tower.Export) -> None:
+def test_one_job_template_per_automated_task_and_environment(exported: export.Export) -> None:
     jts = {jt["name"]: jt for jt in exported.variables["tower_job_templates"]}
     assert len(jts) == len(AUTOMATED) * 3
     for task in AUTOMATED:
@@ -138,14 +138,14 @@ def test_one_job_template_per_automated_task_and_environment(exported: tower.Exp
 
 
 def test_credentials_follow_the_hosts_a_playbook_targets() -> None:
-    assert tower.credential_kinds(CATALOG.get("INFO-005")) == ["aws"]  # hosts: aws_api
-    assert tower.credential_kinds(CATALOG.get("COMM-025")) == ["vault"]  # the ESA password is in the vault
-    assert tower.credential_kinds(CATALOG.get("STAT-011")) == ["machine", "vault"]  # over SSH, archive password
+    assert export.credential_kinds(CATALOG.get("INFO-005")) == ["aws"]  # hosts: aws_api
+    assert export.credential_kinds(CATALOG.get("COMM-025")) == ["vault"]  # the ESA password is in the vault
+    assert export.credential_kinds(CATALOG.get("STAT-011")) == ["machine", "vault"]  # over SSH, archive password
     for task in AUTOMATED:
-        assert tower.credential_kinds(task), task.id
+        assert export.credential_kinds(task), task.id
 
 
-def test_every_task_whose_class_needs_approval_gets_a_workflow_check_approvals_run(exported: tower.Export) -> None:
+def test_every_task_whose_class_needs_approval_gets_a_workflow_check_approvals_run(exported: export.Export) -> None:
     wfs = {w["name"]: w for w in exported.variables["tower_workflow_job_templates"]}
     needing = [t for t in AUTOMATED if POLICY.get(t.automation.change_class).approvals > 0]  # type: ignore[union-attr]
     assert {t.automation.change_class for t in needing} == {"minor", "major"}  # type: ignore[union-attr]
@@ -153,30 +153,30 @@ def test_every_task_whose_class_needs_approval_gets_a_workflow_check_approvals_r
     for task in needing:
         assert task.automation is not None
         n = POLICY.get(task.automation.change_class).approvals
-        wf = wfs[tower.workflow_name(task, "prod")]
+        wf = wfs[export.workflow_name(task, "prod")]
         nodes = wf["workflow_nodes"]
         assert [x["identifier"] for x in nodes] == ["check", *[f"approval-{i}" for i in range(1, n + 1)], "run"]
         # each node leads to the next on success only: a failed check, a denied or timed-out approval ends it
         assert [x["related"]["success_nodes"] for x in nodes] == [[{"identifier": y["identifier"]}]
                                                                   for y in nodes[1:]] + [[]]
         assert all(set(x["related"]) == {"success_nodes"} for x in nodes)
-        jt = tower.job_template_name(task, "prod")
+        jt = export.job_template_name(task, "prod")
         assert (nodes[0]["unified_job_template"]["name"], nodes[0]["job_type"]) == (jt, "check")
         assert (nodes[-1]["unified_job_template"]["name"], nodes[-1]["job_type"]) == (jt, "run")
         for approval in nodes[1:-1]:
             assert approval["unified_job_template"]["type"] == "workflow_approval"
             assert approval["unified_job_template"]["timeout"] == POLICY.approval_timeout_s == 86400
         assert wf["survey_spec"] == survey.survey_spec(task, "prod") and wf["allow_simultaneous"] is False
-    assert len(wfs[tower.workflow_name(CATALOG.get("COMM-022"), "dr")]["workflow_nodes"]) == 4  # major: 2 approvals
+    assert len(wfs[export.workflow_name(CATALOG.get("COMM-022"), "dr")]["workflow_nodes"]) == 4  # major: 2 approvals
 
 
-def test_nobody_gets_execute_on_the_run_template_of_a_task_that_needs_approval(exported: tower.Export) -> None:
+def test_nobody_gets_execute_on_the_run_template_of_a_task_that_needs_approval(exported: export.Export) -> None:
     roles = exported.variables["tower_roles"]
     executable = {jt for r in roles if r["role"] == "execute" for jt in r.get("job_templates", [])}
     for task in AUTOMATED:
         assert task.automation is not None
         for env in ("prod", "dr", "maint"):
-            name = tower.job_template_name(task, env)
+            name = export.job_template_name(task, env)
             assert (name in executable) == (POLICY.get(task.automation.change_class).approvals == 0), name
     workflows = set(exported.workflows)
     assert {w for r in roles if r["role"] == "execute" for w in r.get("workflows", [])} == workflows
@@ -191,7 +191,7 @@ def test_the_policy_decides_which_tasks_get_a_workflow_and_its_timeout() -> None
     data["classes"]["minor"]["approvals"] = 0
     data["approval_timeout_s"] = 3600
     policy = parse_policy(data, "test")
-    result = tower.export(["prod"], SETTINGS, policy=policy)
+    result = export.export(["prod"], SETTINGS, policy=policy)
     by_class = {t.id: t.automation.change_class for t in AUTOMATED}  # type: ignore[union-attr]
     assert sorted(w.split(" ")[0] for w in result.workflows) == sorted(i for i, c in by_class.items()
                                                                        if c in ("standard", "major"))
@@ -403,7 +403,7 @@ def test_check_mode_false_only_on_read_only_calls_or_a_private_scratch_folder() 
 
 # ---------------------------------------------------------------- the import document (awxkit)
 
-def test_the_import_document_follows_awxkit(exported: tower.Export, awx_docs: dict[str, Any]) -> None:
+def test_the_import_document_follows_awxkit(exported: export.Export, awx_docs: dict[str, Any]) -> None:
     """Resources, natural keys and related sets as awxkit's export/import code defines them."""
     from awxkit.api import pages
     from awxkit.api.pages.api import DEPENDENT_EXPORT, EXPORTABLE_RESOURCES
@@ -465,9 +465,9 @@ def test_tower_export_writes_both_files(tmp_path: Path, capsys: pytest.CaptureFi
     data = json.loads(capsys.readouterr().out)
     assert data["environments"] == ["prod", "dr"] and len(data["job_templates"]) == len(AUTOMATED) * 2
     assert "nobody execute on the job template" in data["rbac"]
-    variables = yaml.safe_load((out / tower.VARS_FILE).read_text())
+    variables = yaml.safe_load((out / export.VARS_FILE).read_text())
     assert variables["tower_project"]["scm_url"] == "https://git.example.jp/ops.git"
-    assets = json.loads((out / tower.IMPORT_FILE).read_text())
+    assets = json.loads((out / export.IMPORT_FILE).read_text())
     assert [j["name"] for j in assets["job_templates"]] == data["job_templates"]
 
 
@@ -479,15 +479,15 @@ def test_tower_export_refuses_an_unknown_environment(envs: str, tmp_path: Path,
 
 
 def test_environments_are_listed_once_in_the_order_given() -> None:
-    assert tower.parse_environments("dr, prod,,dr") == ["dr", "prod"]
-    assert tower.parse_environments(None) == ["prod", "dr", "maint"]
+    assert export.parse_environments("dr, prod,,dr") == ["dr", "prod"]
+    assert export.parse_environments(None) == ["prod", "dr", "maint"]
 
 
 # ---------------------------------------------------------------- execution environment
 
 def test_the_execution_environment_follows_the_lock_file() -> None:
     """The committed execution-environment.yml and its files are what `make ee` makes from requirements.lock."""
-    from ops_driver import ee
+    from ops_driver.awx import ee
 
     lock = (ROOT / "requirements.lock").read_text()
     for rel, text in ee.files(lock).items():

@@ -231,9 +231,9 @@ def test_markdown_text_has_no_html_no_control_character_and_no_code_span_break()
 
 
 def test_the_record_page_csp_allows_only_its_own_inline_style_and_script() -> None:
-    from ops_driver import records_html
+    from ops_driver.records import html
 
-    assert "unsafe-inline" not in records_html.CSP
-    for text in (records_html.STYLE, records_html.SCRIPT):
+    assert "unsafe-inline" not in html.CSP
+    for text in (html.STYLE, html.SCRIPT):
         digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
-        assert f"'sha256-{digest}'" in records_html.CSP
+        assert f"'sha256-{digest}'" in html.CSP

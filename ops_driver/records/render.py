@@ -1,0 +1,141 @@
+"""The monthly record (:class:`.monthly.Record`) as Markdown (for a ticket) and CSV (for a spreadsheet).
+
+The HTML page is :mod:`ops_driver.records.html`; the JSON is :meth:`Record.to_json`. Every format shows the same
+runs with the same columns (:data:`COLUMNS`); Markdown and HTML add the totals, the failures and refusals, the
+unverified bundles, the emergency changes pending approval and the recurring automated tasks due.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+from ops_driver import untrusted
+from ops_driver.errors import InvalidInput
+from ops_driver.records.html import page
+from ops_driver.records.monthly import Record
+from ops_driver.records.summary import (
+    COLUMNS,
+    CSV_EXTRA,
+    STATE_WORDS,
+    TOTAL_COLUMNS,
+    due_summary,
+    headline,
+    provenance,
+)
+
+
+def _md_cell(value: Any) -> str:
+    """Untrusted text (a reason, a message, a problem) for a table cell or a list line of the Markdown record:
+    one line, no control character, no HTML, no backtick, ``|`` and ``\\`` escaped (:func:`untrusted.markdown`)."""
+    return untrusted.markdown(str(value).replace("\\", "\\\\")).strip()
+
+
+def _md_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def markdown(record: Record) -> str:
+    """The record as one Markdown document (GitHub tables)."""
+    title = f"# Record of work {record.month}" + (f" — {record.environment}" if record.environment else "")
+    lines = [title, "", provenance(record), "", "## Summary", ""] + [f"- {h}" for h in headline(record)]
+    lines += ["", "## Runs", ""]
+    if record.runs:
+        lines += _md_table([c[1] for c in COLUMNS], [[c[2](r) for c in COLUMNS] for r in record.runs])
+        changed = [r for r in record.runs if r.resources]
+        if changed:
+            lines += ["", "Resources changed (a plan: would change):", ""]
+            lines += [f"- `{_md_cell(r.run_id)}`: " + _md_cell("; ".join(r.resources)) for r in changed]
+    else:
+        lines.append(f"No plan or apply in {record.month}.")
+    for key, heading in (("by_task", "Totals per task"), ("by_environment", "Totals per environment")):
+        rows = getattr(record, key)
+        lines += ["", f"## {heading}", ""]
+        first = ["task", "name"] if key == "by_task" else ["environment"]
+        lines += _md_table(first + list(TOTAL_COLUMNS), [[row.get(k, "") for k in first] +
+                                                         [row[k] for k in TOTAL_COLUMNS] for row in rows]) \
+            if rows else ["None."]
+    lines += ["", "## Failures and refusals", ""]
+    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: {r.outcome} "
+              f"(exit {r.exit_code}): {_md_cell(r.message) or _md_cell(r.status)}"
+              for r in record.failures] or ["None."]
+    lines += ["", "## Flags", ""]
+    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: "
+              + _md_cell("; ".join(r.flags)) for r in record.flagged] or ["None."]
+    lines += ["", "## Unverified bundles", ""]
+    lines += [f"- `{_md_cell(r.run_id)}`: " + _md_cell("; ".join(r.problems)) for r in record.unverified] or [
+        "None: every bundle verified."]
+    if record.ledger["problems"]:
+        lines += [f"- ledger: {_md_cell(p)}" for p in record.ledger["problems"]]
+    lines += ["", "## Emergency changes pending approval", ""]
+    lines += [f"- {p['date']} `{_md_cell(p['run_id'])}` {p['task']} {_md_cell(p['environment'])} by "
+              f"{_md_cell(p['operator'])}: "
+              f"{p['approvals']} of {p['needed']} approval(s); reason: {_md_cell(p.get('emergency_reason') or '')}"
+              + ("" if p["this_month"] else " (an earlier month)") for p in record.pending] or ["None."]
+    lines += ["", "## Recurring automated tasks due", ""]
+    lines += [f"- {line}" for line in due_summary(record)] + ([""] if due_summary(record) else [])
+    if record.due:
+        lines += _md_table(["due", "until", "task", "name", "environment", "why", "state", "runs"],
+                           [[", ".join(d.days), d.until, d.task, d.name_ja, d.environment, d.why,
+                             STATE_WORDS[d.state], ", ".join(d.runs)] for d in record.due])
+    else:
+        lines.append("None due.")
+    lines += [f"- note: {n}" for n in record.notes]
+    return "\n".join(lines) + "\n"
+
+
+def csv_text(record: Record) -> str:
+    """The runs as CSV (one row per run, unverified ones included and marked), header first. Write it with
+    ``encoding="utf-8-sig"`` (a BOM) so that Excel reads the Japanese names as UTF-8."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([c[0] for c in COLUMNS] + [k for k, _ in CSV_EXTRA])
+    for r in record.runs:  # control characters of request text shown as escapes (untrusted.visible)
+        w.writerow([untrusted.visible(v, keep="") if isinstance(v, str) else v
+                    for v in [c[2](r) for c in COLUMNS] + [f(r) for _, f in CSV_EXTRA]])
+    return buf.getvalue()
+
+
+FORMATS = ("md", "csv", "html")
+_SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm": "html"}
+
+
+def format_for(given: str | None, out: Path | None) -> str:
+    """The format asked for, else the one ``out``'s suffix names (``.csv``, ``.html``, ``.md``), else ``md``."""
+    if given:
+        return given
+    return _SUFFIXES.get(out.suffix.lower(), "md") if out is not None else "md"
+
+
+def render(record: Record, fmt: str) -> bytes:
+    """The record in ``fmt`` (one of :data:`FORMATS`) as the bytes of the file: UTF-8, CSV with a BOM."""
+    if fmt == "csv":
+        return csv_text(record).encode("utf-8-sig")
+    if fmt == "html":
+        return page(record).encode("utf-8")
+    return markdown(record).encode("utf-8")
+
+
+def check_out(out: Path) -> Path:
+    """``--out``: InvalidInput (exit 2) when it is a folder or its folder does not exist (before anything is read)."""
+    if out.is_dir():
+        raise InvalidInput(f"--out: {out} is a folder; give a file name, e.g. {out / 'record.html'}")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"--out: the folder {out.parent} does not exist; create it or write elsewhere")
+    return out
+
+
+def write(out: Path, data: bytes) -> Path:
+    """Write ``data`` to ``out`` atomically (a temporary file beside it, then a rename). Returns ``out``."""
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out

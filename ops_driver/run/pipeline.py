@@ -1,0 +1,390 @@
+"""plan and apply: work request → RunConfig → playbook run → RunRecord (contract.py) → report.md and evidence bundle."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ops_driver import processes
+from ops_driver.catalog import TIMEOUT_MINUTES_MAX, Catalog, Task, load_catalog
+from ops_driver.errors import InvalidInput, PolicyRefused, RunFailed
+from ops_driver.evidence import bundles, governance, guards, identity, ledger
+from ops_driver.paths import evidence_dir, inventory_dir, project_root
+from ops_driver.request import Request, load_request
+from ops_driver.run import contract, inputs, recovery, report, runner
+from ops_driver.run.runner import ProgressFn, RunResult, run_playbook
+
+COLLECTIONS = ("amazon.aws", "community.aws", "ansible.windows", "community.general", "awx.awx")
+
+
+@dataclass
+class Outcome:
+    """Result of a plan or an apply. ``exit_code`` follows the CLI contract."""
+
+    run_id: str
+    path: Path
+    kind: str
+    status: str
+    exit_code: int
+    changes: list[dict[str, Any]]
+    message: str
+    manifest: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "kind": self.kind, "status": self.status, "exit_code": self.exit_code,
+                "evidence": str(self.path), "task": self.manifest.get("task"),
+                "environment": self.manifest.get("environment"), "plan_id": self.manifest.get("plan_id"),
+                "message": self.message, "changes": self.changes,
+                "comparison": self.manifest.get("comparison")}
+
+
+@functools.lru_cache(maxsize=1)
+def versions() -> dict[str, Any]:
+    """Project commit, ansible-core, ansible and the collections' versions (for manifest.json)."""
+    root = project_root()
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    out: dict[str, Any] = {"project_commit": commit}
+    for dist in ("ansible-core", "ansible", "ansible-runner", "boto3"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    colls: dict[str, str | None] = {}
+    try:
+        import ansible_collections
+
+        base = Path(next(iter(ansible_collections.__path__)))
+        for fq in COLLECTIONS:
+            ns, name = fq.split(".")
+            try:
+                colls[fq] = json.loads((base / ns / name / "MANIFEST.json").read_text())["collection_info"]["version"]
+            except (OSError, ValueError, KeyError):
+                colls[fq] = None
+    except ImportError:
+        pass
+    out["collections"] = colls
+    return out
+
+
+
+
+def _extravars(req: Request, task: Task, run_id: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    ev = dict(req.params)
+    ev.update(ops_task_id=task.id, ops_ticket=req.ticket, ops_run_id=run_id, ops_requested_by=req.requested_by)
+    ev.update(extra or {})
+    return ev
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one plan or apply run needs, built once by :func:`plan` / :func:`apply` and passed whole to
+    :func:`_run_and_record` (as ansible-runner's ``RunnerConfig`` travels instead of long argument lists).
+
+    Attributes:
+        kind: ``plan`` (check mode + diff) or ``apply``.
+        run_id: the new bundle's run ID.
+        request, task: the validated work request and its catalog task.
+        extravars: the playbook's extra vars (request parameters, ``ops_*`` and, for an apply, the plan's
+            ``apply_extravars``).
+        base: the evidence folder.
+        manifest_extra: keys added to manifest.json (request path and hash, plan ID, schedule record).
+        compare_with: for an apply, the plan's changes.json.
+        progress: called for every ansible-runner event.
+        timeout: ``(seconds, where it was set)``: the run's time limit; None takes :func:`time_limit` of the request
+            and the task.
+        operator: who runs it (:func:`ops_driver.evidence.identity.acting`: the OS account, or a name declared in the
+            sandbox; how it was decided is in ``manifest_extra``: ``operator_source``, ``os_account``).
+        stop, place, stream: for an apply written ahead, the signals caught since before its lock, its private
+            data dir and marker (recorded in ``start.json``), and the stream of its events into the bundle.
+    """
+
+    kind: str
+    run_id: str
+    request: Request
+    task: Task
+    extravars: dict[str, Any]
+    base: Path
+    manifest_extra: dict[str, Any]
+    compare_with: list[dict[str, Any]] | None = None
+    progress: ProgressFn | None = None
+    timeout: tuple[int, str] | None = None
+    operator: str = ""
+    stop: runner.StopSignals | None = None
+    place: runner.RunPlace | None = None
+    stream: bundles.EventStream | None = None
+
+    @property
+    def limit(self) -> tuple[int, str]:
+        """``(seconds, source)`` of the time limit of this run."""
+        return self.timeout or time_limit(self.request, self.task)
+
+
+def time_limit(req: Request, task: Task) -> tuple[int, str]:
+    """``(seconds, source)``: the time limit of the task's playbook run and where it was set.
+
+    The request's ``timeout_minutes`` when it has one, else the catalog task's ``automation.timeout_minutes``
+    (the catalog-wide default :data:`catalog.TIMEOUT_MINUTES_DEFAULT` when the entry sets none).
+    """
+    assert task.automation is not None
+    if req.timeout_minutes is not None:
+        return req.timeout_minutes * 60, "timeout_minutes of the work request"
+    return task.automation.timeout_minutes * 60, (f"timeout_minutes of {task.id} in the catalog; a work request may "
+                                                   f"set timeout_minutes up to {TIMEOUT_MINUTES_MAX}")
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
+def read_only_violation(task: Task, kind: str, changes: list[dict[str, Any]]) -> str | None:
+    """The message refusing a change by a task marked ``read_only`` in the catalog; None when it may pass."""
+    changed = [c for c in changes if c.get("changed")]
+    if task.automation is None or not task.automation.read_only or not changed:
+        return None
+    names = ", ".join(f"{c.get('host')} {c.get('resource')} ({c.get('action')})" for c in changed)
+    if kind == "plan":
+        return (f"{task.id} is read-only in the catalog, but its plan would change {len(changed)} resource(s): "
+                f"{names}; refused, nothing was run for real")
+    return (f"{task.id} is read-only in the catalog, but the apply changed {len(changed)} resource(s): {names}; "
+            "see the evidence and put them back")
+
+
+def _verdict(cfg: RunConfig, result: RunResult, changes: list[dict[str, Any]]) -> tuple[str, int, str]:
+    """``(status, exit code, message)`` of a finished run: the failure kind of the run (or of the read-only check)
+    through :data:`contract.OUTCOMES`; the message is empty on success."""
+    failure = result.failure_kind()
+    violation = read_only_violation(cfg.task, cfg.kind, changes) if failure is None else None
+    if violation is not None:
+        failure = contract.READ_ONLY
+    status, code = contract.outcome(cfg.kind, failure)
+    if failure is None:
+        return status, code, ""
+    if violation is not None:
+        return status, code, violation
+    if failure == contract.TIMEOUT:
+        seconds, source = cfg.limit
+        left = ("nothing was changed (check mode)" if cfg.kind == "plan" else
+                "it may have changed part of the targets: see the evidence and check their state before planning again")
+        return status, code, (f"timed out after {_duration(seconds)} ({source}); "
+                              f"ansible-runner stopped the playbook; {left}")
+    stopped = [w for w in result.warnings if w.startswith("stopped by ")] if result.status == "canceled" else []
+    msgs = [str(f["msg"]) for f in result.failures] + stopped or [
+        f"ansible-playbook ended {result.status} (rc {result.rc})"]
+    # a rescue that re-fails quotes the failure it caught (e.g. ESA: "... | esa01 failed; done before it: ...")
+    msgs = [m for m in msgs if not any(m != other and m in other for other in msgs)]
+    return status, code, "; ".join(dict.fromkeys(msgs))
+
+
+def _run_and_record(cfg: RunConfig) -> Outcome:
+    """Run the playbook of ``cfg``, build the run record, write its bundle; return the outcome."""
+    req, task = cfg.request, cfg.task
+    assert task.automation is not None
+    started = bundles.utc_now()
+    try:
+        result = run_playbook(project_root() / task.automation.playbook, inventory_dir(req.environment),
+                              cfg.extravars, check=(cfg.kind == "plan"), progress=cfg.progress, timeout_s=cfg.limit[0],
+                              on_event=cfg.stream, stop=cfg.stop, place=cfg.place)
+    finally:
+        if cfg.stream is not None:
+            cfg.stream.close()
+    return record_run(cfg, result, started, bundles.utc_now())
+
+
+def record_run(cfg: RunConfig, result: RunResult, started: dt.datetime, ended: dt.datetime) -> Outcome:
+    """Build the run record of a finished run (the driver's own, or an AWX job's), write its bundle and its ledger
+    line; return the outcome."""
+    req, task = cfg.request, cfg.task
+    assert task.automation is not None
+    stats = contract.RoleStats.from_artifacts(result.artifacts)
+    changes = contract.change_entries(stats.changes, task.id)
+    status, code, message = _verdict(cfg, result, changes)
+    comparison = contract.compare(cfg.compare_with, changes) if cfg.compare_with is not None else None
+    warnings = list(task.automation.warnings_en) + guards.schedule_warnings(cfg.manifest_extra.get("schedule")) \
+        + result.warnings + inputs.warnings(cfg.manifest_extra)
+    manifest: dict[str, Any] = {
+        "run_id": cfg.run_id, "kind": cfg.kind, "task": task.id, "environment": req.environment,
+        "ticket": req.ticket, "requested_by": req.requested_by,
+        "operator": cfg.operator or governance.operator(environment=req.environment),
+        "change_class": req.change_class,
+        **({"change_class_catalog": task.automation.change_class}
+           if req.change_class != task.automation.change_class else {}),
+        **({"emergency_reason": req.emergency_reason} if req.emergency_reason else {}),
+        "timeout_s": cfg.limit[0],
+        "started_at": bundles.iso(started), "ended_at": bundles.iso(ended), "status": status, "exit_code": code,
+        "ansible_status": result.status, "ansible_rc": result.rc, "check_mode": cfg.kind == "plan",
+        "message": message, "targets": stats.targets, "api_calls": stats.api_calls,
+        "versions": versions(), **cfg.manifest_extra,
+    }
+    if stats.evidence:
+        manifest["evidence"] = stats.evidence  # role-specific record (e.g. SHA-256 manifests)
+    if comparison is not None:
+        manifest["comparison"] = comparison
+    if cfg.kind == "plan" and status == "planned":
+        # What apply passes on top of the request so that it acts on exactly what the plan saw
+        # (resolved IDs, the states the plan expects: any difference is drift).
+        manifest["apply_extravars"] = stats.apply_extravars
+    if stats.attachments:
+        manifest["attachments"] = sorted(bundles.attachment_file(n) for n in stats.attachments)
+    record = contract.RunRecord(
+        kind=cfg.kind, run_id=cfg.run_id, task=task, request=req.redacted(task), manifest=manifest, changes=changes,
+        targets=stats.targets, warnings=warnings, skipped=result.skipped, failures=result.failures,
+        comparison=comparison, attachments=stats.attachments, events=result.events, stdout=result.stdout)
+    scrub = bundles.Scrubber(req.secret_values(task))
+    b = bundles.write_bundle(record.with_report(report.render(record)), scrub, cfg.base)
+    # the ledger line binds the bundle as written: an approval, an apply and `evidence verify` compare against it
+    ledger.append(cfg.base, cfg.kind, cfg.run_id, governance.manifest_sha256(b), ref=cfg.manifest_extra.get("plan_id"))
+    return Outcome(run_id=cfg.run_id, path=b.path, kind=cfg.kind, status=status, exit_code=code, changes=changes,
+                   message=scrub(message), manifest=manifest)
+
+
+
+
+def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalog | None = None,
+         operator: str | None = None) -> Outcome:
+    """Validate the request and run its playbook in check mode with diff; write the plan bundle.
+
+    The manifest binds what the run reads (:func:`ops_driver.run.inputs.bind`: ``inputs``, ``inputs_sha256``,
+    ``project_commit``, ``project_clean``) and says who acted and how that was decided (``operator``,
+    ``operator_source``, ``os_account``: :func:`ops_driver.evidence.identity.acting`).
+
+    Raises InvalidInput (exit 2) before anything runs when the request is invalid, PolicyRefused (exit 4) when
+    the task is scheduled (automation.schedule) and today is not the environment's day (guards.check_schedule),
+    or for a declared operator or ``$OPS_PROJECT_DIR`` outside the sandbox environment.
+    Returns an Outcome whose exit_code is 2 when a role refused the targets, 3 when the check run failed.
+    """
+    catalog = catalog or load_catalog()
+    req = load_request(request_path, catalog)
+    task = catalog.get(req.task)
+    sched = guards.check_schedule(task.automation.schedule if task.automation else None, req.environment,
+                                  req.params)
+    recovery.recover(evidence_dir(), environment=req.environment)
+    run_id = bundles.new_run_id("plan", task.id)
+    actor = identity.acting(req.environment, operator)
+    rules = governance.load_policy()
+    bound = inputs.bind(task, req.environment)  # what the run reads; the apply refuses if any of it changes
+    extra: dict[str, Any] = {"request_path": str(request_path.resolve()), "request_sha256": req.source_sha256,
+                             "approvals_required": rules.get(req.change_class).approvals,
+                             "plan_max_age_s": rules.plan_max_age_s, **actor.manifest(), **bound.manifest()}
+    who = actor.name
+    if sched is not None:
+        extra["schedule"] = sched
+    return _run_and_record(RunConfig(kind="plan", run_id=run_id, request=req, task=task,
+                                     extravars=_extravars(req, task, run_id), base=evidence_dir(), manifest_extra=extra,
+                                     progress=progress, operator=who))
+
+
+def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | None = None,
+          operator: str | None = None) -> Outcome:
+    """Run exactly the planned request for real and compare the changes with the plan's prediction.
+
+    Raises InvalidInput (exit 2) for an unknown plan ID; PolicyRefused (exit 4) for a tampered, failed, stale or
+    already applied plan, a request file changed since the plan, a held environment lock, a scheduled task
+    outside its environment's scheduled day (guards.check_schedule, judged again on the day of the apply), or a plan
+    the ledger does not hold as it is, without the approvals it needs (the larger of the plan's record and today's
+    policy), or approved by the operator (governance.check_apply); a file the plan read that was added, removed or
+    changed since (inputs.check, naming it); a declared ``operator`` or ``$OPS_PROJECT_DIR`` / ``$OPS_PLAN_MAX_AGE``
+    outside the sandbox environment. ``operator``: a declared operator (sandbox only; else the OS account).
+    """
+    base = evidence_dir()
+    pb, pm = _plan_bundle(plan_id, base)
+    recovery.recover(base, environment=str(pm.get("environment")))  # dead runs of the plan's environment first
+    guards.check_plan(pm, bundles.utc_now(), governance.applies_of(plan_id, base),
+                      governance.load_policy().plan_max_age_s)
+    catalog = catalog or load_catalog()
+    req_path = Path(pm["request_path"])
+    try:
+        req = load_request(req_path, catalog)
+    except InvalidInput as e:
+        raise PolicyRefused(f"plan {plan_id}: the request file can no longer be read as planned ({e}); "
+                            "plan again") from None
+    if req.source_sha256 != pm.get("request_sha256"):
+        raise PolicyRefused(f"plan {plan_id}: {req_path} changed since the plan; plan again")
+    task = catalog.get(req.task)
+    bound = inputs.bind(task, req.environment)
+    inputs.check(plan_id, pm, bound)  # exactly the files the plan read, or nothing runs
+    sched = guards.check_schedule(task.automation.schedule if task.automation else None, req.environment,
+                                  req.params)
+    actor = identity.acting(req.environment, operator)
+    who = actor.name
+    rules = governance.load_policy()
+    governance.check_apply(pb, who, base, rules)
+    run_id = bundles.new_run_id("apply", task.id)
+    holder = f"{run_id} (pid {os.getpid()}, {who})"
+    with runner.StopSignals() as stop, guards.environment_lock(base / ".locks", req.environment, holder) as waited:
+        # under the lock: close this environment's dead runs, then the plan checks again (another apply may
+        # have consumed the plan between the checks above and the lock), then the start written ahead
+        recovery.recover(base, environment=req.environment, held=req.environment)
+        pb, pm = _plan_bundle(plan_id, base)
+        guards.check_plan(pm, bundles.utc_now(), governance.applies_of(plan_id, base), rules.plan_max_age_s)
+        change_class, approvals = governance.check_apply(pb, who, base, rules)
+        extra_vars = dict(pm.get("apply_extravars") or {})
+        planned_changes = pb.read_json("changes.json")
+        extra: dict[str, Any] = {"plan_id": plan_id, "plan_operator": pm.get("operator"),
+                                 "approvals": [a.summary() for a in approvals],
+                                 "approvals_required": governance.approvals_needed(pm, rules), **actor.manifest(),
+                                 **bound.manifest(), "lock_wait_s": round(waited, 3)}
+        extra["overrides"] = extra.get("overrides", []) + guards.max_age_override(req.environment)
+        if not extra["overrides"]:
+            del extra["overrides"]
+        if change_class == "emergency":
+            extra["pending_post_approval"] = True  # until `ops-driver approve RUN_ID` after the fact
+        if sched is not None:
+            extra["schedule"] = sched
+        if stop.is_set():
+            raise RunFailed(f"stopped by {stop.name} before the apply started: nothing was run and plan {plan_id} "
+                            "can still be applied")
+        cfg = RunConfig(kind="apply", run_id=run_id, request=req, task=task,
+                        extravars=_extravars(req, task, run_id, extra_vars), base=base, manifest_extra=extra,
+                        compare_with=planned_changes, progress=progress, operator=who, stop=stop)
+        place = runner.RunPlace.new(run_id)
+        try:
+            stream = _write_ahead(cfg, place)
+        except BaseException:
+            place.remove()
+            raise
+        return _run_and_record(dataclasses.replace(cfg, place=place, stream=stream))
+
+
+def _plan_bundle(plan_id: str, base: Path) -> tuple[bundles.Bundle, dict[str, Any]]:
+    """The plan's bundle and manifest; PolicyRefused when it does not verify, InvalidInput when it is no plan."""
+    pb = bundles.bundle(plan_id, base)
+    problems = bundles.verify(pb)
+    if problems:
+        raise PolicyRefused(f"plan {plan_id}: evidence bundle does not verify ({'; '.join(problems)}); plan again")
+    pm = pb.manifest()
+    if pm.get("kind") != "plan":
+        raise InvalidInput(f"run ID {plan_id} is an {pm.get('kind')}, not a plan; give the run ID printed by `plan`")
+    return pb, pm
+
+
+def _write_ahead(cfg: RunConfig, place: runner.RunPlace) -> bundles.EventStream:
+    """Record the apply of ``cfg`` before its playbook starts (the caller holds the environment lock): the bundle
+    with ``start.json`` (status ``running``, the driver's process, the run's private places) and the ``start``
+    ledger line, which consumes the plan. Returns the stream of the run's events into the bundle."""
+    req, task = cfg.request, cfg.task
+    assert task.automation is not None
+    manifest: dict[str, Any] = {
+        "run_id": cfg.run_id, "kind": "apply", "task": task.id, "environment": req.environment, "ticket": req.ticket,
+        "requested_by": req.requested_by, "operator": cfg.operator, "change_class": req.change_class,
+        **({"emergency_reason": req.emergency_reason} if req.emergency_reason else {}),
+        "timeout_s": cfg.limit[0], "started_at": bundles.iso(bundles.utc_now()), "status": bundles.RUNNING,
+        "check_mode": False, "process": processes.this_process(), "place": place.as_record(), "versions": versions(),
+        **cfg.manifest_extra,
+    }
+    scrub = bundles.Scrubber(req.secret_values(task))
+    digest = bundles.start_bundle(cfg.run_id, manifest, scrub, cfg.base)
+    ledger.append(cfg.base, "start", cfg.run_id, digest, ref=cfg.manifest_extra.get("plan_id"))
+    return bundles.EventStream(cfg.base / cfg.run_id, scrub)
+

@@ -1,0 +1,294 @@
+"""report.md: the page a change reviewer reads for a plan or an apply.
+
+The page is a head (title, status, the work request) and then the :data:`SECTIONS`, in order. Each section
+declares the evidence it shows (``Section.shows``: a field of the run record, ``evidence.<key>`` for a key of the
+role's ``ops_evidence``, or ``manifest.<key>``) and is rendered from that evidence alone: the ESA table appears
+because a run has ``evidence.esa``, the steps because it has ``evidence.steps``. A new role-specific section is one
+more entry; ``render`` has no case for any role.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ops_driver import untrusted
+from ops_driver.run.contract import RunRecord
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        value = ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
+    elif isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ") or "—"
+
+
+def brief(value: Any) -> str:
+    """A before/after value for one line: ``running`` for ``{"state": "running"}``, else ``k=v, …``."""
+    if isinstance(value, dict) and len(value) == 1:
+        return _cell(next(iter(value.values())))
+    return _cell(value)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _heading(title: str) -> str:
+    return f"\n## {title}\n\n"
+
+
+def _nothing(record: RunRecord) -> str:
+    return ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of report.md and the evidence it shows.
+
+    Attributes:
+        shows: where the evidence is (:meth:`contract.RunRecord.lookup`): ``changes``, ``evidence.esa``, …
+        shape: the type the evidence must have; evidence of another type, or empty, counts as absent.
+        body: ``(evidence, record) -> text`` of the section when the evidence is there.
+        absent: ``record -> text`` when it is not ("" leaves the section out).
+        kinds: the run kinds (``plan``, ``apply``) whose report has the section.
+    """
+
+    shows: str
+    shape: type
+    body: Callable[[Any, RunRecord], str]
+    absent: Callable[[RunRecord], str] = _nothing
+    kinds: tuple[str, ...] = ("plan", "apply")
+
+    def render(self, record: RunRecord) -> str:
+        """The section's text for ``record`` ("" when the section is not part of it)."""
+        if record.kind not in self.kinds:
+            return ""
+        value = record.lookup(self.shows)
+        if isinstance(value, self.shape) and value:
+            return self.body(value, record)
+        return self.absent(record)
+
+
+def _head(record: RunRecord) -> str:
+    """Title, task, status and the work request (with the schedule record and the parameters)."""
+    manifest, request, task = record.manifest, record.request, record.task
+    title = "Plan (check mode, nothing changed)" if record.kind == "plan" else "Apply (real run)"
+    out = [f"# {title}: {manifest['run_id']}\n",
+           f"**{task.id}** {task.name_ja} — {task.name_en}  \n",
+           f"Status: **{manifest['status']}** (exit {manifest['exit_code']})\n"]
+    if record.kind == "apply":
+        out.append(f"Plan: `{manifest.get('plan_id')}`\n")
+    out.append(_heading("Work request"))
+    change_class = manifest.get("change_class")
+    if manifest.get("change_class_catalog"):
+        change_class = f"{change_class} (raised by the work request; {manifest['change_class_catalog']} in the catalog)"
+    rows = [["task", request.get("task")], ["environment", request.get("environment")],
+            ["ticket", request.get("ticket")], ["requested by", request.get("requested_by")],
+            ["reason", request.get("reason")], ["change class", change_class],
+            ["operator", manifest.get("operator")], ["started", manifest.get("started_at")],
+            ["ended", manifest.get("ended_at")]]
+    if manifest.get("emergency_reason"):
+        rows.append(["emergency reason", manifest["emergency_reason"]])
+    out.append(_table(["field", "value"], rows))
+    sched = manifest.get("schedule")
+    if isinstance(sched, dict):  # a scheduled task (CORE-049): the day it ran on and the schedule's day
+        verdict = "scheduled day" if sched.get("scheduled") else (
+            "**EMERGENCY** (not the scheduled day)" if sched.get("emergency") else "not the scheduled day")
+        out.append(f"\nSchedule `{sched.get('name')}`: {verdict}; today {sched.get('today')} "
+                   f"({sched.get('today_source')}), scheduled {sched.get('scheduled_date')}"
+                   + (f"; reason: {sched.get('reason')}" if sched.get("reason") else "") + "\n")
+    params = request.get("params") or {}
+    if params:
+        out.append("\nParameters:\n\n```json\n" + _params_json(params) + "\n```\n")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- the sections, by the evidence they show
+
+def _targets(targets: list[dict[str, Any]], record: RunRecord) -> str:
+    """``ops_targets`` (roles/ec2_targets): the EC2 instances resolved, with their state at the start."""
+    return _heading("Targets") + _table(["instance", "name", "environment", "state at start"],
+                                        [[t.get("instance_id"), t.get("name"), t.get("environment"), t.get("state")]
+                                         for t in targets])
+
+
+def _no_targets(record: RunRecord) -> str:
+    if record.failures:
+        return _heading("Targets") + "None resolved (see failures below).\n"
+    return _heading("Targets") + "No EC2 instance (this operation acts on the hosts listed under Changes).\n"
+
+
+def _changes_heading(record: RunRecord) -> str:
+    verb = "would change" if record.kind == "plan" else "changed"
+    n_changed = sum(1 for c in record.changes if c.get("changed"))
+    return _heading(f"Changes: {n_changed} resource(s) {verb}, {len(record.changes) - n_changed} unchanged")
+
+
+def _changes(changes: list[dict[str, Any]], record: RunRecord) -> str:
+    """``ops_changes``: one row per host × resource, before → after."""
+    return _changes_heading(record) + _table(
+        ["host", "resource", "name", "action", "before", "after", "changed"],
+        [[c.get("host"), c.get("resource"), c.get("name"), c.get("action"), c.get("before"), c.get("after"),
+          "yes" if c.get("changed") else "no"] for c in changes])
+
+
+def _no_changes(record: RunRecord) -> str:
+    return _changes_heading(record) + "No change recorded.\n"
+
+
+def _steps(steps: list[Any], record: RunRecord) -> str:
+    """``evidence.steps``: a role's own sequence (closed mode: stop, then poll the URL; Dedicated Host reboot)."""
+    return (_heading(f"Steps {'that would run' if record.kind == 'plan' else 'run'}")
+            + "".join(f"{n}. {step}\n" for n, step in enumerate(steps, 1)))
+
+
+_ESA_NOTES = (("already_present", "already there, not added"), ("not_present", "not there, not deleted"),
+              ("missing_from_appliance", "in the desired state, missing from the appliance"),
+              ("not_in_desired", "on the appliance, not in the desired state"))
+
+
+def _esa(esa: dict[str, Any], record: RunRecord) -> str:
+    """``evidence.esa`` (COMM-025 / CORE-023): per appliance and sender group, the entries before/after and every
+    entry added, deleted or reported; then one line per appliance (round trips, commit, restore)."""
+    plan = record.kind == "plan"
+    rows = []
+    for host, rec in sorted(esa.items()):
+        for group, g in sorted((rec.get("groups") or {}).items()):
+            notes = [f"{label}: {', '.join(map(str, g[key]))}" for key, label in _ESA_NOTES if g.get(key)]
+            rows.append([host, f"{rec.get('listener')}/{group}", g.get("before"), g.get("after"),
+                         ", ".join(map(str, g.get("add") or [])) or "-",
+                         ", ".join(map(str, g.get("delete") or [])) or "-", "; ".join(notes) or "-"])
+    out = [_heading("ESA sender groups"),
+           _table(["appliance", "sender group", "entries before", "entries after", "add" if plan else "added",
+                   "delete" if plan else "deleted", "reported"], rows)]
+    for host, rec in sorted(esa.items()):
+        line = f"\n{host} ({rec.get('appliance')}): {rec.get('operation')}, {rec.get('round_trips')} CLI round trips"
+        if rec.get("committed"):
+            line += f"; {rec['committed']}"
+        restore = rec.get("restore")
+        if isinstance(restore, dict):
+            line += f"; **restore after failure**: {restore.get('summary')}"
+        out.append(line + "\n")
+    return "".join(out)
+
+
+def _attachments(names: list[str], record: RunRecord) -> str:
+    """``manifest.attachments``: the bundle files of ``ops_attachments``."""
+    return _heading("Attachments") + "".join(f"- `{a}`\n" for a in names)
+
+
+def _comparison(comparison: dict[str, Any], record: RunRecord) -> str:
+    """An apply's comparison with its plan (``operations.compare``)."""
+    unpredicted, not_done = comparison["unpredicted"], comparison["not_done"]
+    return (_heading("Compared with the plan") + f"- predicted and done: {len(comparison['matched'])}\n"
+            + f"- done but **not predicted**: {len(unpredicted)} {_cell(unpredicted)}\n"
+            + f"- predicted but **not done**: {len(not_done)} {_cell(not_done)}\n")
+
+
+def _warnings(warnings: list[str], record: RunRecord) -> str:
+    return _heading("Warnings") + "".join(f"- **{w}**\n" for w in warnings)
+
+
+def _failures(failures: list[dict[str, Any]], record: RunRecord) -> str:
+    return _heading("Failures") + "".join(f"- {f.get('host')}: {f.get('task')}: {f.get('msg')}\n" for f in failures)
+
+
+def _skipped(skipped: list[dict[str, Any]], record: RunRecord) -> str:
+    names = sorted({f"{s.get('task')} ({s.get('reason') or 'skipped'})" for s in skipped})
+    return _heading("Tasks skipped in check mode") + "".join(f"- {n}\n" for n in names)
+
+
+#: The sections of report.md after its head, in order.
+def _approve_how(m: dict[str, Any]) -> str:
+    """How to approve: ``--by NAME`` (a demo key) in the sandbox, the approver's own SSH key anywhere else."""
+    how = "--by NAME" if m.get("environment") == "sandbox" else "--key YOUR_SSH_KEY"
+    return f"`ops-driver approve {m.get('run_id')} {how}`"
+
+
+def _approvals(change_class: str, record: RunRecord) -> str:
+    """Who must approve a plan, who approved the plan of an apply, and an emergency apply's pending state."""
+    m = record.manifest
+    out = [_heading("Change class and approvals")]
+    if record.kind == "plan":
+        need = int(m.get("approvals_required") or 0)
+        if change_class == "emergency":
+            out.append("**Emergency change**: may be applied without approval; the apply stays **pending "
+                       "post-approval** until someone other than its operator and requester approves it.\n")
+        elif need:
+            out.append(f"A **{change_class}** change: `ops-driver apply` refuses it until {need} approval(s) by "
+                       f"different people are recorded for this plan as it is now: "
+                       f"{_approve_how(m)} (a signature checked against `policy/allowed_signers`). Not by "
+                       f"{m.get('operator')} (operator) or "
+                       f"{m.get('requested_by')} (requested by); whoever approves may not apply.\n")
+        else:
+            out.append(f"A **{change_class}** change: no approval needed; apply after this fresh plan.\n")
+        return "".join(out)
+    approvals = m.get("approvals") or []
+    if approvals:
+        out.append(_table(["approved by", "at (UTC)", "comment", "plan manifest SHA-256"],
+                          [[a.get("by"), a.get("at"), a.get("comment"), str(a.get("manifest_sha256", ""))[:16] + "…"]
+                           for a in approvals]))
+    else:
+        out.append(f"A **{change_class}** change: applied without approval.\n")
+    if m.get("pending_post_approval"):
+        out.append(f"\n**PENDING POST-APPROVAL** (emergency change): approve after the fact with "
+                   f"{_approve_how(m)}; `ops-driver evidence list --pending` lists "
+                   "every emergency apply still waiting.\n")
+    return "".join(out)
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("manifest.change_class", str, _approvals),
+    Section("targets", list, _targets, _no_targets),
+    Section("changes", list, _changes, _no_changes),
+    Section("evidence.steps", list, _steps),
+    Section("evidence.esa", dict, _esa),
+    Section("manifest.attachments", list, _attachments),
+    Section("comparison", dict, _comparison),
+    Section("warnings", list, _warnings, lambda r: _heading("Warnings") + "None.\n"),
+    Section("failures", list, _failures),
+    Section("skipped", list, _skipped, lambda r: _heading("Tasks skipped in check mode") + "None.\n", ("plan",)),
+)
+
+
+def _safe(value: Any) -> Any:
+    """``value`` with every string made safe for Markdown (untrusted.markdown_text): no control character, no
+    HTML, no backtick, one line. Keys are kept (the sections look values up by key)."""
+    if isinstance(value, str):
+        return untrusted.markdown_text(value)
+    if isinstance(value, dict):
+        return {k: _safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v) for v in value]
+    return value
+
+
+def _params_json(params: dict[str, Any]) -> str:
+    """The request's parameters as JSON for a fenced block: control characters, HTML-special characters and
+    backticks as JSON ``\\u`` escapes, so the block is valid JSON, shows no raw HTML and cannot be closed early."""
+    text = untrusted.json_for_terminal(json.dumps(params, indent=2, ensure_ascii=False))
+    return text.replace("`", "\\u0060").replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render(record: RunRecord) -> str:
+    """Markdown for report.md of ``record`` (its ``request`` is already redacted).
+
+    Everything a run record holds may carry request text (a ticket, a reason, a file name, a failure message that
+    quotes a value): every string is escaped before it is placed (:func:`_safe`); the page's own Markdown is the
+    only markup in it.
+    """
+    params = record.request.get("params") or {}
+    safe = dataclasses.replace(
+        record, request={**_safe({k: v for k, v in record.request.items() if k != "params"}), "params": params},
+        manifest=_safe(record.manifest), changes=_safe(record.changes), targets=_safe(record.targets),
+        warnings=_safe(record.warnings), skipped=_safe(record.skipped), failures=_safe(record.failures),
+        comparison=_safe(record.comparison), attachments=record.attachments)
+    return _head(safe) + "".join(section.render(safe) for section in SECTIONS)

@@ -1,0 +1,365 @@
+"""A thin adapter over ``ansible_runner.run()``: run one playbook, return status, rc, events and artifacts.
+
+Inputs go into a private data dir (``$TMPDIR/ops-driver-*``, mode 0700) that is deleted after the run on every path
+(normal end, time limit, signal): extra vars, and the ``command`` artifact of ansible-runner, hold secrets. The
+run's ``~/.ansible/tmp`` (module arguments of the tasks in hand) is a folder of its own,
+``~/.ansible/tmp/ops-driver-<marker>`` (``ANSIBLE_REMOTE_TEMP``), deleted with it; Ansible's controller temporary
+folder (``ANSIBLE_LOCAL_TEMP``) is inside the private data dir. ``owner.json`` in the private data dir names the
+driver process (PID and start time), so that ``recovery`` removes what a driver killed with SIGKILL left.
+
+The event handler appends to a list, hands the event to ``on_event`` (the apply streams it into its bundle) and
+calls the progress callback; it never raises.
+
+**Signals.** SIGTERM, SIGINT and SIGHUP (the operator's SSH session dropped) stop the run alike
+(:class:`StopSignals`): ansible-runner ends the playbook's process group, :func:`stop_leftovers` every other
+process of the run, and the result's status is ``canceled`` (recorded, exit 3).
+
+**The run does not outlive the driver.** ansible-playbook is started through a small guard (:data:`GUARD`, run as
+ansible-runner's ``binary``): it asks the kernel for ``PR_SET_PDEATHSIG`` (prctl(2): a signal when its parent, the
+driver, dies, SIGKILL included), starts ansible-playbook, and when that signal comes it kills every process of the
+run and removes the private data dir and the run's ``~/.ansible/tmp`` folder. Ansible's task workers start sessions
+of their own (``setsid``) and would otherwise go on with the task in hand (a module that still waits, copies or
+renames): every process of a run carries :data:`RUN_MARKER` in its environment, and :func:`stop_leftovers` ends
+those still alive (the guard, the driver after a time limit or a signal, and ``recovery`` for a dead run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ops_driver import untrusted
+from ops_driver.paths import project_root
+from ops_driver.processes import RUN_MARKER, stop_leftovers, this_process
+from ops_driver.run import contract
+
+Event = dict[str, Any]
+ProgressFn = Callable[[Event, float], None]
+EventSink = Callable[[Event], None]
+
+
+@dataclass
+class RunResult:
+    """What a playbook run left: ``status`` is ansible-runner's (successful, failed, timeout, canceled)."""
+
+    status: str
+    rc: int
+    events: list[Event]
+    stdout: str
+    artifacts: dict[str, Any]
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and self.rc == 0
+
+    def failure_kind(self) -> str | None:
+        """None when the run succeeded, else a failure kind of :mod:`contract` (``contract.OUTCOMES`` gives its
+        exit code): ``timeout`` when ansible-runner stopped the run at its time limit, else ``invalid`` when a
+        failure message starts with ``INVALID INPUT:``, ``drift`` with ``DRIFT:``, ``failed`` for any other."""
+        if self.ok:
+            return None
+        if self.status == "timeout":
+            return contract.TIMEOUT
+        msgs = [str(f.get("msg", "")) for f in self.failures]
+        if any(m.startswith(contract.INVALID_PREFIX) for m in msgs):
+            return contract.INVALID
+        if any(m.startswith(contract.DRIFT_PREFIX) for m in msgs):
+            return contract.DRIFT
+        return contract.FAILED
+
+
+def ansible_env() -> dict[str, str]:
+    """Environment for ansible-playbook: the project's ansible.cfg, the venv's binaries, a scratch ANSIBLE_HOME."""
+    root = project_root()
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+        "PYTHONUNBUFFERED": "1",
+    }
+    if "ANSIBLE_HOME" not in os.environ:
+        env["ANSIBLE_HOME"] = str(root / ".ansible-home")
+    return env
+
+
+class StopSignals:
+    """SIGTERM, SIGINT and SIGHUP, caught while the ``with`` block runs: ``signum`` is the first one received (None:
+    none). Only the main thread can set signal handlers; elsewhere nothing is caught (the defaults stay)."""
+
+    CAUGHT = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    def is_set(self) -> bool:
+        """ansible-runner's ``cancel_callback``: True once a signal came (it then ends the playbook)."""
+        return self.signum is not None
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.CAUGHT:
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+
+#: The guard between ansible-runner and ansible-playbook (see the module docstring); a few stdlib modules, no
+#: ``subprocess``: about 50 ms of CPU per run (``python -IS``), against seconds for ansible-playbook. OPS_DRIVER_PARENT
+#: (the driver's PID), RUN_MARKER, OPS_DRIVER_PRIVATE and OPS_DRIVER_RTMP (what to remove when the driver is gone).
+GUARD = r"""
+import ctypes, os, signal, sys
+PARENT = int(os.environ["OPS_DRIVER_PARENT"])
+NEEDLE = ("OPS_DRIVER_RUN=" + os.environ["OPS_DRIVER_RUN"]).encode()
+def kill_run():
+    for _ in range(20):
+        found = []
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) != os.getpid():
+                try:
+                    with open("/proc/%s/environ" % name, "rb") as f:
+                        if NEEDLE in f.read().split(b"\0"):
+                            found.append(int(name))
+                except OSError:
+                    pass
+        if not found:
+            return
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+def stop(signum, frame):
+    kill_run()
+    if os.getppid() != PARENT:  # the driver is gone: nobody else will clean up soon
+        import shutil
+        for path in (os.environ.get("OPS_DRIVER_RTMP"), os.environ.get("OPS_DRIVER_PRIVATE")):
+            if path:
+                shutil.rmtree(os.path.expanduser(path), ignore_errors=True)
+    os._exit(128 + signum)
+for sig in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(sig, stop)
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+if os.getppid() != PARENT:  # the driver died before the request took effect
+    stop(signal.SIGTERM, None)
+child = os.fork()
+if child == 0:
+    try:
+        os.execvp("ansible-playbook", ["ansible-playbook"] + sys.argv[1:])
+    finally:
+        os._exit(127)
+rc = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+sys.exit(rc if rc >= 0 else 128 - rc)
+"""
+
+
+@dataclass(frozen=True)
+class RunPlace:
+    """Where one run keeps its files and how its processes are known: ``private`` (the private data dir),
+    ``marker`` (the value of :data:`RUN_MARKER`), ``rtmp`` (its ``~/.ansible/tmp`` folder, ``~`` not expanded)."""
+
+    private: Path
+    marker: str
+    rtmp: str
+
+    @classmethod
+    def new(cls, run_id: str = "") -> RunPlace:
+        """A fresh private data dir (0700) with ``owner.json`` (this process, the run ID, the marker)."""
+        private = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX))
+        marker = secrets.token_hex(8)
+        place = cls(private=private, marker=marker, rtmp=f"~/.ansible/tmp/ops-driver-{marker}")
+        (private / OWNER).write_text(json.dumps({**this_process(), "run_id": run_id, "marker": marker,
+                                                 "rtmp": place.rtmp}), encoding="utf-8")
+        return place
+
+    def as_record(self) -> dict[str, str]:
+        return {"private_dir": str(self.private), "marker": self.marker, "ansible_tmp": self.rtmp}
+
+    def remove(self) -> None:
+        """Delete the private data dir and the run's ``~/.ansible/tmp`` folder (whatever is there)."""
+        remove_place(self.private, self.rtmp)
+
+
+PRIVATE_PREFIX = "ops-driver-"
+OWNER = "owner.json"
+_RTMP_NAME = "ops-driver-"
+
+
+def remove_place(private: Path | None, rtmp: str | None, tmp: Path | None = None) -> None:
+    """Remove a run's private data dir and ``~/.ansible/tmp`` folder; only paths of the shapes :class:`RunPlace`
+    makes are touched (a recorded path is data: never a folder elsewhere). ``tmp``: the folder private data dirs
+    are made in (default the system's temporary folder)."""
+    if private is not None and private.name.startswith(PRIVATE_PREFIX) and \
+            private.parent == (tmp or Path(tempfile.gettempdir())):
+        shutil.rmtree(private, ignore_errors=True)
+    if rtmp and rtmp.startswith("~/.ansible/tmp/" + _RTMP_NAME) and "/" not in rtmp[len("~/.ansible/tmp/"):]:
+        shutil.rmtree(Path(rtmp).expanduser(), ignore_errors=True)
+
+
+def _write_guard(private: Path) -> Path:
+    guard = private / "guard"
+    guard.write_text(f"#!{sys.executable} -IS\n{GUARD}", encoding="utf-8")
+    guard.chmod(0o700)
+    return guard
+
+
+def collect_event(event: Event, out: RunResult) -> None:
+    """Add what one ansible-runner event says to ``out``: a failure (failed, not ignored, or unreachable), a
+    skipped task, the set_stats artifacts (``playbook_on_stats``) and the warnings of a task result."""
+    data = event.get("event_data") or {}
+    kind = event.get("event")
+    if kind == "runner_on_failed" and not data.get("ignore_errors"):
+        res = data.get("res") or {}
+        out.failures.append({"host": data.get("host"), "task": data.get("task"), "msg": res.get("msg", ""),
+                             "result": res})
+    elif kind == "runner_on_unreachable":
+        res = data.get("res") or {}
+        out.failures.append({"host": data.get("host"), "task": data.get("task"),
+                             "msg": "unreachable: " + str(res.get("msg", "")), "result": res})
+    elif kind == "runner_on_skipped":
+        res = data.get("res") or {}
+        reason = res.get("false_condition") or res.get("skip_reason") or res.get("msg") or ""
+        out.skipped.append({"host": data.get("host"), "task": data.get("task"), "reason": str(reason)})
+    elif kind == "playbook_on_stats":
+        out.artifacts.update(data.get("artifact_data") or {})
+    if kind in ("runner_on_ok", "runner_on_failed"):
+        for w in (data.get("res") or {}).get("warnings") or []:
+            out.warnings.append(str(w.get("msg", w)) if isinstance(w, dict) else str(w))
+
+
+def result_of_events(events: list[Event], status: str) -> RunResult:
+    """A RunResult made from events alone (``status`` given, rc -1): failures, skips, artifacts and warnings as
+    :func:`run_playbook` collects them; for the events streamed by a run that was killed."""
+    out = RunResult(status=status, rc=-1, events=list(events), stdout="", artifacts={})
+    for e in events:
+        collect_event(e, out)
+    return out
+
+
+def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], check: bool,
+                 progress: ProgressFn | None = None, timeout_s: int | None = None, *,
+                 on_event: EventSink | None = None, stop: StopSignals | None = None,
+                 place: RunPlace | None = None) -> RunResult:
+    """Run ``playbook`` against ``inventory`` with ``--diff`` (and ``--check`` when ``check``).
+
+    Args:
+        playbook: absolute path of the playbook.
+        inventory: absolute path of the inventory directory.
+        extravars: the playbook's extra vars; written as one mapping tagged ``!unsafe``
+            (:func:`untrusted.extravars_document`), into ``env/extravars`` of a private temporary directory (0700,
+            deleted afterwards), which ansible-runner passes with ``-e @file``.
+        check: run in check mode.
+        progress: called for every event with the event and the seconds since the start; must not raise.
+        timeout_s: stop the run after this many seconds (None: no limit); ansible-runner then ends the playbook,
+            :func:`stop_leftovers` every process it started, and the result's status is ``timeout`` (with a
+            warning naming how many processes were stopped).
+        on_event: called with every event as it arrives (the apply streams them into its bundle); an exception
+            it raises is reported once as a warning and the run goes on.
+        stop: the signals caught around the run (the caller's, when it set them up earlier); None: caught for the
+            run only. A signal ends the playbook: status ``canceled``, a warning naming the signal.
+        place: the run's private data dir and marker (:meth:`RunPlace.new`; the apply records it ahead of the
+            run); None: a new one. Removed when the run ends, whatever ends it.
+
+    Returns: a RunResult; never raises for a failed, timed-out or stopped playbook (the status says it).
+    """
+    import ansible_runner
+
+    result = RunResult(status="unstarted", rc=-1, events=[], stdout="", artifacts={})
+    start = time.monotonic()
+    sink_failed: list[str] = []
+
+    def handler(event: Event) -> bool:
+        result.events.append(event)
+        collect_event(event, result)
+        if on_event is not None and not sink_failed:
+            try:
+                on_event(event)
+            except Exception as e:  # noqa: BLE001 - the record of the run says so; the run goes on
+                sink_failed.append(f"events could not be streamed into the evidence ({type(e).__name__}: {e}); "
+                                   "events.jsonl is written when the run ends")
+        if progress is not None:
+            try:
+                progress(event, time.monotonic() - start)
+            except Exception:  # noqa: BLE001,S110 - a display problem must never abort the run
+                pass
+        # False: ansible-runner does not write the event again as artifacts/job_events/<n>.json (nothing reads those
+        # files: the events are kept here and go into the bundle); about 1 ms of CPU per event (issue #28)
+        return False
+
+    place = place or RunPlace.new()
+    own = stop is None
+    signals = stop or StopSignals()
+    try:
+        if own:
+            signals.__enter__()
+        if signals.is_set():
+            result.status = "canceled"
+            result.warnings.append(f"stopped by {signals.name} before the playbook started")
+            return result
+        cmdline = ("--diff --check" if check else "--diff") + " " + shlex.quote(str(playbook))
+        # The extra vars go in a file of the private folder (not on the command line, where `ps` shows them),
+        # written by us as one mapping tagged !unsafe: request data is never templated (untrusted.py).
+        (place.private / "env").mkdir(mode=0o700)
+        fd = os.open(place.private / "env" / "extravars", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(untrusted.extravars_document(extravars))
+        envvars = {**ansible_env(), RUN_MARKER: place.marker, "OPS_DRIVER_PARENT": str(os.getpid()),
+                   "OPS_DRIVER_PRIVATE": str(place.private), "OPS_DRIVER_RTMP": place.rtmp,
+                   "ANSIBLE_REMOTE_TEMP": place.rtmp, "ANSIBLE_LOCAL_TEMP": str(place.private / "tmp")}
+        runner = ansible_runner.run(
+            private_data_dir=str(place.private), playbook=str(playbook), inventory=str(inventory), cmdline=cmdline,
+            envvars=envvars, quiet=True, binary=str(_write_guard(place.private)),
+            event_handler=handler, project_dir=str(project_root()), timeout=timeout_s, cancel_callback=signals.is_set,
+        )
+        result.status = str(runner.status)
+        if result.status in ("timeout", "canceled"):
+            stopped = stop_leftovers(place.marker)
+            if result.status == "canceled" and signals.signum:
+                result.warnings.append(f"stopped by {signals.name}: the playbook was ended where it was")
+            if stopped:
+                result.warnings.append(f"the run was stopped ({result.status}): {len(stopped)} process(es) it had "
+                                       "started were still running and were killed")
+        result.rc = int(runner.rc) if runner.rc is not None else -1
+        try:
+            with runner.stdout as f:
+                result.stdout = f.read()
+        except (OSError, AttributeError):
+            result.stdout = "".join(str(e.get("stdout", "")) + "\n" for e in result.events if e.get("stdout"))
+    finally:
+        place.remove()
+        if own:
+            signals.__exit__(None, None, None)
+        result.warnings.extend(sink_failed)
+        result.duration_s = time.monotonic() - start
+    return result
