@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-LOCK_HASH := $(shell sha256sum requirements.lock requirements-uv.lock pyproject.toml dev/pyproject.toml | sha256sum | cut -c1-12)
+LOCK_HASH := $(shell sha256sum requirements.lock requirements-dev.lock requirements-uv.lock pyproject.toml dev/pyproject.toml | sha256sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(LOCK_HASH)
 UV := $(VENV)/bin/uv
 # pytest-xdist workers: more than the 2 cores, since the integration tests wait on servers and ansible-playbook runs.
@@ -28,10 +28,10 @@ venv: $(STAMP)
 
 # The virtual environment, from the lock file (hashes required), then this project in editable mode. uv (itself
 # pinned with its hashes in requirements-uv.lock) installs it: the same packages as pip, in seconds, not minutes.
-$(STAMP): requirements.lock requirements-uv.lock pyproject.toml dev/pyproject.toml
+$(STAMP): requirements.lock requirements-dev.lock requirements-uv.lock pyproject.toml dev/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --require-hashes --no-deps -r requirements-uv.lock 2> >(grep -v "is ignored: it is neither" >&2)
-	$(UV) pip install -q --python $(PY) --require-hashes --no-deps -r requirements.lock
+	$(UV) pip install -q --python $(PY) --require-hashes --no-deps -r requirements.lock -r requirements-dev.lock
 	$(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e . -e dev
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -123,9 +123,12 @@ sandbox-up: venv sysdeps
 sandbox-down: venv
 	ops-driver sandbox down
 
-# Regenerate requirements.lock from requirements.in (needs network access to PyPI).
+# Regenerate the locks (needs network access to PyPI): requirements.lock from requirements.in (runtime: what the
+# execution environment and a production install get), requirements-dev.lock from requirements-dev.in (tests, lint,
+# the sandbox, AWX tools), constrained to the runtime lock's versions.
 lock: venv
 	$(UV) pip compile --python-version 3.11 --generate-hashes requirements.in -o requirements.lock
+	$(UV) pip compile --python-version 3.11 --generate-hashes requirements-dev.in -o requirements-dev.lock
 	$(UV) pip compile --python-version 3.11 --generate-hashes requirements-uv.in -o requirements-uv.lock
 
 clean:

@@ -5,7 +5,9 @@ test expects is read from the seed text, never from the catalog. The test fails 
 no catalog task, when a catalog task has no seed row, or when name_ja / summary_ja / category (and
 the other seed-derived fields) differ from the seed.
 
-Seeds are looked up in $OPS_SEEDS_DIR, by default <repo root>/../shared/seeds.
+Seeds are looked up in $OPS_SEEDS_DIR, by default <repo root>/../shared/seeds. A clone of this repository alone has
+none: the comparison is then skipped with a message naming $OPS_SEEDS_DIR, unless $OPS_REQUIRE_SEEDS=1 (set by
+.ci/run, which has the seeds), when it fails.
 
 name_ja rule for the lists with several name columns (情報系: 大項目/小項目; help desk:
 大項目/中項目/小項目): the non-empty parts joined with " / ", a part equal to the one before it (a merged
@@ -118,11 +120,11 @@ def seeds_dir() -> Path:
     where = Path(os.environ["OPS_SEEDS_DIR"]) if os.environ.get("OPS_SEEDS_DIR") else default
     missing = [name for name in (LISTS_SEED, HELP_SEED) if not (where / name).is_file()]
     if missing:
-        pytest.fail(
-            f"seed documents not found: looked for {', '.join(missing)} in {where}. "
-            "Set OPS_SEEDS_DIR to the directory holding the seed files.",
-            pytrace=False,
-        )
+        message = (f"seed documents not found: looked for {', '.join(missing)} in {where}. "
+                   "Set OPS_SEEDS_DIR to the directory holding the seed files.")
+        if os.environ.get("OPS_REQUIRE_SEEDS") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     return where
 
 
@@ -532,8 +534,17 @@ def test_reconcile_reports_missing_and_extra_tasks() -> None:
     assert "INFO-099: catalog task has no seed row" in problems
 
 
-def test_missing_seed_directory_fails(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_seed_directory_fails_when_seeds_are_required(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OPS_SEEDS_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("OPS_REQUIRE_SEEDS", "1")  # as .ci/run sets it
     with pytest.raises(pytest.fail.Exception, match="OPS_SEEDS_DIR") as info:
+        seeds_dir()
+    assert str(tmp_path / "nowhere") in str(info.value)
+
+
+def test_missing_seed_directory_skips_on_a_clone_alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OPS_SEEDS_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("OPS_REQUIRE_SEEDS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="OPS_SEEDS_DIR") as info:
         seeds_dir()
     assert str(tmp_path / "nowhere") in str(info.value)

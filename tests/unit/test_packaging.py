@@ -23,3 +23,28 @@ def test_the_sandbox_is_its_own_development_only_distribution() -> None:
     assert (root / "dev" / "ops_sandbox" / "__init__.py").is_file()
     product = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert "ops-sandbox" not in " ".join(product["dependencies"])
+
+
+def test_runtime_and_development_dependencies_are_separate_lock_groups() -> None:
+    """requirements.lock is what a production install and the execution environment get: no test, lint, sandbox or
+    browser tool in it; requirements-dev.lock holds those, at the runtime lock's versions (-c requirements.lock)."""
+    root = project_root()
+
+    def pins(name: str) -> dict[str, str]:
+        out = {}
+        for line in (root / name).read_text(encoding="utf-8").splitlines():
+            if line[:1].isalnum() and "==" in line:
+                pkg, version = line.split(" ")[0].split("==")
+                out[pkg.lower()] = version
+        return out
+
+    runtime, dev = pins("requirements.lock"), pins("requirements-dev.lock")
+    for tool in ("moto", "selenium", "pytest", "molecule", "ansible-lint", "supervisor", "mypy", "ruff", "awxkit"):
+        assert tool not in runtime, tool
+        assert tool in dev, tool
+    for pkg in ("ansible-core", "ansible-runner", "boto3", "jsonschema", "pyyaml", "holidays", "asyncssh"):
+        assert pkg in runtime, pkg
+    assert {p: v for p, v in dev.items() if p in runtime and runtime[p] != v} == {}
+    assert "-c requirements.lock" in (root / "requirements-dev.in").read_text(encoding="utf-8")
+    ee = (root / "execution-environment" / "requirements.txt").read_text(encoding="utf-8")
+    assert all(line.split("==")[0].lower() in runtime for line in ee.splitlines() if "==" in line)
