@@ -474,7 +474,11 @@ def cmd_due(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- sandbox
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    import ops_sandbox
+    try:
+        import ops_sandbox  # the development-only distribution dev/ (not part of a production install)
+    except ImportError:
+        raise InvalidInput("sandbox: the development sandbox is not installed here (it is the development-only "
+                           "package in dev/ of a checkout: `make venv` installs it)") from None
 
     if args.action == "up":
         ops_sandbox.up()
