@@ -7,7 +7,10 @@ the one source of what an operation takes; the docs repeat them only between mar
 - ``docs/operators.md``: ``<!-- generated:operations-table -->`` (catalog ID, name_ja, change class, playbook,
   role of every automated task) and one ``<!-- generated:operations ROLE -->`` block per role (the role's
   description from its argument spec, then each of its tasks: playbook, change class, time limit, parameters).
-- ``roles/<role>/README.md``: ``<!-- generated:variables -->``, the role's options from ``meta/argument_specs.yml``.
+
+A role README's variables table is written by hand (it says where each value comes from: the request, the inventory,
+``ops-driver apply``); ``--variables ROLE`` prints a first version of it from ``meta/argument_specs.yml``, and
+``tests/unit/test_docs.py`` checks that it lists exactly the spec's options.
 
 Each block ends with ``<!-- /generated:NAME -->``; text outside the markers is never touched.
 
@@ -15,6 +18,7 @@ Usage (from the repository root, or any folder: paths are found from this file):
 
     python scripts/gen_docs.py           # rewrite the generated parts in place
     python scripts/gen_docs.py --check   # exit 1 naming every stale or missing part, write nothing
+    python scripts/gen_docs.py --variables ec2_power   # print a variables table from the role's argument spec
 
 ``tests/unit/test_docs.py`` runs the check, so a catalog or argument-spec change without ``gen_docs.py`` fails.
 Errors: a missing marker is reported as stale (``--check``) or raised as :class:`DocsError` (rewrite).
@@ -108,6 +112,12 @@ def _param_limits(p: Mapping[str, Any]) -> str:
     return cell("; ".join(parts)) if parts else ""
 
 
+def _need(p: Mapping[str, Any]) -> str:
+    if p.get("required"):
+        return "required"
+    return "default " + _code(p["default"]) if "default" in p else "optional"
+
+
 def _param_type(p: Mapping[str, Any]) -> str:
     kind = str(p["type"])
     return f"{kind}[{p['elements']}]" if "elements" in p else kind
@@ -139,19 +149,18 @@ def role_reference(role: str, tasks: Iterable[Mapping[str, Any]], spec: Mapping[
         if params:
             out.append("\n| parameter | type | required / default | limits | meaning |\n|---|---|---|---|---|")
             for p in params:
-                need = "required" if p.get("required") else ("default " + _code(p["default"]) if "default" in p else "optional")
+                need = _need(p)
                 if p.get("secret"):
                     need += " (secret: `********` in the evidence)"
-                out.append(
-                    f"| `{p['name']}` | {_param_type(p)} | {need} | {_param_limits(p)} | {cell(p.get('description', ''))} |"
-                )
+                meaning = cell(p.get("description", ""))
+                out.append(f"| `{p['name']}` | {_param_type(p)} | {need} | {_param_limits(p)} | {meaning} |")
         else:
             out.append("\nNo parameters.")
     return "\n".join(out).strip()
 
 
 def role_variables(spec: Mapping[str, Any]) -> str:
-    """A role's variables table, from its argument spec's options (name, type, required/default, meaning)."""
+    """A first variables table of a role, from its argument spec's options (name, type, required/default, meaning)."""
     lines = ["| variable | type | required / default | meaning |", "|---|---|---|---|"]
     for name, o in (spec.get("options") or {}).items():
         kind = str(o.get("type", "str"))
@@ -159,7 +168,7 @@ def role_variables(spec: Mapping[str, Any]) -> str:
             kind = f"{kind}[{o['elements']}]"
         if "choices" in o:
             kind += ": " + " / ".join(_code(c) for c in o["choices"])
-        need = "required" if o.get("required") else ("default " + _code(o["default"]) if "default" in o else "optional")
+        need = _need(o)
         if o.get("no_log"):
             need += " (no_log)"
         lines.append(f"| `{name}` | {cell(kind)} | {cell(need)} | {cell(_description(o))} |")
@@ -193,9 +202,6 @@ def expected(root: Path = ROOT) -> dict[Path, str]:
         mine = [t for t in tasks if t["automation"]["role"] == role]
         text = replace_block(text, f"operations {role}", role_reference(role, mine, specs.get(role)))
     files[OPERATORS] = text
-    for role, spec in specs.items():
-        rel = Path("roles") / role / "README.md"
-        files[rel] = replace_block((root / rel).read_text(encoding="utf-8"), "variables", role_variables(spec))
     return files
 
 
@@ -211,7 +217,16 @@ def stale(root: Path = ROOT) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming every stale part")
+    parser.add_argument("--variables", metavar="ROLE", help="print a variables table from the role's argument spec")
     args = parser.parse_args(argv)
+    if args.variables:
+        specs = load_specs()
+        if args.variables not in specs:
+            known = ", ".join(specs)
+            print(f"gen_docs: no roles/{args.variables}/meta/argument_specs.yml; known: {known}", file=sys.stderr)
+            return 2
+        print(role_variables(specs[args.variables]))
+        return 0
     if args.check:
         bad = stale()
         for item in bad:
