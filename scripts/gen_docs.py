@@ -41,6 +41,14 @@ OPERATORS = Path("docs/operators.md")
 DEFAULT_TIMEOUT_MINUTES = 60
 
 
+#: libyaml's loader when PyYAML was built with it (6x faster on the catalog), else the pure-Python one
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - a safe loader
+
+
 class DocsError(Exception):
     """A generated part cannot be written (its markers are missing or unbalanced)."""
 
@@ -49,7 +57,7 @@ def load_automated(root: Path = ROOT) -> list[dict[str, Any]]:
     """Every catalog task with an ``automation`` block, sorted by catalog ID (``catalog/*.yml``)."""
     tasks: list[dict[str, Any]] = []
     for path in sorted((root / "catalog").glob("*.yml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = _load_yaml(path)
         tasks.extend(t for t in doc.get("tasks", []) if t.get("automation"))
     return sorted(tasks, key=lambda t: str(t["id"]))
 
@@ -58,7 +66,7 @@ def load_specs(root: Path = ROOT) -> dict[str, dict[str, Any]]:
     """Role name -> the ``main`` entry point of its ``meta/argument_specs.yml`` (roles without one are left out)."""
     specs: dict[str, dict[str, Any]] = {}
     for path in sorted((root / "roles").glob("*/meta/argument_specs.yml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = _load_yaml(path)
         specs[path.parent.parent.name] = doc["argument_specs"]["main"]
     return specs
 

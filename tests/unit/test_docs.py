@@ -18,6 +18,9 @@ from types import ModuleType
 import pytest
 import yaml
 
+from ops_driver.catalog import load_catalog
+from ops_driver.request import parse_request
+
 ROOT = Path(__file__).resolve().parents[2]
 SKELETON = ["Purpose", "Catalog IDs", "Variables", "Check mode", "Failure and refusal", "Example"]
 ROLES = sorted(p.parent.name for p in (ROOT / "roles").glob("*/README.md"))
@@ -34,6 +37,7 @@ def _gen_docs() -> ModuleType:
 
 
 GEN = _gen_docs()
+AUTOMATED = GEN.load_automated(ROOT)
 
 
 def _sections(text: str, level: str = "## ") -> dict[str, str]:
@@ -48,7 +52,7 @@ def _spec_options(role: str) -> dict[str, dict[str, object]]:
 
 
 def _catalog_ids_of(role: str) -> set[str]:
-    return {str(t["id"]) for t in GEN.load_automated(ROOT) if t["automation"]["role"] == role}
+    return {str(t["id"]) for t in AUTOMATED if t["automation"]["role"] == role}
 
 
 def test_generated_parts_are_current() -> None:
@@ -94,9 +98,9 @@ def test_the_operations_table_lists_every_automated_task_once() -> None:
     text = (ROOT / "docs" / "operators.md").read_text(encoding="utf-8")
     table = text.split("<!-- generated:operations-table -->")[1].split("<!-- /generated:operations-table -->")[0]
     listed = re.findall(r"^\| `([A-Z]+-\d{3})` \|", table, flags=re.M)
-    automated = [str(t["id"]) for t in GEN.load_automated(ROOT)]
+    automated = [str(t["id"]) for t in AUTOMATED]
     assert listed == automated and len(automated) >= 23
-    for t in GEN.load_automated(ROOT):
+    for t in AUTOMATED:
         assert f"#### {t['id']} — " in text, f"{t['id']} has no reference section"
 
 
@@ -134,7 +138,7 @@ def test_role_readme_names_its_catalog_ids(role: str) -> None:
 
 
 def test_every_role_of_the_catalog_has_a_readme() -> None:
-    catalog_roles = {str(t["automation"]["role"]) for t in GEN.load_automated(ROOT)}
+    catalog_roles = {str(t["automation"]["role"]) for t in AUTOMATED}
     assert catalog_roles <= set(ROLES)
 
 
@@ -174,3 +178,15 @@ def test_links_and_section_links_resolve(page: Path) -> None:
         elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
             broken.append(target)
     assert not broken, f"{page.relative_to(ROOT)}: {broken}"
+
+
+def test_every_work_request_shown_in_the_docs_is_valid() -> None:
+    """A ```yaml block with a top-level ``task:`` is a work request: it passes the same check as ``ops-driver plan``."""
+    catalog = load_catalog()  # cached by the catalog module
+    shown = []
+    for page in PAGES:
+        for block in re.findall(r"^```yaml\n(.*?)^```", page.read_text(encoding="utf-8"), flags=re.M | re.S):
+            if re.search(r"^task: ", block, flags=re.M):
+                shown.append(page.name)
+                parse_request(block, catalog, source=str(page.relative_to(ROOT)))
+    assert {"quickstart.md", "operators.md"} <= set(shown)
