@@ -1,5 +1,5 @@
 """Approvals are SSH signatures (issue #24, item 4): what counts and what does not (ops_driver/signing.py,
-governance.approval_checks). Real keys made with ssh-keygen; the auditor's check runs as docs/governance.md has it."""
+governance.approval_checks). Real keys made with ssh-keygen; the auditor's check is run as the README gives it."""
 
 from __future__ import annotations
 
