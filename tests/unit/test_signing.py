@@ -38,7 +38,10 @@ def test_a_prod_approval_is_signed_by_a_listed_key_and_the_auditor_can_check_it_
     assert a.approver == "yamada"  # the principal of the key, not a typed name
     record = json.loads(a.path.read_text(encoding="utf-8"))
     assert record["signed_with"] == "key file" and record["environment"] == "prod"
-    # the README's one-line offline check, as an auditor runs it
+    # the one-line offline check of docs/governance.md, as an auditor runs it
+    documented = ("ssh-keygen -Y verify -f policy/allowed_signers -I <approver> -n ops-driver-approval"
+                  " -s <id>.json.sig < <id>.json")
+    assert documented in (Path(__file__).resolve().parents[2] / "docs" / "governance.md").read_text(encoding="utf-8")
     r = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(signers.path), "-I", "yamada", "-n",
                         "ops-driver-approval", "-s", f"{a.path}.sig"], input=a.path.read_bytes(), capture_output=True)
     assert r.returncode == 0, r.stderr
