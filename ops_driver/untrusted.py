@@ -1,7 +1,7 @@
 """Untrusted text in and out: the limits a work request must keep, and the escaping of what it says on output.
 
-A work request, an AWX survey answer and a plan's ``apply_extravars`` are data, never code (README, "Security
-model"). This module is the one place that says what such a document may be:
+A work request, an AWX survey answer and a plan's ``apply_extravars`` are data, never code (docs/operators.md,
+"the security model"). This module is the one place that says what such a document may be:
 
 - at most :data:`MAX_DOCUMENT_BYTES` (64 KiB) of UTF-8;
 - plain YAML: no anchors or aliases (:data:`yaml` alias bombs), no tags, nesting at most :data:`MAX_DEPTH` levels;
