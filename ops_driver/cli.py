@@ -659,8 +659,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: The file-mode creation mask of everything ops-driver writes: evidence folders 0750, files 0640 - readable by the
-#: group that owns the evidence store (docs/operators.md, the security model), never by other accounts. Bundles hold HAT dumps,
-#: file lists and module arguments.
+#: group that owns the evidence store (docs/operators.md, the security model), never by other accounts. Bundles hold
+#: HAT dumps, file lists and module arguments.
 UMASK = 0o027
 
 
