@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from ops_driver.run.contract import RunRecord
 from ops_driver.errors import InvalidInput
 from ops_driver.paths import evidence_dir
+from ops_driver.run.contract import RunRecord
 
 BUNDLE_FILES = ("request.yml", "changes.json", "events.jsonl", "stdout.txt", "report.md")
 MANIFEST = "manifest.json"

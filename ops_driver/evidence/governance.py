@@ -37,13 +37,9 @@ from typing import Any
 import yaml
 
 from ops_driver import processes
-from ops_driver.evidence import bundles
-from ops_driver.evidence import identity
-from ops_driver.evidence import ledger
-from ops_driver.evidence import guards
-from ops_driver.evidence import signing
 from ops_driver.catalog import CHANGE_CLASSES
 from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.evidence import bundles, guards, identity, ledger, signing
 from ops_driver.paths import project_root
 
 CLASSES = CHANGE_CLASSES  # the names; what each needs is policy/change.yml
@@ -228,7 +224,7 @@ def approval_checks(run_id: str, base: Path, entries: list[ledger.Entry] | None 
 
     An approval counts when the ledger holds its record as it is now (one edited or added outside
     ``ops-driver approve`` does not), its signature ``<id>.json.sig`` verifies for its approver against the
-    allowed-signers files of the run's environment (:func:`ops_driver.evidence.signing.verify`: ``ssh-keygen -Y verify``),
+    allowed-signers files of the run's environment (:func:`.signing.verify`: ``ssh-keygen -Y verify``),
     it names the run's environment, and ``rules`` (default: ``policy/change.yml``) let that principal approve the
     run's change class there (an emergency apply approved after the fact: class ``emergency``).
     """
@@ -297,7 +293,7 @@ def _held_as_is(b: bundles.Bundle, kind: str, entries: list[ledger.Entry]) -> st
 
 def forbidden_approvers(manifest: dict[str, Any]) -> list[str]:
     """Who may not approve a run: its operator, the request's requested_by (and, for an apply, the plan's
-    operator); one name per person (:func:`ops_driver.evidence.identity.distinct`)."""
+    operator); one name per person (:func:`.identity.distinct`)."""
     names = [manifest.get("operator"), manifest.get("requested_by"), manifest.get("plan_operator")]
     return identity.distinct(str(n) for n in names if n)
 
@@ -333,7 +329,7 @@ def approve(run_id: str, by: str | None, comment: str | None, base: Path, now: d
             key: Path | None = None) -> Approval:
     """Record a signed approval of a plan (or, after the fact, of an emergency apply) and append it to the ledger.
 
-    The approver is the principal of the signing key (:func:`ops_driver.evidence.signing.signer`): ``key`` (``--key``), else
+    The approver is the principal of the signing key (:func:`.signing.signer`): ``key`` (``--key``), else
     ``$OPS_SIGNING_KEY``, else the ssh-agent; ``by`` then only checks it is that person. In the sandbox, ``by``
     without a key signs with NAME's demo key. The record (approval ID, run, approver, UTC time, comment, the
     manifest's SHA-256, task, environment, change class) is written as ``approvals/<run>/<id>.json`` and its bytes
@@ -492,7 +488,7 @@ def approval_shortfall(apply_manifest: dict[str, Any], plan_manifest: dict[str, 
     """The flag of an apply that ran with fewer approvals than its plan required, else None.
 
     Required: the larger of the apply's recorded ``approvals_required`` and its plan's (None: the plan bundle is
-    gone, its record alone). Counted: distinct people (:func:`ops_driver.evidence.identity.distinct`) among the approvals
+    gone, its record alone). Counted: distinct people (:func:`.identity.distinct`) among the approvals
     the apply names (``approvals``) that ``held`` (:func:`approvals_of` its plan) still holds as they were.
     """
     need = 0

@@ -36,8 +36,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ops_driver.evidence import identity
 from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.evidence import identity
 from ops_driver.paths import project_root
 
 NAMESPACE = "ops-driver-approval"
