@@ -771,14 +771,14 @@ def rejection_problems(base: Path, found: list[ledger.Entry], rules: ChangePolic
     out: list[tuple[str, str]] = []
     lines = {e.run_id: e for e in found if e.kind == "reject"}
     root = rejections_dir(base)
-    on_disk = {f.stem: f for f in sorted(root.glob("*/*.json"))} if root.is_dir() else {}
+    on_disk = {(f.parent.name, f.stem): f for f in sorted(root.glob("*/*.json"))} if root.is_dir() else {}
     for stray in sorted(root.glob("*/*")) if root.is_dir() else []:
         if not (stray.suffix == ".json" or stray.name.endswith(".json" + signing.SIG_SUFFIX)):
             out.append((f"rejection {stray.parent.name}/{stray.name}", "not a rejection record or its signature"))
     for rejection_id, e in lines.items():
         subject = f"rejection {rejection_id}"
-        f = on_disk.get(rejection_id)
-        if f is None or f.parent.name != e.ref:
+        f = on_disk.get((str(e.ref), rejection_id))
+        if f is None:
             out.append((subject, f"rejection record of {e.ref} removed (recorded on {ledger.LEDGER} line {e.line_no})"))
             continue
         if hashlib.sha256(f.read_bytes()).hexdigest() != e.sha256:
@@ -810,8 +810,9 @@ def rejection_problems(base: Path, found: list[ledger.Entry], rules: ChangePolic
         else:
             continue
         out.append((subject, f"rejection by {r.by}: {why}"))
-    for rejection_id, f in on_disk.items():
-        if rejection_id not in lines:
-            out.append((f"rejection {rejection_id}", f"{f.relative_to(base)}: not in the ledger (added outside "
-                                                     "`ops-driver reject`)"))
+    for (run_id, rejection_id), f in on_disk.items():
+        line = lines.get(rejection_id)
+        if line is None or line.ref != run_id:
+            out.append((f"rejection {run_id}/{rejection_id}", f"{f.relative_to(base)}: not in the ledger (added "
+                                                              "outside `ops-driver reject`)"))
     return out

@@ -62,8 +62,9 @@ def resolve(text: str, base: Path, found: list[ledger.Entry] | None = None) -> s
     """
     if (base / text / bundles.MANIFEST).is_file():
         return text
-    found = ledger.entries(base) if found is None else found
+    found = ledger.read(base)[0] if found is None else found  # the lines that parse: `evidence verify` names the rest
     if text == LAST:
+        me = {identity.system_operator()}
         for e in reversed(found):
             if e.kind != "plan":
                 continue
@@ -71,9 +72,11 @@ def resolve(text: str, base: Path, found: list[ledger.Entry] | None = None) -> s
                 m = bundles.bundle(e.run_id, base).manifest()
             except InvalidInput:
                 continue
-            if identity.same_person(str(m.get("operator") or ""), current_operator(str(m.get("environment") or ""))):
+            who = current_operator(str(m.get("environment") or ""))
+            me.add(who)
+            if identity.same_person(str(m.get("operator") or ""), who):
                 return e.run_id
-        raise InvalidInput(f"{LAST}: {current_operator('')} has no plan in {ledger.path_of(base)}; give a run ID "
+        raise InvalidInput(f"{LAST}: {' / '.join(sorted(me))} has no plan in {ledger.path_of(base)}; give a run ID "
                            "(`ops-driver review` lists the plans waiting for approval)")
     if not text or "/" in text or text.startswith("."):
         return text
