@@ -216,8 +216,10 @@ def cmd_evidence_show(args: argparse.Namespace) -> int:
                   + f"\n{len(runs)} runs of ticket {args.run_id}: `ops-driver evidence show RUN_ID` (a unique "
                     "prefix is enough)")
             return 0
-        if runs:
-            args.run_id = runs[0]["run_id"]
+        if not runs:
+            raise InvalidInput(f"{args.run_id!r}: no run ID, unique prefix of one, or ticket of that name in {base}; "
+                               "see `ops-driver evidence list` or `ops-driver review`")
+        args.run_id = runs[0]["run_id"]
     b = bundles.bundle(args.run_id, base)
     m = b.manifest()
     if m.get("status") == bundles.RUNNING:  # written ahead, not closed: no report yet

@@ -223,12 +223,12 @@ def waiting(base: Path, now: dt.datetime | None = None, rules: governance.Change
             m = bundles.bundle(e.run_id, base).manifest()
         except InvalidInput:
             continue
-        if m.get("status") != "planned":
-            continue
+        ended = _time(m.get("ended_at"))
+        if m.get("status") != "planned" or ended is None or now > ended + dt.timedelta(seconds=max_age_s(m, rules)):
+            continue  # failed or expired: decided from the manifest alone, before the ledger scans of live_status
         s = live_status(e.run_id, base, found, rules, now)
         if s.state != WAITING:
             continue
-        ended = _time(m.get("ended_at"))
         rows.append({"run_id": e.run_id, "kind": "plan", "task": m.get("task"), "environment": m.get("environment"),
                      "change_class": m.get("change_class"), "ticket": m.get("ticket"), "operator": m.get("operator"),
                      "requested_by": m.get("requested_by"), "at": m.get("ended_at"),

@@ -176,6 +176,7 @@ def test_a_unique_prefix_names_the_run_and_an_ambiguous_one_is_refused(
     assert "ambiguous: 2 runs start with it" in err and PLAN in err and OTHER in err
     assert main(["approve", "20261207T0", "--by", "carol"]) == 2
     assert main(["evidence", "show", "20991231"]) == 2  # matches nothing: no such run (nor ticket)
+    assert "'20991231': no run ID, unique prefix of one, or ticket of that name" in capsys.readouterr().err
 
 
 def test_last_is_the_newest_plan_of_the_current_operator(base: Path, monkeypatch: pytest.MonkeyPatch,
