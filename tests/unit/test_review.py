@@ -267,3 +267,17 @@ def test_catalog_search_in_both_languages_and_the_class_column(capsys: pytest.Ca
     row = next(line for line in lines if line.startswith("INFO-005"))
     assert row.split()[2] == "standard"
     assert next(line for line in lines if line.startswith("INFO-001")).split()[2] == "-"  # a manual task
+
+
+def test_a_rejection_after_an_approval_stops_the_plan_and_an_unsigned_one_fails_verify(base: Path) -> None:
+    b = _bundle(base, PLAN)
+    governance.approve(PLAN, "carol", None, base)
+    assert governance.check_apply(b, "erin", base, governance.load_policy())[0] == "minor"  # released
+    r = governance.reject(PLAN, "dave", "the window moved", base)
+    with pytest.raises(PolicyRefused, match="rejected by dave"):
+        governance.check_apply(b, "erin", base, governance.load_policy())
+    assert review.live_status(PLAN, base).text.startswith("rejected by dave at ")
+    assert governance.verify_all(base) == {}
+    (r.path.parent / (r.path.name + ".sig")).unlink()
+    assert governance.verify_all(base) == {
+        f"rejection {r.rejection_id}": ["rejection by dave: unsigned (no .json.sig)"]}
