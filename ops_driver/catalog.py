@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,32 @@ class Catalog:
         out = [t for t in self.tasks.values() if (area is None or t.area == area.upper())
                and (not automated or t.automated)]
         return sorted(out, key=lambda t: (AREAS.index(t.area), t.id))
+
+    def search(self, text: str, area: str | None = None, automated: bool = False) -> list[Task]:
+        """The tasks (of :meth:`select`) whose ID, names or summaries in Japanese and English hold every word of
+        ``text`` (split on white space, the ideographic space too): ``インスタンス停止``, ``ec2 stop``,
+        ``info-005``. Compared after NFKC and case folding (full-width ``ＥＣ２`` is ``ec2``). Best first: an
+        ID, then a name holding every word, then the rest, each in catalog order. InvalidInput (exit 2) for an
+        empty ``text``."""
+        words = _folded(text).split()
+        if not words:
+            raise InvalidInput("catalog search: give a word to look for (an ID, or a word of a task's name or "
+                               "summary, in Japanese or English)")
+
+        def rank(t: Task) -> int | None:
+            names = _folded(f"{t.id}\n{t.name_ja}\n{t.name_en}")
+            rest = _folded(f"{t.summary_ja}\n{t.raw.get('summary_en') or ''}\n{t.category}")
+            if not all(w in names or w in rest for w in words):
+                return None
+            return 0 if any(w in _folded(t.id) for w in words) else 1 if all(w in names for w in words) else 2
+
+        ranked = [(r, t) for t in self.select(area, automated) if (r := rank(t)) is not None]
+        return [t for _, t in sorted(ranked, key=lambda rt: rt[0])]
+
+
+def _folded(text: str) -> str:
+    """The search form of a text: NFKC, case folded."""
+    return unicodedata.normalize("NFKC", text).casefold()
 
 
 def _automation(raw: dict[str, Any] | None) -> Automation | None:

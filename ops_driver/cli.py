@@ -58,13 +58,37 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
     if args.area and args.area.upper() not in AREAS:
         raise InvalidInput(f"--area: unknown area {args.area!r}; use one of {', '.join(AREAS)}")
     tasks = load_catalog().select(args.area, args.automated)
-    rows = [{"id": t.id, "area": t.area, "category": t.category, "name_ja": t.name_ja, "name_en": t.name_en,
+    rows = _task_rows(tasks)
+    _emit(args, {"tasks": rows, "count": len(rows)}, _task_table(tasks))
+    return 0
+
+
+def _task_rows(tasks: list[Any]) -> list[dict[str, Any]]:
+    return [{"id": t.id, "area": t.area, "category": t.category, "name_ja": t.name_ja, "name_en": t.name_en,
              "cycle": t.cycle, "automated": t.automated,
              "change_class": t.automation.change_class if t.automation else None} for t in tasks]
-    lines = [f"{'ID':<9} {'cycle':<9} {'auto':<4} {'name (en)':<48} name (ja)"]
-    lines += [f"{t.id:<9} {t.cycle:<9} {'yes' if t.automated else '':<4} {t.name_en[:48]:<48} {t.name_ja}"
-              for t in tasks]
-    _emit(args, {"tasks": rows, "count": len(rows)}, "\n".join(lines))
+
+
+def _task_table(tasks: list[Any]) -> str:
+    """The catalog table: ID, cycle, change class (of an automated task; ``-`` for a manual one), names."""
+    lines = [f"{'ID':<9} {'cycle':<9} {'class':<9} {'name (en)':<44} name (ja)"]
+    lines += [f"{t.id:<9} {t.cycle:<9} {t.automation.change_class if t.automation else '-':<9} "
+              f"{t.name_en[:44]:<44} {t.name_ja}" for t in tasks]
+    return "\n".join(lines)
+
+
+def cmd_catalog_search(args: argparse.Namespace) -> int:
+    """Tasks whose ID, names or summaries (Japanese and English) hold every word of TEXT (Catalog.search)."""
+    from ops_driver.catalog import AREAS, load_catalog
+
+    if args.area and args.area.upper() not in AREAS:
+        raise InvalidInput(f"--area: unknown area {args.area!r}; use one of {', '.join(AREAS)}")
+    text = " ".join(args.text)
+    tasks = load_catalog().search(text, args.area, args.automated)
+    rows = _task_rows(tasks)
+    _emit(args, {"query": text, "tasks": rows, "count": len(rows)},
+          _task_table(tasks) + f"\n{len(rows)} task(s) match {text!r}" if tasks else
+          f"no task matches {text!r}; try one word of its name, in Japanese or English (`ops-driver catalog list`)")
     return 0
 
 
@@ -145,8 +169,25 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         _err(f"ops-driver: {out.message}")
     if kind == "apply":
         _print_head()
-    _emit(args, out.summary(), _outcome_text(out))
+    data = out.summary()
+    if kind == "plan" and out.exit_code == 0:
+        data["ticket_reuse"] = _warn_ticket_reuse(out.run_id, out.manifest)
+    _emit(args, data, _outcome_text(out))
     return out.exit_code
+
+
+def _warn_ticket_reuse(run_id: str, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """A plan whose ticket earlier runs used on another target: a warning on stderr listing them (review.py)."""
+    from ops_driver.evidence import review
+    from ops_driver.paths import evidence_dir
+
+    earlier = review.ticket_reuse(run_id, evidence_dir())
+    if earlier:
+        _err(f"ops-driver: WARNING: ticket {manifest.get('ticket')} was used before for other work; check it is "
+             "the right ticket (earlier runs of this ticket):\n"
+             + "\n".join(f"  {r['run_id']}  {r['kind']} {r['status']}  by {r['operator']} at {r['at']}  "
+                         f"on {r['target']}" for r in earlier))
+    return earlier
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -160,9 +201,26 @@ def cmd_apply(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- evidence
 
 def cmd_evidence_show(args: argparse.Namespace) -> int:
-    from ops_driver.evidence import bundles
+    """A run's report with its approval status now (above it: report.md was written at plan time), or the runs
+    of a ticket: the one run's, or a list when there are several."""
+    from ops_driver.evidence import bundles, review
+    from ops_driver.paths import evidence_dir
 
-    b = bundles.bundle(args.run_id)
+    base = evidence_dir()
+    if not (base / args.run_id / bundles.MANIFEST).is_file() and not args.run_id.startswith("."):
+        runs = review.runs_of_ticket(args.run_id, base) if "/" not in args.run_id else []
+        if len(runs) > 1:
+            _emit(args, {"ticket": args.run_id, "runs": runs, "count": len(runs)},
+                  "\n".join(f"{r['run_id']}  {r['kind']:<5} {r['status']}  {r['environment']} {r['task']}  "
+                            f"by {r['operator']} at {r['at']}" for r in runs)
+                  + f"\n{len(runs)} runs of ticket {args.run_id}: `ops-driver evidence show RUN_ID` (a unique "
+                    "prefix is enough)")
+            return 0
+        if not runs:
+            raise InvalidInput(f"{args.run_id!r}: no run ID, unique prefix of one, or ticket of that name in {base}; "
+                               "see `ops-driver evidence list` or `ops-driver review`")
+        args.run_id = runs[0]["run_id"]
+    b = bundles.bundle(args.run_id, base)
     m = b.manifest()
     if m.get("status") == bundles.RUNNING:  # written ahead, not closed: no report yet
         events, _ = bundles.read_events(b.path / bundles.EVENTS)
@@ -174,8 +232,10 @@ def cmd_evidence_show(args: argparse.Namespace) -> int:
                           "(`ops-driver evidence recover`); tasks started so far:\n"
                           + "\n".join(f"  {t}" for t in tasks))
         return 0
-    data = {"manifest": m, "changes": b.read_json("changes.json"), "path": str(b.path)}
-    _emit(args, data, (b.path / "report.md").read_text(encoding="utf-8"))
+    status = review.live_status(b.run_id, base)
+    data = {"manifest": m, "changes": b.read_json("changes.json"), "path": str(b.path), "status": status.as_dict()}
+    _emit(args, data, f"STATUS NOW: {status.text}\n(the report below was written when the run ended)\n\n"
+                      + (b.path / "report.md").read_text(encoding="utf-8"))
     return 0
 
 
@@ -204,11 +264,13 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
                 raise InvalidInput(f"--against {export}: no such file; give the exported syslog lines of ops-driver")
             results["syslog copy"] = syslog_sink.compare(ledger.path_of(base), export)
     bad = {k: v for k, v in results.items() if v}
-    lines = [f"{k}: {'OK' if not v else 'FAILED: ' + '; '.join(v)}" for k, v in results.items()]
+    shown = bad if args.failed else results
+    lines = [f"{k}: {'OK' if not v else 'FAILED: ' + '; '.join(v)}" for k, v in shown.items()]
     lines.append(f"{len(results) - len(bad)} of {len(results)} verified"
-                 + ("" if args.run_id else " (bundles, approval records and the ledger's hash chain)"))
-    _emit(args, {"verified": not bad, "bundles": {k: {"ok": not v, "problems": v} for k, v in results.items()}},
-          "\n".join(lines))
+                 + ("" if args.run_id else " (bundles, approval and rejection records and the ledger's hash chain)")
+                 + (f"; {len(bad)} failed" if bad else ""))
+    _emit(args, {"verified": not bad, "checked": len(results), "failed": len(bad),
+                 "bundles": {k: {"ok": not v, "problems": v} for k, v in shown.items()}}, "\n".join(lines))
     return 4 if bad else 0
 
 
@@ -327,6 +389,56 @@ def cmd_approve(args: argparse.Namespace) -> int:
           + (" after the fact (emergency)" if a.after_the_fact else "")
           + f" (plan manifest SHA-256 {a.manifest_sha256[:16]}…); signed: {a.path}.sig")
     _print_head()
+    return 0
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    """Reject a plan: a signed record and a ``reject`` ledger line (governance.reject); it is never applied."""
+    from ops_driver.evidence import governance
+    from ops_driver.paths import evidence_dir
+
+    r = governance.reject(args.run_id, args.by, args.reason, evidence_dir(), key=Path(args.key) if args.key else None)
+    _emit(args, r.summary(), f"rejection {r.rejection_id}: {r.by} rejected {r.run_id}: {r.reason}\n"
+                             f"it cannot be approved or applied; signed: {r.path}.sig")
+    _print_head()
+    return 0
+
+
+# ---------------------------------------------------------------- review
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """The plans waiting for approval and the emergency applies waiting for it after the fact (review.waiting),
+    filtered by environment, class, ticket, and with ``--mine`` to those the current approver may approve."""
+    from ops_driver.catalog import CHANGE_CLASSES
+    from ops_driver.evidence import governance, review, signing
+    from ops_driver.paths import evidence_dir
+
+    if args.change_class is not None and args.change_class not in CHANGE_CLASSES:
+        raise InvalidInput(f"--class: unknown change class {args.change_class!r}; use one of "
+                           f"{', '.join(CHANGE_CLASSES)}")
+    if (args.by or args.key) and not args.mine:
+        raise InvalidInput("--by / --key: they name the approver of --mine; add --mine")
+    base = evidence_dir()
+    rules = governance.load_policy()
+    rows = [r for r in review.waiting(base, rules=rules)
+            if (args.environment is None or r["environment"] == args.environment)
+            and (args.change_class is None or r["change_class"] == args.change_class)
+            and (args.ticket is None or review.same_ticket(r["ticket"], args.ticket))]
+    me: dict[str, str] = {}
+    if args.mine:  # the approver as `approve` would sign: the key's principal, or --by NAME's demo key (sandbox)
+        for env in sorted({str(r["environment"]) for r in rows}):
+            me[env] = signing.signer(env, base, args.by, Path(args.key) if args.key else None).principal
+        rows = [r for r in rows if review.may_decide(r, me[str(r["environment"])], rules)]
+    lines = [f"{r['run_id']}  {r['environment']:<8} {r['change_class']:<9} {r['age']:>6}  "
+             f"{r['approvals']}/{r['needed']}" + (f" by {', '.join(r['approved_by'])}" if r["approved_by"] else "")
+             + f"  {r['task']} ticket {r['ticket']}  planned by {r['operator']} for {r['requested_by']}"
+             + (f"  EMERGENCY applied, reason: {r.get('emergency_reason')}" if r["kind"] == "emergency" else "")
+             for r in rows]
+    who = f" that {', '.join(sorted(set(me.values())))} may approve" if args.mine else ""
+    lines.append(f"{len(rows)} run(s) waiting for approval{who}" + (
+        ": `ops-driver evidence show RUN_ID`, then `ops-driver approve RUN_ID` or `ops-driver reject RUN_ID "
+        "--reason TEXT` (a unique prefix of the run ID is enough)" if rows else ""))
+    _emit(args, {"waiting": rows, "count": len(rows), **({"approver": me} if args.mine else {})}, "\n".join(lines))
     return 0
 
 
@@ -535,9 +647,14 @@ def cmd_awx_ee(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
+    # --json in either position (`ops-driver --json evidence verify`, `ops-driver evidence verify --json`): the
+    # subcommands' copy has no default, so that it never resets the top-level one (argparse sets a subparser's
+    # defaults over the namespace the parent filled)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p = argparse.ArgumentParser(prog="ops-driver", description=__doc__.split("\n")[0], parents=[common])
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print one JSON object on stdout")
+    p = argparse.ArgumentParser(prog="ops-driver", description=__doc__.split("\n")[0])
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (here or after the command)")
     sub = p.add_subparsers(dest="command", required=True)
 
     cat = sub.add_parser("catalog", help="the operations catalog", parents=[common])
@@ -546,6 +663,12 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--area", help="CORE, MYNA, COMM, INFO, STAT or HELP")
     cl.add_argument("--automated", action="store_true", help="only tasks with a playbook")
     cl.set_defaults(func=cmd_catalog_list)
+    csr = csub.add_parser("search", help="tasks whose ID, name or summary (Japanese or English) holds TEXT",
+                          parents=[common])
+    csr.add_argument("text", nargs="+", help="words to look for, e.g. インスタンス停止 or ec2 stop")
+    csr.add_argument("--area", help="CORE, MYNA, COMM, INFO, STAT or HELP")
+    csr.add_argument("--automated", action="store_true", help="only tasks with a playbook")
+    csr.set_defaults(func=cmd_catalog_search)
     cs = csub.add_parser("show", help="show one task", parents=[common])
     cs.add_argument("id")
     cs.set_defaults(func=cmd_catalog_show)
@@ -571,16 +694,41 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--comment", help="the approver's comment, recorded with the approval")
     ap.set_defaults(func=cmd_approve)
 
+    rj = sub.add_parser("reject", help="reject a plan (signed, recorded in the ledger; it is never applied)",
+                        parents=[common])
+    rj.add_argument("run_id")
+    rj.add_argument("--reason", required=True, help="why (free text, shown to the requester; at most 1000 "
+                                                   "characters)")
+    rj.add_argument("--by", help="sandbox: sign with NAME's demo key; elsewhere only checks that the key is NAME's")
+    rj.add_argument("--key", help="the reviewer's SSH key (as for approve); default $OPS_SIGNING_KEY, else the "
+                                  "ssh-agent")
+    rj.set_defaults(func=cmd_reject)
+
+    rv = sub.add_parser("review", help="plans waiting for approval (and emergency applies awaiting it after the "
+                                       "fact)", parents=[common])
+    rv.add_argument("--environment", help="only this environment's")
+    rv.add_argument("--class", dest="change_class", help="only this change class's (minor, major, emergency)")
+    rv.add_argument("--ticket", help="only the runs of this ticket")
+    rv.add_argument("--mine", action="store_true", help="only those you may approve: not your own plans or "
+                                                       "requests, not approved by you yet, your class and "
+                                                       "environment (you: your signing key's principal)")
+    rv.add_argument("--by", help="with --mine in the sandbox: the approver NAME (as approve --by)")
+    rv.add_argument("--key", help="with --mine: the approver's SSH key (as approve --key)")
+    rv.set_defaults(func=cmd_review)
+
     ev = sub.add_parser("evidence", help="evidence bundles", parents=[common])
     esub = ev.add_subparsers(dest="evidence_command", required=True)
-    es = esub.add_parser("show", help="show a bundle's report", parents=[common])
-    es.add_argument("run_id")
+    es = esub.add_parser("show", help="a run's report and its approval status now; or the runs of a TICKET",
+                         parents=[common])
+    es.add_argument("run_id", metavar="RUN_ID|TICKET", help="a run ID, a unique prefix of one, 'last' (your newest "
+                                                           "plan) or a ticket number")
     es.set_defaults(func=cmd_evidence_show)
     evf = esub.add_parser("verify", help="verify bundle hashes (all bundles without RUN_ID)", parents=[common])
     evf.add_argument("run_id", nargs="?")
     evf.add_argument("--head", help="SEQ:HASH from `evidence head` written down earlier: detects a truncated ledger")
     evf.add_argument("--against", help="an exported copy of the ledger lines sent to syslog: names the first "
                                        "difference (a rewritten or cut ledger)")
+    evf.add_argument("--failed", action="store_true", help="list only what fails (the count of all still printed)")
     evf.set_defaults(func=cmd_evidence_verify)
     esub.add_parser("head", help="the ledger's last sequence number and hash (write it on the ticket)",
                     parents=[common]).set_defaults(func=cmd_evidence_head)
@@ -672,6 +820,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits 2 on bad usage, which is our "invalid input" too
         return int(e.code or 0)
     try:
+        _resolve_run_ids(args)
         code: int = args.func(args)
         return code
     except OpsError as e:
@@ -683,6 +832,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("ops-driver: interrupted")
         return 3
+
+
+def _resolve_run_ids(args: argparse.Namespace) -> None:
+    """Every run ID argument (``run_id``, ``plan_id``) as typed — a whole ID, a unique prefix, ``last`` — made the
+    whole run ID (review.resolve; InvalidInput, exit 2, for an ambiguous prefix, naming the candidates)."""
+    names = [n for n in ("run_id", "plan_id") if isinstance(getattr(args, n, None), str) and getattr(args, n)]
+    if not names:
+        return
+    from ops_driver.evidence import review
+    from ops_driver.paths import evidence_dir
+
+    base = evidence_dir()
+    for n in names:
+        setattr(args, n, review.resolve(getattr(args, n), base))
 
 
 #: Exit code when stdout was closed early (128 + SIGPIPE, as a shell reports a writer killed by it).

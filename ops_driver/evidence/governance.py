@@ -17,7 +17,11 @@ The rules live in ``policy/change.yml`` (see its comments), not here. What this 
   distinct people as its class needs (the larger of the plan's recorded ``approvals_required`` and today's policy:
   :func:`approvals_needed`), every one for the plan's manifest as it is now, and the apply's operator
   is none of them (:func:`check_apply`, exit 4);
-- an emergency apply needs no approval and is *pending* until approved after the fact (:func:`pending`).
+- an emergency apply needs no approval and is *pending* until approved after the fact (:func:`pending`);
+- a reviewer may reject a plan (``ops-driver reject PLAN --reason TEXT``, :func:`reject`): a record in
+  ``$OPS_EVIDENCE_DIR/rejections/<RUN_ID>/`` made under the identity rules of an approval (the signing key's
+  principal, not the operator or the requester, one the class's ``approvers`` allow) and signed the same way, with a
+  ``reject`` ledger line; a plan the ledger holds a rejection of is never approved or applied after (exit 4).
 
 Reference points: Atlantis ``apply_requirements: [approved]``, AWS Systems Manager Change Manager (approval levels;
 the ``aws:approve`` step's minimum approvals), Terraform saved plans (an apply refuses a plan that changed).
@@ -36,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from ops_driver import processes
+from ops_driver import processes, untrusted
 from ops_driver.catalog import CHANGE_CLASSES
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, guards, identity, ledger, signing
@@ -44,6 +48,7 @@ from ops_driver.paths import project_root
 
 CLASSES = CHANGE_CLASSES  # the names; what each needs is policy/change.yml
 APPROVALS = "approvals"
+REJECTIONS = "rejections"
 OPERATOR_ENV = identity.OPERATOR_ENV
 
 
@@ -354,6 +359,7 @@ def approve(run_id: str, by: str | None, comment: str | None, base: Path, now: d
     digest = _held_as_is(b, str(kind), entries)
     now = now or bundles.utc_now()
     if not after:
+        refuse_rejected(run_id, base, entries)
         guards.check_plan(m, now, applies_of(run_id, base, entries), load_policy().plan_max_age_s)
     environment = str(m.get("environment") or "")
     who = signing.signer(environment, base, by, key)
@@ -394,10 +400,11 @@ def approve(run_id: str, by: str | None, comment: str | None, base: Path, now: d
 def check_apply(plan: bundles.Bundle, apply_operator: str, base: Path,
                 policy: ChangePolicy) -> tuple[str, list[Approval]]:
     """Before an apply runs: (the plan's change class, the approvals that release it); PolicyRefused (exit 4) when
-    the ledger does not hold the plan as it is, approvals are missing or for another manifest, or the apply's
-    operator approved it."""
+    the ledger does not hold the plan as it is, the plan was rejected (:func:`refuse_rejected`), approvals are
+    missing or for another manifest, or the apply's operator approved it."""
     entries = ledger.entries(base)
     digest = _held_as_is(plan, "plan", entries)
+    refuse_rejected(plan.run_id, base, entries)
     m = plan.manifest()
     cls = str(m.get("change_class") or "standard")
     if cls not in policy.classes:
@@ -534,7 +541,8 @@ def verify_all(base: Path, head_mark: tuple[int, str] | None = None) -> dict[str
     """Everything wrong with the evidence folder, by subject (a run ID, an approval file, or ``ledger``):
 
     a bundle whose files do not verify; a bundle edited after its ledger line, removed, or present but not in the
-    ledger; an approval record changed, removed or not in the ledger; a ledger line that does not parse, is out of
+    ledger; an approval or rejection record changed, removed, not in the ledger, unsigned or signed by someone who
+    may not decide on that plan (:func:`rejection_problems`); a ledger line that does not parse, is out of
     sequence, breaks the hash chain or repeats a run; with ``head_mark`` (SEQ, HASH), a ledger cut short of it; an
     apply that ran with fewer approvals than its plan required (:func:`shortfalls`).
     """
@@ -549,7 +557,7 @@ def verify_all(base: Path, head_mark: tuple[int, str] | None = None) -> dict[str
     by_id = {b.run_id: b for b in bundles.all_bundles(base)}
     held_runs = set()
     for e in found:
-        if e.kind == "approval":
+        if e.kind in ledger.DECISIONS:
             continue
         held_runs.add(e.run_id)
         b = by_id.get(e.run_id)
@@ -599,6 +607,208 @@ def verify_all(base: Path, head_mark: tuple[int, str] | None = None) -> dict[str
     for key, f in on_disk.items():
         if key not in approvals:
             add(f"approval {key}", f"{f.relative_to(base)}: not in the ledger (added outside `ops-driver approve`)")
+    for subject, text in rejection_problems(base, found, rules):
+        add(subject, text)
     for run_id, flag in shortfalls(base, found).items():
         add(run_id, flag)
     return problems
+
+
+# ---------------------------------------------------------------- rejections
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A rejection record (``rejections/<run_id>/<rejection_id>.json``) and its SHA-256 as a file."""
+
+    rejection_id: str
+    run_id: str
+    by: str
+    at: str
+    reason: str
+    manifest_sha256: str
+    sha256: str
+    path: Path
+
+    def summary(self) -> dict[str, Any]:
+        return {"rejection_id": self.rejection_id, "run_id": self.run_id, "by": self.by, "at": self.at,
+                "reason": self.reason, "manifest_sha256": self.manifest_sha256}
+
+
+#: The longest rejection reason, in characters (a ticket comment, not a document).
+MAX_REASON_CHARS = 1000
+
+
+def rejections_dir(base: Path) -> Path:
+    return base / REJECTIONS
+
+
+def _read_rejection(path: Path) -> Rejection:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Rejection(rejection_id=str(data["rejection_id"]), run_id=str(data["run_id"]), by=str(data["rejected_by"]),
+                     at=str(data["at"]), reason=str(data["reason"]), manifest_sha256=str(data["manifest_sha256"]),
+                     sha256=hashlib.sha256(path.read_bytes()).hexdigest(), path=path)
+
+
+def rejections_of(run_id: str, base: Path, entries: list[ledger.Entry] | None = None) -> list[Rejection]:
+    """The rejections of ``run_id`` the ledger holds as they are on disk (a ``reject`` line whose ``sha256`` is the
+    record's), in ledger order. A held rejection stops the plan even if its signature no longer verifies (a
+    rejection can only stop a change; :func:`rejection_problems` reports the signature to ``evidence verify``)."""
+    entries = ledger.entries(base) if entries is None else entries
+    out = []
+    for e in entries:
+        if e.kind != "reject" or e.ref != run_id:
+            continue
+        path = rejections_dir(base) / run_id / f"{e.run_id}.json"
+        try:
+            r = _read_rejection(path)
+        except (OSError, ValueError, KeyError):
+            continue
+        if r.sha256 == e.sha256 and r.run_id == run_id:
+            out.append(r)
+    return out
+
+
+def refuse_rejected(run_id: str, base: Path, entries: list[ledger.Entry] | None = None) -> None:
+    """PolicyRefused (exit 4) naming who rejected ``run_id``, when, and why, if the ledger holds a rejection of it."""
+    found = rejections_of(run_id, base, entries)
+    if found:
+        r = found[0]
+        raise PolicyRefused(f"plan {run_id} was rejected by {r.by} at {r.at}: {r.reason!r} (rejection "
+                            f"{r.rejection_id}); a rejected plan is never approved or applied: fix the request and "
+                            "plan again")
+
+
+def check_reason(reason: str | None) -> str:
+    """The rejection's reason as given, checked like a free-text field of a work request (untrusted.check_string,
+    multiline: line feeds and tabs allowed; no control or format character, no template delimiter) and at most
+    :data:`MAX_REASON_CHARS` characters. InvalidInput (exit 2) naming ``--reason`` and the fix."""
+    if reason is None or not reason.strip():
+        raise InvalidInput("--reason: say why the plan is rejected (free text, e.g. --reason 'wrong instance: "
+                           "web02 is the one to stop'); the requester reads it")
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidInput(f"--reason: {len(reason)} characters is longer than the {MAX_REASON_CHARS} a rejection "
+                           "reason may hold; shorten it and put the details on the ticket")
+    problem = untrusted.check_string(reason, "--reason", multiline=True)
+    if problem:
+        raise InvalidInput(problem.replace("no work request field may hold", "no rejection reason may hold"))
+    return reason.strip()
+
+
+def reject(run_id: str, by: str | None, reason: str | None, base: Path, now: dt.datetime | None = None,
+           key: Path | None = None) -> Rejection:
+    """Record a signed rejection of a plan and append a ``reject`` line to the ledger.
+
+    The same identity rules as :func:`approve`: the person rejecting is the principal of the signing key
+    (``key`` / ``$OPS_SIGNING_KEY`` / the ssh-agent; in the sandbox ``by`` without a key signs with NAME's demo
+    key), is neither the plan's operator nor its requester, and is one the class's ``approvers`` let approve in
+    that environment. The record (rejection ID, run, who, UTC time, reason, the manifest's SHA-256, task,
+    environment, change class) is written as ``rejections/<run>/<id>.json`` and signed into ``<id>.json.sig`` in
+    the approvals' namespace (the record says ``decision: reject``: it cannot pass for an approval, whose record
+    lives elsewhere and has other keys).
+
+    Raises InvalidInput (exit 2): an empty or unsafe ``reason`` (:func:`check_reason`), an empty name, no such
+    run, a run that is not a plan, an unusable key. PolicyRefused (exit 4): a plan already rejected, failed,
+    expired or applied (guards.check_plan); a bundle the ledger does not hold as it is; a key no allowed-signers
+    file lists; the operator or the requester; a principal the policy does not let decide on this class here.
+    Nothing is written when it raises (a sandbox demo key excepted).
+    """
+    text_reason = check_reason(reason)
+    if by is not None and not by.strip():
+        raise InvalidInput("--by: the reviewer's name is empty; give the name of the person rejecting")
+    b = bundles.bundle(run_id, base)
+    m = b.manifest()
+    if m.get("kind") != "plan":
+        raise InvalidInput(f"run {run_id} is {'an ' + str(m.get('kind')) if m.get('kind') else 'no run'}: only a "
+                           "plan can be rejected (its run ID printed by `plan`)")
+    entries = ledger.entries(base)
+    digest = _held_as_is(b, "plan", entries)
+    refuse_rejected(run_id, base, entries)
+    now = now or bundles.utc_now()
+    rules = load_policy()
+    guards.check_plan(m, now, applies_of(run_id, base, entries), rules.plan_max_age_s)
+    environment = str(m.get("environment") or "")
+    who = signing.signer(environment, base, by, key)
+    name = who.principal
+    forbidden = forbidden_approvers(m)
+    if any(identity.same_person(name, f) for f in forbidden):
+        raise PolicyRefused(f"a rejection must come from a reviewer other than {' and '.join(forbidden)} (the "
+                            f"operator and the requester of {run_id}); to drop your own plan, leave it to expire")
+    cls = str(m.get("change_class") or "")
+    if not rules.may_approve(cls, environment, name):
+        raise PolicyRefused(f"{name} may not decide on a {cls} change in {environment} ({rules.source}: "
+                            f"classes.{cls}.approvers); ask an approver of that class")
+    rejection_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    record = {"rejection_id": rejection_id, "decision": "reject", "run_id": run_id, "rejected_by": name,
+              "at": bundles.iso(now), "reason": text_reason, "manifest_sha256": digest, "task": m.get("task"),
+              "environment": m.get("environment"), "change_class": m.get("change_class"),
+              "signed_with": who.source, "namespace": signing.NAMESPACE}
+    folder = rejections_dir(base) / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{rejection_id}.json"
+    text = json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    with path.open("x", encoding="utf-8") as f:
+        f.write(text)
+    try:
+        signing.sign_as(who, path, base)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    ledger.append(base, "reject", rejection_id, hashlib.sha256(text.encode("utf-8")).hexdigest(), ref=run_id,
+                  now=now)
+    return _read_rejection(path)
+
+
+def rejection_problems(base: Path, found: list[ledger.Entry], rules: ChangePolicy) -> list[tuple[str, str]]:
+    """(subject, problem) for every rejection record that does not hold, checked like an approval record: a
+    ``reject`` line whose record was removed or changed, a record in ``rejections/`` the ledger does not hold, a
+    record whose signature does not verify for its author against the run's allowed-signers files, that names
+    another environment, or whose author the policy does not let decide on the plan's class there."""
+    out: list[tuple[str, str]] = []
+    lines = {e.run_id: e for e in found if e.kind == "reject"}
+    root = rejections_dir(base)
+    on_disk = {(f.parent.name, f.stem): f for f in sorted(root.glob("*/*.json"))} if root.is_dir() else {}
+    for stray in sorted(root.glob("*/*")) if root.is_dir() else []:
+        if not (stray.suffix == ".json" or stray.name.endswith(".json" + signing.SIG_SUFFIX)):
+            out.append((f"rejection {stray.parent.name}/{stray.name}", "not a rejection record or its signature"))
+    for rejection_id, e in lines.items():
+        subject = f"rejection {rejection_id}"
+        f = on_disk.get((str(e.ref), rejection_id))
+        if f is None:
+            out.append((subject, f"rejection record of {e.ref} removed (recorded on {ledger.LEDGER} line {e.line_no})"))
+            continue
+        if hashlib.sha256(f.read_bytes()).hexdigest() != e.sha256:
+            out.append((subject, f"rejection record of {e.ref} changed after it was recorded ({ledger.LEDGER} line "
+                                 f"{e.line_no})"))
+            continue
+        try:
+            r = _read_rejection(f)
+            record = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError):
+            out.append((subject, "not a rejection record"))
+            continue
+        try:
+            m = bundles.bundle(r.run_id, base).manifest()
+        except InvalidInput:
+            m = {}
+        environment = str(m.get("environment") or "")
+        cls = str(m.get("change_class") or "")
+        sig = signing.sig_path(f)
+        if not sig.is_file():
+            why = "unsigned (no .json.sig)"
+        elif record.get("environment") != environment:
+            why = f"rejects environment {record.get('environment')!r}, the run is in {environment!r}"
+        elif not signing.verify(f.read_bytes(), sig.read_bytes(), r.by, signing.signers_files(environment, base)):
+            why = (f"its signature does not verify for {r.by} (a key not listed in the allowed-signers files, or a "
+                   "record edited after it was signed)")
+        elif not rules.may_approve(cls, environment, r.by):
+            why = f"{r.by} may not decide on a {cls} change in {environment} ({rules.source}: approvers)"
+        else:
+            continue
+        out.append((subject, f"rejection by {r.by}: {why}"))
+    for (run_id, rejection_id), f in on_disk.items():
+        line = lines.get(rejection_id)
+        if line is None or line.ref != run_id:
+            out.append((f"rejection {run_id}/{rejection_id}", f"{f.relative_to(base)}: not in the ledger (added "
+                                                              "outside `ops-driver reject`)"))
+    return out

@@ -8,8 +8,9 @@ File ``$OPS_EVIDENCE_DIR/ledger.jsonl``, one JSON object per line, keys sorted, 
 - ``kind``: ``plan`` or ``apply`` (``sha256`` is that of the bundle's ``manifest.json``, which holds the SHA-256 of
   every other file of the bundle), ``start`` (an apply about to run, written ahead under the environment lock before
   its playbook starts: ``sha256`` of the bundle's ``start.json``; its ``apply`` line closes it, see recovery.py), or
-  ``approval`` (``sha256`` of the approval record, see governance.py);
-- ``ref``: for an apply, the plan it ran; for an approval, the run it approves;
+  ``approval`` (``sha256`` of the approval record, see governance.py), or ``reject`` (``sha256`` of the signed
+  rejection record of a plan, ``rejections/<plan>/<id>.json``: governance.reject);
+- ``ref``: for an apply, the plan it ran; for an approval, the run it approves; for a reject, the plan it rejects;
 - ``prev``: SHA-256 of the previous line as written (its UTF-8 bytes without the newline); 64 zeros on line 1.
 
 As with CloudTrail's digest files (each holds the previous digest's hash), editing, removing or reordering a line
@@ -44,7 +45,9 @@ from ops_driver.evidence import syslog_sink
 
 LEDGER = "ledger.jsonl"
 GENESIS = "0" * 64
-KINDS = ("plan", "apply", "approval", "start")
+KINDS = ("plan", "apply", "approval", "start", "reject")
+#: The kinds whose ``run_id`` is a record ID (approval or rejection), not a bundle's run ID.
+DECISIONS = ("approval", "reject")
 #: The longest ledger line in bytes, without its newline (a real line is about 300 bytes).
 MAX_LINE = 4096
 DEFAULT_LOCK_WAIT_S = 30.0
@@ -288,7 +291,7 @@ def check_chain(found: list[Entry], head_mark: tuple[int, str] | None = None) ->
             problems.append(f"{LEDGER} line {e.line_no} (seq {e.seq}): its previous-line hash does not match the line "
                             "before it (a line before it was edited, removed or reordered)")
         key = (e.kind, e.run_id)
-        if key in seen and e.kind != "approval":
+        if key in seen and e.kind not in DECISIONS:
             problems.append(f"{LEDGER} line {e.line_no}: {e.kind} {e.run_id} is recorded twice (first on line "
                             f"{seen[key]})")
         seen.setdefault(key, e.line_no)

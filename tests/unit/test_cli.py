@@ -49,7 +49,7 @@ def test_invalid_request_exits_2_and_writes_nothing(tmp_path: Path, capsys: pyte
 
 def test_evidence_verify_with_no_bundles(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evidence", "verify", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"bundles": {}, "verified": True}
+    assert json.loads(capsys.readouterr().out) == {"bundles": {}, "verified": True, "checked": 0, "failed": 0}
 
 
 @pytest.mark.parametrize("argv", [["catalog", "list"], ["catalog", "list", "--json"], ["catalog", "show", "NOPE-1",

@@ -1,5 +1,6 @@
 """Approvals are SSH signatures (issue #24, item 4): what counts and what does not (ops_driver/evidence/signing.py,
-governance.approval_checks). Real keys made with ssh-keygen; the auditor's check is run as docs/governance.md gives it."""
+governance.approval_checks). Real keys made with ssh-keygen; the auditor's check is run as docs/governance.md
+gives it."""
 
 from __future__ import annotations
 
