@@ -169,6 +169,12 @@ restore:
   returned: on failure
   type: dict
 ops_changes: {description: One evidence entry per sender group., returned: always, type: list}
+ops_check_mode:
+  description: True when the module ran in check mode (a plan, or the preflight of a real run) - its ops_changes
+    are what a real run would change, not changes made (ops-driver's recovery of a killed apply reads the streamed
+    results and must not record the preflight's as made, issue 23).
+  returned: always
+  type: bool
 """
 
 import csv
@@ -423,7 +429,7 @@ class SenderGroups:
         self.module, self.p = module, module.params
         self.result = dict(changed=False, groups={}, summary={}, fingerprints={}, inventory_csv="", round_trips=0,
                            pages=0, committed=None, ops_changes=[], hat_before="", transcript=[], changes={},
-                           asyncos={})
+                           asyncos={}, ops_check_mode=bool(module.check_mode))
         self.sessions, self.wanted, self.groups, self.changes = [], {}, {}, {}
         self.s = self.hat = self.current = self.version = None
         self.names = {}  # requested sender group name -> the appliance's name for it

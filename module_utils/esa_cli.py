@@ -23,12 +23,20 @@ Every exchange is one **round trip**: one line sent, the output read up to the n
 prompt), the pager answered on the way. :attr:`EsaSession.round_trips` counts them. SSH host keys are always
 checked against a ``known_hosts`` file; the password is used for SSH authentication only and never written to the
 channel or the transcript. No line sent holds a control character (:data:`CONTROL`).
+
+Test hooks (never active in production): only when the environment has ``OPS_TEST_HOOKS=1``, an executable named
+by ``OPS_TEST_HOOK_ESA_BEFORE_COMMIT`` / ``OPS_TEST_HOOK_ESA_AFTER_COMMIT`` is run by :func:`commit` with the
+appliance (``EsaSession.where``) as its argument - before ``commit`` is sent (the edits pending) and once the
+appliance has said ``Changes committed`` - so a test can hold a change at that point and kill the run there
+(issue #23), deterministically.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
 
 try:
     import asyncssh
@@ -461,6 +469,16 @@ class Hat:
         self.s.send("")  # back to the HOSTACCESS menu
 
 
+def _hook(point, appliance):
+    """The test hook of ``point`` ("before_commit", "after_commit"); see the module's doc. Only with
+    ``OPS_TEST_HOOKS=1`` (never set in production): the executable named by ``OPS_TEST_HOOK_ESA_<POINT>`` runs with
+    ``appliance`` as its argument, and must succeed."""
+    if os.environ.get("OPS_TEST_HOOKS") == "1":
+        script = os.environ.get("OPS_TEST_HOOK_ESA_" + point.upper())
+        if script:
+            subprocess.run([script, appliance], check=True)
+
+
 def commit(session, comment):
     """``commit`` with ``comment`` (answering Y to saving the configuration for rollback).
 
@@ -468,9 +486,10 @@ def commit(session, comment):
     (nothing was pending: no change, never a failure). Raises EsaCliError when the appliance reports an error or
     the session drops. Sources: Cisco ``testlib/.../cli/ctor/commit.py`` (``Please enter some comments`` /
     ``no data to commit``, then ``Do you want to save the current configuration for rollback? [Y]>``), Netshot
-    ``Cisco_AsyncOS.js`` (``commitSaveConfirm``).
+    ``Cisco_AsyncOS.js`` (``commitSaveConfirm``). Test hooks "before_commit" and "after_commit" (see ``_hook``).
     """
     check_text(comment, "comment")
+    _hook("before_commit", session.where)
     out = session.send("commit")
     if "There is no data to commit." in out:
         return None
@@ -488,6 +507,7 @@ def commit(session, comment):
     if errs or not m:
         raise EsaCliError("commit failed on %s: %s" % (session.where,
                                                       "; ".join(errs) or out.strip()[-200:]), output=out)
+    _hook("after_commit", session.where)
     return m.group(0).strip()
 
 

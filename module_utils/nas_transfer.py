@@ -27,8 +27,10 @@ folder out of a share while it is written into; that is outside what this engine
 
 Test hooks (never active in production): ``TEST_HOOK`` (a callable set by a unit test) or, only when the
 environment has ``OPS_TEST_HOOKS=1``, an executable named by ``OPS_TEST_HOOK_NAS_BEFORE_READ`` /
-``OPS_TEST_HOOK_NAS_BEFORE_WRITE`` is called at those named points of ``copy_files`` with the file's path
-relative to ``source_dir`` - so a test can swap a folder or file in the middle of a copy, deterministically.
+``OPS_TEST_HOOK_NAS_BEFORE_WRITE`` / ``OPS_TEST_HOOK_NAS_BEFORE_RENAME`` is called at those named points of
+``copy_files`` with the file's path relative to ``source_dir`` - so a test can swap a folder or file in the middle
+of a copy, or hold the copy between two files or while a file's ``.part`` is complete but not renamed yet (and kill
+the run there, issue #23), deterministically.
 
 Archives: ``zip`` (AES-256, WinZip AE-2, through pyzipper - opens with 7-Zip), ``7z`` (AES-256 through py7zr),
 ``tar.gz`` (no encryption). Used by library/nas_transfer.py (role nas_transfer).
@@ -569,7 +571,8 @@ TEST_HOOK = None
 
 
 def _hook(point, rel):
-    """The test hook of ``point`` ("before_read", "before_write"), if a test set one; see the module's doc.
+    """The test hook of ``point`` ("before_read", "before_write", "before_rename"), if a test set one; see the
+    module's doc.
 
     The environment route runs only with ``OPS_TEST_HOOKS=1`` (never set in production): the executable named by
     ``OPS_TEST_HOOK_NAS_<POINT>`` runs with ``rel`` as its argument, and must succeed.
@@ -769,7 +772,8 @@ def copy_files(actions, depth=2):
     files, and _POOL + 1 buffers of COPY_BLOCK bytes for large ones. On an error the reading stops, the
     temporary file of the file being written is removed, files already renamed into place stay, and the error is
     raised (TransferError kind ``failed`` for a link, a changed source or destination met during the copy).
-    Test hooks: "before_read" (reading thread) and "before_write" (this thread) per file, see ``_hook``.
+    Test hooks: "before_read" (reading thread), "before_write" and "before_rename" (this thread) per file, see
+    ``_hook``.
     """
     import threading
 
@@ -820,6 +824,7 @@ def copy_files(actions, depth=2):
                     os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
                     os.close(fd)
                     fd = -1
+                    _hook("before_rename", a["rel"])  # the whole file is in its .part, not renamed yet
                     _place(folder_fd, a, tmp)
                     tmp = None
                     os.close(folder_fd)

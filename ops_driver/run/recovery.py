@@ -13,7 +13,9 @@ reused by another process is not taken for the run). For a dead one, :func:`reco
    ``nas:<path>``, the names ``module_utils/nas_transfer.py`` writes before its rename): a file is never renamed
    into place by a process nobody records, and a half-written one is never left;
 4. writes the bundle as ``interrupted``: the changes the streamed events show (each host result's
-   ``ops_changes``, or the task when a result said ``changed`` without them), the tasks that had started and not
+   ``ops_changes``, or the task when a result said ``changed`` without them; never a result that says
+   ``ops_check_mode: true`` - a check-mode preflight inside the apply, such as the ESA role's, reports what a
+   real run would change, not a change made), the tasks that had started and not
    finished (they may have changed something: check those targets), the comparison with the plan, and the
    ``apply`` ledger line that closes the start.
 
@@ -43,6 +45,8 @@ from ops_driver.run import contract, report, runner
 
 #: Events that end a host's task (runner_on_start opens it).
 _ENDS = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
+#: The key of a module result that says it ran in check mode (its ``ops_changes`` are would-be changes).
+CHECK_MODE = "ops_check_mode"
 
 
 @dataclass
@@ -211,8 +215,10 @@ def summarize_events(events: list[dict[str, Any]]) -> tuple[runner.RunResult, li
     that started on a host and have no result).
 
     A change is each ``ops_changes`` entry of a host result (the module's own, ``host`` added), or, for a result that
-    said ``changed`` without them, one entry naming the task (``resource`` ``task:<name>``). When the run got as far
-    as its ``playbook_on_stats`` event, the role's ``ops_changes`` are taken as they are.
+    said ``changed`` without them, one entry naming the task (``resource`` ``task:<name>``); a result whose module
+    ran in check mode (``ops_check_mode: true``, e.g. library/esa_sender_group.py in the ESA role's preflight)
+    changed nothing and gives none. When the run got as far as its ``playbook_on_stats`` event, the role's
+    ``ops_changes`` are taken as they are.
     """
     result = runner.result_of_events(events, status=bundles.INTERRUPTED)
     if result.artifacts.get(contract.CHANGES):
@@ -229,10 +235,12 @@ def summarize_events(events: list[dict[str, Any]]) -> tuple[runner.RunResult, li
         elif kind in _ENDS:
             open_tasks.pop(key, None)
             res = data.get("res") or {}
-            listed = res.get("ops_changes") if isinstance(res, dict) else None
+            if not isinstance(res, dict) or res.get(CHECK_MODE) is True:
+                continue  # a check-mode result (a preflight) changed nothing
+            listed = res.get("ops_changes")
             if isinstance(listed, list) and listed:
                 changes += [dict(c, host=c.get("host") or key[0]) for c in listed if isinstance(c, dict)]
-            elif isinstance(res, dict) and res.get("changed") and kind == "runner_on_ok":
+            elif res.get("changed") and kind == "runner_on_ok":
                 changes.append({"host": key[0], "resource": f"task:{data.get('task')}", "name": data.get("task"),
                                 "action": str(data.get("task_action") or "changed"), "before": None, "after": None,
                                 "changed": True, "note": "a task result said changed (streamed event)"})

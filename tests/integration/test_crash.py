@@ -13,10 +13,7 @@ together: exactly one runs.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,45 +23,16 @@ import pytest
 from ops_driver.evidence import bundles, guards, ledger
 from ops_driver.paths import evidence_dir
 from ops_driver.run import pipeline
-from ops_driver.run.runner import RUN_MARKER
 from tests.integration.conftest import ids_by_name, states, write_request
 from tests.support.aws_proxy import AwsProxy
+from tests.support.crash import apply_of as _apply_of
+from tests.support.crash import cli as _cli
+from tests.support.crash import marked as _marked
+from tests.support.crash import start_apply as _start_apply
 
 pytestmark = pytest.mark.integration
 
-OPS_DRIVER = str(Path(sys.executable).parent / "ops-driver")
 NAMES = ["joho-web01", "joho-ap01"]
-
-
-def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([OPS_DRIVER, *args], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **env})
-
-
-def _start_apply(plan_id: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([OPS_DRIVER, "apply", "--quiet", "--json", plan_id], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
-
-
-def _marked(marker: str) -> list[int]:
-    """PIDs of live processes whose environment carries the run's marker."""
-    needle = f"{RUN_MARKER}={marker}".encode()
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                stat = (entry / "stat").read_text()
-                if stat[stat.rindex(")") + 2] != "Z":
-                    found.append(int(entry.name))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def _apply_of(plan_id: str) -> str:
-    runs = [e.run_id for e in ledger.entries(evidence_dir()) if e.kind == "start" and e.ref == plan_id]
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def _plan(tmp_path: Path, name: str = "r.yml") -> tuple[Path, str]:

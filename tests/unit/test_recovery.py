@@ -249,6 +249,27 @@ def test_the_event_stream_is_flushed_at_task_boundaries(tmp_path: Path) -> None:
     assert len(events) == 2 and bad == 1  # the line cut by a kill is counted, not fatal
 
 
+def test_the_changes_of_a_killed_run_are_its_real_results_never_a_check_mode_preflight() -> None:
+    """The ESA role runs its module in check mode (a preflight) before the real change; killed after the preflight,
+    the run changed nothing: the preflight's would-be ops_changes are not recorded as made (issue 23)."""
+    change = {"resource": "esa:esa-core/InboundMail/BLACKLIST", "name": "BLACKLIST", "action": "update",
+              "before": {"entries": 2}, "after": {"add": ["198.51.100.77"]}, "changed": True}
+
+    def result(task: str, uuid: str, res: dict[str, Any]) -> list[dict[str, Any]]:
+        data = {"host": "esa-core-sandbox01", "task": task, "task_uuid": uuid, "task_action": "esa_sender_group"}
+        return [{"event": "runner_on_start", "event_data": data},
+                {"event": "runner_on_ok", "event_data": dict(data, res=res)}]
+
+    preflight = result("preflight", "u1", {"changed": True, "ops_changes": [change], "ops_check_mode": True})
+    held = [{"event": "runner_on_start", "event_data": {"host": "esa-core-sandbox01", "task": "change",
+                                                        "task_uuid": "u2", "task_action": "esa_sender_group"}}]
+    _, changes, unfinished = recovery.summarize_events(preflight + held)
+    assert changes == [] and [t["task"] for t in unfinished] == ["change"]
+    real = result("change", "u2", {"changed": True, "ops_changes": [change], "ops_check_mode": False})
+    _, changes, unfinished = recovery.summarize_events(preflight + real)
+    assert changes == [dict(change, host="esa-core-sandbox01")] and unfinished == []
+
+
 def test_recovery_waits_for_nothing_when_the_environment_is_busy(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     plan_id = _plan(tmp_path, monkeypatch)
