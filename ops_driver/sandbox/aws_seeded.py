@@ -76,7 +76,7 @@ def _timestamp(value: Any) -> float:
         value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return value.timestamp()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -224,7 +224,7 @@ def _from_wire(shape: Any, raw: Any) -> Any:
 
 def _time(value: Any) -> dt.datetime:
     """A timestamp of the data or of a request (ISO 8601 string, epoch seconds) as an aware UTC datetime."""
-    return dt.datetime.fromtimestamp(_timestamp(value), dt.timezone.utc)
+    return dt.datetime.fromtimestamp(_timestamp(value), dt.UTC)
 
 
 # ---------------------------------------------------------------- the operations
@@ -367,8 +367,8 @@ class SeededAws:
 
             def _forward(self, body: bytes) -> None:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                req = urllib.request.Request(seeded.upstream + self.path, data=body or None, headers=headers,
-                                             method=self.command)
+                req = urllib.request.Request(seeded.upstream + self.path, data=body or None,  # noqa: S310
+                                             headers=headers, method=self.command)
                 try:
                     with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback moto only
                         status, data, rh = r.status, r.read(), dict(r.headers)
@@ -407,11 +407,11 @@ class SeededAws:
 
 def iso(t: dt.datetime) -> str:
     """``t`` as ISO 8601 UTC with milliseconds and ``Z`` (GuardDuty's string timestamps)."""
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
-def guardduty_finding(fid: str, severity: float, updated: dt.datetime, ftype: str = "Recon:EC2/PortProbeUnprotectedPort",
-                      title: str = "Unprotected port on EC2 instance is being probed",
+def guardduty_finding(fid: str, severity: float, updated: dt.datetime,
+                      ftype: str = "Recon:EC2/PortProbeUnprotectedPort", title: str = "Unprotected port on EC2 instance is being probed",
                       instance_id: str = "i-0123456789abcdef0") -> dict[str, Any]:
     """A GuardDuty ``Finding`` (GetFindings) of the given severity (1.0-10.0), updated at ``updated``."""
     return {"AccountId": ACCOUNT, "Arn": f"arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/sandbox/finding/{fid}",
@@ -528,7 +528,7 @@ def start(d: Path, upstream: str, timeout_s: float = 30.0) -> str:
     from . import procs
 
     ids = seed_moto(upstream)
-    data = sandbox_data(dt.datetime.now(dt.timezone.utc), ids["plan_ids"])
+    data = sandbox_data(dt.datetime.now(dt.UTC), ids["plan_ids"])
     (d / DATA_FILE).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     port = procs.free_ports(1)[0]
     endpoint = f"http://{procs.HOST}:{port}"
