@@ -411,7 +411,8 @@ def iso(t: dt.datetime) -> str:
 
 
 def guardduty_finding(fid: str, severity: float, updated: dt.datetime,
-                      ftype: str = "Recon:EC2/PortProbeUnprotectedPort", title: str = "Unprotected port on EC2 instance is being probed",
+                      ftype: str = "Recon:EC2/PortProbeUnprotectedPort",
+                      title: str = "Unprotected port on EC2 instance is being probed",
                       instance_id: str = "i-0123456789abcdef0") -> dict[str, Any]:
     """A GuardDuty ``Finding`` (GetFindings) of the given severity (1.0-10.0), updated at ``updated``."""
     return {"AccountId": ACCOUNT, "Arn": f"arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/sandbox/finding/{fid}",
