@@ -20,7 +20,8 @@ description:
     and CloudTrail LookupEvents, one call per entry of I(notable_events) (the API takes one lookup attribute).
   - C(backup) (INFO-008) - Backup ListBackupJobs (ByCreatedAfter) - every job of the window not COMPLETED,
     levelled by I(backup_state_levels) - and every plan of I(backup_plans) (amazon.aws.backup_plan_info) with
-    no job in the window and no LastExecutionDate in it (I(backup_missing_level)).
+    no job and no LastExecutionDate in the last I(window_hours) hours, whatever the window
+    (I(backup_missing_level)).
   - C(config) (INFO-010) - Config ListDiscoveredResources and GetResourceConfigHistory (earlierTime, laterTime)
     for each type of I(config_resource_types), one finding per configuration item captured in the window; and
     DescribeComplianceByConfigRule (NON_COMPLIANT) - one finding per non-compliant rule.
@@ -176,7 +177,7 @@ def run(module, now):
     task = CHECKS[p["check"]]
     win = window(now, previous_check(p["evidence_dir"], task, p["environment"]), p["window_hours"],
                  p["max_window_hours"])
-    config = {"retries": {"max_attempts": p["max_attempts"], "mode": "standard"}}
+    config = {"retries": {"total_max_attempts": p["max_attempts"], "mode": "standard"}}  # the first call included
     calls = {}
     try:
         if p["check"] == "events":
@@ -187,7 +188,8 @@ def run(module, now):
         elif p["check"] == "backup":
             findings = backup_findings(module.client("backup", config=config), win["since"], p["backup_plans"],
                                        {**BACKUP_STATE_LEVELS, **p["backup_state_levels"]},
-                                       p["backup_missing_level"], calls)
+                                       p["backup_missing_level"], calls,
+                                       runs_since=now - dt.timedelta(hours=p["window_hours"]))
         else:
             findings = config_findings(module.client("config", config=config), win["since"], win["until"],
                                        p["config_resource_types"], p["config_change_levels"],

@@ -217,13 +217,15 @@ def cloudtrail_events(ct, since, until, notable, calls):
 
 # ---------------------------------------------------------------- INFO-008
 
-def backup_findings(bk, since, plans, state_levels, missing_level, calls):
+def backup_findings(bk, since, plans, state_levels, missing_level, calls, runs_since=None):
     """Backup jobs created since ``since`` that did not complete (level by state), and every plan of ``plans``
-    (``[{backup_plan_id, backup_plan_name, last_execution_date?}]``, from amazon.aws.backup_plan_info) that has
-    neither a job since then nor a ``last_execution_date`` after ``since``."""
+    (``[{backup_plan_id, backup_plan_name, last_execution_date?}]``, from amazon.aws.backup_plan_info) with neither
+    a job nor a ``last_execution_date`` since ``runs_since`` (default ``since``; the module passes ``window_hours``
+    back from now, so that a plan's daily run counts whenever the previous check was)."""
+    runs_since = since if runs_since is None else runs_since
     out, jobs, token = [], [], None
     while True:
-        kw = {"ByCreatedAfter": since, "MaxResults": 100}
+        kw = {"ByCreatedAfter": min(since, runs_since), "MaxResults": 100}
         if token:
             kw["NextToken"] = token
         calls["Backup ListBackupJobs"] = calls.get("Backup ListBackupJobs", 0) + 1
@@ -234,24 +236,24 @@ def backup_findings(bk, since, plans, state_levels, missing_level, calls):
             break
     ran = set()
     for j in jobs:
+        created = parse_time(j["CreationDate"])
         plan = (j.get("CreatedBy") or {}).get("BackupPlanId")
-        if plan:
+        if plan and created >= runs_since:
             ran.add(plan)
         state = j.get("State", "")
-        if state == "COMPLETED":
+        if state == "COMPLETED" or created < since:
             continue
-        out.append(_row("INFO-008", "backup", state_levels.get(state, "medium"),
-                        iso(parse_time(j["CreationDate"])), j.get("ResourceArn", ""),
-                        "backup job %s" % state, j.get("StatusMessage", "") or "vault %s" % j.get("BackupVaultName"),
-                        j.get("BackupJobId", "")))
+        out.append(_row("INFO-008", "backup", state_levels.get(state, "medium"), iso(created),
+                        j.get("ResourceArn", ""), "backup job %s" % state,
+                        j.get("StatusMessage", "") or "vault %s" % j.get("BackupVaultName"), j.get("BackupJobId", "")))
     for p in plans:
         pid = p.get("backup_plan_id") or p.get("BackupPlanId")
         last = p.get("last_execution_date") or p.get("LastExecutionDate")
-        if pid in ran or (last and parse_time(last) >= since):
+        if pid in ran or (last and parse_time(last) >= runs_since):
             continue
         name = p.get("backup_plan_name") or p.get("BackupPlanName") or pid
-        out.append(_row("INFO-008", "backup", missing_level, iso(since), name,
-                        "backup plan %s: no run since %s" % (name, iso(since)),
+        out.append(_row("INFO-008", "backup", missing_level, iso(runs_since), name,
+                        "backup plan %s: no run since %s" % (name, iso(runs_since)),
                         "last run %s" % (iso(parse_time(last)) if last else "never"), pid))
     return out
 

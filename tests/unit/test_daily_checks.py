@@ -116,6 +116,14 @@ def test_backup_jobs_not_completed_and_plans_without_a_run() -> None:
     assert got == {("j1", "high", "backup job FAILED"), ("j3", "low", "backup job RUNNING"),
                    ("p4", "high", "backup plan d: no run since 2026-12-06T00:00:00Z"),
                    ("p5", "high", "backup plan e: no run since 2026-12-06T00:00:00Z")}
+    # a check an hour after the previous one: jobs of that hour only, plans judged on the last 24 h
+    bk = Stub(list_backup_jobs=[{"BackupJobs": jobs}])
+    rows = c.backup_findings(bk, NOW - H, plans, c.BACKUP_STATE_LEVELS, "high", {}, runs_since=NOW - 24 * H)
+    assert {r["id"] for r in rows} == {"j1", "j3", "p4", "p5"}
+    assert bk.calls[0][1]["ByCreatedAfter"] == NOW - 24 * H
+    rows = c.backup_findings(Stub(list_backup_jobs=[{"BackupJobs": jobs}]), NOW - H / 2, plans,
+                             c.BACKUP_STATE_LEVELS, "high", {}, runs_since=NOW - 24 * H)
+    assert {r["id"] for r in rows} == {"p4", "p5"}  # the failed job was reported by the previous check
 
 
 def test_config_changes_and_non_compliant_rules() -> None:
