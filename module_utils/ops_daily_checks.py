@@ -310,7 +310,8 @@ def config_findings(cf, since, until, resource_types, change_levels, default_cha
             count = (comp.get("ComplianceContributorCount") or {}).get("CappedCount")
             out.append(_row("INFO-010", "config", noncompliant_level, iso(until), c.get("ConfigRuleName", ""),
                             "rule %s NON_COMPLIANT" % c.get("ConfigRuleName", ""),
-                            "%s non-compliant resource(s)" % count if count is not None else "", ""))
+                            "%s non-compliant resource(s)" % count if count is not None else "",
+                            c.get("ConfigRuleName", "")))
         token = resp.get("NextToken")
         if not token:
             break

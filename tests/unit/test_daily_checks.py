@@ -134,8 +134,9 @@ def test_config_changes_and_non_compliant_rules() -> None:
                   {"ConfigRuleName": "restricted-ssh", "Compliance": {"ComplianceType": "NON_COMPLIANT"}}]}])
     rows = c.config_findings(cf, NOW - 24 * H, NOW, ["AWS::EC2::SecurityGroup"],
                              {"AWS::EC2::SecurityGroup": "medium"}, "low", "high", {})
-    assert [(r["level"], r["resource"]) for r in rows] == [("medium", "AWS::EC2::SecurityGroup sg-1"),
-                                                          ("high", "restricted-ssh")]
+    assert [(r["level"], r["resource"], r["id"]) for r in rows] == [
+        ("medium", "AWS::EC2::SecurityGroup sg-1", seeded.security_group_change(sg, NOW - H)["configurationStateId"]),
+        ("high", "restricted-ssh", "restricted-ssh")]
     hist = cf.calls[1][1]
     assert (hist["earlierTime"], hist["laterTime"]) == (NOW - 24 * H, NOW)
 
