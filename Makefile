@@ -116,6 +116,7 @@ bench: venv sysdeps
 	$(PY) bench/records.py
 	$(PY) bench/load.py
 	$(PY) bench/inputs.py
+	$(PY) bench/checks.py
 	$(PY) bench/render.py
 
 sandbox-up: venv sysdeps

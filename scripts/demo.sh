@@ -132,6 +132,15 @@ run_request examples/requests/stat-001-datastage-check.yml
 run_request examples/requests/stat-015-datastage-release.yml
 run_request examples/requests/stat-013-datastage-logs.yml
 
+# The AWS daily checks (INFO-007 / INFO-008 / INFO-010): read-only, the plan is the check. The sandbox's seeded
+# findings show in each report; INFO-008 fails on its failed backup job (exit 3), as a high finding must.
+for task in INFO-007:events INFO-008:backup INFO-010:config; do
+  say "AWS daily check ${task%%:*} (read-only: the plan is the check)"
+  set +e; ops-driver plan --quiet "examples/requests/$(echo "${task%%:*}" | tr A-Z a-z)-aws-${task#*:}-check.yml"; rc=$?; set -e
+  echo "exit $rc"
+  sed -n '/^## Check findings/,/^## Attachments/p' "$(ls -d "$OPS_EVIDENCE_DIR"/*-"${task%%:*}"-plan-* | tail -1)/report.md"
+done
+
 # ESA whitelist / blacklist (COMM-025 / CORE-023) against the sandbox's ESA SIMULATOR (tools/esa_sim, AsyncOS CLI
 # over SSH): the monthly inventory and its difference from desired_state/esa/sandbox.yml, a reconcile back to it,
 # a registration, a deletion, and a request with an e-mail address (refused, exit 2).

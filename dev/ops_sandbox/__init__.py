@@ -9,6 +9,8 @@ State lives in ``$OPS_SANDBOX_DIR`` (default ``<project>/.sandbox``, see ``paths
 
 * :mod:`.aws`: a moto server (EC2, S3) seeded with the instances, Dedicated Hosts and bucket of every
   environment (``moto.pid``, ``endpoint.url``, ``moto.log``, ``estate.json``, ``amis.json``);
+* :mod:`.aws_seeded`: in front of moto, the GuardDuty, CloudTrail, Backup and Config calls moto 5 lacks, answered
+  from seeded data in botocore's wire shapes (the AWS daily checks; ``seeded.pid``, ``seeded.url``, ``seeded.json``);
 * :mod:`.folders`: folders standing in for the NAS shares, the production servers' release folders, the
   restore root and the DataStage simulator's home (``nas/``, ``servers/``, ``restore/``, ``datastage/``);
 * :mod:`.web`: nginx, haproxy and stand-in services under a private supervisord (``web/``);

@@ -24,7 +24,7 @@ from typing import Any
 
 from ops_driver.errors import RunFailed
 from ops_driver.paths import ENVIRONMENTS
-from ops_sandbox import procs
+from ops_sandbox import aws_seeded, procs
 from ops_sandbox.procs import HOST
 
 REGION = "ap-northeast-1"
@@ -214,12 +214,14 @@ def start(d: Path, port: int | None = None, timeout_s: float = 30.0) -> str:
     (d / ENDPOINT_FILE).write_text(endpoint)
     estate = seed(endpoint)
     (d / ESTATE_FILE).write_text(json.dumps(estate, indent=2, sort_keys=True) + "\n")
+    aws_seeded.start(d, endpoint, timeout_s)  # the calls moto lacks (AWS daily checks), in front of it
     return endpoint
 
 
 def stop(d: Path, timeout_s: float = 10.0) -> None:
     """Stop the moto server of the sandbox folder ``d`` (idempotent) and remove its files but the log: the
     estate is gone with it."""
+    aws_seeded.stop(d, timeout_s)
     pid = procs.read_pid(d / PID_FILE)
     if pid is not None:
         procs.stop(pid, timeout_s=timeout_s)

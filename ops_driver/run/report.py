@@ -180,6 +180,23 @@ def _esa(esa: dict[str, Any], record: RunRecord) -> str:
     return "".join(out)
 
 
+def _check(check: dict[str, Any], record: RunRecord) -> str:
+    """``evidence.check`` (the AWS daily checks INFO-007, INFO-008, INFO-010, role aws_daily_checks): the verdict,
+    the window read and one row per finding, highest level first (the same rows as the CSV attachment)."""
+    window = check.get("window") or {}
+    findings = check.get("findings") or []
+    verdict = {"ok": "ok, no finding", "findings": f"**{len(findings)} finding(s)** under {check.get('fail_level')}",
+               "failed": f"**FAILED**: a finding at or above {check.get('fail_level')}"}.get(
+        str(check.get("verdict")), f"**not judged** ({check.get('summary')})")
+    out = [_heading("Check findings"), f"Verdict: {verdict}. Window {window.get('since')} – {window.get('until')} "
+           f"({window.get('source')}).\n"]
+    if findings:
+        out.append("\n" + _table(["level", "source", "time (UTC)", "resource", "finding", "detail", "ID"],
+                                 [[f.get("level"), f.get("source"), f.get("time"), f.get("resource"), f.get("finding"),
+                                   f.get("detail"), f.get("id")] for f in findings]))
+    return "".join(out)
+
+
 def _attachments(names: list[str], record: RunRecord) -> str:
     """``manifest.attachments``: the bundle files of ``ops_attachments``."""
     return _heading("Attachments") + "".join(f"- `{a}`\n" for a in names)
@@ -251,6 +268,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("changes", list, _changes, _no_changes),
     Section("evidence.steps", list, _steps),
     Section("evidence.esa", dict, _esa),
+    Section("evidence.check", dict, _check),
     Section("manifest.attachments", list, _attachments),
     Section("comparison", dict, _comparison),
     Section("warnings", list, _warnings, lambda r: _heading("Warnings") + "None.\n"),

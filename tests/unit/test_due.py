@@ -178,9 +178,10 @@ def test_a_holiday_lists_only_around_the_clock_work() -> None:
 def test_a_day_lists_automated_tasks_first_with_their_command() -> None:
     data = due.day_json(CATALOG, D(2026, 12, 1))
     auto = [t for t in data["tasks"] if t["automated"]]
-    assert [t["id"] for t in data["tasks"][:len(auto)]] == [t["id"] for t in auto] == ["CORE-012", "STAT-001",
-                                                                                        "STAT-013"]
-    stat001 = auto[1]
+    assert [t["id"] for t in data["tasks"][:len(auto)]] == [t["id"] for t in auto] == [
+        "CORE-012", "INFO-007", "INFO-008", "STAT-001", "STAT-013"]
+    assert auto[1]["command"] == "ops-driver plan examples/requests/info-007-aws-events-check.yml"
+    stat001 = auto[3]
     assert stat001["cycle"] == "daily" and stat001["why"] == "every business day" and stat001["note_ja"] == "協会営業日"
     assert stat001["command"] == "ops-driver plan examples/requests/stat-001-datastage-check.yml"
     assert stat001["playbook"] == "playbooks/stat-001-datastage-check.yml"
