@@ -45,7 +45,8 @@ def test_a_row_holds_who_did_what_and_who_approved_it(november: dict[str, str], 
     assert (plan.kind, plan.task, plan.task_name_ja, plan.environment, plan.ticket, plan.requested_by,
             plan.operator, plan.change_class, plan.status, plan.exit_code, plan.outcome) == (
         "plan", "INFO-005", "システム起動/停止 / インスタンス停止", "sandbox", "REQ-INFO-005-1102", "sato", "tanaka",
-        "minor", "planned", 0, "ok")
+        "minor", "planned", 0, "planned")
+    assert plan.disposition == "applied" and plan.changed == 0 and plan.resources == [] and plan.would_change == 2
     assert plan.approvers == ["yamada"] and apply.approvers == ["yamada"]  # an apply shows its plan's approvers
     assert apply.changed == 2 and apply.resources == ["aws-sandbox ec2:instance/i-0a i-0a",
                                                       "aws-sandbox ec2:instance/i-0b i-0b"]
@@ -102,7 +103,7 @@ def test_totals_per_task_and_per_environment(november: dict[str, str], _scratch_
     rec = collect(_scratch_dirs)
     by_task = {t["task"]: t for t in rec.by_task}
     assert by_task["INFO-005"] == {"task": "INFO-005", "name_ja": "システム起動/停止 / インスタンス停止", "runs": 4,
-                                   "plans": 2, "applies": 2, "ok": 2, "invalid": 1, "failed": 0, "refused": 1,
+                                   "plans": 2, "applies": 2, "ok": 1, "invalid": 1, "failed": 0, "refused": 1,
                                    "unverified": 0, "changed": 2}
     assert by_task["INFO-004"]["runs"] == 4 and by_task["INFO-004"]["failed"] == 1
     assert by_task["INFO-004"]["unverified"] == 2
@@ -111,8 +112,9 @@ def test_totals_per_task_and_per_environment(november: dict[str, str], _scratch_
     assert [t["environment"] for t in rec.by_environment] == ["prod", "sandbox"]
     assert (by_env["prod"]["runs"], by_env["sandbox"]["runs"]) == (6, 8)
     s = rec.summary()
+    # "ok" only for applies that succeeded (#29): the plans that ended with exit 0 are "planned"
     assert (s["runs"], s["plans"], s["applies"], s["ok"], s["failed"], s["refused"], s["invalid"]) == (
-        14, 6, 8, 11, 1, 1, 1)
+        14, 6, 8, 11 - sum(1 for r in rec.runs if r.kind == "plan" and r.exit_code == 0), 1, 1, 1)
     assert s["changed"] == 4  # 2 by the stop, 1 by the failed start, 1 by the first emergency reboot
 
 
@@ -173,14 +175,14 @@ def test_an_empty_month_is_an_empty_record_that_says_so(_scratch_dirs: Path) -> 
     assert rec.runs == [] and rec.by_task == [] and rec.pending == []
     text = render.markdown(rec)
     assert f"No plan or apply in 2026-11 (Asia/Tokyo) in {_scratch_dirs}." in text
-    assert "## Recurring automated tasks due" in text and "MISSED" in text
+    assert "## Recurring tasks due" in text and "MISSED" in text
 
 
 def test_markdown_has_every_section(november: dict[str, str], _scratch_dirs: Path) -> None:
     text = render.markdown(collect(_scratch_dirs))
     for heading in ("# Record of work 2026-11", "## Summary", "## Runs", "## Totals per task",
                     "## Totals per environment", "## Failures and refusals", "## Unverified bundles",
-                    "## Emergency changes pending approval", "## Recurring automated tasks due"):
+                    "## Emergency changes pending approval", "## Recurring tasks due"):
         assert f"\n{heading}\n" in f"\n{text}"
     assert "| 2026-11-02 | 09:10 | INFO-005 | システム起動/停止 / インスタンス停止 | sandbox | plan |" in text
     assert f"- `{november['altered']}`: report.md: altered" in text
@@ -223,7 +225,7 @@ def test_html_is_one_self_contained_page(november: dict[str, str], _scratch_dirs
     runs = [a for t, a in tags if t == "tr" and "run" in (a.get("class") or "")]
     assert len(runs) == 14 and {a["data-task"] for a in runs} == {"INFO-004", "INFO-005", "INFO-006", "STAT-001",
                                                                   "STAT-013"}
-    assert {a["data-status"] for a in runs} == {"ok", "failed", "refused", "invalid", "unverified"}
+    assert {a["data-status"] for a in runs} == {"ok", "planned", "failed", "refused", "invalid", "unverified"}
     assert sum(1 for t, a in tags if t == "rect" and "bar" in (a.get("class") or "")) == 11  # a bar per day with runs
     assert [a["id"] for t, a in tags if t == "select"] == ["filter-task", "filter-environment", "filter-status"]
 
