@@ -2,7 +2,7 @@
 
 One file, no network: the style and the script are inline, a Content-Security-Policy forbids every other source
 (``default-src 'none'``) and allows the inline style and script only by their SHA-256 (:data:`CSP`), the chart is
-inline SVG. The page holds the summary, a chart of runs per day (stacked: ok, not ok, unverified; non-business days
+inline SVG. The page holds the summary, a chart of runs per day (stacked: ok, plans, not ok, unverified; non-business days
 shaded), the runs table — sortable by any column (click its heading) and filterable by task, environment and status
 (the outcome, or ``unverified``) — the totals per task and per environment, the failures and refusals, the
 unverified bundles, the emergency changes pending approval and the recurring automated tasks due. Without JavaScript
@@ -67,7 +67,7 @@ svg text { font-size: 10px; fill: var(--muted); }
 .legend span { display: inline-block; margin-right: 14px; }
 .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: -1px; }
 .empty { color: var(--muted); font-style: italic; }
-.legend i.k-ok { background: #2e7d32; } .legend i.k-bad { background: #c62828; }
+.legend i.k-ok { background: #2e7d32; } .legend i.k-plan { background: #6e9bd1; } .legend i.k-bad { background: #c62828; }
 .legend i.k-unverified { background: #9e9e9e; } .legend i.k-closed { background: #f4f4f4; border: 1px solid #ccc; }
 """
 
@@ -172,14 +172,15 @@ def _runs_table(record: Record, lang: str) -> str:
 
 
 def _chart(record: Record, lang: str) -> str:
-    """Runs per day as stacked bars (ok, not ok, unverified), non-business days shaded."""
+    """Runs per day as stacked bars (ok, plans, not ok, unverified), non-business days shaded."""
     _ = i18n.gettext(lang)
     year, month = (int(x) for x in record.month.split("-"))
     ndays = stdlib_calendar.monthrange(year, month)[1]
     counts: dict[int, Counter[str]] = {d: Counter() for d in range(1, ndays + 1)}
     for r in record.runs:
         day = int(r.date[8:10])
-        counts[day]["unverified" if not r.verified else "ok" if r.outcome == "ok" else "bad"] += 1
+        counts[day]["unverified" if not r.verified else "ok" if r.outcome == "ok" else
+                    "plan" if r.outcome == "planned" else "bad"] += 1
     top = max([sum(c.values()) for c in counts.values()] + [1])
     w, h, left, bottom, bar = 24, 160, 32, 20, 16
     width = left + ndays * w + 8
@@ -188,7 +189,7 @@ def _chart(record: Record, lang: str) -> str:
              f'<text x="{left - 6}" y="14" text-anchor="end">{top}</text>',
              f'<text x="{left - 6}" y="{h + 4}" text-anchor="end">0</text>',
              f'<line x1="{left}" y1="{h + 0.5}" x2="{width - 8}" y2="{h + 0.5}" stroke="#d0d7de"/>']
-    colours = (("ok", "#2e7d32"), ("bad", "#c62828"), ("unverified", "#9e9e9e"))
+    colours = (("ok", "#2e7d32"), ("plan", "#6e9bd1"), ("bad", "#c62828"), ("unverified", "#9e9e9e"))
     for d in range(1, ndays + 1):
         x = left + (d - 1) * w
         reason = non_business_reason(dt.date(year, month, d))
@@ -207,7 +208,7 @@ def _chart(record: Record, lang: str) -> str:
                          f"{_('not ok') if key == 'bad' else _(key)}</title></rect>")
         parts.append(f'<text x="{x + w / 2}" y="{h + 14}" text-anchor="middle">{d}</text>')
     parts.append("</svg>")
-    legend = (f'<p class="legend"><span><i class="k-ok"></i>{escape(_("ok"))}</span><span><i class="k-bad"></i>'
+    legend = (f'<p class="legend"><span><i class="k-ok"></i>{escape(_("ok"))}</span><span><i class="k-plan"></i>{escape(_("plan"))}</span><span><i class="k-bad"></i>'
               f'{escape(_("failed, refused or invalid"))}</span><span><i class="k-unverified"></i>'
               f'{escape(_("unverified"))}</span><span><i class="k-closed"></i>{escape(_("not a business day"))}'
               '</span></p>')
