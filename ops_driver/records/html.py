@@ -2,8 +2,8 @@
 
 One file, no network: the style and the script are inline, a Content-Security-Policy forbids every other source
 (``default-src 'none'``) and allows the inline style and script only by their SHA-256 (:data:`CSP`), the chart is
-inline SVG. The page holds the summary, a chart of runs per day (stacked: ok, plans, not ok, unverified; non-business days
-shaded), the runs table — sortable by any column (click its heading) and filterable by task, environment and status
+inline SVG. The page holds the summary, a chart of runs per day (stacked: ok, plans, not ok, unverified;
+non-business days shaded), the runs table — sortable by any column (click its heading) and filterable by task, environment and status
 (the outcome, or ``unverified``) — the totals per task and per environment, the failures and refusals, the
 unverified bundles, the emergency changes pending approval and the recurring automated tasks due. Without JavaScript
 the page still shows everything, unsorted and unfiltered.
@@ -67,7 +67,8 @@ svg text { font-size: 10px; fill: var(--muted); }
 .legend span { display: inline-block; margin-right: 14px; }
 .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: -1px; }
 .empty { color: var(--muted); font-style: italic; }
-.legend i.k-ok { background: #2e7d32; } .legend i.k-plan { background: #6e9bd1; } .legend i.k-bad { background: #c62828; }
+.legend i.k-ok { background: #2e7d32; } .legend i.k-plan { background: #6e9bd1; }
+.legend i.k-bad { background: #c62828; }
 .legend i.k-unverified { background: #9e9e9e; } .legend i.k-closed { background: #f4f4f4; border: 1px solid #ccc; }
 """
 
@@ -208,7 +209,8 @@ def _chart(record: Record, lang: str) -> str:
                          f"{_('not ok') if key == 'bad' else _(key)}</title></rect>")
         parts.append(f'<text x="{x + w / 2}" y="{h + 14}" text-anchor="middle">{d}</text>')
     parts.append("</svg>")
-    legend = (f'<p class="legend"><span><i class="k-ok"></i>{escape(_("ok"))}</span><span><i class="k-plan"></i>{escape(_("plan"))}</span><span><i class="k-bad"></i>'
+    legend = (f'<p class="legend"><span><i class="k-ok"></i>{escape(_("ok"))}</span>'
+              f'<span><i class="k-plan"></i>{escape(_("plan"))}</span><span><i class="k-bad"></i>'
               f'{escape(_("failed, refused or invalid"))}</span><span><i class="k-unverified"></i>'
               f'{escape(_("unverified"))}</span><span><i class="k-closed"></i>{escape(_("not a business day"))}'
               '</span></p>')

@@ -570,7 +570,7 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
     has_ledger = ledger.path_of(base).exists()
     entries, ledger_problems = ledger.read(base)
     ledger_problems += ledger.check_chain(entries)
-    held = {e.run_id: e for e in entries if e.kind != "approval"} if has_ledger else None
+    held = {e.run_id: e for e in entries if e.kind not in ("approval", REJECT)} if has_ledger else None
     approvals = _Approvals(base, entries)
     runs: list[Run] = []
     records: list[ManualRecord] = []
