@@ -3,9 +3,10 @@
 One file, no network: the style and the script are inline, a Content-Security-Policy forbids every other source
 (``default-src 'none'``) and allows the inline style and script only by their SHA-256 (:data:`CSP`), the chart is
 inline SVG. The page holds the summary, a chart of runs per day (stacked: ok, plans, not ok, unverified;
-non-business days shaded), the runs table — sortable by any column (click its heading) and filterable by task, environment and status
-(the outcome, or ``unverified``) — the totals per task and per environment, the failures and refusals, the
-unverified bundles, the emergency changes pending approval and the recurring automated tasks due. Without JavaScript
+non-business days shaded), the runs table — sortable by any column (click its heading) and filterable by task,
+environment and status (the outcome, or ``unverified``) — the totals per task and per environment, the records of
+manual work and their findings (ng), the failures and refusals, the unverified bundles, the emergency changes pending
+approval and the recurring tasks due. The page is in English or Japanese (``lang``). Without JavaScript
 the page still shows everything, unsorted and unfiltered.
 
 Hooks the browser test relies on: ``#runs-table`` (rows ``tr.run`` with ``data-task``, ``data-environment``,
