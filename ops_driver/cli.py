@@ -139,6 +139,8 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     from ops_driver.run import pipeline
 
     prog = None if args.quiet else progress
+    if args.lang:  # the language of report.md (ops_driver.i18n.language reads it, as it reads $OPS_LANG)
+        os.environ["OPS_LANG"] = args.lang
     out = (pipeline.plan(Path(args.request), prog, operator=args.operator) if kind == "plan"
            else pipeline.apply(args.plan_id, prog, operator=args.operator))
     if out.exit_code and not args.json:
@@ -582,6 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--operator", help="sandbox environment only: act as NAME (recorded as declared; default "
                                            "$OPS_OPERATOR); elsewhere the operator is the OS account (SUDO_USER "
                                            "through sudo) and this is refused")
+        sp.add_argument("--lang", choices=["ja", "en"], help="the language of report.md (default: $OPS_LANG, else "
+                                                             "the locale)")
         sp.set_defaults(func=func)
 
     rc = sub.add_parser("record", help="record manual work on a catalog task (done, ng or skipped) as evidence",

@@ -203,6 +203,7 @@ def day(catalog: Catalog, on: dt.date, base: Path, environment: str | None = Non
     return data
 
 
+WEEKDAYS_JA = ("月曜日", "火曜日", "水曜日", "木曜日", "金曜日", "土曜日", "日曜日")
 _HEAD = N_("{date} ({weekday}), {business}: {due} task(s) due in {environment}, {automated} automated; {done} done, "
            "{ng} ng, {late} done late, {skipped} skipped, {open} open")
 
@@ -214,16 +215,21 @@ def text(data: dict[str, Any], lang: str = "en") -> str:
     business = _("a business day") if data["business_day"] else \
         _("not a business day: {reason}").format(reason=data["non_business_reason"])
     s = data["states"]
-    lines = [_(_HEAD).format(date=data["date"], weekday=data["weekday"], business=business, due=data["due_count"],
+    ja = lang == "ja"
+    weekday = WEEKDAYS_JA[dt.date.fromisoformat(data["date"]).weekday()] if ja else data["weekday"]
+    lines = [_(_HEAD).format(date=data["date"], weekday=weekday, business=business, due=data["due_count"],
                              environment=data["environment"], automated=data["automated"], done=s["done"], ng=s["ng"],
                              late=s["late"], skipped=s["skipped"], open=s["open"])]
     if data["open_only"]:
         lines.append(_("open only: {count} task(s) left").format(count=data["count"]))
     for t in data["tasks"]:
-        why = t["why"] + (f" ({t['note_ja']})" if t.get("note_ja") and t["note_ja"] not in t["why"] else "")
+        if ja:  # the catalog's own words: 日次 / 週次 …, and its note (協会営業日)
+            why = t["cycle_ja"] + (f"（{t['note_ja']}）" if t.get("note_ja") else "")
+        else:
+            why = t["why"] + (f" ({t['note_ja']})" if t.get("note_ja") and t["note_ja"] not in t["why"] else "")
         env = f" [{t['environment']}]" if t["environment"] else ""
-        name = t["name_ja"] if lang == "ja" else f"{t['name_ja']} ({t['name_en']})"
-        lines.append(f"  [{i18n.state_word(t['state'], lang):^8}] {t['id']:<9}{t['cycle']:<9}"
+        name = t["name_ja"] if ja else f"{t['name_ja']} ({t['name_en']})"
+        lines.append(f"  [{i18n.state_word(t['state'], lang)}] {t['id']:<9}{t['cycle_ja' if ja else 'cycle']:<9}"
                      f"{_('automated') if t['automated'] else _('manual'):<10}{name}{env}: {why}")
         if t["state"] == "open" and t["automated"]:
             lines.append(f"  {'':<30}{t['command']}   playbook {t['playbook']}")

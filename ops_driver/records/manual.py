@@ -142,6 +142,7 @@ def report(manifest: dict[str, Any], task: Task, lang: str = "en") -> str:
     _ = i18n.gettext(lang)
     name = task.name_ja if lang == "ja" else task.name_en
     lines = [f"# {_('Record of manual work')}: {task.id} {untrusted.markdown(name)}", "",
+             *([untrusted.markdown(task.summary_ja), ""] if lang == "ja" and task.summary_ja else []),
              f"- {_('result')}: **{i18n.result_word(str(manifest['result']), lang)}**",
              f"- {_('date of the work (JST)')}: {manifest['date']}",
              f"- {_('environment')}: {manifest['environment']}",

@@ -341,7 +341,7 @@ def test_due_open_and_json(_scratch_dirs: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["due", "--open"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("2026-12-07 (Monday), a business day:") and "1 done" in out
-    assert "[  open  ] STAT-001" in out and "COMM-014" not in out
+    assert "[open] STAT-001" in out and "COMM-014" not in out
     assert main(["due", "--open", "--month", "2026-12"]) == 2
     assert main(["due", "--environment", "staging"]) == 2
     assert "--environment: 'staging'" in capsys.readouterr().err
