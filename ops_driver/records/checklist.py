@@ -203,6 +203,8 @@ def day(catalog: Catalog, on: dt.date, base: Path, environment: str | None = Non
     return data
 
 
+#: The catalog's cycles in the words of the seed lists (日次, 週次, 月次, 年次, 随時).
+CYCLES_JA = {"daily": "日次", "weekly": "週次", "monthly": "月次", "yearly": "年次", "on_demand": "随時"}
 WEEKDAYS_JA = ("月曜日", "火曜日", "水曜日", "木曜日", "金曜日", "土曜日", "日曜日")
 _HEAD = N_("{date} ({weekday}), {business}: {due} task(s) due in {environment}, {automated} automated; {done} done, "
            "{ng} ng, {late} done late, {skipped} skipped, {open} open")
@@ -223,13 +225,14 @@ def text(data: dict[str, Any], lang: str = "en") -> str:
     if data["open_only"]:
         lines.append(_("open only: {count} task(s) left").format(count=data["count"]))
     for t in data["tasks"]:
-        if ja:  # the catalog's own words: 日次 / 週次 …, and its note (協会営業日)
-            why = t["cycle_ja"] + (f"（{t['note_ja']}）" if t.get("note_ja") else "")
+        if ja:  # the seed lists' words: 日次 / 週次 …, and the catalog's note (協会営業日)
+            why = CYCLES_JA.get(t["cycle"], t["cycle"]) + (f"（{t['note_ja']}）" if t.get("note_ja") else "")
         else:
             why = t["why"] + (f" ({t['note_ja']})" if t.get("note_ja") and t["note_ja"] not in t["why"] else "")
         env = f" [{t['environment']}]" if t["environment"] else ""
         name = t["name_ja"] if ja else f"{t['name_ja']} ({t['name_en']})"
-        lines.append(f"  [{i18n.state_word(t['state'], lang)}] {t['id']:<9}{t['cycle_ja' if ja else 'cycle']:<9}"
+        cycle = CYCLES_JA.get(t["cycle"], t["cycle"]) if ja else t["cycle"]
+        lines.append(f"  [{i18n.state_word(t['state'], lang)}] {t['id']:<9}{cycle:<9}"
                      f"{_('automated') if t['automated'] else _('manual'):<10}{name}{env}: {why}")
         if t["state"] == "open" and t["automated"]:
             lines.append(f"  {'':<30}{t['command']}   playbook {t['playbook']}")
