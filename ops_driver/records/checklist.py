@@ -183,11 +183,12 @@ def day(catalog: Catalog, on: dt.date, base: Path, environment: str | None = Non
     ``open_only``; with ``only_open`` the tasks still open only (``count`` is theirs, ``due_count`` all of the
     day's). ``base``: the evidence folder."""
     env = check_environment(environment)
-    data = due.day_json(catalog, on)
+    found = due.day_due(catalog, on)
+    data = due.day_json(catalog, on, due_on_day=found)
     work = read_work(base, on - dt.timedelta(days=7), catalog)  # a weekly window starts at most 6 days before
     counts = dict.fromkeys(STATES, 0)
     tasks = []
-    occurrences, _ = due.day_due(catalog, on)
+    occurrences = found[0]
     by_key = {(o.task_id, o.environment): o for o in occurrences}
     for t in data["tasks"]:
         o = by_key[(t["id"], t["environment"])]
