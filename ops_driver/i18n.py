@@ -65,6 +65,7 @@ def _po_path(lang: str) -> Path:
 
 def compile_po(po: Path) -> bytes:
     """The ``.mo`` bytes of the ``.po`` file ``po`` (Babel). Fuzzy entries are left out, as ``msgfmt`` does."""
+    # imported here for start-up time: Babel is needed only when a catalog is compiled, not for every command
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
