@@ -160,8 +160,9 @@ def read_work(base: Path, since: dt.date, catalog: Catalog) -> list[Work]:
 
 
 def judge(o: due.Occurrence, env: str, work: list[Work], today: dt.date) -> tuple[str, list[Work]]:
-    """(state, the work that decided it) of occurrence ``o`` judged in ``env`` (module docstring)."""
-    mine = sorted((w for w in work if w.task == o.task_id and w.environment == env and w.date >= o.day),
+    """(state, the work that decided it) of occurrence ``o`` judged in ``env`` as of ``today`` (module docstring;
+    work dated after ``today`` — a rehearsal with ``$OPS_TODAY`` — is not seen)."""
+    mine = sorted((w for w in work if w.task == o.task_id and w.environment == env and o.day <= w.date <= today),
                   key=lambda w: (w.date, w.run_id))
     within = [w for w in mine if w.date <= o.until]
     if within:
