@@ -126,9 +126,49 @@ def _run_id_day(name: str) -> dt.date | None:
         return None
 
 
-def read_work(base: Path, since: dt.date, catalog: Catalog) -> list[Work]:
+def _run_id_parts(name: str) -> tuple[str, str] | None:
+    """(task ID, kind) of a run ID ``<time>-<task>-<kind>-<hex>``, or None."""
+    parts = name.split("-")
+    if len(parts) < 5:
+        return None
+    return "-".join(parts[1:-2]), parts[-2]
+
+
+_RUN_ID_KEY = '"run_id":"'
+
+
+def _ledger_hashes(base: Path, wanted: set[str]) -> dict[str, str] | None:
+    """Run ID → the manifest SHA-256 of its ``apply`` or ``record`` ledger line, for the run IDs in ``wanted``; None
+    without a ledger. Only the lines of those runs are parsed (a ledger line is written with sorted keys and no
+    spaces, ledger.append: ``"run_id":"…"`` is found without parsing the line); a line written otherwise is not
+    found, and its bundle then counts for nothing. The chain itself is ``evidence verify``'s to check."""
+    path = ledger.path_of(base)
+    out: dict[str, str] = {}
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                i = line.find(_RUN_ID_KEY)
+                if i < 0:
+                    continue
+                start = i + len(_RUN_ID_KEY)
+                if line[start:line.find('"', start)] not in wanted:
+                    continue
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(data, dict) and data.get("kind") in ("apply", RECORD) and data.get("run_id") in wanted:
+                    out[str(data["run_id"])] = str(data.get("sha256"))
+    except FileNotFoundError:
+        return None
+    return out
+
+
+def read_work(base: Path, since: dt.date, catalog: Catalog, tasks: set[str] | None = None) -> list[Work]:
     """The work (:func:`work_of`) of every verified bundle of ``base`` made on or after ``since`` - 1 day (by the
-    UTC day in its run ID: a record for an earlier day is made after it, never before), dated ``since`` or later."""
+    UTC day in its run ID: a record for an earlier day is made after it, never before), dated ``since`` or later;
+    with ``tasks``, of those tasks only. Folders are chosen by their run ID (time, task, kind: plans never count)
+    before any file is read, so a day's checklist reads the bundles of its own tasks only."""
     try:
         names = [e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith(".")]
     except FileNotFoundError:
@@ -136,12 +176,12 @@ def read_work(base: Path, since: dt.date, catalog: Catalog) -> list[Work]:
     except OSError as e:
         raise InvalidInput(f"evidence folder {base}: cannot be read ({e.strerror})") from None
     lower = since - dt.timedelta(days=1)
-    names = [n for n in names if (d := _run_id_day(n)) is not None and d >= lower]
+    names = [n for n in names if (d := _run_id_day(n)) is not None and d >= lower
+             and (parts := _run_id_parts(n)) is not None and parts[1] in ("apply", RECORD)
+             and (tasks is None or parts[0] in tasks)]
     if not names:
         return []
-    has_ledger = ledger.path_of(base).exists()
-    entries, _ = ledger.read(base) if has_ledger else ([], [])
-    held = {e.run_id: e.sha256 for e in entries if e.kind in ("plan", "apply", RECORD)}
+    held = _ledger_hashes(base, set(names))
     out = []
     for name in sorted(names):
         b = bundles.Bundle(name, base / name)
@@ -150,7 +190,7 @@ def read_work(base: Path, since: dt.date, catalog: Catalog) -> list[Work]:
             m = json.loads(raw)
         except (OSError, ValueError):
             continue
-        if not isinstance(m, dict) or (has_ledger and held.get(name) != hashlib.sha256(raw).hexdigest()):
+        if not isinstance(m, dict) or (held is not None and held.get(name) != hashlib.sha256(raw).hexdigest()):
             continue
         w = work_of(m, catalog)
         if w is None or w.date < since or bundles.verify(b):
@@ -186,10 +226,11 @@ def day(catalog: Catalog, on: dt.date, base: Path, environment: str | None = Non
     env = check_environment(environment)
     found = due.day_due(catalog, on)
     data = due.day_json(catalog, on, due_on_day=found)
-    work = read_work(base, on - dt.timedelta(days=7), catalog)  # a weekly window starts at most 6 days before
+    occurrences = found[0]
+    since = min((o.day for o in occurrences), default=on)  # a weekly window may have begun days before
+    work = read_work(base, since, catalog, {o.task_id for o in occurrences})
     counts = dict.fromkeys(STATES, 0)
     tasks = []
-    occurrences = found[0]
     by_key = {(o.task_id, o.environment): o for o in occurrences}
     for t in data["tasks"]:
         o = by_key[(t["id"], t["environment"])]

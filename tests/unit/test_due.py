@@ -319,6 +319,9 @@ def test_checklist_a_read_only_check_that_ran_is_done_without_a_record(_scratch_
                                 exit_code=3)
     dr = checklist.day(CATALOG, D(2026, 12, 7), _scratch_dirs, environment="dr", today=D(2026, 12, 7))
     assert _states(dr)["STAT-001"] == "open" and failed
+    evidence_month.run(_scratch_dirs, "apply", "STAT-001", at, environment="maint", record=False)
+    maint = checklist.day(CATALOG, D(2026, 12, 7), _scratch_dirs, environment="maint", today=D(2026, 12, 7))
+    assert _states(maint)["STAT-001"] == "open"  # a bundle the ledger does not hold counts for nothing
 
 
 def test_checklist_an_altered_record_counts_for_nothing(_scratch_dirs: Path) -> None:
