@@ -33,6 +33,7 @@ $(STAMP): requirements.lock requirements-dev.lock requirements-uv.lock pyproject
 	$(PY) -m pip install -q --require-hashes --no-deps -r requirements-uv.lock 2> >(grep -v "is ignored: it is neither" >&2)
 	$(UV) pip install -q --python $(PY) --require-hashes --no-deps -r requirements.lock -r requirements-dev.lock
 	$(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e . -e dev
+	$(VENV)/bin/pybabel -q compile -d ops_driver/locale -D ops_driver
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -131,6 +132,15 @@ lock: venv
 	$(UV) pip compile --python-version 3.11 --generate-hashes requirements.in -o requirements.lock
 	$(UV) pip compile --python-version 3.11 --generate-hashes requirements-dev.in -o requirements-dev.lock
 	$(UV) pip compile --python-version 3.11 --generate-hashes requirements-uv.in -o requirements-uv.lock
+
+# The gettext catalogs (docs/development.md): the messages of the code (babel.cfg) into ops_driver/locale/ops_driver.pot,
+# merged into each language's .po; fill the new empty msgstr, then commit. A changed .po is compiled at first use.
+.PHONY: messages
+messages: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -k N_ -k NP_:1c,2 \
+		-o ops_driver/locale/ops_driver.pot .
+	$(VENV)/bin/pybabel update -i ops_driver/locale/ops_driver.pot -d ops_driver/locale -D ops_driver \
+		--no-location --ignore-obsolete -w 120
 
 clean:
 	-ops-driver sandbox down

@@ -1,14 +1,18 @@
-"""make bench: the monthly record and the due list (issue #15).
+"""make bench: the monthly record, the due list and the record of manual work (issues #15, #26).
 
 1. ``ops-driver report --month 2026-11`` over an evidence folder of 10,000 bundles of that month (real bundles made
    by ``bundles.write_bundle``, each in the ledger; every 50th plan approved, every 100th apply an emergency, a few
-   altered afterwards) plus 2,000 of the months around it: median wall time of the whole command, per format
-   (target < 5 s).
-2. ``ops-driver due --date`` and ``--month``: median wall time of the whole command (target for ``--date``: 300 ms).
+   altered afterwards) plus 2,000 of the months around it, and 5,000 records of manual work of that month
+   (``records.manual.record``, one in ten ``ng``): median wall time of the whole command, per format, and the HTML
+   page in Japanese (target < 5 s).
+2. ``ops-driver due --date`` (the day's checklist, marked from that evidence) and ``--month``: median wall time of
+   the whole command (target for ``--date``: 300 ms).
+3. ``ops-driver record TASK --result done --note … --attach FILE`` (a 200 kB attachment): median wall time of the
+   whole command (target < 1 s).
 
-Rounds: ``BENCH_ROUNDS`` (default 5; ``due`` runs twice as many). Bundles: ``BENCH_RECORD_BUNDLES`` (default 10000).
-``BENCH_SMOKE=1``: 40 bundles, one round. Prints a table and writes ``records.json`` and ``records.md``
-(bench/common.py).
+Rounds: ``BENCH_ROUNDS`` (default 5; ``due`` runs twice as many). Bundles: ``BENCH_RECORD_BUNDLES`` (default 10000);
+records: ``BENCH_MANUAL_RECORDS`` (default 5000). ``BENCH_SMOKE=1``: 40 bundles, 20 records, one round. Prints a
+table and writes ``records.json`` and ``records.md`` (bench/common.py).
 """
 
 from __future__ import annotations
@@ -35,11 +39,15 @@ from ops_driver.evidence import (  # noqa: E402
     governance,
     ledger,
 )
+from ops_driver.records import manual  # noqa: E402
 from ops_driver.run.contract import RunRecord  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ROUNDS = rounds(5)
 BUNDLES = size(10000, 40, "BENCH_RECORD_BUNDLES")
+RECORDS = size(5000, 20, "BENCH_MANUAL_RECORDS")
+#: Recurring manual tasks (daily and weekly) the records are of.
+MANUAL_TASKS = ("COMM-007", "COMM-008", "COMM-014", "CORE-007", "CORE-008", "COMM-003", "COMM-010", "CORE-018")
 TASKS = ("INFO-004", "INFO-005", "INFO-006", "INFO-011", "STAT-001", "STAT-013", "CORE-012", "COMM-025", "STAT-011")
 ENVS = ("prod", "dr", "maint", "sandbox")
 
@@ -91,6 +99,22 @@ def make_folder(base: Path, count: int) -> dict[str, int]:
     return made
 
 
+def make_records(base: Path, count: int) -> dict[str, int]:
+    """``count`` records of manual work dated in 2026-11 (Tokyo), each made on its day, one in ten ``ng``."""
+    rng = random.Random(26)
+    made = {"records": 0, "ng": 0}
+    os.environ["OPS_TODAY"] = "2026-12-03"  # the records' days are all before it
+    for i in range(count):
+        day = dt.date(2026, 11, 1) + dt.timedelta(days=rng.randrange(30))
+        at = dt.datetime.combine(day, dt.time(1), dt.UTC) + dt.timedelta(seconds=rng.uniform(0, 30000))
+        ng = i % 10 == 3
+        manual.record(rng.choice(MANUAL_TASKS), "ng" if ng else "done", note="bench finding" if ng else None,
+                      date_text=day.isoformat(), environment=rng.choice(ENVS), base=base, now=at)
+        made["records"] += 1
+        made["ng"] += ng
+    return made
+
+
 def timed(cmd: list[str], env: dict[str, str], rounds: int) -> dict[str, Any]:
     times = []
     for _ in range(rounds):
@@ -107,6 +131,7 @@ def main() -> None:
         base = Path(tmp) / "evidence"
         t0 = time.perf_counter()
         made = make_folder(base, BUNDLES)
+        made.update(make_records(base, RECORDS))
         build_s = time.perf_counter() - t0
         env = dict(os.environ, OPS_EVIDENCE_DIR=str(base), OPS_TODAY="2026-12-03")
         od = str(BIN / "ops-driver")
@@ -114,23 +139,34 @@ def main() -> None:
         for fmt in ("md", "csv", "html"):
             results[f"report_{fmt}"] = timed([od, "report", "--month", "2026-11", "--format", fmt, "--out",
                                               str(Path(tmp) / f"record.{fmt}")], env, ROUNDS)
-        results["due_date"] = timed([od, "due", "--date", "2026-12-01"], env, ROUNDS if SMOKE else ROUNDS * 2)
+        results["report_html_ja"] = timed([od, "report", "--month", "2026-11", "--lang", "ja", "--out",
+                                           str(Path(tmp) / "record-ja.html")], env, ROUNDS)
+        results["due_date"] = timed([od, "due", "--date", "2026-11-30"], env, ROUNDS if SMOKE else ROUNDS * 2)
+        attachment = Path(tmp) / "console.png"
+        attachment.write_bytes(random.Random(1).randbytes(200 * 1024))
+        results["record"] = timed([od, "record", "COMM-014", "--result", "done", "--date", "2026-12-02", "--note",
+                                   "bench", "--attach", str(attachment)], env, ROUNDS)
         results["due_month"] = timed([od, "due", "--month", "2026-11"], env, ROUNDS if SMOKE else ROUNDS * 2)
         summary = json.loads(subprocess.run([od, "report", "--month", "2026-11", "--json"], env=env, cwd=ROOT,
                                             capture_output=True, text=True, check=True).stdout)["summary"]
         results["summary"] = summary
     lines = [f"Evidence folder: {made['month']:,} bundles in 2026-11, {made['around']:,} around it, "
-             f"{made['approvals']} approvals, {made['altered']} altered (built in {build_s:.0f} s); the record: "
-             f"{summary['runs']:,} runs, {summary['unverified']} unverified. Whole command, {ROUNDS} rounds "
+             f"{made['approvals']} approvals, {made['altered']} altered, {made['records']:,} records of manual work "
+             f"({made['ng']} ng) (built in {build_s:.0f} s); the record: {summary['runs']:,} runs, "
+             f"{summary['records']:,} records, {summary['unverified']} unverified. Whole command, {ROUNDS} rounds "
              f"(`due`: {ROUNDS if SMOKE else ROUNDS * 2}).", "",
              row("measure", "median", "min", "max", "target"), row("---", "---", "---", "---", "---")]
     for key, label, target in (("report_md", "`report --month` (md)", "< 5 s"),
                                ("report_csv", "`report --month` (csv)", "< 5 s"),
                                ("report_html", "`report --month` (html)", "< 5 s"),
-                               ("due_date", "`due --date`", "< 300 ms"), ("due_month", "`due --month`", "-")):
+                               ("report_html_ja", "`report --month --lang ja` (html)", "< 5 s"),
+                               ("due_date", "`due --date` (checklist)", "< 300 ms"),
+                               ("due_month", "`due --month`", "-"),
+                               ("record", "`record` (200 kB attachment)", "< 1 s")):
         r = results[key]
         lines.append(row(label, *(f"{r[k] * 1000:.0f} ms" for k in ("median_s", "min_s", "max_s")), target))
-    finish("records", f"Monthly record over {made['month']:,} bundles and the due list", results,
+    finish("records", f"Monthly record over {made['month']:,} bundles and {made['records']:,} records, the due "
+           "list and `record`", results,
            "\n".join(lines))
 
 

@@ -163,6 +163,8 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     from ops_driver.run import pipeline
 
     prog = None if args.quiet else progress
+    if args.lang:  # the language of report.md (ops_driver.i18n.language reads it, as it reads $OPS_LANG)
+        os.environ["OPS_LANG"] = args.lang
     out = (pipeline.plan(Path(args.request), prog, operator=args.operator) if kind == "plan"
            else pipeline.apply(args.plan_id, prog, operator=args.operator))
     if out.exit_code and not args.json:
@@ -196,6 +198,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     return _run(args, "apply")
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """The record of manual work on a catalog task (records.manual): a bundle of kind record and its ledger line."""
+    from ops_driver import i18n
+    from ops_driver.records import manual
+
+    lang = i18n.language(args.lang)
+    done = manual.record(args.task_id, args.result, note=args.note, attach=[Path(a) for a in args.attach or []],
+                         date_text=args.date, environment=args.environment, operator=args.operator, lang=lang)
+    _emit(args, done.summary(), manual.text(done, lang))
+    _print_head()
+    return 0
 
 
 # ---------------------------------------------------------------- evidence
@@ -326,7 +341,7 @@ def cmd_evidence_list(args: argparse.Namespace) -> int:
     entries = [e.as_dict() for e in found]
     status = _apply_states(base, found)
     for e in entries:
-        if e["kind"] in ("start", "apply") and e["run_id"] in status:
+        if e["kind"] in ("start", "apply", "record") and e["run_id"] in status:
             e["status"] = status[e["run_id"]]
     lines = [f"{e['seq']:>6} {e['at']} {e['kind']:<8} {e['run_id']}" + (f"  ({e['ref']})" if e.get("ref") else "")
              + (f"  [{e['status']}]" if e.get("status") else "") for e in entries]
@@ -335,19 +350,23 @@ def cmd_evidence_list(args: argparse.Namespace) -> int:
 
 
 def _apply_states(base: Path, found: list[Any]) -> dict[str, str]:
-    """Run ID → what ``evidence list`` says of an apply: its status, or for a start no apply line closes,
+    """Run ID → what ``evidence list`` says of an apply: its status (of a record: its task, day, environment and
+    result), or for a start no apply line closes,
     ``RUNNING`` (its driver is alive) / ``INTERRUPTED, not closed yet: ops-driver evidence recover``."""
     from ops_driver.evidence import bundles
     from ops_driver.run import recovery
 
     out: dict[str, str] = {}
     for e in found:
-        if e.kind != "apply":
+        if e.kind not in ("apply", "record"):
             continue
         try:
-            out[e.run_id] = str(bundles.bundle(e.run_id, base).manifest().get("status"))
+            m = bundles.bundle(e.run_id, base).manifest()
         except InvalidInput:
             out[e.run_id] = "bundle missing"
+            continue
+        out[e.run_id] = (str(m.get("status")) if e.kind == "apply" else
+                         f"{m.get('task')} {m.get('date')} {m.get('environment')}: {m.get('result')}")
     for e in recovery.open_starts(found):
         try:
             m = bundles.bundle(e.run_id, base).manifest()
@@ -541,13 +560,15 @@ def cmd_schedule_check(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- report (the monthly record of work done)
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from ops_driver import i18n
     from ops_driver.records import due, monthly, render, summary
 
     year, month = due.parse_month(args.month)
     out = render.check_out(Path(args.out)) if args.out else None
     fmt = render.format_for(args.format, out)
+    lang = i18n.language(args.lang)
     record = monthly.collect(year, month, environment=args.environment)
-    data = render.render(record, fmt)
+    data = render.render(record, fmt, lang)
     if out is None:
         if args.json:
             print(untrusted.json_for_terminal(monthly.dumps(record)))
@@ -558,28 +579,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     render.write(out, data)
     _err(f"wrote {out} ({fmt})")
     _emit(args, {**record.to_json(), "out": str(out), "format": fmt},
-          "\n".join([str(out), *summary.headline(record)]))
+          "\n".join([str(out), *summary.headline(record, lang)]))
     return 0
 
 
 # ---------------------------------------------------------------- due (catalog cycles on the business-day calendar)
 
 def cmd_due(args: argparse.Namespace) -> int:
+    from ops_driver import i18n
     from ops_driver.catalog import load_catalog
     from ops_driver.evidence import guards
-    from ops_driver.records import due
+    from ops_driver.paths import evidence_dir
+    from ops_driver.records import checklist, due
 
     if args.date is not None and args.month is not None:
         raise InvalidInput("--date and --month: give one of them (a day's list or a month's calendar)")
+    if args.month is not None and args.open:
+        raise InvalidInput("--open: a day's checklist only; drop --month (or give --date)")
+    lang = i18n.language(args.lang)
+    checklist.check_environment(args.environment)
     catalog = load_catalog()
     if args.month is not None:
         year, month = due.parse_month(args.month)
         data = due.month_json(catalog, year, month)
         _emit(args, data, due.month_text(data, catalog))
         return 0
-    day = due.parse_date(args.date) if args.date is not None else guards.today()[0]
-    data = due.day_json(catalog, day)
-    _emit(args, data, due.day_text(data))
+    today = guards.today()[0]
+    day = due.parse_date(args.date) if args.date is not None else today
+    data = checklist.day(catalog, day, evidence_dir(), args.environment, today=today, only_open=args.open)
+    _emit(args, data, checklist.text(data, lang))
     return 0
 
 
@@ -683,7 +711,27 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--operator", help="sandbox environment only: act as NAME (recorded as declared; default "
                                            "$OPS_OPERATOR); elsewhere the operator is the OS account (SUDO_USER "
                                            "through sudo) and this is refused")
+        sp.add_argument("--lang", choices=["ja", "en"], help="the language of report.md (default: $OPS_LANG, else "
+                                                             "the locale)")
         sp.set_defaults(func=func)
+
+    rc = sub.add_parser("record", help="record manual work on a catalog task (done, ng or skipped) as evidence",
+                        parents=[common])
+    rc.add_argument("task_id", metavar="TASK_ID", help="the catalog ID, e.g. INFO-001")
+    rc.add_argument("--result", required=True, choices=["done", "ng", "skipped"],
+                    help="done; ng (done, something found: --note says what); skipped (not needed that day)")
+    rc.add_argument("--note", help="what was done or found (required with --result ng)")
+    rc.add_argument("--attach", action="append", metavar="FILE",
+                    help="a file to keep with the record (a screenshot, an exported CSV); repeat for more; "
+                         "at most 20 MiB each")
+    rc.add_argument("--date", help="the day of the work, YYYY-MM-DD (default: today in Asia/Tokyo); not in the "
+                                   "future")
+    rc.add_argument("--environment", help="prod (default), dr, maint or sandbox")
+    rc.add_argument("--operator", help="sandbox environment only: act as NAME (recorded as declared; default "
+                                       "$OPS_OPERATOR); elsewhere the operator is the OS account")
+    rc.add_argument("--lang", choices=["ja", "en"], help="the language of report.md and of what is printed "
+                                                         "(default: $OPS_LANG, else the locale)")
+    rc.set_defaults(func=cmd_record)
 
     ap = sub.add_parser("approve", help="approve a plan (or an emergency apply after the fact)", parents=[common])
     ap.add_argument("run_id")
@@ -775,12 +823,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="write to this file (default: stdout)")
     rp.add_argument("--environment", help="only this environment's runs and due tasks (default: all; recurring "
                                           "tasks without an annual schedule are judged in prod)")
+    rp.add_argument("--lang", choices=["ja", "en"], help="ja or en (default: $OPS_LANG, else the locale)")
     rp.set_defaults(func=cmd_report)
 
     du = sub.add_parser("due", help="catalog tasks due on a day (default today, Asia/Tokyo) or in a month",
                         parents=[common])
     du.add_argument("--date", help="the day, YYYY-MM-DD (default: today in Asia/Tokyo, or $OPS_TODAY)")
     du.add_argument("--month", help="a month as a calendar of due tasks, YYYY-MM")
+    du.add_argument("--open", action="store_true", help="only the tasks of the day still open (not done, ng or "
+                                                        "skipped)")
+    du.add_argument("--environment", help="where the day's work is judged: prod (default), dr, maint or sandbox")
+    du.add_argument("--lang", choices=["ja", "en"], help="ja or en (default: $OPS_LANG, else the locale)")
     du.set_defaults(func=cmd_due)
 
     sb = sub.add_parser("sandbox", help="the embedded sandbox estate on 127.0.0.1", parents=[common])

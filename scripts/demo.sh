@@ -169,8 +169,16 @@ ops-driver sandbox status
 
 # The record of work (ops-driver report) of this month and what is due today, in the Japanese calendar (Asia/Tokyo).
 month=$(TZ=Asia/Tokyo date +%Y-%m)
-say "Due today ($(TZ=Asia/Tokyo date +%F)): the catalog's automated tasks first"
-ops-driver due | sed -n '1,8p'
-say "The record of work of $month (sandbox): every plan and apply, approvals, totals, due tasks; one HTML page"
+say "Manual work on the record: the pre-business health check (COMM-014) done by hand, with the sandbox's state attached"
+state_file=$(mktemp --suffix=-sandbox-status.json)
+ops-driver sandbox status --json > "$state_file"
+ops-driver record COMM-014 --result done --environment sandbox --note "web and AP instances checked in the console" \
+  --attach "$state_file"
+rm -f "$state_file"
+say "The record of work of $month (sandbox): every plan and apply, records of manual work, approvals, totals, due tasks"
 ops-driver report --month "$month" --environment sandbox --format md | sed -n '/^## Summary/,/^## Runs/p'
 ops-driver report --month "$month" --environment sandbox --out "$OPS_EVIDENCE_DIR/record-$month.html"
+ops-driver report --month "$month" --environment sandbox --lang ja --out "$OPS_EVIDENCE_DIR/record-$month-ja.html"
+
+say "Today's checklist ($(TZ=Asia/Tokyo date +%F), sandbox): what is still open (COMM-014 was recorded above)"
+ops-driver due --open --environment sandbox | sed -n '1,15p'

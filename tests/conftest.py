@@ -51,6 +51,7 @@ def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ANSIBLE_HOME", str(tmp_path / "ansible-home"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("OPS_SYSLOG", "off")  # no test writes to the machine's syslog (tests/unit/test_syslog_sink.py)
+    monkeypatch.setenv("OPS_LANG", "en")  # output in English whatever the machine's locale (tests/unit/test_i18n.py)
     for name in ("SSH_AUTH_SOCK", "OPS_SIGNING_KEY"):  # approvals sign with the keys a test gives
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()

@@ -19,6 +19,7 @@ from typing import Any
 
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence.ledger import flock_wait
+from ops_driver.records import schedule
 
 DEFAULT_PLAN_MAX_AGE_S = 24 * 3600
 JST = dt.timezone(dt.timedelta(hours=9), "JST")  # Asia/Tokyo: UTC+9 all year (no DST since 1951)
@@ -156,8 +157,6 @@ def scheduled_day(environment: str, on: dt.date, schedule_dir: Path | None = Non
     Raises ScheduleMissing when the year file is absent, ScheduleError (both InvalidInput, exit 2) when it is
     malformed or (with ``name``) belongs to another schedule.
     """
-    from ops_driver.records import schedule
-
     path = schedule.schedule_path(on.year, schedule_dir)
     sched = schedule.load(path)
     if name is not None and sched.name != name:
@@ -185,8 +184,6 @@ def check_schedule(schedule_name: str | None, environment: str, params: Mapping[
     ``$OPS_TODAY``; PolicyRefused (exit 4) when the year's schedule file is missing or malformed, or when today
     is not the environment's scheduled day of this month and the request is not an emergency.
     """
-    from ops_driver.records import schedule
-
     if schedule_name is None:
         return None
     emergency = params.get("emergency") is True

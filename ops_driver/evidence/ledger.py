@@ -7,9 +7,10 @@ File ``$OPS_EVIDENCE_DIR/ledger.jsonl``, one JSON object per line, keys sorted, 
 - ``seq``: 1, 2, 3 … without gaps; ``at``: UTC time of the append;
 - ``kind``: ``plan`` or ``apply`` (``sha256`` is that of the bundle's ``manifest.json``, which holds the SHA-256 of
   every other file of the bundle), ``start`` (an apply about to run, written ahead under the environment lock before
-  its playbook starts: ``sha256`` of the bundle's ``start.json``; its ``apply`` line closes it, see recovery.py), or
-  ``approval`` (``sha256`` of the approval record, see governance.py), or ``reject`` (``sha256`` of the signed
-  rejection record of a plan, ``rejections/<plan>/<id>.json``: governance.reject);
+  its playbook starts: ``sha256`` of the bundle's ``start.json``; its ``apply`` line closes it, see recovery.py),
+  ``approval`` (``sha256`` of the approval record, see governance.py), ``record`` (the record of a manual task,
+  ``ops-driver record``: ``sha256`` of its bundle's ``manifest.json``, see records/manual.py) or ``reject``
+  (``sha256`` of the signed rejection record of a plan, ``rejections/<plan>/<id>.json``: governance.reject);
 - ``ref``: for an apply, the plan it ran; for an approval, the run it approves; for a reject, the plan it rejects;
 - ``prev``: SHA-256 of the previous line as written (its UTF-8 bytes without the newline); 64 zeros on line 1.
 
@@ -45,7 +46,7 @@ from ops_driver.evidence import syslog_sink
 
 LEDGER = "ledger.jsonl"
 GENESIS = "0" * 64
-KINDS = ("plan", "apply", "approval", "start", "reject")
+KINDS = ("plan", "apply", "approval", "start", "record", "reject")
 #: The kinds whose ``run_id`` is a record ID (approval or rejection), not a bundle's run ID.
 DECISIONS = ("approval", "reject")
 #: The longest ledger line in bytes, without its newline (a real line is about 300 bytes).

@@ -310,11 +310,13 @@ def describe(o: Occurrence, task: Task) -> dict[str, Any]:
 
 
 def day_json(catalog: Catalog, day: dt.date, cal: BusinessCalendar | None = None,
-             schedule_dir: Path | None = None) -> dict[str, Any]:
+             schedule_dir: Path | None = None,
+             due_on_day: tuple[list[Occurrence], list[str]] | None = None) -> dict[str, Any]:
     """The answer of ``due --date``: ``date``, ``weekday``, ``business_day`` (bool), ``non_business_reason``,
-    ``tasks`` (:func:`describe` each, automated first), ``count``, ``automated`` (how many) and ``notes``."""
+    ``tasks`` (:func:`describe` each, automated first), ``count``, ``automated`` (how many) and ``notes``.
+    ``due_on_day``: :func:`day_due` of ``day`` when the caller has it already."""
     cal = cal or load_calendar()
-    found, notes = day_due(catalog, day, cal, schedule_dir)
+    found, notes = due_on_day or day_due(catalog, day, cal, schedule_dir)
     tasks = sorted((describe(o, catalog.tasks[o.task_id]) for o in found),
                    key=lambda d: (not d["automated"], d["id"], d["environment"] or ""))
     return {"date": day.isoformat(), "weekday": WEEKDAY_NAMES[day.weekday()],

@@ -49,12 +49,13 @@ from pathlib import Path
 from typing import Any
 
 from ops_driver.catalog import Catalog, Task, load_catalog
-from ops_driver.errors import InvalidInput
+from ops_driver.errors import InvalidInput, OpsError
 from ops_driver.evidence import bundles, governance, ledger
-from ops_driver.evidence.guards import JST
+from ops_driver.evidence.guards import JST, plan_max_age_s
 from ops_driver.evidence.guards import today as policy_today
 from ops_driver.paths import ENVIRONMENTS, evidence_dir
 from ops_driver.records import due
+from ops_driver.records.manual import KIND as RECORD
 
 #: Where a recurring task without an annual schedule is due when the report names no ``--environment``.
 DEFAULT_DUE_ENVIRONMENT = "prod"
@@ -64,6 +65,11 @@ DUE_STATES = ("missed", "late", "open", "upcoming", "done")
 #: The ``source`` of an AWX job imported from files anyone can write: shown, never a run that did a due task.
 UNVERIFIED_SOURCE = "file (unverified)"
 _KIND_TOTAL = {"plan": "plans", "apply": "applies"}
+#: What became of a plan (``Run.disposition``, #29): an apply ran it successfully; a reviewer rejected it (a
+#: ``reject`` ledger line whose ``ref`` is the plan); a later plan of the same task and environment replaced it;
+#: it grew older than its maximum age (guards.plan_max_age_s) unapplied; still waiting (young enough to apply).
+DISPOSITIONS = ("applied", "rejected", "abandoned", "expired", "waiting")
+REJECT = "reject"
 
 
 @dataclass
@@ -102,6 +108,30 @@ class Run:
     problems: list[str]
     message: str = ""
     flags: list[str] = field(default_factory=list)
+    #: A plan's fate (:data:`DISPOSITIONS`), "" for an apply or a plan that did not end with exit 0.
+    disposition: str = ""
+    #: A plan's resources it would change (its ``changed`` and ``resources`` stay empty: those are applies' only).
+    would_change: int = 0
+
+
+@dataclass
+class ManualRecord:
+    """A record of manual work (``ops-driver record``, :mod:`.manual`) whose day of work is in the month:
+    ``date`` that day (Asia/Tokyo), ``result`` done / ng / skipped, ``attachments`` how many files it keeps;
+    ``verified`` False with ``problems`` when its bundle does not verify (it then counts for nothing)."""
+
+    run_id: str
+    date: str
+    task: str
+    task_name_ja: str
+    task_name_en: str
+    environment: str
+    result: str
+    note: str
+    operator: str
+    attachments: int
+    verified: bool
+    problems: list[str]
 
 
 @dataclass
@@ -136,6 +166,13 @@ class Record:
     due: list[DueItem]
     ledger: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    #: The month's records of manual work (by day of work, then run ID).
+    records: list[ManualRecord] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[ManualRecord]:
+        """Verified records with the result ``ng``: the task was done and something was found (shown apart)."""
+        return [r for r in self.records if r.verified and r.result == "ng"]
 
     @property
     def unverified(self) -> list[Run]:
@@ -152,8 +189,9 @@ class Record:
         return [r for r in self.runs if r.exit_code != 0]
 
     def summary(self) -> dict[str, Any]:
-        """Counts: ``runs``, ``plans``, ``applies``, per outcome, ``unverified``, ``flagged``, ``changed`` (by
-        applies), ``pending``, ``due`` and per due state."""
+        """Counts: ``runs``, ``plans``, ``applies``, per outcome (``ok``: applies that succeeded only), ``unverified``,
+        ``flagged``, ``changed`` (by applies), ``pending``, ``due`` and per due state, per plan disposition,
+        ``records`` (verified records of manual work) and ``findings`` (those with ``ng``)."""
         outcomes = Counter(r.outcome for r in self.runs)
         states = Counter(d.state for d in self.due)
         return {"runs": len(self.runs), "plans": sum(1 for r in self.runs if r.kind == "plan"),
@@ -161,7 +199,9 @@ class Record:
                 **{o: outcomes.get(o, 0) for o in OUTCOMES.values()}, "unverified": len(self.unverified),
                 "flagged": len(self.flagged),
                 "changed": sum(r.changed for r in self.runs if r.kind == "apply" and r.verified),
-                "pending": len(self.pending), "due": len(self.due), **{s: states.get(s, 0) for s in DUE_STATES}}
+                "pending": len(self.pending), "due": len(self.due), **{s: states.get(s, 0) for s in DUE_STATES},
+                **{f"plans_{d}": sum(1 for r in self.runs if r.disposition == d) for d in DISPOSITIONS},
+                "records": sum(1 for r in self.records if r.verified), "findings": len(self.findings)}
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -215,7 +255,8 @@ def _candidates(base: Path, lo: dt.datetime, hi: dt.datetime) -> list[tuple[bund
         t = _run_id_time(entry.name)
         if t is None and not os.path.isfile(os.path.join(entry.path, bundles.MANIFEST)):
             continue
-        if t is not None and not lo - margin <= t < hi + margin:
+        later_record = f"-{RECORD}-" in entry.name  # a record made after the month may be of a day in it
+        if t is not None and not (lo - margin <= t < hi + margin or (later_record and t >= lo - margin)):
             continue
         out.append((bundles.Bundle(entry.name, Path(entry.path)), t))
     return out
@@ -228,7 +269,11 @@ def _resources(changes: Any) -> list[str]:
             for c in changes if isinstance(c, dict) and c.get("changed")]
 
 
-def _outcome(code: Any, status: str) -> str:
+def _outcome(code: Any, status: str, kind: str | None = None) -> str:
+    """``ok`` only for an apply (or an unreadable row's code) that succeeded: a plan that ended with exit 0 is
+    ``planned`` (what became of it is its disposition); other codes by :data:`OUTCOMES`."""
+    if kind == "plan" and code == 0:
+        return "planned"
     return OUTCOMES.get(code, status or "unknown") if isinstance(code, int) and not isinstance(code, bool) \
         else (status or "unknown")
 
@@ -293,7 +338,8 @@ def _row(b: bundles.Bundle, m: dict[str, Any] | None, changes: Any, started: dt.
                operator=str(m.get("operator") or ""), approvers=names,
                change_class=str(m.get("change_class") or ""), status=status,
                exit_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
-               outcome=_outcome(code, status), changed=len(resources), resources=resources,
+               outcome=_outcome(code, status, kind), changed=0 if kind == "plan" else len(resources),
+               resources=[] if kind == "plan" else resources, would_change=len(resources) if kind == "plan" else 0,
                plan_id=str(m["plan_id"]) if m.get("plan_id") else None,
                emergency_reason=str(m["emergency_reason"]) if m.get("emergency_reason") else None,
                verified=not problems, problems=problems, message=str(m.get("message") or ""),
@@ -385,6 +431,57 @@ def _totals(runs: list[Run], key: str, catalog: Catalog) -> list[dict[str, Any]]
     return sorted(rows.values(), key=lambda x: (order.get(x[key], len(order)), x[key]))
 
 
+#: The results of a record that do its task: all of them (``ng``: done, and shown apart as a finding; ``skipped``:
+#: the operator judged there was nothing to do that day).
+manual_results = ("done", "ng", "skipped")
+
+
+def _record_row(b: bundles.Bundle, m: dict[str, Any], catalog: Catalog, problems: list[str]) -> ManualRecord | None:
+    """The row of a record bundle, or None when its day of work cannot be read (then it is a record of nothing)."""
+    try:
+        day = dt.date.fromisoformat(str(m.get("date")))
+    except ValueError:
+        return None
+    task = catalog.tasks.get(str(m.get("task") or ""))
+    files = m.get("attachments")
+    return ManualRecord(run_id=b.run_id, date=day.isoformat(), task=str(m.get("task") or ""),
+                        task_name_ja=task.name_ja if task else "", task_name_en=task.name_en if task else "",
+                        environment=str(m.get("environment") or ""), result=str(m.get("result") or ""),
+                        note=str(m.get("note") or ""), operator=str(m.get("operator") or ""),
+                        attachments=len(files) if isinstance(files, list) else 0,
+                        verified=not problems and m.get("exit_code") == 0, problems=problems)
+
+
+def _max_age(environment: str, reviewed: int) -> int:
+    """The maximum age of a plan of ``environment`` (guards.plan_max_age_s); the reviewed one when an override of
+    another environment is refused there: the record judges, it does not refuse."""
+    try:
+        return plan_max_age_s(environment, reviewed)
+    except OpsError:
+        return reviewed
+
+
+def _dispose(runs: list[Run], entries: list[ledger.Entry], now: dt.datetime) -> None:
+    """Set the disposition (:data:`DISPOSITIONS`) of every plan of ``runs`` that ended with exit 0, from the
+    month's applies, the ledger's applies and ``reject`` lines, the later plans and the plan's age at ``now``."""
+    applied = {r.plan_id for r in runs if r.kind == "apply" and r.outcome == "ok" and r.verified and r.plan_id}
+    applied |= {e.ref for e in entries if e.kind == "apply" and e.ref}
+    rejected = {e.ref for e in entries if e.kind == REJECT and e.ref}
+    reviewed = governance.load_policy().plan_max_age_s
+    latest: dict[tuple[str, str], str] = {}
+    for r in runs:  # in time order: the last plan of each task and environment
+        if r.kind == "plan":
+            latest[(r.task, r.environment)] = r.run_id
+    for r in runs:
+        if r.kind != "plan" or r.exit_code != 0:
+            continue
+        started = _utc(r.started_at)
+        age = (now - started).total_seconds() if started else 0.0
+        r.disposition = ("applied" if r.run_id in applied else "rejected" if r.run_id in rejected
+                         else "abandoned" if latest.get((r.task, r.environment)) != r.run_id
+                         else "expired" if age > _max_age(r.environment, reviewed) else "waiting")
+
+
 def recurring_automated(catalog: Catalog) -> list[Task]:
     """The automated tasks with a cycle other than on demand (the ones the record checks were done)."""
     return [t for t in catalog.tasks.values() if t.automated and t.cycle != "on_demand"]
@@ -466,26 +563,36 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
     today = today or policy_today()[0]
     now = now or bundles.utc_now()
     notes: list[str] = []
-    due_month = due.month_due(catalog, year, month, tasks=recurring_automated(catalog))
-    notes += due_month.notes
     lo, hi = month_bounds(year, month)
-    last_until = max((o.until for o in due_month.occurrences), default=None)
-    read_hi = max(hi, dt.datetime.combine(last_until + dt.timedelta(days=1), dt.time(), JST).astimezone(dt.UTC)) \
-        if last_until else hi
+    # every due task's window ends by the 6th of the next month (a week begun in the month; a fixed day moved)
+    read_hi = dt.datetime.combine(dt.date(year + month // 12, month % 12 + 1, 7), dt.time(), JST).astimezone(dt.UTC)
 
     has_ledger = ledger.path_of(base).exists()
     entries, ledger_problems = ledger.read(base)
     ledger_problems += ledger.check_chain(entries)
-    held = {e.run_id: e for e in entries if e.kind != "approval"} if has_ledger else None
+    held = {e.run_id: e for e in entries if e.kind not in ledger.DECISIONS} if has_ledger else None
     approvals = _Approvals(base, entries)
     runs: list[Run] = []
+    records: list[ManualRecord] = []
     done: dict[tuple[str, str], list[tuple[dt.date, str]]] = {}
+    month_days = (lo.astimezone(JST).date(), (hi - dt.timedelta(seconds=1)).astimezone(JST).date())
     for b, id_time in _candidates(base, lo, read_hi):
         m, changes, started, problems = _read(b, id_time, held)
         if started is None:
             started = dt.datetime.fromtimestamp(b.path.stat().st_mtime, dt.UTC)
             problems.append("no start time (manifest and run ID): dated by the folder's modification time")
         if environment is not None and (m or {}).get("environment") not in (environment, None):
+            continue
+        if m and m.get("kind") == RECORD:
+            rec = _record_row(b, m, catalog, problems)
+            if rec is None:
+                continue
+            if rec.verified and rec.result in manual_results:
+                done.setdefault((rec.task, rec.environment), []).append((dt.date.fromisoformat(rec.date), b.run_id))
+            if month_days[0].isoformat() <= rec.date <= month_days[1].isoformat():
+                records.append(rec)
+            continue
+        if started >= read_hi:
             continue
         if (m and not problems and m.get("kind") == "apply" and m.get("exit_code") == 0
                 and m.get("status") == "applied" and m.get("source") != UNVERIFIED_SOURCE):
@@ -494,6 +601,17 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
         if lo <= started < hi:
             runs.append(_row(b, m, changes, started, catalog, problems, approvals))
     runs.sort(key=lambda r: (r.started_at, r.run_id))
+    records.sort(key=lambda r: (r.date, r.run_id))
+    _dispose(runs, entries, now)
+    tracked = {r.task for r in records if r.verified}
+    judged = [t for t in catalog.tasks.values() if t.cycle != "on_demand" and (t.automated or t.id in tracked)]
+    due_month = due.month_due(catalog, year, month, tasks=judged)
+    notes += due_month.notes
+    untracked = sorted(t.id for t in catalog.tasks.values()
+                       if t.cycle != "on_demand" and not t.automated and t.id not in tracked)
+    if untracked:
+        notes.append(f"{len(untracked)} recurring manual task(s) have no record in {year}-{month:02d} and are not "
+                     "judged (record them with `ops-driver record TASK_ID --result done|ng|skipped`)")
     due_env = environment or DEFAULT_DUE_ENVIRONMENT
     return Record(
         month=f"{year}-{month:02d}", generated_at=bundles.iso(now), as_of=today.isoformat(), evidence_dir=str(base),
@@ -503,7 +621,7 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
         due=_judge(due_month, done, environment, due_env, today, catalog),
         ledger={"present": has_ledger, "lines": len(entries), "problems": ledger_problems,
                 "head": list(ledger.head(base) or ()) if has_ledger and not ledger_problems else None},
-        notes=notes)
+        notes=notes, records=records)
 
 
 def dumps(record: Record) -> str:

@@ -13,18 +13,20 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ops_driver import untrusted
+from ops_driver import i18n, untrusted
 from ops_driver.errors import InvalidInput
 from ops_driver.records.html import page
 from ops_driver.records.monthly import Record
 from ops_driver.records.summary import (
     COLUMNS,
     CSV_EXTRA,
-    STATE_WORDS,
+    RESULT_WORDS,
     TOTAL_COLUMNS,
+    TOTAL_HEADERS,
     due_summary,
     headline,
     provenance,
+    state_word,
 )
 
 
@@ -40,64 +42,88 @@ def _md_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return out
 
 
-def markdown(record: Record) -> str:
-    """The record as one Markdown document (GitHub tables)."""
-    title = f"# Record of work {record.month}" + (f" — {record.environment}" if record.environment else "")
-    lines = [title, "", provenance(record), "", "## Summary", ""] + [f"- {h}" for h in headline(record)]
-    lines += ["", "## Runs", ""]
+def markdown(record: Record, lang: str = "en") -> str:
+    """The record as one Markdown document (GitHub tables), in ``lang`` (``en`` or ``ja``)."""
+    _ = i18n.gettext(lang)
+    title = f"# {_('Record of work')} {record.month}" + (f" — {record.environment}" if record.environment else "")
+    lines = [title, "", provenance(record, lang), "", f"## {_('Summary')}", ""]
+    lines += [f"- {h}" for h in headline(record, lang)]
+    lines += ["", f"## {_('Runs')}", ""]
     if record.runs:
-        lines += _md_table([c[1] for c in COLUMNS], [[c[2](r) for c in COLUMNS] for r in record.runs])
-        changed = [r for r in record.runs if r.resources]
+        lines += _md_table([_(c[1]) for c in COLUMNS], [[c[2](r, lang) for c in COLUMNS] for r in record.runs])
+        changed = [r for r in record.runs if r.resources and r.kind == "apply"]
         if changed:
-            lines += ["", "Resources changed (a plan: would change):", ""]
+            lines += ["", _("Resources changed by applies:"), ""]
             lines += [f"- `{_md_cell(r.run_id)}`: " + _md_cell("; ".join(r.resources)) for r in changed]
     else:
-        lines.append(f"No plan or apply in {record.month}.")
-    for key, heading in (("by_task", "Totals per task"), ("by_environment", "Totals per environment")):
+        lines.append(_("No plan or apply in {month}.").format(month=record.month))
+    for key, heading in (("by_task", _("Totals per task")), ("by_environment", _("Totals per environment"))):
         rows = getattr(record, key)
         lines += ["", f"## {heading}", ""]
-        first = ["task", "name"] if key == "by_task" else ["environment"]
-        lines += _md_table(first + list(TOTAL_COLUMNS), [[row.get(k, "") for k in first] +
-                                                         [row[k] for k in TOTAL_COLUMNS] for row in rows]) \
-            if rows else ["None."]
-    lines += ["", "## Failures and refusals", ""]
-    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: {r.outcome} "
+        first = ["task", "name_ja"] if key == "by_task" else ["environment"]
+        headers = [_("task"), _("name")] if key == "by_task" else [_("environment")]
+        lines += _md_table(headers + [_(h) for h in TOTAL_HEADERS],
+                           [[row.get(k, "") for k in first] + [row[k] for k in TOTAL_COLUMNS] for row in rows]) \
+            if rows else [_("None.")]
+    lines += ["", f"## {_('Records of manual work')}", ""]
+    if record.records:
+        lines += _md_table([_("date (JST)"), _("task"), _("name"), _("environment"), _("result"), _("operator"),
+                            _("note"), _("attachments"), _("run ID")],
+                           [[m.date, m.task, m.task_name_ja, m.environment,
+                             _(RESULT_WORDS.get(m.result, m.result)) + ("" if m.verified else f" ({_('unverified')})"),
+                             m.operator, m.note, m.attachments, m.run_id] for m in record.records])
+    else:
+        lines.append(_("None."))
+    lines += ["", f"## {_('Findings (ng)')}", ""]
+    lines += [f"- {m.date} {m.task} {_md_cell(m.task_name_ja)} ({_md_cell(m.environment)}) {_md_cell(m.operator)}: "
+              f"{_md_cell(m.note)} `{_md_cell(m.run_id)}`" for m in record.findings] or [_("None.")]
+    lines += ["", f"## {_('Failures and refusals')}", ""]
+    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: {_(r.outcome)} "
               f"(exit {r.exit_code}): {_md_cell(r.message) or _md_cell(r.status)}"
-              for r in record.failures] or ["None."]
-    lines += ["", "## Flags", ""]
+              for r in record.failures] or [_("None.")]
+    lines += ["", f"## {_('Flags')}", ""]
     lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: "
-              + _md_cell("; ".join(r.flags)) for r in record.flagged] or ["None."]
-    lines += ["", "## Unverified bundles", ""]
-    lines += [f"- `{_md_cell(r.run_id)}`: " + _md_cell("; ".join(r.problems)) for r in record.unverified] or [
-        "None: every bundle verified."]
+              + _md_cell("; ".join(r.flags)) for r in record.flagged] or [_("None.")]
+    lines += ["", f"## {_('Unverified bundles')}", ""]
+    bad = [(r.run_id, r.problems) for r in record.unverified]
+    bad += [(m.run_id, m.problems) for m in record.records if not m.verified]
+    lines += [f"- `{_md_cell(run_id)}`: " + _md_cell("; ".join(problems)) for run_id, problems in bad] or [
+        _("None: every bundle verified.")]
     if record.ledger["problems"]:
         lines += [f"- ledger: {_md_cell(p)}" for p in record.ledger["problems"]]
-    lines += ["", "## Emergency changes pending approval", ""]
+    lines += ["", f"## {_('Emergency changes pending approval')}", ""]
     lines += [f"- {p['date']} `{_md_cell(p['run_id'])}` {p['task']} {_md_cell(p['environment'])} by "
               f"{_md_cell(p['operator'])}: "
               f"{p['approvals']} of {p['needed']} approval(s); reason: {_md_cell(p.get('emergency_reason') or '')}"
-              + ("" if p["this_month"] else " (an earlier month)") for p in record.pending] or ["None."]
-    lines += ["", "## Recurring automated tasks due", ""]
-    lines += [f"- {line}" for line in due_summary(record)] + ([""] if due_summary(record) else [])
+              + ("" if p["this_month"] else f" ({_('an earlier month')})") for p in record.pending] or [_("None.")]
+    lines += ["", f"## {_('Recurring tasks due')}", ""]
+    summary_lines = due_summary(record, lang)
+    lines += [f"- {line}" for line in summary_lines] + ([""] if summary_lines else [])
     if record.due:
-        lines += _md_table(["due", "until", "task", "name", "environment", "why", "state", "runs"],
+        lines += _md_table([_("due"), _("until"), _("task"), _("name"), _("environment"), _("why"), _("state"),
+                            _("runs")],
                            [[", ".join(d.days), d.until, d.task, d.name_ja, d.environment, d.why,
-                             STATE_WORDS[d.state], ", ".join(d.runs)] for d in record.due])
+                             state_word(d.state, lang), ", ".join(d.runs)] for d in record.due])
     else:
-        lines.append("None due.")
-    lines += [f"- note: {n}" for n in record.notes]
+        lines.append(_("None due."))
+    lines += [f"- {_('note')}: {n}" for n in record.notes]
     return "\n".join(lines) + "\n"
 
 
-def csv_text(record: Record) -> str:
-    """The runs as CSV (one row per run, unverified ones included and marked), header first. Write it with
-    ``encoding="utf-8-sig"`` (a BOM) so that Excel reads the Japanese names as UTF-8."""
+def csv_text(record: Record, lang: str = "en") -> str:
+    """The runs as CSV (one row per run, unverified ones included and marked), header first: the column keys in
+    English, the column names in Japanese. Write it with ``encoding="utf-8-sig"`` (a BOM) so that Excel reads the
+    Japanese names as UTF-8."""
+    _ = i18n.gettext(lang)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([c[0] for c in COLUMNS] + [k for k, _ in CSV_EXTRA])
+    if lang == "ja":
+        w.writerow([_(c[1]) for c in COLUMNS] + [_(h) for _k, h, _f in CSV_EXTRA])
+    else:
+        w.writerow([c[0] for c in COLUMNS] + [k for k, _h, _f in CSV_EXTRA])
     for r in record.runs:  # control characters of request text shown as escapes (untrusted.visible)
         w.writerow([untrusted.visible(v, keep="") if isinstance(v, str) else v
-                    for v in [c[2](r) for c in COLUMNS] + [f(r) for _, f in CSV_EXTRA]])
+                    for v in [c[2](r, lang) for c in COLUMNS] + [f(r) for _k, _h, f in CSV_EXTRA]])
     return buf.getvalue()
 
 
@@ -112,13 +138,14 @@ def format_for(given: str | None, out: Path | None) -> str:
     return _SUFFIXES.get(out.suffix.lower(), "md") if out is not None else "md"
 
 
-def render(record: Record, fmt: str) -> bytes:
-    """The record in ``fmt`` (one of :data:`FORMATS`) as the bytes of the file: UTF-8, CSV with a BOM."""
+def render(record: Record, fmt: str, lang: str = "en") -> bytes:
+    """The record in ``fmt`` (one of :data:`FORMATS`) and ``lang`` as the bytes of the file: UTF-8, CSV with a
+    BOM."""
     if fmt == "csv":
-        return csv_text(record).encode("utf-8-sig")
+        return csv_text(record, lang).encode("utf-8-sig")
     if fmt == "html":
-        return page(record).encode("utf-8")
-    return markdown(record).encode("utf-8")
+        return page(record, lang).encode("utf-8")
+    return markdown(record, lang).encode("utf-8")
 
 
 def check_out(out: Path) -> Path:

@@ -7,81 +7,119 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ops_driver.records.monthly import DUE_STATES, Record, Run
+from ops_driver import i18n
+from ops_driver.i18n import N_
+from ops_driver.records.monthly import DISPOSITIONS, DUE_STATES, Record, Run
 
-#: (key, header, value of a run): the columns of the runs table in every format.
-COLUMNS: tuple[tuple[str, str, Callable[[Run], Any]], ...] = (
-    ("date", "date (JST)", lambda r: r.date),
-    ("time", "time", lambda r: r.time),
-    ("task", "task", lambda r: r.task),
-    ("name", "name", lambda r: r.task_name_ja),
-    ("environment", "environment", lambda r: r.environment),
-    ("kind", "kind", lambda r: r.kind or "?"),
-    ("ticket", "ticket", lambda r: r.ticket),
-    ("requested_by", "requested by", lambda r: r.requested_by),
-    ("operator", "operator", lambda r: r.operator),
-    ("approvers", "approvers", lambda r: ", ".join(r.approvers)),
-    ("change_class", "change class", lambda r: r.change_class),
-    ("status", "status", lambda r: r.status if r.verified else f"{r.status} (unverified)"),
-    ("exit_code", "exit", lambda r: "" if r.exit_code is None else r.exit_code),
-    ("changed", "changed", lambda r: r.changed),
-    ("run_id", "run ID", lambda r: r.run_id),
+
+def _status(r: Run, lang: str) -> str:
+    """A run's status; a plan's with what became of it (``planned, applied``), ``(unverified)`` when it does not
+    verify."""
+    _ = i18n.gettext(lang)
+    text = _(r.status) if r.status in STATUS_WORDS else r.status
+    if r.disposition:
+        text = f"{text}, {_(r.disposition)}"
+    return text if r.verified else f"{text} ({_('unverified')})"
+
+
+#: (key, header, value of a run in a language): the columns of the runs table in every format. The CSV's header is
+#: the key in English, the header in Japanese.
+COLUMNS: tuple[tuple[str, str, Callable[[Run, str], Any]], ...] = (
+    ("date", N_("date (JST)"), lambda r, lang: r.date),
+    ("time", N_("time"), lambda r, lang: r.time),
+    ("task", N_("task"), lambda r, lang: r.task),
+    ("name", N_("name"), lambda r, lang: r.task_name_ja),
+    ("environment", N_("environment"), lambda r, lang: r.environment),
+    ("kind", N_("kind"), lambda r, lang: i18n.gettext(lang)(r.kind) if r.kind else "?"),
+    ("ticket", N_("ticket"), lambda r, lang: r.ticket),
+    ("requested_by", N_("requested by"), lambda r, lang: r.requested_by),
+    ("operator", N_("operator"), lambda r, lang: r.operator),
+    ("approvers", N_("approvers"), lambda r, lang: ", ".join(r.approvers)),
+    ("change_class", N_("change class"), lambda r, lang: i18n.change_class_word(r.change_class, lang)),
+    ("status", N_("status"), _status),
+    ("exit_code", N_("exit"), lambda r, lang: "" if r.exit_code is None else r.exit_code),
+    ("changed", N_("changed"), lambda r, lang: r.changed if r.kind != "plan" else ""),
+    ("run_id", N_("run ID"), lambda r, lang: r.run_id),
 )
-CSV_EXTRA: tuple[tuple[str, Callable[[Run], Any]], ...] = (
-    ("task_name_en", lambda r: r.task_name_en),
-    ("outcome", lambda r: r.outcome),
-    ("resources", lambda r: "; ".join(r.resources)),
-    ("plan_id", lambda r: r.plan_id or ""),
-    ("emergency_reason", lambda r: r.emergency_reason or ""),
-    ("verified", lambda r: "yes" if r.verified else "no"),
-    ("problems", lambda r: "; ".join(r.problems)),
-    ("message", lambda r: r.message),
-    ("flags", lambda r: "; ".join(r.flags)),
+CSV_EXTRA: tuple[tuple[str, str, Callable[[Run], Any]], ...] = (
+    ("task_name_en", N_("name (English)"), lambda r: r.task_name_en),
+    ("outcome", N_("outcome"), lambda r: r.outcome),
+    ("disposition", N_("plan became"), lambda r: r.disposition),
+    ("would_change", N_("would change"), lambda r: r.would_change if r.kind == "plan" else ""),
+    ("resources", N_("resources changed"), lambda r: "; ".join(r.resources)),
+    ("plan_id", N_("plan ID"), lambda r: r.plan_id or ""),
+    ("emergency_reason", N_("emergency reason"), lambda r: r.emergency_reason or ""),
+    ("verified", N_("verified"), lambda r: "yes" if r.verified else "no"),
+    ("problems", N_("problems"), lambda r: "; ".join(r.problems)),
+    ("message", N_("message"), lambda r: r.message),
+    ("flags", N_("flags"), lambda r: "; ".join(r.flags)),
 )
 TOTAL_COLUMNS = ("runs", "plans", "applies", "ok", "failed", "refused", "invalid", "unverified", "changed")
-STATE_WORDS = {"missed": "MISSED", "late": "done late", "open": "open (window not over)",
-               "upcoming": "upcoming", "done": "done"}
+#: The headers of the totals (the keys of :data:`TOTAL_COLUMNS`), marked for translation.
+TOTAL_HEADERS = (N_("runs"), N_("plans"), N_("applies"), N_("ok"), N_("failed"), N_("refused"), N_("invalid"),
+                 N_("unverified"), N_("changed"))
+STATE_WORDS = {"missed": N_("MISSED"), "late": N_("done late"), "open": N_("open (window not over)"),
+               "upcoming": N_("upcoming"), "done": N_("done")}
+#: Statuses and kinds shown translated (the rest as recorded).
+STATUS_WORDS = (N_("planned"), N_("applied"), N_("plan"), N_("apply"), N_("rejected"), N_("abandoned"),
+                N_("expired"), N_("waiting"), N_("missed"), N_("late"), N_("open"), N_("upcoming"), N_("done"))
+#: The results of a record of manual work as the record shows them.
+RESULT_WORDS = {"done": N_("done"), "ng": N_("NG (finding)"), "skipped": N_("skipped")}
 
 
-def headline(record: Record) -> list[str]:
+def state_word(state: str, lang: str = "en") -> str:
+    """A due state as the record shows it (``missed`` → ``MISSED``, 未実施 in Japanese)."""
+    return i18n.gettext(lang)(STATE_WORDS[state])
+
+
+def headline(record: Record, lang: str = "en") -> list[str]:
     """The summary lines every format starts with."""
+    _ = i18n.gettext(lang)
     s = record.summary()
-    scope = f"environment {record.environment}" if record.environment else "all environments"
-    lines = [f"{s['runs']} run(s) in {record.month} ({scope}): {s['plans']} plan(s), {s['applies']} apply(s); "
-             f"{s['ok']} ok, {s['failed']} failed, {s['refused']} refused, {s['invalid']} invalid input; "
-             f"{s['unverified']} unverified",
-             f"{s['changed']} resource(s) changed by verified applies",
-             f"{s['pending']} emergency change(s) pending approval after the fact",
-             f"recurring automated tasks due: {s['due']}; " + ", ".join(f"{s[k]} {k}" for k in DUE_STATES)]
+    scope = (_("environment {environment}").format(environment=record.environment) if record.environment
+             else _("all environments"))
+    plans = ", ".join(f"{s['plans_' + d]} {_(d)}" for d in DISPOSITIONS)
+    lines = [_("{runs} run(s) in {month} ({scope}): {plans} plan(s), {applies} apply(s); {ok} ok, {failed} failed, "
+               "{refused} refused, {invalid} invalid input; {unverified} unverified").format(
+                 scope=scope, month=record.month, **s),
+             _("plans: {plans}").format(plans=plans),
+             _("{changed} resource(s) changed by verified applies").format(**s),
+             _("{records} record(s) of manual work, {findings} with findings (ng)").format(**s),
+             _("{pending} emergency change(s) pending approval after the fact").format(**s),
+             _("recurring tasks due: {due}; ").format(**s) + ", ".join(f"{s[k]} {_(k)}" for k in DUE_STATES)]
     if s["flagged"]:
-        lines.append(f"{s['flagged']} run(s) FLAGGED (fewer approvals than the plan required, an override, a declared "
-                     "operator): see Flags")
+        lines.append(_("{flagged} run(s) FLAGGED (fewer approvals than the plan required, an override, a declared "
+                       "operator): see Flags").format(**s))
     if not record.runs:
-        lines.insert(0, f"No plan or apply in {record.month} (Asia/Tokyo) in {record.evidence_dir}.")
+        lines.insert(0, _("No plan or apply in {month} (Asia/Tokyo) in {folder}.").format(
+            month=record.month, folder=record.evidence_dir))
     return lines
 
 
-def due_summary(record: Record) -> list[str]:
+def due_summary(record: Record, lang: str = "en") -> list[str]:
     """One line per state (missed, done late, open), task and environment: the due days (MM-DD) it applies to."""
+    _ = i18n.gettext(lang)
     groups: dict[tuple[int, str, str], list[str]] = {}
     names = {d.task: d.name_ja for d in record.due}
     for d in record.due:
         if d.state in ("missed", "late", "open"):
             groups.setdefault((DUE_STATES.index(d.state), d.task, d.environment), []).append(d.days[0][5:])
-    return [f"{STATE_WORDS[DUE_STATES[state]]}: {task} {names[task]} ({env}) due {', '.join(days)}"
+    return [f"{state_word(DUE_STATES[state], lang)}: {task} {names[task]} ({env}) {_('due')} {', '.join(days)}"
             for (state, task, env), days in sorted(groups.items())]
 
 
-def provenance(record: Record) -> str:
+def provenance(record: Record, lang: str = "en") -> str:
     """Where the record comes from and how bundles were checked."""
+    _ = i18n.gettext(lang)
     lg = record.ledger
     if not lg["present"]:
-        check = "no ledger.jsonl: bundles were checked against their own manifests only"
+        check = _("no ledger.jsonl: bundles were checked against their own manifests only")
     elif lg["problems"]:
-        check = f"ledger.jsonl ({lg['lines']} readable lines) has {len(lg['problems'])} problem(s), listed below"
+        check = _("ledger.jsonl ({lines} readable lines) has {count} problem(s), listed below").format(
+            lines=lg["lines"], count=len(lg["problems"]))
     else:
         head = lg["head"]
-        check = (f"ledger.jsonl: {lg['lines']} lines, chain intact" +
+        check = (_("ledger.jsonl: {lines} lines, chain intact").format(lines=lg["lines"]) +
                  (f", head {head[0]}:{head[1][:12]}…" if head else ""))
-    return (f"Generated {record.generated_at} from {record.evidence_dir}; dates in Asia/Tokyo; due tasks judged as of "
-            f"{record.as_of}; {check}.")
+    return _("Generated {at} from {folder}; dates in Asia/Tokyo; due tasks judged as of {as_of}; {check}.").format(
+        at=record.generated_at, folder=record.evidence_dir, as_of=record.as_of, check=check)

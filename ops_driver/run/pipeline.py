@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ops_driver import processes
+from ops_driver import i18n, processes
 from ops_driver.catalog import TIMEOUT_MINUTES_MAX, Catalog, Task, load_catalog
 from ops_driver.errors import InvalidInput, PolicyRefused, RunFailed
 from ops_driver.evidence import bundles, governance, guards, identity, ledger
@@ -242,7 +242,7 @@ def record_run(cfg: RunConfig, result: RunResult, started: dt.datetime, ended: d
         targets=stats.targets, warnings=warnings, skipped=result.skipped, failures=result.failures,
         comparison=comparison, attachments=stats.attachments, events=result.events, stdout=result.stdout)
     scrub = bundles.Scrubber(req.secret_values(task))
-    b = bundles.write_bundle(record.with_report(report.render(record)), scrub, cfg.base)
+    b = bundles.write_bundle(record.with_report(report.render(record, i18n.language())), scrub, cfg.base)
     # the ledger line binds the bundle as written: an approval, an apply and `evidence verify` compare against it
     ledger.append(cfg.base, cfg.kind, cfg.run_id, governance.manifest_sha256(b), ref=cfg.manifest_extra.get("plan_id"))
     return Outcome(run_id=cfg.run_id, path=b.path, kind=cfg.kind, status=status, exit_code=code, changes=changes,

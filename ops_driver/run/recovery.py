@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from ops_driver import processes
+from ops_driver import i18n, processes
 from ops_driver.catalog import load_catalog
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, governance, guards, ledger
@@ -302,7 +302,7 @@ def _close(base: Path, run_id: str, m: dict[str, Any]) -> Recovered:
     found, _ = ledger.read(base)
     if not any(e.kind == "start" and e.run_id == run_id for e in found):
         ledger.append(base, "start", run_id, digest_start, ref=plan_id or None)
-    written = bundles.write_bundle(record.with_report(report.render(record)), scrub, base)
+    written = bundles.write_bundle(record.with_report(report.render(record, i18n.language())), scrub, base)
     ledger.append(base, "apply", run_id, governance.manifest_sha256(written), ref=plan_id or None)
     return Recovered(run_id, str(m.get("environment") or ""), bundles.INTERRUPTED, killed=killed, removed=removed,
                      part_files=[str(p) for p in parts], unfinished=unfinished, changes=len(changes))

@@ -12,11 +12,32 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from ops_driver import untrusted
+from ops_driver import i18n, untrusted
+from ops_driver.i18n import N_
 from ops_driver.run.contract import RunRecord
+
+#: The language of the report being rendered (:func:`render`'s ``lang``): headings, table headers, field names and
+#: change classes are translated (:mod:`ops_driver.i18n`); what the run recorded is shown as recorded.
+_LANG: ContextVar[str] = ContextVar("report_lang", default="en")
+#: Headings and table headers that are passed around as text, marked for extraction (``pybabel extract -k N_``).
+_MESSAGES = (N_("Work request"), N_("Targets"), N_("Attachments"), N_("Compared with the plan"), N_("Warnings"),
+             N_("Failures"), N_("Tasks skipped in check mode"), N_("Change class and approvals"),
+             N_("ESA sender groups"), N_("field"), N_("value"), N_("task"), N_("environment"), N_("ticket"),
+             N_("requested by"), N_("reason"), N_("change class"), N_("operator"), N_("started"), N_("ended"),
+             N_("emergency reason"), N_("instance"), N_("name"), N_("state at start"), N_("host"), N_("resource"),
+             N_("action"), N_("before"), N_("after"), N_("changed"), N_("approved by"), N_("at (UTC)"),
+             N_("comment"), N_("plan manifest SHA-256"), N_("appliance"), N_("sender group"), N_("entries before"),
+             N_("entries after"), N_("add"), N_("added"), N_("delete"), N_("deleted"), N_("reported"),
+             N_("Steps that would run"), N_("Steps run"))
+
+
+def _(message: str) -> str:
+    """``message`` in the language of the report being rendered."""
+    return i18n.gettext(_LANG.get())(message)
 
 
 def _cell(value: Any) -> str:
@@ -36,13 +57,13 @@ def brief(value: Any) -> str:
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines = ["| " + " | ".join(_(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
 def _heading(title: str) -> str:
-    return f"\n## {title}\n\n"
+    return f"\n## {_(title)}\n\n"
 
 
 def _nothing(record: RunRecord) -> str:
@@ -80,24 +101,27 @@ class Section:
 def _head(record: RunRecord) -> str:
     """Title, task, status and the work request (with the schedule record and the parameters)."""
     manifest, request, task = record.manifest, record.request, record.task
-    title = "Plan (check mode, nothing changed)" if record.kind == "plan" else "Apply (real run)"
+    title = _("Plan (check mode, nothing changed)") if record.kind == "plan" else _("Apply (real run)")
     out = [f"# {title}: {manifest['run_id']}\n",
            f"**{task.id}** {task.name_ja} — {task.name_en}  \n",
-           f"Status: **{manifest['status']}** (exit {manifest['exit_code']})\n"]
+           *([f"{untrusted.markdown_text(task.summary_ja)}  \n"] if _LANG.get() == "ja" and task.summary_ja else []),
+           f"{_('Status')}: **{manifest['status']}** (exit {manifest['exit_code']})\n"]
     if record.kind == "apply":
-        out.append(f"Plan: `{manifest.get('plan_id')}`\n")
+        out.append(f"{_('Plan')}: `{manifest.get('plan_id')}`\n")
     out.append(_heading("Work request"))
-    change_class = manifest.get("change_class")
+    change_class = i18n.change_class_word(str(manifest.get("change_class")), _LANG.get())
     if manifest.get("change_class_catalog"):
-        change_class = f"{change_class} (raised by the work request; {manifest['change_class_catalog']} in the catalog)"
-    rows = [["task", request.get("task")], ["environment", request.get("environment")],
+        change_class = _("{change_class} (raised by the work request; {catalog} in the catalog)").format(
+            change_class=change_class,
+            catalog=i18n.change_class_word(str(manifest["change_class_catalog"]), _LANG.get()))
+    rows: list[list[Any]] = [["task", request.get("task")], ["environment", request.get("environment")],
             ["ticket", request.get("ticket")], ["requested by", request.get("requested_by")],
             ["reason", request.get("reason")], ["change class", change_class],
             ["operator", manifest.get("operator")], ["started", manifest.get("started_at")],
             ["ended", manifest.get("ended_at")]]
     if manifest.get("emergency_reason"):
         rows.append(["emergency reason", manifest["emergency_reason"]])
-    out.append(_table(["field", "value"], rows))
+    out.append(_table(["field", "value"], [[_(str(row[0])), row[1]] for row in rows]))
     sched = manifest.get("schedule")
     if isinstance(sched, dict):  # a scheduled task (CORE-049): the day it ran on and the schedule's day
         verdict = "scheduled day" if sched.get("scheduled") else (
@@ -127,9 +151,10 @@ def _no_targets(record: RunRecord) -> str:
 
 
 def _changes_heading(record: RunRecord) -> str:
-    verb = "would change" if record.kind == "plan" else "changed"
     n_changed = sum(1 for c in record.changes if c.get("changed"))
-    return _heading(f"Changes: {n_changed} resource(s) {verb}, {len(record.changes) - n_changed} unchanged")
+    text = (_("Changes: {changed} resource(s) would change, {unchanged} unchanged") if record.kind == "plan"
+            else _("Changes: {changed} resource(s) changed, {unchanged} unchanged"))
+    return _heading(text.format(changed=n_changed, unchanged=len(record.changes) - n_changed))
 
 
 def _changes(changes: list[dict[str, Any]], record: RunRecord) -> str:
@@ -141,7 +166,7 @@ def _changes(changes: list[dict[str, Any]], record: RunRecord) -> str:
 
 
 def _no_changes(record: RunRecord) -> str:
-    return _changes_heading(record) + "No change recorded.\n"
+    return _changes_heading(record) + _("No change recorded.") + "\n"
 
 
 def _steps(steps: list[Any], record: RunRecord) -> str:
@@ -246,7 +271,8 @@ def _approvals(change_class: str, record: RunRecord) -> str:
                        f"{m.get('operator')} (operator) or "
                        f"{m.get('requested_by')} (requested by); whoever approves may not apply.\n")
         else:
-            out.append(f"A **{change_class}** change: no approval needed; apply after this fresh plan.\n")
+            out.append(_("A **{change_class}** change: no approval needed; apply after this fresh plan.").format(
+                change_class=i18n.change_class_word(change_class, _LANG.get())) + "\n")
         return "".join(out)
     approvals = m.get("approvals") or []
     if approvals:
@@ -254,7 +280,8 @@ def _approvals(change_class: str, record: RunRecord) -> str:
                           [[a.get("by"), a.get("at"), a.get("comment"), str(a.get("manifest_sha256", ""))[:16] + "…"]
                            for a in approvals]))
     else:
-        out.append(f"A **{change_class}** change: applied without approval.\n")
+        out.append(_("A **{change_class}** change: applied without approval.").format(
+            change_class=i18n.change_class_word(change_class, _LANG.get())) + "\n")
     if m.get("pending_post_approval"):
         out.append(f"\n**PENDING POST-APPROVAL** (emergency change): approve after the fact with "
                    f"{_approve_how(m)}; `ops-driver evidence list --pending` lists "
@@ -271,9 +298,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("evidence.check", dict, _check),
     Section("manifest.attachments", list, _attachments),
     Section("comparison", dict, _comparison),
-    Section("warnings", list, _warnings, lambda r: _heading("Warnings") + "None.\n"),
+    Section("warnings", list, _warnings, lambda r: _heading("Warnings") + _("None.") + "\n"),
     Section("failures", list, _failures),
-    Section("skipped", list, _skipped, lambda r: _heading("Tasks skipped in check mode") + "None.\n", ("plan",)),
+    Section("skipped", list, _skipped, lambda r: _heading("Tasks skipped in check mode") + _("None.") + "\n",
+            ("plan",)),
 )
 
 
@@ -296,8 +324,9 @@ def _params_json(params: dict[str, Any]) -> str:
     return text.replace("`", "\\u0060").replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render(record: RunRecord) -> str:
-    """Markdown for report.md of ``record`` (its ``request`` is already redacted).
+def render(record: RunRecord, lang: str = "en") -> str:
+    """Markdown for report.md of ``record`` (its ``request`` is already redacted), in ``lang`` (``en`` or ``ja``:
+    headings, field names, table headers and change classes; what the run recorded is shown as recorded).
 
     Everything a run record holds may carry request text (a ticket, a reason, a file name, a failure message that
     quotes a value): every string is escaped before it is placed (:func:`_safe`); the page's own Markdown is the
@@ -309,4 +338,8 @@ def render(record: RunRecord) -> str:
         manifest=_safe(record.manifest), changes=_safe(record.changes), targets=_safe(record.targets),
         warnings=_safe(record.warnings), skipped=_safe(record.skipped), failures=_safe(record.failures),
         comparison=_safe(record.comparison), attachments=record.attachments)
-    return _head(safe) + "".join(section.render(safe) for section in SECTIONS)
+    token = _LANG.set(lang)
+    try:
+        return _head(safe) + "".join(section.render(safe) for section in SECTIONS)
+    finally:
+        _LANG.reset(token)

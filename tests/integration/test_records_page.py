@@ -52,16 +52,25 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The record of 2026-11 as a page in English and in Japanese."""
     base = tmp_path_factory.mktemp("evidence")
     keys = Signers(tmp_path_factory.mktemp("signers"))
-    out = tmp_path_factory.mktemp("page") / "record-2026-11.html"
+    folder = tmp_path_factory.mktemp("page")
+    out = {}
     with pytest.MonkeyPatch.context() as mp:  # suzuki's signed approval is checked against the test's signers
         mp.setattr(signing, "policy_signers_path", lambda: keys.path)
         evidence_month.november(base, keys)
-        out.write_text(html.page(monthly.collect(2026, 11, base=base, today=dt.date(2026, 12, 3))),
-                       encoding="utf-8")
+        record = monthly.collect(2026, 11, base=base, today=dt.date(2026, 12, 3))
+        for lang in ("en", "ja"):
+            out[lang] = folder / f"record-2026-11-{lang}.html"
+            out[lang].write_text(html.page(record, lang), encoding="utf-8")
     return out
+
+
+@pytest.fixture(scope="module")
+def page(pages: dict[str, Path]) -> Path:
+    return pages["en"]
 
 
 def visible_rows(driver: Any) -> list[Any]:
@@ -85,7 +94,7 @@ def test_the_page_holds_the_runs_filters_by_task_and_sorts(browser: Any, page: P
     assert browser.find_element(By.ID, "shown").text == "14 of 14 runs"
     assert column(browser, "date")[0] == "2026-11-02" and column(browser, "date")[-1] == "2026-11-30"
     assert browser.find_element(By.ID, "card-unverified").text.split()[0] == "2"
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart svg rect.bar")) == 11
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart svg rect.bar")) == 12  # plans apart from ok applies
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "records-page.png"))
 
@@ -106,11 +115,11 @@ def test_the_page_holds_the_runs_filters_by_task_and_sorts(browser: Any, page: P
     changed = browser.find_element(By.CSS_SELECTOR, 'th[data-key="changed"]')
     changed.find_element(By.TAG_NAME, "button").click()
     assert changed.get_attribute("aria-sort") == "ascending"
-    values = [int(v) for v in column(browser, "changed")]
-    assert values == sorted(values) and values[-2:] == [2, 2]
+    values = [int(v) if v else -1 for v in column(browser, "changed")]  # a plan changes nothing: blank
+    assert values == sorted(values) and values[-1] == 2 and values[0] == -1
     changed.find_element(By.TAG_NAME, "button").click()
     assert changed.get_attribute("aria-sort") == "descending"
-    assert [int(v) for v in column(browser, "changed")] == sorted(values, reverse=True)
+    assert [int(v) if v else -1 for v in column(browser, "changed")] == sorted(values, reverse=True)
     task = browser.find_element(By.CSS_SELECTOR, 'th[data-key="task"]')
     task.find_element(By.TAG_NAME, "button").click()
     assert task.get_attribute("aria-sort") == "ascending" and changed.get_attribute("aria-sort") == "none"
@@ -127,4 +136,22 @@ def test_an_empty_month_page_says_so(browser: Any, tmp_path: Path) -> None:
     assert "No plan or apply in 2026-08" in browser.find_element(By.ID, "runs").text
     assert browser.find_elements(By.CSS_SELECTOR, "#runs-table") == []
     assert "MISSED" in browser.find_element(By.ID, "due").text
+    assert console_errors(browser) == []
+
+
+def test_the_japanese_page_filters_and_reads_in_japanese(browser: Any, pages: dict[str, Path]) -> None:
+    browser.get(pages["ja"].as_uri())
+    assert browser.title == "作業実施実績 2026-11"
+    assert browser.find_element(By.CSS_SELECTOR, "html").get_attribute("lang") == "ja"
+    assert browser.find_element(By.ID, "shown").text == "14 件中 14 件を表示"
+    heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#runs-table thead th")]
+    assert heads[:5] == ["日付（JST）", "時刻", "作業ID", "作業名", "環境"] and "変更区分" in heads
+    assert "軽微" in column(browser, "change_class") and "計画" in column(browser, "kind")
+    assert browser.find_element(By.CSS_SELECTOR, "#totals h2").text == "作業別の集計"
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "records-page-ja.png"))
+    Select(browser.find_element(By.ID, "filter-task")).select_by_value("INFO-005")
+    assert len(visible_rows(browser)) == 4 and browser.find_element(By.ID, "shown").text == "14 件中 4 件を表示"
+    Select(browser.find_element(By.ID, "filter-status")).select_by_visible_text("拒否")
+    assert column(browser, "status") == ["drifted"]
     assert console_errors(browser) == []

@@ -36,17 +36,18 @@ def test_report_of_the_month_holds_the_sandbox_runs(estate: Any, tmp_path: Path,
                  "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [(r["run_id"], r["kind"], r["task"], r["status"], r["exit_code"], r["changed"], r["verified"])
-            for r in data["runs"]] == [(plan.run_id, "plan", "INFO-005", "planned", 0, 1, True),
+            for r in data["runs"]] == [(plan.run_id, "plan", "INFO-005", "planned", 0, 0, True),
                                        (applied.run_id, "apply", "INFO-005", "applied", 0, 1, True),
                                        (refused.run_id, "plan", "INFO-005", "invalid", 2, 0, True)]
     first = data["runs"][0]
+    assert (first["disposition"], first["would_change"], first["outcome"]) == ("applied", 1, "planned")  # #29
     assert (first["environment"], first["ticket"], first["requested_by"], first["change_class"]) == (
         "sandbox", "REQ-REC-001", "pytest", "standard")
     assert first["date"] == month.date().isoformat() and first["task_name_ja"] == "システム起動/停止 / インスタンス停止"
     ids = {c["resource"] for c in applied.changes if c["changed"]}
     assert [r.split()[1] for r in data["runs"][1]["resources"]] == sorted(ids)
     assert data["by_task"] == [{"task": "INFO-005", "name_ja": "システム起動/停止 / インスタンス停止", "runs": 3,
-                                "plans": 2, "applies": 1, "ok": 2, "invalid": 1, "failed": 0, "refused": 0,
+                                "plans": 2, "applies": 1, "ok": 1, "invalid": 1, "failed": 0, "refused": 0,
                                 "unverified": 0, "changed": 1}]
     assert [(e["environment"], e["runs"]) for e in data["by_environment"]] == [("sandbox", 3)]
     assert data["summary"]["changed"] == 1 and data["summary"]["invalid"] == 1

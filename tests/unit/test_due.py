@@ -253,3 +253,99 @@ def test_due_command_bad_input_exits_2(argv: list[str], message: str, capsys: py
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == ""
+
+
+# ---------------------------------------------------------------- today's checklist (records/checklist.py)
+
+def _record(base: Path, task_id: str, result: str, date: str, note: str | None = None,
+            environment: str | None = None) -> str:
+    from ops_driver.records import manual
+
+    return manual.record(task_id, result, note=note, date_text=date, environment=environment, base=base).run_id
+
+
+def _states(data: dict[str, Any]) -> dict[str, str]:
+    return {t["id"] + (f"[{t['environment']}]" if t["environment"] else ""): t["state"] for t in data["tasks"]}
+
+
+def test_checklist_marks_a_recorded_manual_daily_task_done_and_an_ng_apart(
+        _scratch_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops_driver.records import checklist
+
+    monkeypatch.setenv("OPS_TODAY", "2026-12-07")  # a Monday, a business day
+    done = _record(_scratch_dirs, "COMM-014", "done", "2026-12-07")
+    ng = _record(_scratch_dirs, "COMM-008", "ng", "2026-12-07", note="job J12 ended abnormally")
+    _record(_scratch_dirs, "COMM-007", "done", "2026-12-04")  # the Friday's: not today's occurrence
+    _record(_scratch_dirs, "COMM-003", "skipped", "2026-12-07", environment="dr")  # another environment
+    data = checklist.day(CATALOG, D(2026, 12, 7), _scratch_dirs, today=D(2026, 12, 7))
+    got = _states(data)
+    assert got["COMM-014"] == "done" and got["COMM-008"] == "ng"
+    assert got["COMM-007"] == "open" and got["COMM-003"] == "open"
+    comm008 = next(t for t in data["tasks"] if t["id"] == "COMM-008")
+    assert [(w["run_id"], w["result"], w["note"]) for w in comm008["work"]] == [
+        (ng, "ng", "job J12 ended abnormally")]
+    assert next(t for t in data["tasks"] if t["id"] == "COMM-014")["work"][0]["run_id"] == done
+    assert data["states"]["done"] == 1 and data["states"]["ng"] == 1
+    assert data["states"]["open"] == data["due_count"] - 2
+    assert [t["state"] for t in data["tasks"]][:2] == ["open", "open"]  # what is left comes first
+    dr = checklist.day(CATALOG, D(2026, 12, 7), _scratch_dirs, environment="dr", today=D(2026, 12, 7))
+    assert _states(dr)["COMM-003"] == "skipped" and _states(dr)["COMM-014"] == "open"
+
+
+def test_checklist_a_weekly_task_done_later_in_its_week_and_a_monthly_task_done_late(
+        _scratch_dirs: Path) -> None:
+    from ops_driver.records import checklist
+
+    _record(_scratch_dirs, "COMM-003", "done", "2026-12-03")  # weekly, due Monday 11-30 until Sunday 12-06
+    _record(_scratch_dirs, "COMM-018", "done", "2026-12-03")  # due the 1st business day (12-01) only: late
+    on_monday = checklist.day(CATALOG, D(2026, 11, 30), _scratch_dirs, today=D(2026, 12, 3))
+    assert _states(on_monday)["COMM-003"] == "done"
+    first = checklist.day(CATALOG, D(2026, 12, 1), _scratch_dirs, today=D(2026, 12, 3))
+    assert _states(first)["COMM-018"] == "late"
+    assert next(t for t in first["tasks"] if t["id"] == "COMM-018")["work"][0]["date"] == "2026-12-03"
+
+
+def test_checklist_a_read_only_check_that_ran_is_done_without_a_record(_scratch_dirs: Path) -> None:
+    from ops_driver.records import checklist
+    from tests.support import evidence_month
+
+    at = dt.datetime(2026, 12, 7, 0, 30, tzinfo=dt.UTC)  # 09:30 in Tokyo
+    evidence_month.run(_scratch_dirs, "plan", "STAT-013", at, environment="prod")  # a plan does not do a task
+    evidence_month.run(_scratch_dirs, "apply", "STAT-001", at, environment="prod")  # read_only: a check
+    evidence_month.run(_scratch_dirs, "apply", "STAT-001", at, environment="sandbox")
+    data = checklist.day(CATALOG, D(2026, 12, 7), _scratch_dirs, today=D(2026, 12, 7))
+    stat001 = next(t for t in data["tasks"] if t["id"] == "STAT-001")
+    assert stat001["state"] == "done" and stat001["work"][0]["source"] == "check"
+    failed = evidence_month.run(_scratch_dirs, "apply", "STAT-001", at, environment="dr", status="failed",
+                                exit_code=3)
+    dr = checklist.day(CATALOG, D(2026, 12, 7), _scratch_dirs, environment="dr", today=D(2026, 12, 7))
+    assert _states(dr)["STAT-001"] == "open" and failed
+    evidence_month.run(_scratch_dirs, "apply", "STAT-001", at, environment="maint", record=False)
+    maint = checklist.day(CATALOG, D(2026, 12, 7), _scratch_dirs, environment="maint", today=D(2026, 12, 7))
+    assert _states(maint)["STAT-001"] == "open"  # a bundle the ledger does not hold counts for nothing
+
+
+def test_checklist_an_altered_record_counts_for_nothing(_scratch_dirs: Path) -> None:
+    from ops_driver.records import checklist
+
+    run_id = _record(_scratch_dirs, "COMM-014", "done", "2026-12-07")
+    (_scratch_dirs / run_id / "request.yml").write_text("task: COMM-014\nresult: done\n", encoding="utf-8")
+    data = checklist.day(CATALOG, D(2026, 12, 7), _scratch_dirs, today=D(2026, 12, 7))
+    assert _states(data)["COMM-014"] == "open"
+
+
+def test_due_open_and_json(_scratch_dirs: Path, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("OPS_TODAY", "2026-12-07")
+    _record(_scratch_dirs, "COMM-014", "done", "2026-12-07")
+    assert main(["due", "--open", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["open_only"] and data["count"] == data["due_count"] - 1
+    assert "COMM-014" not in {t["id"] for t in data["tasks"]} and {t["state"] for t in data["tasks"]} == {"open"}
+    assert main(["due", "--open"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2026-12-07 (Monday), a business day:") and "1 done" in out
+    assert "[open] STAT-001" in out and "COMM-014" not in out
+    assert main(["due", "--open", "--month", "2026-12"]) == 2
+    assert main(["due", "--environment", "staging"]) == 2
+    assert "--environment: 'staging'" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ops_driver.cli import main
+from ops_driver.evidence import ledger
 from ops_driver.records import html, monthly, render
 from tests.support import evidence_month
 
@@ -45,7 +46,8 @@ def test_a_row_holds_who_did_what_and_who_approved_it(november: dict[str, str], 
     assert (plan.kind, plan.task, plan.task_name_ja, plan.environment, plan.ticket, plan.requested_by,
             plan.operator, plan.change_class, plan.status, plan.exit_code, plan.outcome) == (
         "plan", "INFO-005", "システム起動/停止 / インスタンス停止", "sandbox", "REQ-INFO-005-1102", "sato", "tanaka",
-        "minor", "planned", 0, "ok")
+        "minor", "planned", 0, "planned")
+    assert plan.disposition == "applied" and plan.changed == 0 and plan.resources == [] and plan.would_change == 2
     assert plan.approvers == ["yamada"] and apply.approvers == ["yamada"]  # an apply shows its plan's approvers
     assert apply.changed == 2 and apply.resources == ["aws-sandbox ec2:instance/i-0a i-0a",
                                                       "aws-sandbox ec2:instance/i-0b i-0b"]
@@ -102,7 +104,7 @@ def test_totals_per_task_and_per_environment(november: dict[str, str], _scratch_
     rec = collect(_scratch_dirs)
     by_task = {t["task"]: t for t in rec.by_task}
     assert by_task["INFO-005"] == {"task": "INFO-005", "name_ja": "システム起動/停止 / インスタンス停止", "runs": 4,
-                                   "plans": 2, "applies": 2, "ok": 2, "invalid": 1, "failed": 0, "refused": 1,
+                                   "plans": 2, "applies": 2, "ok": 1, "invalid": 1, "failed": 0, "refused": 1,
                                    "unverified": 0, "changed": 2}
     assert by_task["INFO-004"]["runs"] == 4 and by_task["INFO-004"]["failed"] == 1
     assert by_task["INFO-004"]["unverified"] == 2
@@ -111,8 +113,9 @@ def test_totals_per_task_and_per_environment(november: dict[str, str], _scratch_
     assert [t["environment"] for t in rec.by_environment] == ["prod", "sandbox"]
     assert (by_env["prod"]["runs"], by_env["sandbox"]["runs"]) == (6, 8)
     s = rec.summary()
+    # "ok" only for applies that succeeded (#29): the plans that ended with exit 0 are "planned"
     assert (s["runs"], s["plans"], s["applies"], s["ok"], s["failed"], s["refused"], s["invalid"]) == (
-        14, 6, 8, 11, 1, 1, 1)
+        14, 6, 8, 11 - sum(1 for r in rec.runs if r.kind == "plan" and r.exit_code == 0), 1, 1, 1)
     assert s["changed"] == 4  # 2 by the stop, 1 by the failed start, 1 by the first emergency reboot
 
 
@@ -174,14 +177,14 @@ def test_an_empty_month_is_an_empty_record_that_says_so(_scratch_dirs: Path) -> 
     assert rec.runs == [] and rec.by_task == [] and rec.pending == []
     text = render.markdown(rec)
     assert f"No plan or apply in 2026-11 (Asia/Tokyo) in {_scratch_dirs}." in text
-    assert "## Recurring automated tasks due" in text and "MISSED" in text
+    assert "## Recurring tasks due" in text and "MISSED" in text
 
 
 def test_markdown_has_every_section(november: dict[str, str], _scratch_dirs: Path) -> None:
     text = render.markdown(collect(_scratch_dirs))
     for heading in ("# Record of work 2026-11", "## Summary", "## Runs", "## Totals per task",
                     "## Totals per environment", "## Failures and refusals", "## Unverified bundles",
-                    "## Emergency changes pending approval", "## Recurring automated tasks due"):
+                    "## Emergency changes pending approval", "## Recurring tasks due"):
         assert f"\n{heading}\n" in f"\n{text}"
     assert "| 2026-11-02 | 09:10 | INFO-005 | システム起動/停止 / インスタンス停止 | sandbox | plan |" in text
     assert f"- `{november['altered']}`: report.md: altered" in text
@@ -224,8 +227,9 @@ def test_html_is_one_self_contained_page(november: dict[str, str], _scratch_dirs
     runs = [a for t, a in tags if t == "tr" and "run" in (a.get("class") or "")]
     assert len(runs) == 14 and {a["data-task"] for a in runs} == {"INFO-004", "INFO-005", "INFO-006", "STAT-001",
                                                                   "STAT-013"}
-    assert {a["data-status"] for a in runs} == {"ok", "failed", "refused", "invalid", "unverified"}
-    assert sum(1 for t, a in tags if t == "rect" and "bar" in (a.get("class") or "")) == 11  # a bar per day with runs
+    assert {a["data-status"] for a in runs} == {"ok", "planned", "failed", "refused", "invalid", "unverified"}
+    # a bar segment per day and kind (ok, plan, not ok, unverified): 11 days with runs, one of them with two kinds
+    assert sum(1 for t, a in tags if t == "rect" and "bar" in (a.get("class") or "")) == 12
     assert [a["id"] for t, a in tags if t == "select"] == ["filter-task", "filter-environment", "filter-status"]
 
 
@@ -360,3 +364,86 @@ def test_an_apply_short_of_its_plan_s_approvals_and_overrides_are_flagged(_scrat
     assert rows[short]["flags"].startswith("applied with 0 approval(s)") and rows[plan]["flags"] == ""
     page = html.page(rec)
     assert '<section id="flags"><h2>Flags</h2><ul><li>' in page and f"{short} INFO-005" in page
+
+
+# ---------------------------------------------------------------- records of manual work and plans' fates (#26, #29)
+
+def _record(base: Path, task_id: str, result: str, date: str, note: str | None = None) -> str:
+    from ops_driver.records import manual
+
+    return manual.record(task_id, result, note=note, date_text=date, base=base).run_id
+
+
+def test_a_record_does_its_task_and_an_ng_is_a_finding_shown_apart(_scratch_dirs: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_TODAY", "2026-12-03")
+    base = _scratch_dirs
+    evidence_month.run(base, "apply", "STAT-013", dt.datetime(2026, 11, 2, 1, tzinfo=dt.UTC), environment="prod")
+    done = _record(base, "CORE-012", "done", "2026-11-02")  # an automated task done by hand
+    ng = _record(base, "COMM-014", "ng", "2026-11-04", note="web01 did not answer")  # a manual daily task
+    late = _record(base, "COMM-018", "done", "2026-11-05")  # due the 1st business day (11-02): late
+    _record(base, "COMM-014", "done", "2026-12-01")  # December's: not in November's record
+    rec = collect(base)
+    got = {(d.task, d.days[0]): d for d in rec.due}
+    assert got[("CORE-012", "2026-11-02")].state == "done" and got[("CORE-012", "2026-11-02")].runs == [done]
+    assert got[("COMM-014", "2026-11-04")].state == "done" and got[("COMM-014", "2026-11-04")].runs == [ng]
+    assert got[("COMM-014", "2026-11-05")].state == "missed"  # really missed: tracked and not done that day
+    assert got[("COMM-018", "2026-11-02")].state == "late"
+    assert ("COMM-007", "2026-11-02") not in got  # a manual task never recorded is not judged (a note says so)
+    assert any("recurring manual task(s) have no record in 2026-11" in n for n in rec.notes)
+    assert [r.run_id for r in rec.records] == [done, ng, late]
+    assert [(f.task, f.note) for f in rec.findings] == [("COMM-014", "web01 did not answer")]
+    s = rec.summary()
+    assert (s["records"], s["findings"], s["runs"]) == (3, 1, 1)  # records are not runs
+    text = render.markdown(rec)
+    assert "## Records of manual work" in text and "## Findings (ng)" in text
+    assert "- 2026-11-04 COMM-014 始業開始前のシステム正常性確認 (prod) " in text and "web01 did not answer" in text
+    assert "3 record(s) of manual work, 1 with findings (ng)" in text
+    page = html.page(rec)
+    assert 'id="findings"' in page and "web01 did not answer" in page
+
+
+def test_a_record_made_after_the_month_for_a_day_in_it_counts(_scratch_dirs: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops_driver.records import manual
+
+    monkeypatch.setenv("OPS_TODAY", "2026-12-20")
+    later = dt.datetime(2026, 12, 20, 3, tzinfo=dt.UTC)
+    run_id = manual.record("STAT-013", "done", date_text="2026-11-02", base=_scratch_dirs, now=later).run_id
+    rec = collect(_scratch_dirs)
+    assert [r.run_id for r in rec.records] == [run_id]
+    assert next(d for d in rec.due if d.task == "STAT-013").state == "done"
+
+
+def test_plans_shown_as_applied_abandoned_expired_rejected(_scratch_dirs: Path) -> None:
+    base = _scratch_dirs
+    utc = lambda d, h=0: dt.datetime(2026, 11, d, h, tzinfo=dt.UTC)  # noqa: E731
+    stop = [evidence_month.change("ec2:instance/i-0a")]
+    applied = evidence_month.run(base, "plan", "INFO-005", utc(2), changes=stop)
+    evidence_month.run(base, "apply", "INFO-005", utc(2, 1), plan_id=applied, changes=stop)
+    abandoned = evidence_month.run(base, "plan", "INFO-004", utc(4), changes=stop)
+    expired = evidence_month.run(base, "plan", "INFO-004", utc(5), changes=stop)  # the last INFO-004 plan
+    rejected = evidence_month.run(base, "plan", "INFO-006", utc(6), changes=stop)
+    ledger.append(base, "reject", "rej-0001", "0" * 64, ref=rejected, now=utc(6, 2))  # as `ops-driver reject` writes it
+    waiting = evidence_month.run(base, "plan", "STAT-013", utc(30, 14), environment="prod")
+    rec = monthly.collect(2026, 11, base=base, today=TODAY, now=utc(30, 15))
+    fate = {r.run_id: r.disposition for r in rec.runs if r.kind == "plan"}
+    assert fate == {applied: "applied", abandoned: "abandoned", expired: "expired", rejected: "rejected",
+                    waiting: "waiting"}
+    s = rec.summary()
+    assert s["ok"] == 1  # the apply; no plan is "ok"
+    assert (s["plans_applied"], s["plans_abandoned"], s["plans_expired"], s["plans_rejected"]) == (1, 1, 1, 1)
+    assert s["changed"] == 1  # the apply's resource; the plans' "would change" are not changes
+    text = render.markdown(rec)
+    assert "| planned, rejected |" in text and "| planned, applied |" in text
+    assert "Resources changed by applies:" in text and f"`{applied}`" not in text.split("Resources changed")[1][:400]
+    rows = list(csv.DictReader(io.StringIO(render.csv_text(rec))))
+    assert {r["run_id"]: (r["disposition"], r["would_change"], r["changed"]) for r in rows}[abandoned] == (
+        "abandoned", "1", "")
+
+
+def test_the_totals_per_task_name_each_task(november: dict[str, str], _scratch_dirs: Path) -> None:
+    text = render.markdown(collect(_scratch_dirs))
+    totals = text.split("## Totals per task")[1].split("## Totals per environment")[0]
+    assert "| INFO-005 | システム起動/停止 / インスタンス停止 | 4 |" in totals
+    assert "| STAT-001 | 始業確認 |" in totals and "|  |" not in totals.split("\n", 4)[4]
