@@ -170,7 +170,7 @@ def cmd_evidence_show(args: argparse.Namespace) -> int:
                  if e.get("event") == "playbook_on_task_start"]
         data = {"manifest": m, "changes": None, "path": str(b.path), "tasks_started": tasks}
         _emit(args, data, f"apply {b.run_id} of plan {m.get('plan_id')}: RUNNING since {m.get('started_at')} "
-                          f"(pid {(m.get('process') or {}).get('pid')}), or interrupted and not closed yet "
+                          f"(pid {dict(m.get('process') or {}).get('pid')}), or interrupted and not closed yet "
                           "(`ops-driver evidence recover`); tasks started so far:\n"
                           + "\n".join(f"  {t}" for t in tasks))
         return 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import manifests
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Collection order for pytest-xdist: the longest tests first (molecule scenarios, then the integration tests), so
@@ -22,8 +25,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test writes evidence into its own folder and never into ~/.ansible."""
+def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Every test writes evidence into its own folder and never into ~/.ansible; at its end, every manifest.json of
+    a bundle it wrote is checked against the published schema (tests/support/manifests.py), unless the test is
+    marked ``hostile_manifest`` (it writes a broken manifest on purpose)."""
     monkeypatch.setenv("OPS_EVIDENCE_DIR", str(tmp_path / "evidence"))
     monkeypatch.setenv("ANSIBLE_HOME", str(tmp_path / "ansible-home"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -31,7 +36,10 @@ def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("SSH_AUTH_SOCK", "OPS_SIGNING_KEY"):  # approvals sign with the keys a test gives
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()
-    return tmp_path / "evidence"
+    yield tmp_path / "evidence"
+    if request.node.get_closest_marker("hostile_manifest") is None:
+        problems = manifests.problems_under(tmp_path)
+        assert not problems, "manifest.json against docs/schema/run-manifest.schema.json:\n" + "\n".join(problems)
 
 
 @pytest.fixture()

@@ -17,6 +17,7 @@ from typing import Any
 
 from ops_driver import untrusted
 from ops_driver.run.contract import RunRecord
+from ops_driver.run.manifest import Manifest
 
 
 def _cell(value: Any) -> str:
@@ -90,7 +91,7 @@ def _head(record: RunRecord) -> str:
     change_class = manifest.get("change_class")
     if manifest.get("change_class_catalog"):
         change_class = f"{change_class} (raised by the work request; {manifest['change_class_catalog']} in the catalog)"
-    rows = [["task", request.get("task")], ["environment", request.get("environment")],
+    rows: list[list[Any]] = [["task", request.get("task")], ["environment", request.get("environment")],
             ["ticket", request.get("ticket")], ["requested by", request.get("requested_by")],
             ["reason", request.get("reason")], ["change class", change_class],
             ["operator", manifest.get("operator")], ["started", manifest.get("started_at")],
@@ -207,7 +208,7 @@ def _skipped(skipped: list[dict[str, Any]], record: RunRecord) -> str:
 
 
 #: The sections of report.md after its head, in order.
-def _approve_how(m: dict[str, Any]) -> str:
+def _approve_how(m: Manifest) -> str:
     """How to approve: ``--by NAME`` (a demo key) in the sandbox, the approver's own SSH key anywhere else."""
     how = "--by NAME" if m.get("environment") == "sandbox" else "--key YOUR_SSH_KEY"
     return f"`ops-driver approve {m.get('run_id')} {how}`"
