@@ -7,7 +7,8 @@ As amazon.aws does (its module_utils raise typed errors, ``AnsibleAWSError``, th
 ``fail_json``), module code and module_utils raise :class:`InvalidInput` or :class:`Drift`, or an error of their own
 with a ``kind`` attribute (``"invalid"``, ``"drift"``, anything else: a failure), and the module fails once with
 :func:`refusal_message` / :func:`refusals`. Where a module fails on the spot it calls :func:`fail_invalid` or
-:func:`fail_drift`. No other file of library/ or module_utils/ spells a prefix (tests/unit/test_refusals.py).
+:func:`fail_drift`. No other file of library/ or module_utils/ spells a prefix
+(tests/unit/module_utils/test_refusals.py).
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pyte
     monkeypatch.setenv("OPS_EVIDENCE_DIR", str(tmp_path / "evidence"))
     monkeypatch.setenv("ANSIBLE_HOME", str(tmp_path / "ansible-home"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("OPS_SYSLOG", "off")  # no test writes to the machine's syslog (tests/unit/test_syslog_sink.py)
+    # no test writes to the machine's syslog (tests/unit/evidence/test_syslog_sink.py)
+    monkeypatch.setenv("OPS_SYSLOG", "off")
     for name in ("SSH_AUTH_SOCK", "OPS_SIGNING_KEY"):  # approvals sign with the keys a test gives
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()

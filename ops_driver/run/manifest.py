@@ -6,7 +6,7 @@ built in three places (``pipeline.record_run`` for a finished plan or apply and 
 ``evidence.bundles``, which adds ``files``. These types describe the JSON as written; they change nothing in it
 (the enums are ``str`` subclasses and serialise as their value). The published JSON Schema,
 ``docs/schema/run-manifest.schema.json``, is :func:`json_schema` (``python -m ops_driver.run.manifest`` prints it;
-``tests/unit/test_manifest.py`` checks it is current and every manifest the tests write is validated against it).
+``tests/unit/run/test_manifest.py`` checks it is current and every manifest the tests write is validated against it).
 
 A bundle read back (``Bundle.manifest()``) is typed :class:`Manifest` but is data from disk: readers keep checking
 the values they use (``m.get(...)``, ``isinstance``), and ``evidence verify`` checks the files, not this shape.

@@ -15,7 +15,7 @@ import yaml
 from ops_driver.run import contract
 from tests.support.modules import module_util
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PREFIXES = (contract.INVALID_PREFIX, contract.DRIFT_PREFIX)
 refusal = module_util("ops_refusal")
 

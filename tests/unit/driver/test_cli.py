@@ -15,7 +15,7 @@ from ops_driver.cli import main
 def test_catalog_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["catalog", "list", "--automated", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    # the catalog's automated tasks, in its order (which they are: tests/unit/test_wiring.py)
+    # the catalog's automated tasks, in its order (which they are: tests/unit/driver/test_wiring.py)
     assert [t["id"] for t in data["tasks"]] == [t.id for t in load_catalog().select(automated=True)]
     assert {"INFO-005", "STAT-011", "COMM-025"} <= {t["id"] for t in data["tasks"]}
 

@@ -20,7 +20,7 @@ from ops_driver.evidence.bundles import bundle, verify
 from ops_driver.request import parse_request
 from ops_driver.run import contract, pipeline
 from ops_driver.run.runner import RunResult
-from tests.unit.test_runner import _gone, running_with
+from tests.unit.run.test_runner import _gone, running_with
 
 CATALOG = load_catalog()
 

@@ -1,6 +1,6 @@
 """library/nas_transfer.py: the request checks and the plan of STAT-006/007/011/012 (copy, archive, extract) on
-local folders, without Ansible; the engine is tests/unit/test_nas_transfer_engine.py, the runs through ops-driver
-tests/integration/test_nas_transfer.py."""
+local folders, without Ansible; the engine is tests/unit/module_utils/test_nas_transfer_engine.py, the runs through
+ops-driver tests/integration/test_nas_transfer.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """library/datastage_check.py and library/datastage_logs.py: the logic of STAT-001 and STAT-013 on a stub of the
 DataStage CLI (module_utils/datastage_cli.py), without dsjob; the runs through ops-driver are
-tests/integration/test_datastage.py, the CLI's parsing tests/unit/test_datastage_cli.py."""
+tests/integration/test_datastage.py, the CLI's parsing tests/unit/module_utils/test_datastage_cli.py."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import yaml
 
 from ops_driver.catalog import Task, load_catalog
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CATALOG = load_catalog()
 AUTOMATED = CATALOG.select(automated=True)
 #: Playbooks of playbooks/ that are not one operation's.

@@ -42,7 +42,7 @@ def test_unknown_id() -> None:
 
 
 def test_automated_tasks_have_a_playbook_tagged_with_their_id() -> None:
-    automated = load_catalog().select(automated=True)  # which tasks: tests/unit/test_wiring.py, from the playbooks
+    automated = load_catalog().select(automated=True)  # which tasks: tests/unit/driver/test_wiring.py
     assert len(automated) >= 23 and [t.id for t in automated] == sorted(
         (t.id for t in automated), key=lambda i: (["CORE", "COMM", "INFO", "STAT"].index(i[:4]), i))
     site = (ROOT / "playbooks" / "site.yml").read_text()

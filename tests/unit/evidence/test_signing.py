@@ -16,7 +16,7 @@ import yaml
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, governance, ledger, signing
-from tests.unit.test_governance import NOW, make_bundle
+from tests.unit.evidence.test_governance import NOW, make_bundle
 
 POLICY = governance.load_policy()
 
