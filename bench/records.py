@@ -40,7 +40,7 @@ from ops_driver.evidence import (  # noqa: E402
     ledger,
 )
 from ops_driver.records import manual  # noqa: E402
-from ops_driver.run.contract import RunRecord  # noqa: E402
+from tests.support import runs  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ROUNDS = rounds(5)
@@ -71,20 +71,16 @@ def make_folder(base: Path, count: int) -> dict[str, int]:
         plan_id = plans[-1] if kind == "apply" and plans else None
         run_id = bundles.new_run_id(kind, task, at)
         emergency = kind == "apply" and i % 100 == 7
-        m = {"run_id": run_id, "kind": kind, "task": task, "environment": rng.choice(ENVS),
-             "ticket": f"REQ-2026-{i:05d}", "requested_by": "sato", "operator": "tanaka",
-             "change_class": "emergency" if emergency else rng.choice(("standard", "minor")),
-             "started_at": bundles.iso(at), "ended_at": bundles.iso(at + dt.timedelta(seconds=40)),
-             "status": {0: "planned" if kind == "plan" else "applied", 2: "invalid", 3: "failed", 4: "drifted"}[code],
-             "exit_code": code, "message": "", **({"plan_id": plan_id} if plan_id else {}),
-             **({"emergency_reason": "bench"} if emergency else {})}
+        m = runs.manifest(
+            kind, run_id, task, at=at, environment=rng.choice(ENVS), ticket=f"REQ-2026-{i:05d}", operator="tanaka",
+            change_class="emergency" if emergency else rng.choice(("standard", "minor")),
+            status={0: "planned" if kind == "plan" else "applied", 2: "invalid", 3: "failed", 4: "drifted"}[code],
+            exit_code=code, plan_id=plan_id, emergency_reason="bench" if emergency else None)
         changes = [{"host": "aws-prod", "task": task, "resource": f"ec2:instance/i-{i:08x}{n}", "name": f"web{n}",
                     "action": "stop", "before": {"state": "running"}, "after": {"state": "stopped"},
                     "changed": n < 2} for n in range(3)]
-        # the record as pipeline.record_run builds it (tests/support/evidence_month.py does the same)
-        rec = RunRecord(kind=kind, run_id=run_id, task=catalog.get(task), request={"task": task}, manifest=m,
-                        changes=changes, targets=[], warnings=[], skipped=[], failures=[], comparison=None,
-                        attachments={}, events=[], stdout="", report="# report\n")
+        # the record as pipeline.record_run builds it (the tests' factory, tests/support/runs.py)
+        rec = runs.record(kind, run_id, task, request={"task": task}, manifest=m, changes=changes, catalog=catalog)
         b = bundles.write_bundle(rec, bundles.Scrubber([]), base)
         ledger.append(base, kind, run_id, governance.manifest_sha256(b), ref=plan_id, now=at)
         if kind == "plan" and code == 0:

@@ -53,6 +53,7 @@ ops_changes: {description: One evidence entry for the project (changed false)., 
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.datastage_cli import ATTENTION, CLI_ARGS, DataStageError, cli_session, project_named
+from ansible.module_utils.ops_refusal import fail_invalid
 
 ARGUMENT_SPEC = dict(CLI_ARGS, project=dict(type="str", required=True),
                      status_policy=dict(type="str", default="warn", choices=["warn", "fail"]))
@@ -68,7 +69,7 @@ def check(module, cli, result):
         module.fail_json(msg="The DataStage engine %s does not answer: %s" % (p["server"], e), **result)
     project = project_named(result["projects"], p["project"])
     if project is None:
-        module.fail_json(msg="INVALID INPUT: project: %s is not a project of %s" % (p["project"], p["server"]),
+        fail_invalid(module, "project: %s is not a project of %s" % (p["project"], p["server"]),
                          **result)
     bad = []
     for job in cli.ljobs(project):

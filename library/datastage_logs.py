@@ -51,6 +51,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.datastage_cli import CLI_ARGS, cli_session, project_named
 from ansible.module_utils.ops_paths import file_target_problem, folder_problem
+from ansible.module_utils.ops_refusal import fail_invalid
 
 ARGUMENT_SPEC = dict(CLI_ARGS, project=dict(type="str", required=True), month=dict(type="str", default=""),
                      dest_dir=dict(type="path", required=True))
@@ -79,7 +80,7 @@ def the_month(module, result):
         month = "%04d-%02d" % (last.year, last.month)
     result["month"] = month
     if not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", month):
-        module.fail_json(msg="INVALID INPUT: month: %r is not YYYY-MM" % month, **result)
+        fail_invalid(module, "month: %r is not YYYY-MM" % month, **result)
     return month
 
 
@@ -88,7 +89,7 @@ def read_logs(module, cli, month, result):
     p = module.params
     project = project_named(cli.lprojects(), p["project"])
     if project is None:
-        module.fail_json(msg="INVALID INPUT: project: %s is not a project of %s" % (p["project"], p["server"]),
+        fail_invalid(module, "project: %s is not a project of %s" % (p["project"], p["server"]),
                          **result)
     outputs = {}
     for job in sorted(cli.ljobs(project)):
@@ -126,7 +127,7 @@ def plan_files(module, outputs, result):
     problems = [folder_problem(dest_dir)] if todo else []
     problems = [x for x in problems + [file_target_problem(path) for path, _text in todo] if x]
     if problems:
-        module.fail_json(msg="INVALID INPUT: dest_dir: %s cannot receive the logs: %s - remove or move what is in "
+        fail_invalid(module, "dest_dir: %s cannot receive the logs: %s - remove or move what is in "
                              "the way, or set datastage_logs_dir to a writable folder"
                              % (dest_dir, "; ".join(problems)), **result)
     return todo

@@ -99,6 +99,7 @@ from ansible.module_utils.datastage_package import (
     summary,
 )
 from ansible.module_utils.ops_paths import file_target_problem, folder_problem
+from ansible.module_utils.ops_refusal import fail_invalid
 
 ARGUMENT_SPEC = dict(
     CLI_ARGS,
@@ -150,8 +151,6 @@ class Release:
         self.assets, self.current, self.replaced, self.todo = [], {}, [], []
         self.format, self.data, self.staged = None, b"", None
 
-    def invalid(self, msg):
-        self.module.fail_json(msg="INVALID INPUT: " + msg, **self.result)
 
     def parse(self):
         p = self.p
@@ -159,12 +158,12 @@ class Release:
             self.data = read_confined(p["package_root"], p["package"])
             parsed = parse_package_bytes(p["package"], self.data)
         except PackageError as e:
-            self.invalid("%s: %s" % (e.field, e))
+            fail_invalid(self.module, "%s: %s" % (e.field, e), **self.result)
         self.assets, self.format = parsed["assets"], parsed["format"]
         self.result["package"] = dict(format=self.format, path=p["package"], sha256=hashlib.sha256(self.data)
                                       .hexdigest(), **summary(self.assets))
         if "/" in p["backup_name"] or p["backup_name"].startswith("."):
-            self.invalid("backup_name: %r must be a plain file name" % p["backup_name"])
+            fail_invalid(self.module, "backup_name: %r must be a plain file name" % p["backup_name"], **self.result)
 
     def compare(self, cli):
         """Each asset's action (create, replace, none) against the project's current definitions (read-only).
@@ -176,8 +175,8 @@ class Release:
         projects = cli.lprojects()
         self.project = project_named(projects, p["project"])
         if self.project is None:
-            self.invalid("project: %s is not a project of %s (projects: %s)"
-                         % (p["project"], p["server"], ", ".join(projects)))
+            fail_invalid(self.module, "project: %s is not a project of %s (projects: %s)"
+                         % (p["project"], p["server"], ", ".join(projects)), **self.result)
         jobs_now = set(j.upper() for j in cli.ljobs(self.project))
         for n, a in enumerate(self.assets):
             if a["kind"] == "job" and a["name"].upper() not in jobs_now:
@@ -202,25 +201,27 @@ class Release:
         p = self.p
         unexported = [a for a in self.replaced if self.current.get(_key(a)) == "unknown"]
         if unexported:
-            self.invalid("; ".join(
+            fail_invalid(self.module, "; ".join(
                 "package: %s is listed by dsjob -ljobs but istool export of %s returns nothing, so it cannot be "
                 "backed up before replace (a job of another type? the package has it as a %s job (.%s) - give it the "
                 "project's job type, or rename or remove the project's job first)"
-                % (a["name"], self.cli.asset_path(self.project, a), a["job_type"], a["ext"]) for a in unexported))
+                % (a["name"], self.cli.asset_path(self.project, a), a["job_type"], a["ext"]) for a in unexported),
+                **self.result)
         if self.replaced and not p["replace"]:
-            self.invalid("replace: %s already in %s%s (set replace: true to replace)"
+            fail_invalid(self.module, "replace: %s already in %s%s (set replace: true to replace)"
                          % (", ".join(a["name"] for a in self.replaced), self.project,
-                            " with a different definition" if self.format == "isx" else ""))
+                            " with a different definition" if self.format == "isx" else ""), **self.result)
         if self.format == "dsx" and not self.cli.dsximport:
-            self.invalid("dsximport: a .dsx release needs the path of DSXImportService.sh (datastage_dsximport)")
+            fail_invalid(self.module, "dsximport: a .dsx release needs the path of DSXImportService.sh "
+                         "(datastage_dsximport)", **self.result)
         problem = None
         if self.replaced:
             problem = (folder_problem(p["backup_dir"])
                        or file_target_problem(os.path.join(p["backup_dir"], p["backup_name"]), tmp_suffix=None))
         if problem:
-            self.invalid("backup_dir: %s cannot hold the backup of %s: %s - remove or move what is in the way, or set "
-                         "datastage_backup_dir to a writable folder"
-                         % (p["backup_dir"], ", ".join(a["name"] for a in self.replaced), problem))
+            fail_invalid(self.module, "backup_dir: %s cannot hold the backup of %s: %s - remove or move what is in "
+                         "the way, or set datastage_backup_dir to a writable folder"
+                         % (p["backup_dir"], ", ".join(a["name"] for a in self.replaced), problem), **self.result)
 
     def stage(self):
         """The package bytes that were parsed, in the private folder: what is imported is what was checked."""

@@ -70,6 +70,7 @@ import datetime
 from ansible.module_utils.ops_aws import AWS_ERRORS, aws_errors, chunks, tag_value
 from ansible.module_utils.ops_backup import Backup, ami_name, backup_argument_spec, duplicate_names, tag_dict
 from ansible.module_utils.ops_ec2 import Ec2Instances
+from ansible.module_utils.ops_refusal import fail_invalid
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 ARGUMENT_SPEC = backup_argument_spec(
@@ -101,7 +102,7 @@ class AmiBackup(Backup):
             self.instances = Ec2Instances(self.module, self.ec2, self.calls).describe(self.ids)
             missing = [i for i in self.ids if i not in self.instances]
             if missing:
-                self.module.fail_json(msg="INVALID INPUT: instances: not found: " + ", ".join(missing),
+                fail_invalid(self.module, "instances: not found: " + ", ".join(missing),
                                       api_calls=self.calls)
             for chunk in chunks(self.ids, 200):
                 self.ours += self.ec2.describe_images(Owners=["self"], aws_retry=True, Filters=[
@@ -169,8 +170,7 @@ class AmiBackup(Backup):
                 im["Name"], " and ".join(label[i] for i in wanted[im["Name"]]), im["ImageId"],
                 im.get("State") or "unknown state", "made of %s" % source if source else "no SourceInstance tag"))
         if conflicts:
-            self.module.fail_json(
-                msg="INVALID INPUT: instances: AMI names must be unique in the account and region, nothing was "
+            fail_invalid(self.module, "instances: AMI names must be unique in the account and region, nothing was "
                     "created: %s. Give each instance a Name tag of its own, deregister an AMI that is no longer "
                     "needed, or back the instances up under another ticket" % "; ".join(conflicts),
                 api_calls=self.calls)

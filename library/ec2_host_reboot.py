@@ -109,6 +109,7 @@ api_calls: {description: "EC2 API calls made, by operation name.", returned: alw
 
 from ansible.module_utils.ops_aws import AWS_ERRORS, aws_errors, tag_value
 from ansible.module_utils.ops_ec2 import GONE, Ec2Instances, check_wait_params, instance_label
+from ansible.module_utils.ops_refusal import fail_drift, fail_invalid
 from ansible.module_utils.ops_wait import WaitTimeout, wait_for
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -188,7 +189,7 @@ class HostReboot(Ec2Instances):
             self.hosts = sorted((h for h in hosts if tag_value(h, p["host_tag_key"]) == p["environment"]),
                                 key=lambda h: h["HostId"])
             if not self.hosts:
-                self.module.fail_json(msg="INVALID INPUT: environment: no Dedicated Host tagged %s=%s"
+                fail_invalid(self.module, "environment: no Dedicated Host tagged %s=%s"
                                       % (p["host_tag_key"], p["environment"]), api_calls=self.calls)
             self.instances_on({h["HostId"] for h in self.hosts})
         expected = p["expected"]
@@ -198,7 +199,7 @@ class HostReboot(Ec2Instances):
                                                  now.get(i, "not on the hosts"))
                      for i in sorted(set(expected) | set(now)) if expected.get(i) != now.get(i)]
             if drift:
-                self.module.fail_json(msg="DRIFT: the hosts' instances changed since the plan: " + "; ".join(drift),
+                fail_drift(self.module, "the hosts' instances changed since the plan: " + "; ".join(drift),
                                       api_calls=self.calls)
 
     def instances_on(self, host_ids):
@@ -237,8 +238,8 @@ class HostReboot(Ec2Instances):
         # nothing is stopped: the state is the one DescribeHosts gave above.
         unavailable = [h for h, _on_host, steps in self.plans if steps and h.get("State") != "available"]
         if unavailable:
-            self.module.fail_json(
-                msg="INVALID INPUT: environment: Dedicated Host not available, nothing was stopped: %s. A stop-start "
+            fail_invalid(
+                self.module, "environment: Dedicated Host not available, nothing was stopped: %s. A stop-start "
                     "needs each host it cycles in state available; plan again once the host is available (see its "
                     "state in the EC2 console or DescribeHosts)" % "; ".join(
                         "%s (%s) is %s, not available" % (h["HostId"], tag_value(h, "Name") or "no Name",
@@ -250,8 +251,8 @@ class HostReboot(Ec2Instances):
         with aws_errors(self.module, "Could not read whether the instances can be stopped", self.report):
             refusals = self.stop_refusals(self.raw, self.cycled)
         if refusals:
-            self.module.fail_json(
-                msg="INVALID INPUT: environment: the stop-start of the Dedicated Hosts of %s would stop instances that "
+            fail_invalid(
+                self.module, "environment: the stop-start of the Dedicated Hosts of %s would stop instances that "
                     "EC2 refuses to stop, nothing was stopped: %s" % (self.p["environment"], "; ".join(
                         "%s %s" % (instance_label(i, self.raw[i]), why) for i, why in sorted(refusals.items()))),
                 **self.report())

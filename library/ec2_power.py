@@ -114,6 +114,7 @@ api_calls:
 
 from ansible.module_utils.ops_aws import aws_errors, tag_value
 from ansible.module_utils.ops_ec2 import GONE, Ec2Instances, check_wait_params, instance_label
+from ansible.module_utils.ops_refusal import fail_drift, fail_invalid
 from ansible.module_utils.ops_wait import WaitTimeout, wait_for
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -169,14 +170,14 @@ class Ec2Power(Ec2Instances):
         p = self.p
         self.ids = sorted(set(p["instance_ids"]))
         if not self.ids:
-            self.module.fail_json(msg="INVALID INPUT: instance_ids: no instance given")
+            fail_invalid(self.module, "instance_ids: no instance given")
         check_wait_params(self.module)
         with aws_errors(self.module, "Could not describe the instances", dict(api_calls=self.calls),
                         invalid=_unknown_instance):
             self.current = self.describe(self.ids)
         missing = [i for i in self.ids if i not in self.current]
         if missing:
-            self.module.fail_json(msg="INVALID INPUT: instance_ids: not found: %s" % ", ".join(missing),
+            fail_invalid(self.module, "instance_ids: not found: %s" % ", ".join(missing),
                                   api_calls=self.calls)
         self.before = {i: self.current[i]["State"]["Name"] for i in self.ids}
         self.after = dict(self.before)
@@ -184,7 +185,7 @@ class Ec2Power(Ec2Instances):
         drift = ["%s: planned %s, now %s" % (i, expected[i], self.before[i])
                  for i in self.ids if i in (expected or {}) and expected[i] != self.before[i]]
         if drift:
-            self.module.fail_json(msg="DRIFT: the estate changed since the plan: " + "; ".join(drift),
+            fail_drift(self.module, "the estate changed since the plan: " + "; ".join(drift),
                                   api_calls=self.calls)
 
     def plan(self):
@@ -200,7 +201,7 @@ class Ec2Power(Ec2Instances):
             refusals = self.stop_refusals(self.current, [i for i in self.ids if self.actions[i] == "stop"])
         errors += ["%s %s" % (instance_label(i, self.current[i]), why) for i, why in sorted(refusals.items())]
         if errors:
-            self.module.fail_json(msg="INVALID INPUT: cannot bring to %s: %s. Nothing was changed"
+            fail_invalid(self.module, "cannot bring to %s: %s. Nothing was changed"
                                   % (self.p["state"], "; ".join(errors)), api_calls=self.calls)
 
     @property

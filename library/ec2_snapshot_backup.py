@@ -58,6 +58,7 @@ api_calls: {description: EC2 API calls by operation name., returned: always, typ
 from ansible.module_utils.ops_aws import aws_errors, chunks, tag_value
 from ansible.module_utils.ops_backup import CREATED_BY, Backup, backup_argument_spec
 from ansible.module_utils.ops_ec2 import Ec2Instances
+from ansible.module_utils.ops_refusal import fail_invalid
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 ARGUMENT_SPEC = backup_argument_spec(
@@ -86,7 +87,7 @@ class SnapshotBackup(Backup):
     def read(self):
         p = self.p
         if not p["volume_ids"] and not p["instance_ids"]:
-            self.module.fail_json(msg="INVALID INPUT: volumes / instances: name at least one volume ID or instance")
+            fail_invalid(self.module, "volumes / instances: name at least one volume ID or instance")
         self.volumes = {}
         with aws_errors(self.module, "Could not read the volumes", dict(api_calls=self.calls), invalid=_unknown_volume):
             for chunk in chunks(sorted(set(p["volume_ids"]))):
@@ -123,7 +124,7 @@ class SnapshotBackup(Backup):
             if not any(a.get("InstanceId") == iid for v in self.volumes.values() for a in v.get("Attachments", [])):
                 errors.append("instance %s has no attached volume" % iid)
         if errors:
-            self.module.fail_json(msg="INVALID INPUT: volumes: " + "; ".join(errors), api_calls=self.calls)
+            fail_invalid(self.module, "volumes: " + "; ".join(errors), api_calls=self.calls)
 
     def sources(self):
         p = self.p

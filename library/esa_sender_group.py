@@ -196,6 +196,7 @@ from ansible.module_utils.esa_cli import (
     set_level,
 )
 from ansible.module_utils.esa_entries import EntryError, diff, kind, normalize, normalize_all, sort_key
+from ansible.module_utils.ops_refusal import DRIFT_PREFIX, INVALID_PREFIX, InvalidInput, fail_invalid, refusal_message
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 #: Second-level public suffixes under which one partial domain would cover countless unrelated senders.
@@ -233,8 +234,9 @@ def too_broad(entry):
     return None
 
 
-class Invalid(Exception):
-    """Bad input: the module fails with INVALID INPUT and the appliance is not touched."""
+class Invalid(InvalidInput):
+    """Bad input: the module fails with INVALID INPUT (module_utils/ops_refusal.py) and the appliance is not
+    touched."""
 
 
 def _norm_or_text(entry):
@@ -481,9 +483,9 @@ class SenderGroups:
         try:
             self.wanted = validate(self.p)
         except Invalid as e:
-            self.module.fail_json(msg="INVALID INPUT: %s" % e, **self.result)
+            fail_invalid(self.module, str(e), **self.result)
         if self.p["operation"] != "inventory" and not self.p["comment"].strip():
-            self.module.fail_json(msg="INVALID INPUT: comment: a change needs a commit comment (the ticket)",
+            fail_invalid(self.module, "comment: a change needs a commit comment (the ticket)",
                                   **self.result)
 
     def read(self):
@@ -494,7 +496,7 @@ class SenderGroups:
             self.hat = Hat(self.s, p["listener"])
             hat_text, current = self.hat.read()
         except EsaCliError as e:
-            self.fail(("INVALID INPUT: " if e.kind == "invalid" else "") + str(e))
+            self.fail(refusal_message(e.kind, str(e)))
         result["hat_before"] = hat_text
         self.name = self.s.hostname or self.name
         major = self.version["major"]
@@ -505,7 +507,7 @@ class SenderGroups:
                                  level_name=self.s.level_name)
         unknown = [g for g in p["sender_groups"] if self.names[g] not in current]
         if unknown:
-            self.fail("INVALID INPUT: sender_groups: %s not a sender group of listener %s on %s (AsyncOS %s; groups: "
+            self.fail(INVALID_PREFIX + "sender_groups: %s not a sender group of listener %s on %s (AsyncOS %s; groups: "
                       "%s)" % (", ".join(unknown), p["listener"], self.name, self.version["version"],
                                ", ".join(current)))
         self.current = {g: current[self.names[g]] for g in p["sender_groups"]}
@@ -515,8 +517,9 @@ class SenderGroups:
         drift = [g for g, want in (p["expected_fingerprints"] or {}).items()
                  if g in result["fingerprints"] and want != result["fingerprints"][g]]
         if drift and p["operation"] != "inventory":
-            self.fail("DRIFT: %s %s/%s changed since the plan (someone edited the sender group); nothing was changed - "
-                      "plan again and review the new difference" % (self.name, p["listener"], ", ".join(drift)))
+            self.fail(DRIFT_PREFIX + "%s %s/%s changed since the plan (someone edited the sender group); nothing was "
+                      "changed - plan again and review the new difference"
+                      % (self.name, p["listener"], ", ".join(drift)))
 
     def plan(self):
         """Each group's additions and deletions, the inventory CSV, the evidence entries and the diff."""
@@ -534,8 +537,9 @@ class SenderGroups:
         result["inventory_csv"] = to_csv(inventory_rows(name, p["listener"], self.groups, desired))
         total = sum(len(x["add"]) + len(x["delete"]) for x in self.groups.values())
         if p["operation"] == "reconcile" and total > p["max_changes"]:
-            self.fail("INVALID INPUT: %s: reconciling %s would make %d additions and deletions, more than max_changes "
-                      "%d; check the desired-state file, or raise max_changes in the request if this is intended"
+            self.fail(INVALID_PREFIX + "%s: reconciling %s would make %d additions and deletions, more than "
+                      "max_changes %d; check the desired-state file, or raise max_changes in the request if this is "
+                      "intended"
                       % (p["desired_source"], name, total, p["max_changes"]))
         for g, x in self.groups.items():
             for e in x["not_present"]:
@@ -574,7 +578,7 @@ class SenderGroups:
                 if w - h:
                     problems.append("%s %s planned but no longer to do: %s" % (g, op, ", ".join(_sorted(w - h))))
         if problems:
-            self.fail("DRIFT: %s %s: the change differs from the reviewed plan (%s); nothing was changed - the "
+            self.fail(DRIFT_PREFIX + "%s %s: the change differs from the reviewed plan (%s); nothing was changed - the "
                       "desired state or the request was edited after the plan: plan again and review the new "
                       "difference" % (name, p["listener"], "; ".join(problems)))
 
@@ -661,8 +665,7 @@ class SenderGroups:
             if restore.get("committed_anyway"):
                 self.module.warn("%s: %s, but the changes are on the appliance (verified)" % (name, e))
             else:
-                self.fail(("INVALID INPUT: " if e.kind == "invalid" else "") + "%s: %s; %s"
-                          % (name, e, restore["summary"]))
+                self.fail(refusal_message(e.kind, "%s: %s; %s" % (name, e, restore["summary"])))
 
 
 def main():

@@ -124,6 +124,7 @@ from ansible.module_utils.nas_transfer import (
     select,
     verify_archive,
 )
+from ansible.module_utils.ops_refusal import fail_invalid, refusal_message
 
 ARGUMENT_SPEC = dict(
     # what is sent, where it goes, in which form
@@ -162,8 +163,6 @@ class Transfer:
         self.changes, self.entries, self.src_manifest, self.result = [], [], {}, {}
         self.actions, self.extracts, self.archive, self.dest, self.backup = [], [], None, None, None
 
-    def invalid(self, msg):
-        self.module.fail_json(msg="INVALID INPUT: " + msg)
 
     def check(self):
         """The shares are there (and mounted with require_mount); encryption, compression and extract agree."""
@@ -171,15 +170,15 @@ class Transfer:
         for key in ("source_root", "dest_root"):
             root = p[key]
             if not os.path.isdir(root):
-                self.invalid("%s: the share %s is not there (not mounted?)" % (key, root))
+                fail_invalid(self.module, "%s: the share %s is not there (not mounted?)" % (key, root))
             if p["require_mount"] and (key == "source_root" or p["dest_is_share"]) and not os.path.ismount(root):
-                self.invalid("%s: the share %s is not mounted" % (key, root))
+                fail_invalid(self.module, "%s: the share %s is not mounted" % (key, root))
         if p["encryption"] == "aes256" and not p["password"]:
-            self.invalid("encryption: aes256 needs a password (password_source: vault or env)")
+            fail_invalid(self.module, "encryption: aes256 needs a password (password_source: vault or env)")
         if p["encryption"] == "aes256" and p["compression"] in ("none", "tar.gz") and not p["extract"]:
-            self.invalid("encryption: aes256 needs compression zip or 7z")
+            fail_invalid(self.module, "encryption: aes256 needs compression zip or 7z")
         if p["extract"] and p["compression"] != "none":
-            self.invalid("extract: the items are archives to extract; leave compression at none")
+            fail_invalid(self.module, "extract: the items are archives to extract; leave compression at none")
 
     @property
     def password(self):
@@ -203,7 +202,7 @@ class Transfer:
                 self.plan_archive(files)
             self.entries = [dict(rel=f.rel, size=f.size, sha256=self.src_manifest.get(f.rel)) for f in files]
         except TransferError as e:
-            self.invalid(str(e))
+            fail_invalid(self.module, str(e))
         except OSError as e:  # a folder or file of a share that cannot be read (permissions): no traceback
             self.module.fail_json(msg="Transfer failed: %s" % e)
         self.files = files
@@ -213,7 +212,7 @@ class Transfer:
         for f in files:
             fmt = archive_format(f.rel)
             if fmt is None:
-                self.invalid("items: %s is not a .zip, .7z or .tar.gz archive" % f.rel)
+                fail_invalid(self.module, "items: %s is not a .zip, .7z or .tar.gz archive" % f.rel)
             self.extracts.append((f, fmt))
             # The same checks as the extraction itself, so that a plan refuses what the apply would refuse:
             # the password opens the archive, no member leaves dest or exists there, no two archives share one.
@@ -236,14 +235,14 @@ class Transfer:
         p = self.p
         name = p["archive_name"] or "%s%s" % (p["ticket"], EXT[p["compression"]])
         if "/" in name or name.startswith("."):
-            self.invalid("archive_name: %r must be a plain file name" % name)
+            fail_invalid(self.module, "archive_name: %r must be a plain file name" % name)
         self.archive = Place(self.dest.root, self.dest.parts + parts_of(name, "archive_name"))
         shown = place_path(self.archive)
         blocker, existing = probe_target(self.archive)
         if blocker:
-            self.invalid(blocked_message(self.dest_path, blocker))
+            fail_invalid(self.module, blocked_message(self.dest_path, blocker))
         if existing is not None and not p["overwrite"]:
-            self.invalid("%s exists (set overwrite: true to replace it; the old one is kept as .bak-%s)"
+            fail_invalid(self.module, "%s exists (set overwrite: true to replace it; the old one is kept as .bak-%s)"
                          % (shown, p["ticket"]))
         self.backup = "%s.bak-%s" % (name, p["ticket"]) if existing is not None else None
         self.changes.append(dict(
@@ -276,7 +275,7 @@ class Transfer:
             else:
                 self.make_archive()
         except TransferError as e:
-            self.module.fail_json(msg=("INVALID INPUT: " if e.kind == "invalid" else "") + str(e), **self.result)
+            self.module.fail_json(msg=refusal_message(e.kind, str(e)), **self.result)
         except OSError as e:
             self.module.fail_json(msg="Transfer failed: %s" % e, **self.result)
 

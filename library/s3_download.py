@@ -74,6 +74,7 @@ import tempfile
 
 from ansible.module_utils.ops_aws import AWS_ERRORS, aws_errors
 from ansible.module_utils.ops_paths import folder_obstacle
+from ansible.module_utils.ops_refusal import fail_invalid
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -258,21 +259,20 @@ class Download:
         self.objects, self.staged, self.created, self.backups, self.placed = [], [], [], {}, []
         self.s3 = None
 
-    def invalid(self, msg):
-        self.module.fail_json(msg="INVALID INPUT: " + msg)
 
     def check_dest(self):
         """dest_root must be a folder; dest_dir relative, without '..', and not leading outside it."""
         p = self.p
         self.root = os.path.realpath(p["dest_root"])
         if not os.path.isdir(self.root):
-            self.invalid("dest_root: %s is not a folder on %s; create it or fix ops_restore_root"
+            fail_invalid(self.module, "dest_root: %s is not a folder on %s; create it or fix ops_restore_root"
                          % (self.root, os.uname()[1]))
         if os.path.isabs(p["dest_dir"]) or ".." in p["dest_dir"].replace("\\", "/").split("/"):
-            self.invalid("dest_dir: %r must be a relative folder under %s without '..'" % (p["dest_dir"], self.root))
+            fail_invalid(self.module, "dest_dir: %r must be a relative folder under %s without '..'"
+                         % (p["dest_dir"], self.root))
         self.dest = os.path.join(self.root, p["dest_dir"])
         if not inside(self.root, self.dest):
-            self.invalid("dest_dir: %r leads outside %s (through a symlink)" % (p["dest_dir"], self.root))
+            fail_invalid(self.module, "dest_dir: %r leads outside %s (through a symlink)" % (p["dest_dir"], self.root))
 
     def unreadable(self, code, _message):
         if code in ("NoSuchBucket", "404", "NoSuchKey", "403", "AccessDenied"):
@@ -301,13 +301,13 @@ class Download:
                 self.objects += [s3_object(o["Key"], o["Size"], o["ETag"], o.get("StorageClass"))
                                  for o in page.get("Contents", []) if not o["Key"].endswith("/")]
                 if len(self.objects) > p["max_objects"]:
-                    self.invalid("prefix: more than %d objects under %r; narrow the prefix"
+                    fail_invalid(self.module, "prefix: more than %d objects under %r; narrow the prefix"
                                  % (p["max_objects"], p["prefix"]))
                 token = page.get("NextContinuationToken")
                 if not token:
                     break
         if not self.objects:
-            self.invalid("prefix: no object under s3://%s/%s" % (p["bucket"], p["prefix"]))
+            fail_invalid(self.module, "prefix: no object under s3://%s/%s" % (p["bucket"], p["prefix"]))
 
     def plan(self):
         """Map each object to its local file and action; INVALID INPUT for everything that would fail."""
@@ -327,7 +327,7 @@ class Download:
         problems.extend(folder_problems([os.path.dirname(o["local"]) for o in mapped if o.get("action") != "none"]))
         problems.extend(self.archived_problems(mapped))
         if problems:
-            self.invalid("; ".join(problems))
+            fail_invalid(self.module, "; ".join(problems))
         for o in self.objects:
             o.pop("archived", None)
 

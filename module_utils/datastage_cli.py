@@ -39,6 +39,8 @@ import sys
 import tempfile
 from contextlib import contextmanager
 
+from ansible.module_utils.ops_refusal import refusal_message
+
 CLI_ARGS = dict(
     istool=dict(type="path"),
     dsjob=dict(type="path", required=True),
@@ -183,7 +185,7 @@ def cli_session(module, result, os_failure=None):
         cli = DataStageCli(module)
         yield cli
     except DataStageError as e:
-        module.fail_json(msg=("INVALID INPUT: " if e.kind == "invalid" else "") + str(e), **result)
+        module.fail_json(msg=refusal_message(e.kind, str(e)), **result)
     except OSError as e:
         if os_failure is None:
             raise

@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
+from ansible.module_utils.ops_refusal import fail_invalid
+
 try:
     import botocore.exceptions
 
@@ -44,7 +46,7 @@ def aws_errors(module, msg, result=None, invalid=None):
         reason = invalid(code, (getattr(e, "response", None) or {}).get("Error", {}).get("Message", "")) if (
             invalid and code) else None
         if reason:
-            module.fail_json(msg="INVALID INPUT: " + reason, **extra)
+            fail_invalid(module, reason, **extra)
         module.fail_json_aws(e, msg=msg, **extra)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from ansible.module_utils.ops_aws import AWS_ERRORS, counted_ec2_client
+from ansible.module_utils.ops_refusal import fail_drift, fail_invalid
 from ansible.module_utils.ops_wait import Waiter, WaitTimeout, wait_for
 
 #: Value of the CreatedBy tag on every image and snapshot this project makes. Pruning touches nothing else.
@@ -111,10 +112,10 @@ def check_backup_params(module):
     """Fail with INVALID INPUT on a generation label AWS would refuse or a retention below 1."""
     p = module.params
     if not re.match(GENERATION_PATTERN, p["generation"]):
-        module.fail_json(msg="INVALID INPUT: generation: %r - use letters, digits, '.', '_' and '-' "
+        fail_invalid(module, "generation: %r - use letters, digits, '.', '_' and '-' "
                              "(up to 40), e.g. pre-change" % p["generation"])
     if p["retention"] < 1:
-        module.fail_json(msg="INVALID INPUT: retention: must be at least 1 (the generation just made)")
+        fail_invalid(module, "retention: must be at least 1 (the generation just made)")
 
 
 def check_expected_prune(module, pruned_ids, calls):
@@ -124,7 +125,7 @@ def check_expected_prune(module, pruned_ids, calls):
         return
     unplanned = sorted(set(pruned_ids) - set(expected))
     if unplanned:
-        module.fail_json(msg="DRIFT: the retention rule now prunes %s, which the plan did not list; plan again"
+        fail_drift(module, "the retention rule now prunes %s, which the plan did not list; plan again"
                              % ", ".join(unplanned), api_calls=calls)
 
 

@@ -16,6 +16,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible.module_utils.ops_aws import chunks, counted_ec2_client, error_code, status_ok, tag_value
+from ansible.module_utils.ops_refusal import fail_invalid
 from ansible.module_utils.ops_wait import Waiter
 
 #: The EC2 client method of each action.
@@ -39,7 +40,7 @@ def instance_label(instance_id, instance):
 def check_wait_params(module):
     """Fail with INVALID INPUT unless wait_timeout >= 1 and poll_interval >= 0 (seconds)."""
     if module.params["wait_timeout"] < 1 or module.params["poll_interval"] < 0:
-        module.fail_json(msg="INVALID INPUT: wait_timeout must be >= 1 and poll_interval >= 0 (seconds)")
+        fail_invalid(module, "wait_timeout must be >= 1 and poll_interval >= 0 (seconds)")
 
 
 def stop_refusal(inst, protected, spot_types):

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +179,7 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     return out.exit_code
 
 
-def _warn_ticket_reuse(run_id: str, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def _warn_ticket_reuse(run_id: str, manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A plan whose ticket earlier runs used on another target: a warning on stderr listing them (review.py)."""
     from ops_driver.evidence import review
     from ops_driver.paths import evidence_dir
@@ -241,14 +242,15 @@ def cmd_evidence_show(args: argparse.Namespace) -> int:
         events, _ = bundles.read_events(b.path / bundles.EVENTS)
         tasks = [str((e.get("event_data") or {}).get("task")) for e in events
                  if e.get("event") == "playbook_on_task_start"]
-        data = {"manifest": m, "changes": None, "path": str(b.path), "tasks_started": tasks}
+        data: dict[str, Any] = {"manifest": m, "changes": None, "path": str(b.path), "tasks_started": tasks}
         _emit(args, data, f"apply {b.run_id} of plan {m.get('plan_id')}: RUNNING since {m.get('started_at')} "
-                          f"(pid {(m.get('process') or {}).get('pid')}), or interrupted and not closed yet "
+                          f"(pid {dict(m.get('process') or {}).get('pid')}), or interrupted and not closed yet "
                           "(`ops-driver evidence recover`); tasks started so far:\n"
                           + "\n".join(f"  {t}" for t in tasks))
         return 0
     status = review.live_status(b.run_id, base)
-    data = {"manifest": m, "changes": b.read_json("changes.json"), "path": str(b.path), "status": status.as_dict()}
+    data = {"manifest": m, "changes": b.read_json("changes.json"), "path": str(b.path),
+            "status": status.as_dict()}
     _emit(args, data, f"STATUS NOW: {status.text}\n(the report below was written when the run ended)\n\n"
                       + (b.path / "report.md").read_text(encoding="utf-8"))
     return 0

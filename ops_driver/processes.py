@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from ops_driver.run.manifest import Process
 
 #: Environment variable set, to a value of its own, for every process of one run (see the module docstring).
 RUN_MARKER = "OPS_DRIVER_RUN"
@@ -64,13 +67,13 @@ def boot_id(proc: Path = Path("/proc")) -> str:
         return ""
 
 
-def this_process() -> dict[str, Any]:
+def this_process() -> Process:
     """``{host, pid, start_ticks, boot_id}`` of the calling process, as recorded ahead of a run."""
     return {"host": socket.gethostname(), "pid": os.getpid(), "start_ticks": process_start(os.getpid()),
             "boot_id": boot_id()}
 
 
-def is_alive(owner: dict[str, Any], proc: Path = Path("/proc")) -> bool | None:
+def is_alive(owner: Mapping[str, Any], proc: Path = Path("/proc")) -> bool | None:
     """Is the process recorded as ``owner`` (:func:`this_process`) still running? None when it ran on another host
     (it cannot be judged from here); False when the PID is gone, belongs to a process started at another time, or
     the machine has booted since."""

@@ -10,7 +10,7 @@ the one source of what an operation takes; the docs repeat them only between mar
 
 A role README's variables table is written by hand (it says where each value comes from: the request, the inventory,
 ``ops-driver apply``); ``--variables ROLE`` prints a first version of it from ``meta/argument_specs.yml``, and
-``tests/unit/test_docs.py`` checks that it lists exactly the spec's options.
+``tests/unit/driver/test_docs.py`` checks that it lists exactly the spec's options.
 
 Each block ends with ``<!-- /generated:NAME -->``; text outside the markers is never touched.
 
@@ -20,7 +20,7 @@ Usage (from the repository root, or any folder: paths are found from this file):
     python scripts/gen_docs.py --check   # exit 1 naming every stale or missing part, write nothing
     python scripts/gen_docs.py --variables ec2_power   # print a variables table from the role's argument spec
 
-``tests/unit/test_docs.py`` runs the check, so a catalog or argument-spec change without ``gen_docs.py`` fails.
+``tests/unit/driver/test_docs.py`` runs the check, so a catalog or argument-spec change without ``gen_docs.py`` fails.
 Errors: a missing marker is reported as stale (``--check``) or raised as :class:`DocsError` (rewrite).
 """
 

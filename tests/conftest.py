@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import manifests
 
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Variables of the operator's shell that change what Ansible, ops-driver or boto3 do (issue #27 item 8: with
 #: ANSIBLE_VAULT_PASSWORD_FILE set, as the operators' guide says to, the tests' `ansible-vault encrypt` saw two default
 #: vault IDs). The suite starts from none of them; what a test needs it sets itself. Kept: how to find the seed
-#: documents (tests/unit/test_catalog_seed.py) and whether they are required (.ci/run).
+#: documents (tests/unit/driver/test_catalog_seed.py) and whether they are required (.ci/run).
 _KEEP = {"OPS_SEEDS_DIR", "OPS_REQUIRE_SEEDS"}
 _PREFIXES = ("ANSIBLE_", "OPS_", "AWS_", "MOLECULE_", "BENCH_")
 
@@ -45,17 +48,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test writes evidence into its own folder and never into ~/.ansible."""
+def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Every test writes evidence into its own folder and never into ~/.ansible; at its end, every manifest.json of
+    a bundle it wrote is checked against the published schema (tests/support/manifests.py), unless the test is
+    marked ``hostile_manifest`` (it writes a broken manifest on purpose)."""
     monkeypatch.setenv("OPS_EVIDENCE_DIR", str(tmp_path / "evidence"))
     monkeypatch.setenv("ANSIBLE_HOME", str(tmp_path / "ansible-home"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("OPS_SYSLOG", "off")  # no test writes to the machine's syslog (tests/unit/test_syslog_sink.py)
-    monkeypatch.setenv("OPS_LANG", "en")  # output in English whatever the machine's locale (tests/unit/test_i18n.py)
+    # no test writes to the machine's syslog (tests/unit/evidence/test_syslog_sink.py)
+    monkeypatch.setenv("OPS_SYSLOG", "off")
+    # output in English whatever the machine's locale (tests/unit/records/test_i18n.py)
+    monkeypatch.setenv("OPS_LANG", "en")
     for name in ("SSH_AUTH_SOCK", "OPS_SIGNING_KEY"):  # approvals sign with the keys a test gives
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()
-    return tmp_path / "evidence"
+    yield tmp_path / "evidence"
+    if request.node.get_closest_marker("hostile_manifest") is None:
+        problems = manifests.problems_under(tmp_path)
+        assert not problems, "manifest.json against docs/schema/run-manifest.schema.json:\n" + "\n".join(problems)
 
 
 @pytest.fixture()

@@ -12,7 +12,8 @@ exactly the operations of :data:`SERVED` from a data document and forwards every
 (``botocore.session.get_session().get_service_model(service)``): the JSON key of each member is its serialization
 name (``locationName``: GuardDuty's ``findingIds``), timestamps are epoch seconds (the JSON protocols' default), and
 a member the model does not have is refused. :func:`wire_problems` checks a wire body against the same shape
-(unknown keys, types, enums, required members); ``tests/unit/test_aws_seeded.py`` runs it on every served answer
+(unknown keys, types, enums, required members); ``tests/unit/simulators/test_aws_seeded.py`` runs it on every
+served answer
 and parses the answer with botocore's own parser.
 
 **Requests.** The operation is found from the request as botocore builds it: the service from the SigV4 credential

@@ -38,6 +38,7 @@ from ops_driver.evidence import bundles, governance, identity
 from ops_driver.paths import ENVIRONMENTS, evidence_dir
 from ops_driver.request import parse_request
 from ops_driver.run import pipeline
+from ops_driver.run.manifest import RunKind
 from ops_driver.run.runner import Event, RunResult, collect_event
 
 #: AWX job status → (ansible-runner status, rc). A failed job's rc comes from its stats (see :func:`_rc`).
@@ -56,7 +57,7 @@ class AwxRun:
     result: RunResult
     request: dict[str, Any]
     operator: str
-    kind: str
+    kind: RunKind
     job: dict[str, Any] = field(default_factory=dict)
 
 
@@ -181,7 +182,7 @@ def convert(job: dict[str, Any], pages: Any, catalog: Catalog | None = None) -> 
     result.stdout = "".join(str(e["stdout"]) + "\n" for e in events if e.get("stdout"))
     result.duration_s = float(job.get("elapsed") or 0.0)
     job_vars = _job_vars(job)
-    kind = "plan" if job.get("job_type") == "check" else "apply"
+    kind = RunKind.PLAN if job.get("job_type") == "check" else RunKind.APPLY
     keys = ("id", "name", "job_type", "status", "started", "finished", "launch_type", "scm_revision", "playbook",
             "job_tags", "url")
     info: dict[str, Any] = {k: job.get(k) for k in keys if k in job}

@@ -34,6 +34,7 @@ import yaml
 from ops_driver.errors import InvalidInput
 from ops_driver.paths import evidence_dir
 from ops_driver.run.contract import RunRecord
+from ops_driver.run.manifest import Manifest
 
 BUNDLE_FILES = ("request.yml", "changes.json", "events.jsonl", "stdout.txt", "report.md")
 MANIFEST = "manifest.json"
@@ -87,9 +88,11 @@ class Bundle:
     run_id: str
     path: Path
 
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
+        """``manifest.json`` as written (typed :class:`~ops_driver.run.manifest.Manifest`, but data from disk: a reader
+        checks the values it uses). InvalidInput (exit 2) when it is not readable JSON."""
         try:
-            data: dict[str, Any] = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+            data: Manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise InvalidInput(f"run {self.run_id}: manifest.json unreadable: {e}") from None
         return data
@@ -131,7 +134,7 @@ def _dump_event(event: dict[str, Any]) -> str:
     return json.dumps(event, ensure_ascii=False, sort_keys=True, default=str) + "\n"
 
 
-def start_bundle(run_id: str, manifest: dict[str, Any], scrub: Scrubber, base: Path | None = None) -> str:
+def start_bundle(run_id: str, manifest: Manifest, scrub: Scrubber, base: Path | None = None) -> str:
     """Write the bundle of an apply ahead of its run: ``start.json`` (``manifest``, which says ``status: running``),
     an empty ``events.jsonl`` and a ``manifest.json`` listing ``start.json``. Returns the SHA-256 of ``start.json``
     (the ``start`` ledger line's). FileExistsError when the bundle exists already."""

@@ -34,9 +34,10 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -45,6 +46,7 @@ from ops_driver.catalog import CHANGE_CLASSES
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, guards, identity, ledger, signing
 from ops_driver.paths import project_root
+from ops_driver.run.manifest import Manifest
 
 CLASSES = CHANGE_CLASSES  # the names; what each needs is policy/change.yml
 APPROVALS = "approvals"
@@ -239,6 +241,7 @@ def approval_checks(run_id: str, base: Path, entries: list[ledger.Entry] | None 
     if not folder.is_dir():
         return [], []
     rules = rules or load_policy()
+    m: Mapping[str, Any]
     try:
         m = bundles.bundle(run_id, base).manifest()
     except InvalidInput:
@@ -296,14 +299,14 @@ def _held_as_is(b: bundles.Bundle, kind: str, entries: list[ledger.Entry]) -> st
     return digest
 
 
-def forbidden_approvers(manifest: dict[str, Any]) -> list[str]:
+def forbidden_approvers(manifest: Manifest) -> list[str]:
     """Who may not approve a run: its operator, the request's requested_by (and, for an apply, the plan's
     operator); one name per person (:func:`.identity.distinct`)."""
     names = [manifest.get("operator"), manifest.get("requested_by"), manifest.get("plan_operator")]
     return identity.distinct(str(n) for n in names if n)
 
 
-def approvals_needed(manifest: dict[str, Any], rules: ChangePolicy) -> int:
+def approvals_needed(manifest: Manifest, rules: ChangePolicy) -> int:
     """The approvals a plan needs before its apply: the larger of what its manifest recorded when it was planned
     (``approvals_required``) and what ``rules`` (today's policy) say for its class — a requirement never falls
     after the plan. A class the policy no longer has counts as the plan's record alone."""
@@ -313,11 +316,11 @@ def approvals_needed(manifest: dict[str, Any], rules: ChangePolicy) -> int:
     return max(planned, rules.get(cls).approvals if cls in rules.classes else 0)
 
 
-def applies_of(plan_id: str, base: Path, entries: list[ledger.Entry] | None = None) -> list[dict[str, Any]]:
+def applies_of(plan_id: str, base: Path, entries: list[ledger.Entry] | None = None) -> list[Mapping[str, Any]]:
     """The manifests of the applies of ``plan_id`` (started, running, interrupted or ended), found through the ledger
     (not by reading every bundle)."""
     entries = ledger.entries(base) if entries is None else entries
-    out = []
+    out: list[Mapping[str, Any]] = []
     seen = set()
     for e in entries:
         # a start line consumes the plan: its apply is running, was interrupted, or ended (its apply line follows)
@@ -445,6 +448,7 @@ def pending(base: Path) -> list[dict[str, Any]]:
         if e.kind not in ("start", "apply") or e.run_id in seen:
             continue
         seen.add(e.run_id)
+        m: Mapping[str, Any]
         try:
             m = bundles.bundle(e.run_id, base).manifest()
         except InvalidInput:  # a missing bundle cannot show it was not an emergency: it stays pending
@@ -481,7 +485,7 @@ def _check_start(e: ledger.Entry, b: bundles.Bundle | None, found: list[ledger.E
     if any(x.kind == "apply" and x.run_id == e.run_id for x in found):
         return []
     try:
-        process = b.manifest().get("process") or {}
+        process: Mapping[str, Any] = b.manifest().get("process") or {}
     except InvalidInput:
         process = {}
     if processes.is_alive(process):
@@ -490,7 +494,7 @@ def _check_start(e: ledger.Entry, b: bundles.Bundle | None, found: list[ledger.E
             "close it with `ops-driver evidence recover`"]
 
 
-def approval_shortfall(apply_manifest: dict[str, Any], plan_manifest: dict[str, Any] | None,
+def approval_shortfall(apply_manifest: Mapping[str, Any], plan_manifest: Mapping[str, Any] | None,
                        held: list[Approval]) -> str | None:
     """The flag of an apply that ran with fewer approvals than its plan required, else None.
 
@@ -525,7 +529,7 @@ def shortfalls(base: Path, entries: list[ledger.Entry]) -> dict[str, str]:
             continue
         plan_id = str(m.get("plan_id") or e.ref or "")
         try:
-            pm: dict[str, Any] | None = bundles.bundle(plan_id, base).manifest() if plan_id else None
+            pm: Manifest | None = bundles.bundle(plan_id, base).manifest() if plan_id else None
         except InvalidInput:
             pm = None
         flag = approval_shortfall(m, pm, approvals_of(plan_id, base, entries) if plan_id else [])
@@ -790,7 +794,7 @@ def rejection_problems(base: Path, found: list[ledger.Entry], rules: ChangePolic
         try:
             m = bundles.bundle(r.run_id, base).manifest()
         except InvalidInput:
-            m = {}
+            m = cast(Manifest, {})
         environment = str(m.get("environment") or "")
         cls = str(m.get("change_class") or "")
         sig = signing.sig_path(f)

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ def max_age_override(environment: str | None) -> list[str]:
     return [f"{PLAN_MAX_AGE_ENV}={raw}"] if raw is not None and environment == OVERRIDE_ENVIRONMENT else []
 
 
-def check_plan(manifest: dict[str, Any], now: dt.datetime, applies: list[dict[str, Any]],
+def check_plan(manifest: Mapping[str, Any], now: dt.datetime, applies: Sequence[Mapping[str, Any]],
                max_age_s: int = DEFAULT_PLAN_MAX_AGE_S) -> None:
     """Refuse a plan that failed, is older than the maximum age, or was already applied.
 

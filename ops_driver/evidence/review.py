@@ -20,14 +20,16 @@ ledger, for the manifest as it is now); rejections as :func:`ops_driver.evidence
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, governance, guards, identity, ledger
+from ops_driver.run.manifest import Manifest
 
 #: The word that names the newest plan of the current operator wherever a run ID is asked for.
 LAST = "last"
@@ -124,7 +126,7 @@ def _time(value: Any) -> dt.datetime | None:
         return None
 
 
-def max_age_s(manifest: dict[str, Any], rules: governance.ChangePolicy) -> int:
+def max_age_s(manifest: Mapping[str, Any], rules: governance.ChangePolicy) -> int:
     """The age limit of a plan in seconds, as guards.check_plan judges it (the smaller of today's reviewed limit
     and the plan's recorded one, or ``$OPS_PLAN_MAX_AGE`` in the sandbox)."""
     limit = rules.plan_max_age_s
@@ -239,7 +241,7 @@ def waiting(base: Path, now: dt.datetime | None = None, rules: governance.Change
         try:
             m = bundles.bundle(str(p["run_id"]), base).manifest()
         except InvalidInput:
-            m = {"status": "bundle missing"}
+            m = cast(Manifest, {"status": "bundle missing"})
         ended = _time(m.get("ended_at") or p.get("ended_at"))
         held = governance.approvals_of(str(p["run_id"]), base, found, rules)
         rows.append({"run_id": p["run_id"], "kind": "emergency", "task": p.get("task"),
@@ -289,7 +291,7 @@ def runs_of_ticket(ticket: str, base: Path, found: list[ledger.Entry] | None = N
     return out
 
 
-def target_of(b: bundles.Bundle, manifest: dict[str, Any]) -> str:
+def target_of(b: bundles.Bundle, manifest: Mapping[str, Any]) -> str:
     """What a run acted on, as one comparable text: ``ENV TASK`` and the resolved EC2 targets' instance IDs (or
     names), else the request's ``params`` as recorded in the bundle's ``request.yml`` (secrets redacted)."""
     head = f"{manifest.get('environment')} {manifest.get('task')}"

@@ -56,6 +56,7 @@ from ops_driver.evidence.guards import today as policy_today
 from ops_driver.paths import ENVIRONMENTS, evidence_dir
 from ops_driver.records import due
 from ops_driver.records.manual import KIND as RECORD
+from ops_driver.run.manifest import RunKind, RunStatus
 
 #: Where a recurring task without an annual schedule is due when the report names no ``--environment``.
 DEFAULT_DUE_ENVIRONMENT = "prod"
@@ -320,7 +321,7 @@ def _row(b: bundles.Bundle, m: dict[str, Any] | None, changes: Any, started: dt.
     task_id = str(m.get("task") or "")
     task = catalog.tasks.get(task_id)
     resources = _resources(changes)
-    kind = m.get("kind") if m.get("kind") in ("plan", "apply") else None
+    kind = m.get("kind") if m.get("kind") in tuple(RunKind) else None
     names = [a.approver for a in approvals.of(str(m.get("plan_id") or "") if kind == "apply" else b.run_id)]
     if kind == "apply":
         names += [f"{a.approver} (after the fact)" for a in approvals.of(b.run_id)]
@@ -594,8 +595,8 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
             continue
         if started >= read_hi:
             continue
-        if (m and not problems and m.get("kind") == "apply" and m.get("exit_code") == 0
-                and m.get("status") == "applied" and m.get("source") != UNVERIFIED_SOURCE):
+        if (m and not problems and m.get("kind") == RunKind.APPLY and m.get("exit_code") == 0
+                and m.get("status") == RunStatus.APPLIED and m.get("source") != UNVERIFIED_SOURCE):
             done.setdefault((str(m.get("task")), str(m.get("environment"))), []).append(
                 (started.astimezone(JST).date(), b.run_id))
         if lo <= started < hi:

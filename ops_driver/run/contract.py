@@ -46,11 +46,12 @@ handed to ``report.render`` and ``evidence.write_bundle``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ops_driver.catalog import Task
+from ops_driver.run.manifest import ChangeEntry, Comparison, FailureKind, Manifest, RunKind, RunStatus
 
 CHANGES = "ops_changes"
 TARGETS = "ops_targets"
@@ -65,29 +66,31 @@ SET_STATS_KEYS = (CHANGES, TARGETS, API_CALLS, APPLY_EXTRAVARS, EVIDENCE, ATTACH
 INVALID_PREFIX = "INVALID INPUT:"
 DRIFT_PREFIX = "DRIFT:"
 
-#: Failure kinds (``runner.RunResult.failure_kind`` and the read-only check of ``operations``).
-INVALID = "invalid"
-DRIFT = "drift"
-FAILED = "failed"
-TIMEOUT = "timeout"
-READ_ONLY = "read_only"
+#: Failure kinds (``runner.RunResult.failure_kind`` and the read-only check of ``operations``): :class:`FailureKind`.
+INVALID = FailureKind.INVALID
+DRIFT = FailureKind.DRIFT
+FAILED = FailureKind.FAILED
+TIMEOUT = FailureKind.TIMEOUT
+READ_ONLY = FailureKind.READ_ONLY
 
+_PLAN, _APPLY = RunKind.PLAN, RunKind.APPLY
 #: Failure kind (None: no failure) → run kind (``plan``/``apply``) → (status in manifest.json, exit code).
 #: A read-only task that would change something is refused at plan time; an apply that did change something has
 #: run, so it is a failed run.
-OUTCOMES: dict[str | None, dict[str, tuple[str, int]]] = {
-    None: {"plan": ("planned", 0), "apply": ("applied", 0)},
-    INVALID: {"plan": ("invalid", 2), "apply": ("invalid", 2)},
-    DRIFT: {"plan": ("drifted", 4), "apply": ("drifted", 4)},
-    FAILED: {"plan": ("failed", 3), "apply": ("failed", 3)},
-    TIMEOUT: {"plan": ("timeout", 3), "apply": ("timeout", 3)},
-    READ_ONLY: {"plan": ("refused", 4), "apply": ("failed", 3)},
+OUTCOMES: dict[FailureKind | None, dict[RunKind, tuple[RunStatus, int]]] = {
+    None: {_PLAN: (RunStatus.PLANNED, 0), _APPLY: (RunStatus.APPLIED, 0)},
+    INVALID: {_PLAN: (RunStatus.INVALID, 2), _APPLY: (RunStatus.INVALID, 2)},
+    DRIFT: {_PLAN: (RunStatus.DRIFTED, 4), _APPLY: (RunStatus.DRIFTED, 4)},
+    FAILED: {_PLAN: (RunStatus.FAILED, 3), _APPLY: (RunStatus.FAILED, 3)},
+    TIMEOUT: {_PLAN: (RunStatus.TIMEOUT, 3), _APPLY: (RunStatus.TIMEOUT, 3)},
+    READ_ONLY: {_PLAN: (RunStatus.REFUSED, 4), _APPLY: (RunStatus.FAILED, 3)},
 }
 
 
-def outcome(kind: str, failure: str | None) -> tuple[str, int]:
-    """``(status, exit code)`` of a ``kind`` run (``plan``/``apply``) that ended with ``failure`` (None: none)."""
-    return OUTCOMES[failure][kind]
+def outcome(kind: str, failure: str | None) -> tuple[RunStatus, int]:
+    """``(status, exit code)`` of a ``kind`` run (``plan``/``apply``) that ended with ``failure`` (None: none).
+    KeyError for a kind or failure kind outside :class:`RunKind` / :class:`FailureKind`."""
+    return OUTCOMES[FailureKind(failure) if failure is not None else None][RunKind(kind)]
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ class RunRecord:
         run_id: the bundle's name (``evidence.new_run_id``).
         task: the catalog task.
         request: the work request as given, secret parameters redacted (``request.yml``).
-        manifest: ``manifest.json`` without ``files`` (the writer adds the SHA-256 of every file).
+        manifest: ``manifest.json`` without ``files`` (the writer adds the SHA-256 of every file); the keys are
+            :class:`ops_driver.run.manifest.Manifest`'s.
         changes: normalised ``ops_changes`` (``changes.json``), sorted by host and resource.
         targets: ``ops_targets``.
         warnings: the catalog's warnings, the schedule's and Ansible's, in that order.
@@ -136,13 +140,13 @@ class RunRecord:
     run_id: str
     task: Task
     request: dict[str, Any]
-    manifest: dict[str, Any]
-    changes: list[dict[str, Any]]
+    manifest: Manifest
+    changes: list[ChangeEntry]
     targets: list[dict[str, Any]]
     warnings: list[str]
     skipped: list[dict[str, Any]]
     failures: list[dict[str, Any]]
-    comparison: dict[str, list[str]] | None
+    comparison: Comparison | None
     attachments: dict[str, str]
     events: list[dict[str, Any]]
     stdout: str
@@ -167,32 +171,37 @@ class RunRecord:
         """The same record with ``report`` set."""
         return dataclasses.replace(self, report=text)
 
-def change_entries(entries: list[dict[str, Any]], task_id: str) -> list[dict[str, Any]]:
+def change_entries(entries: list[dict[str, Any]], task_id: str) -> list[ChangeEntry]:
     """Normalise the ``ops_changes`` of a run (shape above) for changes.json.
 
     Every entry gets ``host`` (default ""), ``task``, ``resource``, ``name`` (default ""), ``action``, ``before``,
     ``after`` and ``changed`` (a bool); ``match`` and ``note`` are kept when set, ``failed`` only when true; other
     keys are dropped. Sorted by host, then resource.
     """
-    out = []
+    out: list[ChangeEntry] = []
     for c in entries:
-        out.append({"host": c.get("host", ""), "task": task_id, "resource": c.get("resource"),
-                    **{k: c[k] for k in ("match", "note") if c.get(k)},
-                    "name": c.get("name", ""), "action": c.get("action"), "before": c.get("before"),
-                    "after": c.get("after"), "changed": bool(c.get("changed")),
-                    **({"failed": True} if c.get("failed") else {})})
+        entry: ChangeEntry = {"host": c.get("host", ""), "task": task_id, "resource": c.get("resource"),
+                              "name": c.get("name", ""), "action": c.get("action"), "before": c.get("before"),
+                              "after": c.get("after"), "changed": bool(c.get("changed"))}
+        if c.get("match"):
+            entry["match"] = c["match"]
+        if c.get("note"):
+            entry["note"] = c["note"]
+        if c.get("failed"):
+            entry["failed"] = True
+        out.append(entry)
     return sorted(out, key=lambda e: (str(e["host"]), str(e["resource"])))
 
 
-def compare(planned: list[dict[str, Any]], actual: list[dict[str, Any]]) -> dict[str, list[str]]:
+def compare(planned: Sequence[Mapping[str, Any]], actual: Sequence[Mapping[str, Any]]) -> Comparison:
     """Which actual changes the plan predicted: ``{matched, unpredicted, not_done}`` lists of resources."""
-    def key(c: dict[str, Any]) -> tuple[str, str]:
+    def key(c: Mapping[str, Any]) -> tuple[str, str]:
         # A resource made by the run has no ID at plan time: "match" names it the same in plan and apply.
         return (str(c.get("host")), str(c.get("match") or c.get("resource")))
 
     predicted = {key(c): c for c in planned if c.get("changed")}
     done = {key(c): c for c in actual if c.get("changed")}
-    def as_planned(plan: dict[str, Any], actual: dict[str, Any]) -> bool:
+    def as_planned(plan: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
         """Same action, and every fact the plan predicted holds (an apply may add facts, e.g. a SHA-256)."""
         if plan.get("action") != actual.get("action"):
             return False

@@ -8,10 +8,11 @@ import functools
 import json
 import os
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ops_driver import i18n, processes
 from ops_driver.catalog import TIMEOUT_MINUTES_MAX, Catalog, Task, load_catalog
@@ -20,6 +21,7 @@ from ops_driver.evidence import bundles, governance, guards, identity, ledger
 from ops_driver.paths import evidence_dir, inventory_dir, project_root
 from ops_driver.request import Request, load_request
 from ops_driver.run import contract, inputs, recovery, report, runner
+from ops_driver.run.manifest import ChangeEntry, Manifest, RunKind, RunStatus
 from ops_driver.run.runner import ProgressFn, RunResult, run_playbook
 
 COLLECTIONS = ("amazon.aws", "community.aws", "ansible.windows", "community.general", "awx.awx")
@@ -34,9 +36,9 @@ class Outcome:
     kind: str
     status: str
     exit_code: int
-    changes: list[dict[str, Any]]
+    changes: list[ChangeEntry]
     message: str
-    manifest: dict[str, Any]
+    manifest: Manifest
 
     def summary(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "kind": self.kind, "status": self.status, "exit_code": self.exit_code,
@@ -148,7 +150,7 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
-def read_only_violation(task: Task, kind: str, changes: list[dict[str, Any]]) -> str | None:
+def read_only_violation(task: Task, kind: str, changes: Sequence[Mapping[str, Any]]) -> str | None:
     """The message refusing a change by a task marked ``read_only`` in the catalog; None when it may pass."""
     changed = [c for c in changes if c.get("changed")]
     if task.automation is None or not task.automation.read_only or not changed:
@@ -161,7 +163,7 @@ def read_only_violation(task: Task, kind: str, changes: list[dict[str, Any]]) ->
             "see the evidence and put them back")
 
 
-def _verdict(cfg: RunConfig, result: RunResult, changes: list[dict[str, Any]]) -> tuple[str, int, str]:
+def _verdict(cfg: RunConfig, result: RunResult, changes: list[ChangeEntry]) -> tuple[RunStatus, int, str]:
     """``(status, exit code, message)`` of a finished run: the failure kind of the run (or of the read-only check)
     through :data:`contract.OUTCOMES`; the message is empty on success."""
     failure = result.failure_kind()
@@ -213,20 +215,20 @@ def record_run(cfg: RunConfig, result: RunResult, started: dt.datetime, ended: d
     comparison = contract.compare(cfg.compare_with, changes) if cfg.compare_with is not None else None
     warnings = list(task.automation.warnings_en) + guards.schedule_warnings(cfg.manifest_extra.get("schedule")) \
         + result.warnings + inputs.warnings(cfg.manifest_extra)
-    manifest: dict[str, Any] = {
-        "run_id": cfg.run_id, "kind": cfg.kind, "task": task.id, "environment": req.environment,
+    manifest: Manifest = {
+        "run_id": cfg.run_id, "kind": RunKind(cfg.kind), "task": task.id, "environment": req.environment,
         "ticket": req.ticket, "requested_by": req.requested_by,
         "operator": cfg.operator or governance.operator(environment=req.environment),
-        "change_class": req.change_class,
-        **({"change_class_catalog": task.automation.change_class}
-           if req.change_class != task.automation.change_class else {}),
-        **({"emergency_reason": req.emergency_reason} if req.emergency_reason else {}),
-        "timeout_s": cfg.limit[0],
+        "change_class": req.change_class, "timeout_s": cfg.limit[0],
         "started_at": bundles.iso(started), "ended_at": bundles.iso(ended), "status": status, "exit_code": code,
         "ansible_status": result.status, "ansible_rc": result.rc, "check_mode": cfg.kind == "plan",
-        "message": message, "targets": stats.targets, "api_calls": stats.api_calls,
-        "versions": versions(), **cfg.manifest_extra,
+        "message": message, "targets": stats.targets, "api_calls": stats.api_calls, "versions": versions(),
     }
+    if req.change_class != task.automation.change_class:
+        manifest["change_class_catalog"] = task.automation.change_class
+    if req.emergency_reason:
+        manifest["emergency_reason"] = req.emergency_reason
+    manifest.update(cast(Manifest, cfg.manifest_extra))  # the plan's, the apply's or the AWX import's keys
     if stats.evidence:
         manifest["evidence"] = stats.evidence  # role-specific record (e.g. SHA-256 manifests)
     if comparison is not None:
@@ -357,7 +359,7 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
         return _run_and_record(dataclasses.replace(cfg, place=place, stream=stream))
 
 
-def _plan_bundle(plan_id: str, base: Path) -> tuple[bundles.Bundle, dict[str, Any]]:
+def _plan_bundle(plan_id: str, base: Path) -> tuple[bundles.Bundle, Manifest]:
     """The plan's bundle and manifest; PolicyRefused when it does not verify, InvalidInput when it is no plan."""
     pb = bundles.bundle(plan_id, base)
     problems = bundles.verify(pb)
@@ -375,14 +377,16 @@ def _write_ahead(cfg: RunConfig, place: runner.RunPlace) -> bundles.EventStream:
     ledger line, which consumes the plan. Returns the stream of the run's events into the bundle."""
     req, task = cfg.request, cfg.task
     assert task.automation is not None
-    manifest: dict[str, Any] = {
-        "run_id": cfg.run_id, "kind": "apply", "task": task.id, "environment": req.environment, "ticket": req.ticket,
-        "requested_by": req.requested_by, "operator": cfg.operator, "change_class": req.change_class,
-        **({"emergency_reason": req.emergency_reason} if req.emergency_reason else {}),
-        "timeout_s": cfg.limit[0], "started_at": bundles.iso(bundles.utc_now()), "status": bundles.RUNNING,
-        "check_mode": False, "process": processes.this_process(), "place": place.as_record(), "versions": versions(),
-        **cfg.manifest_extra,
+    manifest: Manifest = {
+        "run_id": cfg.run_id, "kind": RunKind.APPLY, "task": task.id, "environment": req.environment,
+        "ticket": req.ticket, "requested_by": req.requested_by, "operator": cfg.operator,
+        "change_class": req.change_class, "timeout_s": cfg.limit[0], "started_at": bundles.iso(bundles.utc_now()),
+        "status": RunStatus.RUNNING, "check_mode": False, "process": processes.this_process(),
+        "place": place.as_record(), "versions": versions(),
     }
+    if req.emergency_reason:
+        manifest["emergency_reason"] = req.emergency_reason
+    manifest.update(cast(Manifest, cfg.manifest_extra))
     scrub = bundles.Scrubber(req.secret_values(task))
     digest = bundles.start_bundle(cfg.run_id, manifest, scrub, cfg.base)
     ledger.append(cfg.base, "start", cfg.run_id, digest, ref=cfg.manifest_extra.get("plan_id"))

@@ -31,9 +31,10 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -42,6 +43,7 @@ from ops_driver.catalog import load_catalog
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, governance, guards, ledger
 from ops_driver.run import contract, report, runner
+from ops_driver.run.manifest import Manifest, RunStatus
 
 #: Events that end a host's task (runner_on_start opens it).
 _ENDS = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
@@ -97,7 +99,7 @@ def _open_start_ids(base: Path) -> list[str]:
     return [r for r in starts if r not in closed]
 
 
-def _running(base: Path, run_id: str) -> dict[str, Any] | None:
+def _running(base: Path, run_id: str) -> Manifest | None:
     """The written-ahead manifest of ``run_id`` when its bundle still says ``running``; None otherwise."""
     try:
         m = bundles.bundle(run_id, base).manifest()
@@ -247,11 +249,11 @@ def summarize_events(events: list[dict[str, Any]]) -> tuple[runner.RunResult, li
     return result, changes, list(open_tasks.values())
 
 
-def _close(base: Path, run_id: str, m: dict[str, Any]) -> Recovered:
+def _close(base: Path, run_id: str, m: Manifest) -> Recovered:
     """Close the written-ahead apply ``run_id`` (manifest ``m``) whose driver is dead; the caller holds its
     environment's lock."""
     b = bundles.bundle(run_id, base)
-    place = m.get("place") or {}
+    place: Mapping[str, Any] = m.get("place") or {}
     killed = processes.stop_leftovers(str(place.get("marker") or "-")) if place.get("marker") else []
     private = Path(str(place["private_dir"])) if place.get("private_dir") else None
     runner.remove_place(private, str(place.get("ansible_tmp") or ""))
@@ -276,19 +278,19 @@ def _close(base: Path, run_id: str, m: dict[str, Any]) -> Recovered:
     changes = contract.change_entries(raw_changes, task.id)
     comparison = contract.compare(planned, changes)
     now = bundles.utc_now()
-    driver = m.get("process") or {}
+    driver: Mapping[str, Any] = m.get("process") or {}
     message = (f"interrupted: the driver (pid {driver.get('pid')} on {driver.get('host')}) ended without closing the "
                f"run; closed by recovery at {bundles.iso(now)}. The streamed events show {len(changes)} change(s)"
                + (f"; {len(unfinished)} task(s) had started and not finished: "
                   + ", ".join(f"{t['host']}: {t['task']}" for t in unfinished) + " (they may have changed their "
                   "targets: check them, then plan again to see what is left)" if unfinished else "")
                + (f"; {len(parts)} partial NAS file(s) removed" if parts else ""))
-    manifest = {k: v for k, v in m.items() if k != "files"}
-    manifest.update(status=bundles.INTERRUPTED, exit_code=3, ended_at=bundles.iso(now), message=message,
-                    ansible_status="interrupted", ansible_rc=None, comparison=comparison,
-                    interrupted={"detected_at": bundles.iso(now), "by": processes.this_process(), "killed": killed,
-                                 "removed": removed, "part_files": [str(p) for p in parts],
-                                 "unfinished": unfinished, "unparsed_event_lines": bad})
+    manifest = cast(Manifest, {k: v for k, v in m.items() if k != "files"})
+    manifest.update({"status": RunStatus.INTERRUPTED, "exit_code": 3, "ended_at": bundles.iso(now),
+                     "message": message, "ansible_status": "interrupted", "ansible_rc": None, "comparison": comparison,
+                     "interrupted": {"detected_at": bundles.iso(now), "by": processes.this_process(),
+                                     "killed": killed, "removed": removed, "part_files": [str(p) for p in parts],
+                                     "unfinished": unfinished, "unparsed_event_lines": bad}})
     manifest.setdefault("targets", [])
     manifest.setdefault("api_calls", {})
     warnings = [message, *result.warnings]

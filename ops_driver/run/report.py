@@ -19,6 +19,7 @@ from typing import Any
 from ops_driver import i18n, untrusted
 from ops_driver.i18n import N_
 from ops_driver.run.contract import RunRecord
+from ops_driver.run.manifest import Manifest
 
 #: The language of the report being rendered (:func:`render`'s ``lang``): headings, table headers, field names and
 #: change classes are translated (:mod:`ops_driver.i18n`); what the run recorded is shown as recorded.
@@ -249,7 +250,7 @@ def _skipped(skipped: list[dict[str, Any]], record: RunRecord) -> str:
 
 
 #: The sections of report.md after its head, in order.
-def _approve_how(m: dict[str, Any]) -> str:
+def _approve_how(m: Manifest) -> str:
     """How to approve: ``--by NAME`` (a demo key) in the sandbox, the approver's own SSH key anywhere else."""
     how = "--by NAME" if m.get("environment") == "sandbox" else "--key YOUR_SSH_KEY"
     return f"`ops-driver approve {m.get('run_id')} {how}`"

@@ -45,6 +45,7 @@ from ops_driver import untrusted
 from ops_driver.paths import project_root
 from ops_driver.processes import RUN_MARKER, stop_leftovers, this_process
 from ops_driver.run import contract
+from ops_driver.run.manifest import Place
 
 Event = dict[str, Any]
 ProgressFn = Callable[[Event, float], None]
@@ -203,7 +204,7 @@ class RunPlace:
                                                  "rtmp": place.rtmp}), encoding="utf-8")
         return place
 
-    def as_record(self) -> dict[str, str]:
+    def as_record(self) -> Place:
         return {"private_dir": str(self.private), "marker": self.marker, "ansible_tmp": self.rtmp}
 
     def remove(self) -> None:

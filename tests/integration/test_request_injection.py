@@ -1,6 +1,6 @@
 """Request data is never templated (issue #22), proven on the real playbooks with the schema's refusal taken away.
 
-The request schema refuses template delimiters (tests/unit/test_untrusted.py); these tests take that layer away
+The request schema refuses template delimiters (tests/unit/driver/test_untrusted.py); these tests take that layer away
 and show the second one: every playbook of every automated task, planned in check mode with a ``lookup('pipe')``
 in each of its string parameters, leaves no marker file — the driver hands request values to Ansible tagged
 ``!unsafe``. A control run with the same values passed as plain extra vars (as before the fix) does create the

@@ -12,9 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ops_driver.catalog import load_catalog
 from ops_driver.evidence import bundles, governance, ledger
-from ops_driver.run.contract import RunRecord
+from tests.support import runs
 from tests.support.signers import Signers
 
 UTC = dt.UTC
@@ -26,16 +25,13 @@ def run(base: Path, kind: str, task: str, at: dt.datetime, *, environment: str =
     """Write one bundle (and its ledger line unless ``record`` is False); returns its run ID."""
     run_id = bundles.new_run_id(kind, task, at)
     status = status or ("planned" if kind == "plan" else "applied")
-    m: dict[str, Any] = {
-        "run_id": run_id, "kind": kind, "task": task, "environment": environment, "ticket": f"REQ-{task}-{at:%m%d}",
-        "requested_by": "sato", "operator": "tanaka", "change_class": "standard", "started_at": bundles.iso(at),
-        "ended_at": bundles.iso(at + dt.timedelta(minutes=minutes)), "status": status, "exit_code": exit_code,
-        "message": "" if exit_code == 0 else f"{task} {status}", "check_mode": kind == "plan",
-        **({"plan_id": plan_id} if plan_id else {}), **manifest}
-    rec = RunRecord(kind=kind, run_id=run_id, task=load_catalog().get(task), request={"task": task,
-                    "environment": environment}, manifest=m, changes=changes or [], targets=[], warnings=[],
-                    skipped=[], failures=[], comparison=None, attachments={}, events=[], stdout="", report="# r\n")
-    b = bundles.write_bundle(rec, bundles.Scrubber([]), base)
+    keys: dict[str, Any] = {"environment": environment, "ticket": f"REQ-{task}-{at:%m%d}", "operator": "tanaka",
+                            "status": status, "exit_code": exit_code, "plan_id": plan_id,
+                            "message": "" if exit_code == 0 else f"{task} {status}", **manifest}
+    m = runs.manifest(kind, run_id, task, at=at, minutes=minutes, **keys)
+    rec = runs.record(kind, run_id, task, request={"task": task, "environment": environment}, manifest=m,
+                      changes=changes or [], report="# r\n")
+    b = runs.write(base, rec)
     if record:
         ledger.append(base, kind, run_id, governance.manifest_sha256(b), ref=plan_id, now=at)
     return run_id

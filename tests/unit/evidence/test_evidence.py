@@ -7,24 +7,24 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ops_driver.catalog import load_catalog
 from ops_driver.evidence import bundles
 from ops_driver.run.contract import RunRecord
+from tests.support import runs
 
 
 def record(run_id: str, manifest: dict[str, Any], request: dict[str, Any], changes: list[dict[str, Any]],
            events: list[dict[str, Any]], stdout: str, report: str,
            attachments: dict[str, str] | None = None) -> RunRecord:
-    """A run record with the given bundle contents (and nothing else)."""
-    return RunRecord(kind=str(manifest.get("kind", "plan")), run_id=run_id, task=load_catalog().get("INFO-005"),
-                     request=request, manifest=manifest, changes=changes, targets=[], warnings=[], skipped=[],
-                     failures=[], comparison=None, attachments=attachments or {}, events=events, stdout=stdout,
-                     report=report)
+    """A run record (tests/support/runs.py) with the given bundle contents; ``manifest`` replaces manifest keys."""
+    keys = dict(manifest)
+    kind = str(keys.pop("kind", "plan"))
+    return runs.record(kind, run_id, manifest_keys=keys, request=request, changes=changes, events=events,
+                       stdout=stdout, report=report, attachments=attachments or {})
 
 
 def _write(base: Path, secret: str = "s3cr3t-value") -> bundles.Bundle:
     return bundles.write_bundle(record(
-        "20261122T000000Z-INFO-005-plan-abcdef", {"run_id": "x", "kind": "plan", "note": f"pw {secret}"},
+        "20261122T000000Z-INFO-005-plan-abcdef", {"kind": "plan", "message": f"pw {secret}"},
         {"task": "INFO-005", "params": {"password": "********"}},
         [{"host": "h", "task": "INFO-005", "resource": "r", "action": "stop", "before": {}, "after": {},
           "changed": True}],
@@ -80,7 +80,7 @@ def test_all_bundles_lists_only_bundles(tmp_path: Path) -> None:
 
 def test_attachments_are_files_of_the_bundle_verified_and_scrubbed(tmp_path: Path) -> None:
     b = bundles.write_bundle(record(
-        "20261122T000000Z-COMM-025-plan-abcdef", {"run_id": "x", "kind": "plan"}, {"task": "COMM-025"}, [], [], "",
+        "20261122T000000Z-COMM-025-plan-abcdef", {"kind": "plan"}, {"task": "COMM-025"}, [], [], "",
         "# report\n", attachments={"esa-inventory-esa01.csv": "appliance,entry\nesa01,10.1.1.1\n",
                                    "esa-hat-before-esa01.txt": "WHITELIST:\n    s3cr3t-value\n"}),
         bundles.Scrubber(["s3cr3t-value"]), tmp_path)
@@ -98,7 +98,7 @@ def test_an_attachment_name_that_is_a_path_is_refused_before_anything_is_written
 
     base = tmp_path / "evidence"
     with pytest.raises(bundles.InvalidInput, match="attachment name"):
-        bundles.write_bundle(record("20261122T000000Z-COMM-025-plan-abcdef", {"run_id": "x"}, {}, [], [], "", "",
+        bundles.write_bundle(record("20261122T000000Z-COMM-025-plan-abcdef", {}, {}, [], [], "", "",
                                      attachments={"../escape.txt": "x"}), bundles.Scrubber([]), base)
     assert not base.exists() and not (tmp_path / "escape.txt").exists()
 
@@ -107,7 +107,7 @@ def test_an_apply_written_ahead_verifies_while_running_and_its_finished_bundle_k
         tmp_path: Path) -> None:
     scrub = bundles.Scrubber(["s3cr3t-value"])
     run_id = "20261122T015325Z-INFO-005-apply-abcdef"
-    start = {"run_id": run_id, "kind": "apply", "status": "running", "note": "uses s3cr3t-value"}
+    start = runs.manifest("apply", run_id, status="running", message="uses s3cr3t-value")
     digest = bundles.start_bundle(run_id, start, scrub, tmp_path)
     b = bundles.bundle(run_id, tmp_path)
     assert digest == bundles.sha256_file(b.path / "start.json") and "s3cr3t-value" not in (

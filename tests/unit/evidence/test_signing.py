@@ -17,7 +17,7 @@ import yaml
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, governance, ledger, signing
-from tests.unit.test_governance import NOW, make_bundle
+from tests.unit.evidence.test_governance import NOW, make_bundle
 
 POLICY = governance.load_policy()
 
@@ -42,7 +42,7 @@ def test_a_prod_approval_is_signed_by_a_listed_key_and_the_auditor_can_check_it_
     # the one-line offline check of docs/governance.md, as an auditor runs it
     documented = ("ssh-keygen -Y verify -f policy/allowed_signers -I <approver> -n ops-driver-approval"
                   " -s <id>.json.sig < <id>.json")
-    assert documented in (Path(__file__).resolve().parents[2] / "docs" / "governance.md").read_text(encoding="utf-8")
+    assert documented in (Path(__file__).resolve().parents[3] / "docs" / "governance.md").read_text(encoding="utf-8")
     r = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(signers.path), "-I", "yamada", "-n",
                         "ops-driver-approval", "-s", f"{a.path}.sig"], input=a.path.read_bytes(), capture_output=True)
     assert r.returncode == 0, r.stderr

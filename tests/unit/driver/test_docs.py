@@ -21,7 +21,7 @@ import yaml
 from ops_driver.catalog import load_catalog
 from ops_driver.request import parse_request
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SKELETON = ["Purpose", "Catalog IDs", "Variables", "Check mode", "Failure and refusal", "Example"]
 ROLES = sorted(p.parent.name for p in (ROOT / "roles").glob("*/README.md"))
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *(ROOT / "roles" / r / "README.md" for r in ROLES)]
@@ -146,7 +146,7 @@ def test_readme_is_a_short_map_that_points_to_the_quickstart_first() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 200
     assert "make demo" in text and "make test" in text
-    doc_links = re.findall(r"\]\((docs/[a-z_]+\.md)", text)
+    doc_links = re.findall(r"\]\((docs/[a-z_-]+\.md)", text)
     assert doc_links[:1] == ["docs/quickstart.md"], "the quick start is the first page the README points to"
     pages = {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}
     assert pages <= set(doc_links), f"pages the README does not link: {sorted(pages - set(doc_links))}"

@@ -15,6 +15,7 @@ import pytest
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, governance, ledger, review
+from tests.support import runs
 
 
 def _bundle(base: Path, run_id: str, age_s: int = 60, **manifest: Any) -> bundles.Bundle:
@@ -28,9 +29,11 @@ def _bundle(base: Path, run_id: str, age_s: int = 60, **manifest: Any) -> bundle
         (path / name).write_text(text, encoding="utf-8")
         files[name] = bundles.sha256_file(path / name)
     ended = bundles.utc_now() - dt.timedelta(seconds=age_s)
-    m = {"run_id": run_id, "kind": "plan", "status": "planned", "task": "INFO-005", "environment": "sandbox",
-         "operator": "alice", "requested_by": "bob", "change_class": "minor", "approvals_required": 1,
-         "ticket": "REQ-1", "ended_at": bundles.iso(ended), **manifest, "files": files}
+    # every key a plan's manifest has (tests/support/runs.py; the schema checks it), then this test's
+    kind = str(manifest.pop("kind", "plan"))
+    m: dict[str, Any] = {**runs.manifest(kind, run_id, at=ended - dt.timedelta(minutes=1)),
+                         "operator": "alice", "requested_by": "bob", "change_class": "minor", "approvals_required": 1,
+                         "ticket": "REQ-1", "ended_at": bundles.iso(ended), **manifest, "files": files}
     (path / bundles.MANIFEST).write_text(json.dumps(m, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     b = bundles.Bundle(run_id, path)
     ledger.append(base, str(m["kind"]), run_id, governance.manifest_sha256(b), ref=m.get("plan_id"))

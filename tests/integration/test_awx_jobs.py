@@ -28,7 +28,7 @@ from ops_driver.cli import main
 from ops_driver.errors import InvalidInput
 from ops_driver.evidence import bundles
 from ops_driver.paths import inventory_dir, project_root, sandbox_dir
-from ops_driver.run import pipeline
+from ops_driver.run import contract, pipeline
 from ops_driver.run.runner import RunResult, run_playbook
 from ops_sandbox import esa as esasandbox
 from ops_sandbox import simulators
@@ -103,7 +103,7 @@ def test_an_awx_check_job_changes_nothing_and_shows_the_plan_of_the_driver(
     result, _ = awx_job(task_id, answers)
     assert result.ok, result.failures
     assert estate_state(estate) == before  # the check job changed no resource
-    changes = pipeline._changes(result.artifacts.get("ops_changes") or [], task_id)
+    changes = contract.change_entries(result.artifacts.get("ops_changes") or [], task_id)
     assert any(c["changed"] for c in changes), changes
     if params is None:  # the conversion of these answers is covered elsewhere; spare a second playbook run
         return
@@ -171,7 +171,7 @@ def test_an_awx_job_converts_to_the_run_record_the_driver_makes(estate: Any, tmp
          for e in result.events]
     assert all(e["runner_ident"] == str(JOB_ID) for e in r.events)
     plan = pipeline.plan(_request_file(tmp_path, "INFO-005", {"instances": ["joho-web01"]}))
-    assert pipeline._changes(r.artifacts["ops_changes"], "INFO-005") == plan.changes  # the driver's own plan
+    assert contract.change_entries(r.artifacts["ops_changes"], "INFO-005") == plan.changes  # the driver's own plan
     # ops-driver evidence import-awx: the same bundle fields as the driver's plan of the same request
     (tmp_path / "job.json").write_text(json.dumps(job), encoding="utf-8")
     (tmp_path / "events.json").write_text(json.dumps(pages), encoding="utf-8")

@@ -24,7 +24,7 @@ from ops_driver.run import report
 from ops_driver.run.contract import RunRecord
 from tests.support import evidence_month
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PO = ROOT / "ops_driver" / "locale" / "ja" / "LC_MESSAGES" / "ops_driver.po"
 
 

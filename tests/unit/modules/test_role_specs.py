@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROLES = Path(__file__).resolve().parents[2] / "roles"
+ROLES = Path(__file__).resolve().parents[3] / "roles"
 
 #: Words that only ever name a secret.
 SECRET_WORDS = frozenset({"password", "passwd", "passphrase", "secret", "token", "credential", "credentials"})

@@ -9,23 +9,18 @@ import pytest
 from ops_driver.catalog import load_catalog
 from ops_driver.run import report
 from ops_driver.run.contract import RunRecord
+from tests.support import runs
 
 CATALOG = load_catalog()
 
 
 def _record(kind: str = "plan", evidence: dict[str, Any] | None = None, **kw: Any) -> RunRecord:
-    manifest = {"run_id": "RUN-1", "kind": kind, "status": "planned" if kind == "plan" else "applied",
-                "exit_code": 0, "change_class": "standard", "operator": "op", "started_at": "2026-11-22T00:00:00Z",
-                "ended_at": "2026-11-22T00:01:00Z", **({"plan_id": "PLAN-1"} if kind == "apply" else {}),
-                **({"evidence": evidence} if evidence is not None else {}), **kw.pop("manifest", {})}
-    fields: dict[str, Any] = {
-        "kind": kind, "run_id": "RUN-1", "task": CATALOG.get(kw.pop("task", "INFO-005")),
-        "request": {"task": "INFO-005", "environment": "sandbox", "ticket": "REQ-1", "requested_by": "sato",
-                    "reason": "patching", "params": {"instances": ["joho-web01"]}},
-        "manifest": manifest, "changes": [], "targets": [], "warnings": [], "skipped": [], "failures": [],
-        "comparison": None, "attachments": {}, "events": [], "stdout": ""}
-    fields.update(kw)
-    return RunRecord(**fields)
+    """A run record of tests/support/runs.py; ``manifest`` replaces manifest keys, other keywords record fields."""
+    keys = {"operator": "op", **({"evidence": evidence} if evidence is not None else {}), **kw.pop("manifest", {})}
+    request = kw.pop("request", {"task": "INFO-005", "environment": "sandbox", "ticket": "REQ-1",
+                                 "requested_by": "sato", "reason": "patching", "params": {"instances": ["joho-web01"]}})
+    return runs.record(kind, "RUN-1", kw.pop("task", "INFO-005"), manifest_keys=keys, request=request, report="",
+                       **kw)
 
 
 def _section(shows: str) -> report.Section:

@@ -14,7 +14,7 @@ import pytest
 
 from ops_driver.cli import main
 from ops_driver.evidence import governance, ledger, syslog_sink
-from tests.unit.test_governance import make_bundle
+from tests.unit.evidence.test_governance import make_bundle
 
 
 @pytest.fixture()

@@ -15,6 +15,7 @@ import yaml
 
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, governance, ledger, signing
+from tests.support import runs
 
 POLICY = governance.load_policy()
 NOW = dt.datetime(2026, 12, 3, 5, 0, tzinfo=dt.UTC)
@@ -28,9 +29,10 @@ def make_bundle(base: Path, run_id: str, record: bool = True, **manifest: Any) -
     for name in bundles.BUNDLE_FILES:
         (path / name).write_text(f"{name} of {run_id}\n", encoding="utf-8")
         files[name] = bundles.sha256_file(path / name)
-    m = {"run_id": run_id, "kind": "plan", "status": "planned", "task": "INFO-004", "environment": "sandbox",
-         "operator": "alice", "requested_by": "bob", "change_class": "minor", "ended_at": bundles.iso(NOW),
-         **manifest, "files": files}
+    keys: dict[str, Any] = {"status": "planned", "plan_id": None, "operator": "alice", "requested_by": "bob",
+                            "change_class": "minor", "started_at": bundles.iso(NOW), "ended_at": bundles.iso(NOW),
+                            **manifest}
+    m = dict(runs.manifest(keys.pop("kind", "plan"), run_id, keys.pop("task", "INFO-004"), **keys), files=files)
     (path / bundles.MANIFEST).write_text(json.dumps(m, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     b = bundles.Bundle(run_id, path)
     if record:

@@ -20,7 +20,7 @@ from ansible.module_utils import basic, esa_cli
 
 from tests.support.modules import library_module
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "esa"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "esa"
 
 
 def fixture(name: str) -> str:

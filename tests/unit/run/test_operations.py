@@ -20,7 +20,7 @@ from ops_driver.evidence.bundles import bundle, verify
 from ops_driver.request import parse_request
 from ops_driver.run import contract, pipeline
 from ops_driver.run.runner import RunResult
-from tests.unit.test_runner import _gone, running_with
+from tests.unit.run.test_runner import _gone, running_with
 
 CATALOG = load_catalog()
 
@@ -234,7 +234,7 @@ def test_a_read_only_plan_that_would_change_is_refused_and_cannot_be_applied(
 
 def test_the_catalog_s_read_only_tasks() -> None:
     read_only = sorted(t.id for t in CATALOG.select(automated=True) if t.automation and t.automation.read_only)
-    assert read_only == ["STAT-001"]
+    assert read_only == ["INFO-007", "INFO-008", "INFO-010", "STAT-001"]  # checks: the plan is the check
 
 
 def test_a_raised_change_class_and_an_emergency_are_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ from ops_driver.evidence import bundles, governance, ledger
 from ops_driver.paths import evidence_dir
 from ops_driver.run import pipeline, recovery, runner
 from ops_driver.run.runner import RunResult
-from tests.unit.test_operations import REQUEST, STOP, FakeRun
+from tests.unit.run.test_operations import REQUEST, STOP, FakeRun
 
 
 def _plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artifacts: dict[str, Any] | None = None,

@@ -29,7 +29,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CATALOG_DIR = REPO_ROOT / "catalog"
 SCHEMA_PATH = CATALOG_DIR / "schema" / "catalog.schema.json"
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_shells_ansible_and_ops_variables_do_not_reach_the_tests(tmp_path: Path) -> None:
@@ -17,9 +17,10 @@ def test_the_shells_ansible_and_ops_variables_do_not_reach_the_tests(tmp_path: P
     probe.write_text(
         "import os\n"
         "def test_probe():\n"
-        "    leaked = sorted(k for k in os.environ if k.startswith(('ANSIBLE_VAULT', 'OPS_PROJECT', 'OPS_LANG',\n"
-        "                                                          'AWS_PROFILE', 'OPS_TODAY')))\n"
+        "    leaked = sorted(k for k in os.environ if k.startswith(('ANSIBLE_VAULT', 'OPS_PROJECT', 'AWS_PROFILE',\n"
+        "                                                          'OPS_TODAY')))\n"
         "    assert leaked == [], leaked\n"
+        "    assert os.environ.get('OPS_LANG') == 'en'  # what the tests set, not the shell's ja\n"
         f"    assert os.environ['ANSIBLE_CONFIG'] == {str(ROOT / 'ansible.cfg')!r}\n")
     env = {**os.environ, "ANSIBLE_VAULT_PASSWORD_FILE": str(vault), "ANSIBLE_VAULT_IDENTITY_LIST": f"ops@{vault}",
            "OPS_PROJECT_DIR": str(tmp_path), "OPS_LANG": "ja", "AWS_PROFILE": "prod", "OPS_TODAY": "2027-01-01",
