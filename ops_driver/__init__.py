@@ -2,7 +2,8 @@
 
 The packages follow the flow of a work request (docs/architecture.md):
 
-- top level: ``catalog`` (the operations catalog), ``request`` (work requests), ``untrusted`` (hostile-input limits
+- top level: ``catalog`` (the operations catalog), ``request`` (work requests) and ``params_check`` (its parameter
+  rules), ``untrusted`` (hostile-input limits
   and output escaping), ``errors`` (exit codes), ``paths`` (project folders, confined reads), ``processes`` (which
   process owns a run) and ``cli`` (parsing and dispatch only);
 - ``run``: plan and apply (``pipeline``), ansible-runner (``runner``), the role contract, ``report`` (report.md),

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ops_driver import untrusted
+from ops_driver import params_check, untrusted
 from ops_driver.catalog import CHANGE_CLASSES, TIMEOUT_MINUTES_MAX, Catalog, Param, Task
 from ops_driver.errors import InvalidInput
 from ops_driver.evidence.governance import load_policy  # the ranks are policy (policy/change.yml), not code
@@ -143,27 +143,39 @@ def _fix_hint(task: Task, name: str) -> str:
     return hint + ")"
 
 
-def _params_errors(task: Task, params: dict[str, Any], environment: str | None = None) -> list[str]:
+def jsonschema_violations(task: Task, params: dict[str, Any],
+                          environment: str | None = None) -> list[params_check.Violation]:
+    """What jsonschema says of ``params`` (the reference :func:`params_check.violations` must agree with; the
+    tests compare them). Imports jsonschema (about 0.1 CPU-s): not on the path of a plan or an apply."""
     from jsonschema import Draft202012Validator
 
+    return [params_check.Violation(tuple(err.absolute_path), str(err.validator), err.message, err.instance,
+                                   err.validator_value)
+            for err in sorted(Draft202012Validator(params_schema(task, environment)).iter_errors(params),
+                              key=lambda e: e.path)]
+
+
+def _params_errors(task: Task, params: dict[str, Any], environment: str | None = None,
+                   found: list[params_check.Violation] | None = None) -> list[str]:
+    """The messages of the parameter rules ``params`` breaks (:func:`params_check.violations`, or ``found``)."""
     assert task.automation is not None
     known = [p.name for p in task.automation.params]
     errors = []
-    for err in sorted(Draft202012Validator(params_schema(task, environment)).iter_errors(params), key=lambda e: e.path):
-        path = "params" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
-        if err.validator == "additionalProperties":
+    for err in params_check.violations(task, params, environment) if found is None else found:
+        path = "params" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.path)
+        if err.rule == "additionalProperties":
             extra = sorted(set(params) - set(known))
             errors.append(f"params: unknown parameter(s) {', '.join(extra)}; {task.id} takes {', '.join(known)}")
-        elif err.validator == "required":
-            missing = [n for n in err.validator_value if n not in params]
+        elif err.rule == "required":
+            missing = [n for n in err.rule_value if n not in params]
             errors.extend(f"params.{m}: missing; {task.id} requires it{_fix_hint(task, m)}" for m in missing)
         else:
-            top = next((str(p) for p in err.absolute_path), "")
+            top = next((str(p) for p in err.path), "")
             spec = task.automation.param(top)
             if spec is not None and spec.secret:  # never echo a secret, not even a wrong one
-                errors.append(f"{path}: the value is not valid (rule: {err.validator}){_fix_hint(task, top)}")
+                errors.append(f"{path}: the value is not valid (rule: {err.rule}){_fix_hint(task, top)}")
             else:
-                errors.append(f"{path}: {err.instance!r} is not valid: {_short(err.message, err.instance)}"
+                errors.append(f"{path}: {err.value!r} is not valid: {_short(err.message, err.value)}"
                               f"{_fix_hint(task, top)}")
     return errors
 

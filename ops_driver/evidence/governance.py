@@ -166,7 +166,9 @@ def parse_policy(data: Any, source: str) -> ChangePolicy:
 def load_policy(path: Path | None = None) -> ChangePolicy:
     path = path or policy_path()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # the project's own file, not request data: libyaml's parser (0.7 ms against 6.7 ms, issue #28) where
+        # PyYAML was built with it; the same safe constructors either way
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except (OSError, yaml.YAMLError) as e:
         raise InvalidInput(f"{path}: cannot read the change policy ({e})") from None
     return parse_policy(data, str(path))
