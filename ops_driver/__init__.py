@@ -3,9 +3,9 @@
 The packages follow the flow of a work request (docs/architecture.md):
 
 - top level: ``catalog`` (the operations catalog), ``request`` (work requests) and ``params_check`` (its parameter
-  rules), ``untrusted`` (hostile-input limits
-  and output escaping), ``errors`` (exit codes), ``paths`` (project folders, confined reads), ``processes`` (which
-  process owns a run) and ``cli`` (parsing and dispatch only);
+  rules), ``untrusted`` (hostile-input limits and output escaping), ``errors`` (exit codes), ``paths`` (project
+  folders, confined reads), ``processes`` (which process owns a run), ``i18n`` (Japanese output) and ``cli``
+  (parsing and dispatch only);
 - ``run``: plan and apply (``pipeline``), ansible-runner (``runner``), the role contract, ``report`` (report.md),
   bound ``inputs`` and ``recovery`` of interrupted applies;
 - ``evidence``: ``bundles``, the ``ledger``, ``governance`` (change classes and approvals), ``guards`` (plan age,
