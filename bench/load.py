@@ -128,6 +128,7 @@ def main() -> None:
                    ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOME=str(work / "ansible-home"),
                    PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
         (work / "home").mkdir()
+        subprocess.run([str(BIN / "ops-driver"), "evidence", "init"], env=env, check=True, capture_output=True)
         state = ops_sandbox.up(sdir)
         assert state.endpoint
         rows: list[dict[str, Any]] = []

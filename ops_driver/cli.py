@@ -246,6 +246,18 @@ def cmd_evidence_head(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evidence_init(args: argparse.Namespace) -> int:
+    """Start the installation's evidence store and its empty ledger (paths.init_evidence_store); exit 2 when one is
+    there already."""
+    from ops_driver.paths import init_evidence_store
+
+    path, source = init_evidence_store()
+    _emit(args, {"evidence_dir": str(path), "source": source},
+          f"evidence store started at {path} ({source}): an empty ledger; every plan, approval and apply of this "
+          "installation is recorded there")
+    return 0
+
+
 def cmd_evidence_list(args: argparse.Namespace) -> int:
     """Every run in the ledger, or with ``--pending`` the emergency applies still waiting for approval."""
     from ops_driver.evidence import governance, ledger
@@ -578,6 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
     evf.add_argument("--against", help="an exported copy of the ledger lines sent to syslog: names the first "
                                        "difference (a rewritten or cut ledger)")
     evf.set_defaults(func=cmd_evidence_verify)
+    esub.add_parser("init", help="start the installation's evidence store (once): its folder and empty ledger",
+                    parents=[common]).set_defaults(func=cmd_evidence_init)
     esub.add_parser("head", help="the ledger's last sequence number and hash (write it on the ticket)",
                     parents=[common]).set_defaults(func=cmd_evidence_head)
     ea = esub.add_parser("import-awx", help="an AWX/Tower job as an evidence bundle (check job: plan, run: apply)",

@@ -31,6 +31,8 @@ def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("SSH_AUTH_SOCK", "OPS_SIGNING_KEY"):  # approvals sign with the keys a test gives
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()
+    (tmp_path / "evidence").mkdir()  # the store as `ops-driver evidence init` starts it: a folder, an empty ledger
+    (tmp_path / "evidence" / "ledger.jsonl").touch()
     return tmp_path / "evidence"
 
 

@@ -41,8 +41,9 @@ from typing import Any
 
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import syslog_sink
+from ops_driver.paths import LEDGER_FILE
 
-LEDGER = "ledger.jsonl"
+LEDGER = LEDGER_FILE
 GENESIS = "0" * 64
 KINDS = ("plan", "apply", "approval", "start")
 #: The longest ledger line in bytes, without its newline (a real line is about 300 bytes).

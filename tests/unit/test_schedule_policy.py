@@ -165,7 +165,7 @@ def test_plan_off_day_runs_nothing(sdir: Path, tmp_path: Path, monkeypatch: pyte
     assert json.loads(out.out)["exit_code"] == 4 and "2026-05-09" in out.err
     assert main(["plan", str(_request(tmp_path, emergency=True))]) == 2
     assert "emergency_reason" in capsys.readouterr().err
-    assert fake_ansible == [] and not Path(os.environ["OPS_EVIDENCE_DIR"]).exists()
+    assert fake_ansible == [] and _store_untouched()
 
 
 def test_plan_and_apply_record_the_schedule(sdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -195,3 +195,9 @@ def test_emergency_plan_is_recorded(sdir: Path, tmp_path: Path, monkeypatch: pyt
         "reason": "retirement notice for the host"}
     report = (out.path / "report.md").read_text()
     assert "**EMERGENCY** (not the scheduled day)" in report and "EMERGENCY run outside the schedule" in report
+
+
+def _store_untouched() -> bool:
+    """Nothing run: the test's evidence store holds only its empty ledger (no bundle, no ledger line)."""
+    base = Path(os.environ["OPS_EVIDENCE_DIR"])
+    return [f.name for f in base.iterdir()] == ["ledger.jsonl"] and (base / "ledger.jsonl").stat().st_size == 0
