@@ -124,7 +124,16 @@ def _outcome_text(out: Any) -> str:
                          f"{out.manifest.get('operator')} and {out.manifest.get('requested_by')}: "
                          f"ops-driver approve {out.run_id} " + ("--by NAME" if out.manifest.get("environment")
                                                                  == "sandbox" else "(with the approver's SSH key)"))
-        lines.append(f"apply with: ops-driver apply {out.run_id}")
+        win = out.manifest.get("window")
+        if out.manifest.get("read_only"):
+            lines.append("a read-only operation: this plan is its record; nothing to apply")
+        elif n == 0:
+            lines.append("the plan predicts no change: nothing to apply")
+        elif isinstance(win, dict):
+            lines.append(f"maintenance window {win.get('start_jst')} to {win.get('end_jst')}: apply inside it, or "
+                         f"let a timer run: ops-driver apply {out.run_id} --at-window")
+        else:
+            lines.append(f"apply with: ops-driver apply {out.run_id}")
     if out.manifest.get("pending_post_approval"):
         how = "--by NAME" if out.manifest.get("environment") == "sandbox" else "(with the approver's SSH key)"
         lines.append(f"emergency change, PENDING POST-APPROVAL: ops-driver approve {out.run_id} {how}")
@@ -139,8 +148,9 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     from ops_driver.run import pipeline
 
     prog = None if args.quiet else progress
-    out = (pipeline.plan(Path(args.request), prog, operator=args.operator) if kind == "plan"
-           else pipeline.apply(args.plan_id, prog, operator=args.operator))
+    out = (pipeline.plan(Path(args.request), prog, operator=args.operator, window_text=args.window) if kind == "plan"
+           else pipeline.apply(args.plan_id, prog, operator=args.operator,
+                               request_path=Path(args.request) if args.request else None, at_window=args.at_window))
     if out.exit_code and not args.json:
         _err(f"ops-driver: {out.message}")
     if kind == "apply":
@@ -568,6 +578,16 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--operator", help="sandbox environment only: act as NAME (recorded as declared; default "
                                            "$OPS_OPERATOR); elsewhere the operator is the OS account (SUDO_USER "
                                            "through sudo) and this is refused")
+        if name == "plan":
+            sp.add_argument("--window", help="a maintenance window the apply must run in, ISO 8601 START/DURATION "
+                                             "with the UTC offset, e.g. 2026-12-08T02:00+09:00/PT2H (recorded; the "
+                                             "plan's age is judged at its start)")
+        else:
+            sp.add_argument("--request", help="the request file (optional: the apply runs the request recorded in the "
+                                              "plan's bundle; if given, it must be the file the plan read)")
+            sp.add_argument("--at-window", action="store_true",
+                            help="wait until the plan's maintenance window opens, then apply (for a timer or an "
+                                 "AWX schedule; SIGTERM/SIGINT while waiting: exit 3, nothing run)")
         sp.set_defaults(func=func)
 
     ap = sub.add_parser("approve", help="approve a plan (or an emergency apply after the fact)", parents=[common])

@@ -76,6 +76,7 @@ class Request:
     change_class: str
     emergency_reason: str | None = None
     timeout_minutes: int | None = None
+    class_floor: str | None = None  # the environment's class floor (policy/change.yml) when it raised the class
 
     def secret_values(self, task: Task) -> list[str]:
         """Values of the parameters marked ``secret`` (to scrub from every output)."""
@@ -217,6 +218,7 @@ def parse_request(text: str | bytes, catalog: Catalog, source: str = "<request>"
                            "`ops-driver catalog list --automated`")
     errors = _params_errors(task, data["params"], env)
     change_class, class_errors = _change_class(task, data)
+    change_class, floor = _floor(change_class, env)
     timeout, timeout_error = _timeout_minutes(task, data)
     errors += class_errors + ([timeout_error] if timeout_error else [])
     if errors:
@@ -229,7 +231,19 @@ def parse_request(text: str | bytes, catalog: Catalog, source: str = "<request>"
                    source_sha256=hashlib.sha256(text if isinstance(text, bytes) else text.encode("utf-8")).hexdigest(),
                    change_class=change_class,
                    emergency_reason=data.get("emergency_reason") if change_class == "emergency" else None,
-                   timeout_minutes=timeout)
+                   timeout_minutes=timeout, class_floor=floor)
+
+
+def _floor(change_class: str, environment: str) -> tuple[str, str | None]:
+    """``(class, floor)``: the class raised to the environment's ``class_floor`` of policy/change.yml when it is
+    lower (floor is then that class, else None); emergency is outside the order and kept."""
+    rules = load_policy()
+    floor = rules.floor(environment)
+    if floor is None or change_class == "emergency":
+        return change_class, None
+    if (rules.get(change_class).rank or 0) < (rules.get(floor).rank or 0):
+        return floor, floor
+    return change_class, None
 
 
 def _change_class(task: Task, data: dict[str, Any]) -> tuple[str, list[str]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.evidence import window
 from ops_driver.evidence.ledger import flock_wait
 
 DEFAULT_PLAN_MAX_AGE_S = 24 * 3600
@@ -82,7 +83,14 @@ def check_plan(manifest: dict[str, Any], now: dt.datetime, applies: list[dict[st
     limit = plan_max_age_s(str(environment) if environment else None, max_age_s)
     source = PLAN_MAX_AGE_ENV if max_age_override(environment) else "plan_max_age_s in policy/change.yml"
     ended = dt.datetime.fromisoformat(str(manifest["ended_at"]).replace("Z", "+00:00"))
-    age = (now - ended).total_seconds()
+    planned_window = window.from_record(manifest.get("window"))
+    if planned_window is not None:  # judged at the window's start: the plan was approved for that time
+        window.check_open(str(run_id), planned_window, now)
+        age = (planned_window.start - ended).total_seconds()
+        if age > limit:
+            raise PolicyRefused(f"plan {run_id} is stale: made {int(age)} s before its window opened, the limit is "
+                                f"{limit} s ({source}); plan again")
+    age = (now - ended).total_seconds() if planned_window is None else age
     if age > limit:
         raise PolicyRefused(f"plan {run_id} is stale: made {int(age)} s ago, the limit is {limit} s "
                             f"({source}); plan again")
@@ -167,18 +175,21 @@ def scheduled_day(environment: str, on: dt.date, schedule_dir: Path | None = Non
 
 
 def check_schedule(schedule_name: str | None, environment: str, params: Mapping[str, Any], *,
-                   today: dt.date | None = None, schedule_dir: Path | None = None) -> dict[str, Any] | None:
+                   today: dt.date | None = None, schedule_dir: Path | None = None,
+                   today_source: str = "argument") -> dict[str, Any] | None:
     """The schedule guard of ``plan`` and ``apply`` for a task whose catalog automation has ``schedule`` set.
 
     ``schedule_name``: the task's ``automation.schedule`` (None: not a scheduled task, returns None at once).
     ``params``: the request's params (defaults filled in); ``emergency`` (bool) and ``emergency_reason`` (str)
     are read from it. ``today``: the date to judge (default: ``$OPS_TODAY`` when set, else today in Asia/Tokyo).
     ``schedule_dir``: where ``<YYYY>.yml`` lives (default ``$OPS_SCHEDULE_DIR`` or ``<project>/schedule``).
+    ``today_source``: what gave ``today`` (recorded; ``maintenance window`` for a plan made ahead for its window's
+    day, see :mod:`ops_driver.evidence.window`).
 
     Returns the evidence record (manifest key ``schedule``)::
 
         {"name", "file", "file_sha256", "scheduled": bool, "scheduled_date": "YYYY-MM-DD" | None,
-         "today": "YYYY-MM-DD", "today_source": "clock (Asia/Tokyo)" | "OPS_TODAY" | "argument",
+         "today": "YYYY-MM-DD", "today_source": "clock (Asia/Tokyo)" | "OPS_TODAY" | "argument" | "maintenance window",
          "today_overridden": bool, "emergency": bool, "reason": str | None}
 
     Raises InvalidInput (exit 2) for ``emergency: true`` without a non-blank ``emergency_reason`` or a bad
@@ -198,7 +209,7 @@ def check_schedule(schedule_name: str | None, environment: str, params: Mapping[
         day, overridden = _today()
         source = TODAY_ENV if overridden else "clock (Asia/Tokyo)"
     else:
-        day, overridden, source = today, True, "argument"
+        day, overridden, source = today, today_source != "maintenance window", today_source
     path = schedule.schedule_path(day.year, schedule_dir)
     try:
         is_day, date = scheduled_day(environment, day, schedule_dir, name=schedule_name)

@@ -169,11 +169,16 @@ def test_plan_off_day_runs_nothing(sdir: Path, tmp_path: Path, monkeypatch: pyte
 
 
 def test_plan_and_apply_record_the_schedule(sdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            fake_ansible: list[dict[str, Any]]) -> None:
+                                            fake_ansible: list[dict[str, Any]], signers: Any) -> None:
+    from ops_driver.evidence import governance
+    from ops_driver.paths import evidence_dir
+
     req = _request(tmp_path)
     monkeypatch.setenv("OPS_TODAY", "2026-05-09")
     out = pipeline.plan(req)
     assert out.exit_code == 0 and out.manifest["schedule"]["scheduled"] is True
+    assert out.manifest["change_class_floor"] == "minor"  # a prod change (policy/change.yml class_floor)
+    governance.approve(out.run_id, "yamada", "reviewed", evidence_dir(), key=signers.key("yamada"))
     assert "OPS_TODAY" in (out.path / "report.md").read_text()
     monkeypatch.setenv("OPS_TODAY", "2026-05-10")   # the next day: apply is judged again and refused
     with pytest.raises(PolicyRefused, match="scheduled day for prod is 2026-05-09"):
