@@ -386,7 +386,8 @@ def approve(run_id: str, by: str | None, comment: str | None, base: Path, now: d
     digest = _held_as_is(b, str(kind), entries)
     now = now or bundles.utc_now()
     if not after:
-        guards.check_plan(m, now, applies_of(run_id, base, entries), load_policy().plan_max_age_s)
+        guards.check_plan(m, now, applies_of(run_id, base, entries), load_policy().plan_max_age_s,
+                          before_window=True)
     environment = str(m.get("environment") or "")
     who = signing.signer(environment, base, by, key)
     name = who.principal

@@ -63,7 +63,7 @@ def max_age_override(environment: str | None) -> list[str]:
 
 
 def check_plan(manifest: dict[str, Any], now: dt.datetime, applies: list[dict[str, Any]],
-               max_age_s: int = DEFAULT_PLAN_MAX_AGE_S) -> None:
+               max_age_s: int = DEFAULT_PLAN_MAX_AGE_S, before_window: bool = False) -> None:
     """Refuse a plan that failed, is older than the maximum age, or was already applied.
 
     ``applies`` are the manifests of the apply bundles that name this plan, finished, running or interrupted (an
@@ -85,7 +85,8 @@ def check_plan(manifest: dict[str, Any], now: dt.datetime, applies: list[dict[st
     ended = dt.datetime.fromisoformat(str(manifest["ended_at"]).replace("Z", "+00:00"))
     planned_window = window.from_record(manifest.get("window"))
     if planned_window is not None:  # judged at the window's start: the plan was approved for that time
-        window.check_open(str(run_id), planned_window, now)
+        if not (before_window and now < planned_window.start):
+            window.check_open(str(run_id), planned_window, now)
         age = (planned_window.start - ended).total_seconds()
         if age > limit:
             raise PolicyRefused(f"plan {run_id} is stale: made {int(age)} s before its window opened, the limit is "

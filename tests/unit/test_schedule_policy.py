@@ -206,3 +206,32 @@ def _store_untouched() -> bool:
     """Nothing run: the test's evidence store holds only its empty ledger (no bundle, no ledger line)."""
     base = Path(os.environ["OPS_EVIDENCE_DIR"])
     return [f.name for f in base.iterdir()] == ["ledger.jsonl"] and (base / "ledger.jsonl").stat().st_size == 0
+
+
+def test_core_049_may_be_planned_ahead_for_its_scheduled_day(sdir: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             fake_ansible: list[dict[str, Any]], signers: Any) -> None:
+    """The daytime change board plans the monthly reboot the day before, for a window on the scheduled day
+    (2026-05-09 for prod); the apply runs in that window, judged against the window's day."""
+    from ops_driver.evidence import bundles, governance, window
+    from ops_driver.paths import evidence_dir
+
+    monkeypatch.delenv("OPS_TODAY", raising=False)
+    day_before = dt.datetime(2026, 5, 8, 5, 0, tzinfo=dt.UTC)  # 14:00 JST on the 8th
+    monkeypatch.setattr(bundles, "utc_now", lambda: day_before)
+    with pytest.raises(PolicyRefused, match=r"is not the scheduled day"):
+        pipeline.plan(_request(tmp_path))  # without a window: judged today (the clock), refused
+    out = pipeline.plan(_request(tmp_path), window_text="2026-05-09T02:00+09:00/PT2H")
+    sched = out.manifest["schedule"]
+    assert out.exit_code == 0 and sched["scheduled"] is True and sched["today"] == "2026-05-09"
+    assert sched["today_source"] == "maintenance window" and sched["today_overridden"] is False
+    assert "maintenance window" in (out.path / "report.md").read_text()
+    governance.approve(out.run_id, "yamada", "change board", evidence_dir(), key=signers.key("yamada"))
+    start = dt.datetime(2026, 5, 8, 17, 0, tzinfo=dt.UTC)
+    with pytest.raises(PolicyRefused, match="it opens in 1 min"):
+        pipeline.apply(out.run_id, clock=window.Clock(now=lambda: start - dt.timedelta(minutes=1)))
+    monkeypatch.setattr(bundles, "utc_now", lambda: start)
+    done = pipeline.apply(out.run_id, clock=window.Clock(now=lambda: start))
+    assert done.exit_code == 0 and done.manifest["schedule"]["today"] == "2026-05-09"
+    assert done.manifest["window"]["start_jst"] == "2026-05-09T02:00+09:00"
+    assert [c["check"] for c in fake_ansible] == [True, False]
