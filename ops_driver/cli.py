@@ -70,9 +70,12 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 def cmd_catalog_show(args: argparse.Namespace) -> int:
     from ops_driver.catalog import load_catalog
+    from ops_driver.evidence.governance import load_policy
+    from ops_driver.paths import ENVIRONMENTS
     from ops_driver.request import params_schema
 
     task = load_catalog().get(args.id)
+    policy = load_policy()
     data = dict(task.raw)
     if task.automation:
         data["params_schema"] = params_schema(task)
@@ -84,7 +87,13 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
         lines.append(f"role:     {r['role']:<9} {r['party_ja']}")
     if task.automation:
         a = task.automation
-        lines += ["", f"playbook: {a.playbook}  (tags {', '.join(a.tags)}; change class {a.change_class})", "params:"]
+        floors = {env: cls for env in ENVIRONMENTS if (cls := policy.floor(env))}
+        lines += ["", f"playbook: {a.playbook}  (tags {', '.join(a.tags)}; change class {a.change_class})"]
+        lines += [f"class floor: {cls} in {env} (policy/change.yml): a {a.change_class} change there is recorded "
+                  f"as {cls}" for env, cls in floors.items()
+                  if (policy.get(cls).rank or 0) > (policy.get(a.change_class).rank or 0)]
+        data["class_floor"] = floors
+        lines.append("params:")
         for p in a.params:
             req = "required" if p.required else f"default {p.default!r}"
             kind = p.type + (f"[{p.elements}]" if p.elements else "")
@@ -92,6 +101,30 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
         lines += [f"warning:  {w}" for w in a.warnings_en]
     else:
         lines += ["", "manual task: no playbook"]
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    """What a request may name in an environment (ops_driver.targets): hosts per group, EC2 Name tags; with
+    ``--task``, per parameter of that task."""
+    from ops_driver import targets
+    from ops_driver.catalog import load_catalog
+
+    inv = targets.load(args.environment)
+    data: dict[str, Any] = {"environment": inv.environment, "instances": inv.instances, "groups": inv.groups}
+    lines = [f"environment {inv.environment} (inventories/{inv.environment})",
+             "instances (EC2 Name tags, ops_instance_names): " + (", ".join(inv.instances) or
+                                                                  "not listed (the roles resolve names live)")]
+    if args.task:
+        task = load_catalog().get(args.task)
+        per = targets.for_task(inv, task)
+        data["task"], data["params"] = task.id, per
+        lines += [f"{task.id} {name}: {', '.join(names) or '(none listed)'}" for name, names in per.items()]
+        if not per:
+            lines.append(f"{task.id} names no instance or host by parameter (see `ops-driver catalog show {task.id}`)")
+    else:
+        lines += [f"group {g}: {', '.join(hs)}" for g, hs in sorted(inv.groups.items()) if hs and g != "all"]
     _emit(args, data, "\n".join(lines))
     return 0
 
@@ -569,6 +602,12 @@ def build_parser() -> argparse.ArgumentParser:
     cs.set_defaults(func=cmd_catalog_show)
     csub.add_parser("validate", help="validate the catalog against its JSON Schema",
                     parents=[common]).set_defaults(func=cmd_catalog_validate)
+
+    tg = sub.add_parser("targets", help="what a request may name in an environment (instances, hosts), from its "
+                                        "inventory", parents=[common])
+    tg.add_argument("--environment", required=True, help="prod, dr, maint or sandbox")
+    tg.add_argument("--task", help="only the names this task's parameters may hold (a catalog ID)")
+    tg.set_defaults(func=cmd_targets)
 
     for name, func, arg, helptext in (("plan", cmd_plan, "request", "dry run (check mode + diff) of a work request"),
                                       ("apply", cmd_apply, "plan_id", "run a plan for real")):

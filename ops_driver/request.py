@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ops_driver import untrusted
+from ops_driver import request_errors, targets, untrusted
 from ops_driver.catalog import CHANGE_CLASSES, TIMEOUT_MINUTES_MAX, Catalog, Param, Task
 from ops_driver.errors import InvalidInput
 from ops_driver.evidence.governance import load_policy  # the ranks are policy (policy/change.yml), not code
@@ -158,21 +158,35 @@ def _params_errors(task: Task, params: dict[str, Any], environment: str | None =
         elif err.validator == "required":
             missing = [n for n in err.validator_value if n not in params]
             errors.extend(f"params.{m}: missing; {task.id} requires it{_fix_hint(task, m)}" for m in missing)
-        else:
+        else:  # every other rule kind in words (request_errors.words); a secret is never echoed
             top = next((str(p) for p in err.absolute_path), "")
-            spec = task.automation.param(top)
-            if spec is not None and spec.secret:  # never echo a secret, not even a wrong one
-                errors.append(f"{path}: the value is not valid (rule: {err.validator}){_fix_hint(task, top)}")
-            else:
-                errors.append(f"{path}: {err.instance!r} is not valid: {_short(err.message, err.instance)}"
-                              f"{_fix_hint(task, top)}")
-    return errors
+            item = len(err.absolute_path) > 1
+            said = request_errors.words(task.automation.param(top), str(err.validator), err.instance,
+                                        err.validator_value, item)
+            errors.append(f"{path}: {said}")
+    return errors + _typos(task, params, environment)
 
 
-def _short(message: str, value: Any) -> str:
-    # jsonschema repeats the value at the start of the message; keep only the rule.
-    text = message.replace(repr(value), "").strip()
-    return text or message
+def _typos(task: Task, params: dict[str, Any], environment: str | None) -> list[str]:
+    """``did you mean …?`` for a name that is a near miss of one the environment's inventory lists (targets.load:
+    EC2 Name tags of ``ops_instance_names``, inventory hosts) and not a listed name with something added (another
+    environment's ``prod-joho-web01``): exit 2 before anything runs, instead of the role's refusal after the look-up.
+    Names far from every listed one go on to the roles, which resolve them live."""
+    if environment is None or task.automation is None:
+        return []
+    inv = targets.load(environment)
+    out = []
+    for name, listed in targets.for_task(inv, task).items():
+        given = params.get(name)
+        values = given.split(",") if isinstance(given, str) else given if isinstance(given, list) else []
+        for v in values:
+            if not isinstance(v, str) or v in listed or any(n in v for n in listed):
+                continue
+            hint = request_errors.suggest(v, listed, cutoff=0.85)
+            if hint:
+                out.append(f"params.{name}: {v!r} is not a name of {environment}{hint} (`ops-driver targets "
+                           f"--environment {environment}` lists them)")
+    return out
 
 
 def parse_request(text: str | bytes, catalog: Catalog, source: str = "<request>") -> Request:
