@@ -21,8 +21,10 @@ from typing import Any
 from ops_driver.catalog import Param
 
 RULE_KINDS = ("type", "enum", "pattern", "minimum", "maximum", "minItems", "maxItems")
-_TYPE_WORDS = {"string": "text", "integer": "a whole number, e.g. 30", "boolean": "true or false",
+_TYPE_WORDS = {"string": "text", "integer": "a whole number", "boolean": "true or false",
                "array": "a list", "object": "a mapping"}
+_TYPE_EXAMPLES = {"integer": ", e.g. 30", "boolean": " (without quotes)", "string": " (in quotes if it looks like a "
+                  "number or true/false)"}
 
 
 def _shown(value: Any) -> str:
@@ -47,6 +49,8 @@ def words(param: Param | None, rule: str, value: Any, rule_value: Any = None, it
     value is never quoted. Unknown rule kinds give a sentence naming the rule.
     """
     secret = bool(param and param.secret)
+    if secret and rule != "type":  # never echo a secret, not even a wrong one, nor the rule's own value
+        return f"the value is not valid (rule: {rule}){' (' + param.description + ')' if param else ''}"
     shown = "the value" if secret else repr(value) if isinstance(value, str) else _shown(value)
     about = f" ({param.description})" if param and param.description else ""
     if rule == "type":
@@ -54,7 +58,7 @@ def words(param: Param | None, rule: str, value: Any, rule_value: Any = None, it
             example = "[...]" if secret else _as_list(value)
             return f"write a list: {example}{about}"
         wanted = _TYPE_WORDS.get(str(rule_value), str(rule_value))
-        return f"{shown} is not {wanted}; write {wanted}{about}"
+        return f"{shown} is not {wanted}; write {wanted}{_TYPE_EXAMPLES.get(str(rule_value), '')}{about}"
     if rule == "enum":
         choices = ", ".join(_shown(c) for c in (rule_value or (param.choices if param else []) or []))
         return f"{shown} is not one of the choices; write one of {choices}"
