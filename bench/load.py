@@ -162,6 +162,7 @@ def main() -> None:
                    AWS_SHARED_CREDENTIALS_FILE=os.devnull, HTTP_PROXY=NOWHERE, HTTPS_PROXY=NOWHERE,
                    http_proxy=NOWHERE, https_proxy=NOWHERE, NO_PROXY="127.0.0.1,localhost",
                    no_proxy="127.0.0.1,localhost")
+        subprocess.run([str(BIN / "ops-driver"), "evidence", "init"], env=env, check=True, capture_output=True)
         rows: list[dict[str, Any]] = []
         try:
             start = time.monotonic()

@@ -207,6 +207,7 @@ def main() -> None:
         env = dict(inherited, OPS_SANDBOX_DIR=str(sdir), OPS_EVIDENCE_DIR=str(work / "evidence"),
                    ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOME=str(work / "ansible-home"),
                    PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+        subprocess.run([str(BIN / "ops-driver"), "evidence", "init"], env=env, check=True, capture_output=True)
         state = sandbox.up(sdir)
         assert state.endpoint
         try:

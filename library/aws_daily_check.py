@@ -124,6 +124,7 @@ from ansible.module_utils.ops_daily_checks import (
     verdict,
     window,
 )
+from ansible.module_utils.ops_refusal import fail_invalid
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 ARGUMENT_SPEC = dict(
@@ -173,7 +174,7 @@ def run(module, now):
     p = module.params
     reason = invalid(p)
     if reason:
-        module.fail_json(msg="INVALID INPUT: " + reason)
+        fail_invalid(module, reason)
     task = CHECKS[p["check"]]
     win = window(now, previous_check(p["evidence_dir"], task, p["environment"]), p["window_hours"],
                  p["max_window_hours"])

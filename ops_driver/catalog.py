@@ -54,6 +54,8 @@ class Param:
     min_items: int | None = None
     max_items: int | None = None
     secret: bool = False
+    #: What ``pattern`` means, in words, for an error (request_errors.words): the regular expression is never shown.
+    pattern_words: str | None = None
 
 
 @dataclass(frozen=True)

@@ -95,9 +95,12 @@ def cmd_catalog_search(args: argparse.Namespace) -> int:
 
 def cmd_catalog_show(args: argparse.Namespace) -> int:
     from ops_driver.catalog import load_catalog
+    from ops_driver.evidence.governance import load_policy
+    from ops_driver.paths import ENVIRONMENTS
     from ops_driver.request import params_schema
 
     task = load_catalog().get(args.id)
+    policy = load_policy()
     data = dict(task.raw)
     if task.automation:
         data["params_schema"] = params_schema(task)
@@ -109,7 +112,13 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
         lines.append(f"role:     {r['role']:<9} {r['party_ja']}")
     if task.automation:
         a = task.automation
-        lines += ["", f"playbook: {a.playbook}  (tags {', '.join(a.tags)}; change class {a.change_class})", "params:"]
+        floors = {env: cls for env in ENVIRONMENTS if (cls := policy.floor(env))}
+        lines += ["", f"playbook: {a.playbook}  (tags {', '.join(a.tags)}; change class {a.change_class})"]
+        lines += [f"class floor: {cls} in {env} (policy/change.yml): a {a.change_class} change there is recorded "
+                  f"as {cls}" for env, cls in floors.items()
+                  if (policy.get(cls).rank or 0) > (policy.get(a.change_class).rank or 0)]
+        data["class_floor"] = floors
+        lines.append("params:")
         for p in a.params:
             req = "required" if p.required else f"default {p.default!r}"
             kind = p.type + (f"[{p.elements}]" if p.elements else "")
@@ -117,6 +126,30 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
         lines += [f"warning:  {w}" for w in a.warnings_en]
     else:
         lines += ["", "manual task: no playbook"]
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    """What a request may name in an environment (ops_driver.targets): hosts per group, EC2 Name tags; with
+    ``--task``, per parameter of that task."""
+    from ops_driver import targets
+    from ops_driver.catalog import load_catalog
+
+    inv = targets.load(args.environment)
+    data: dict[str, Any] = {"environment": inv.environment, "instances": inv.instances, "groups": inv.groups}
+    lines = [f"environment {inv.environment} (inventories/{inv.environment})",
+             "instances (EC2 Name tags, ops_instance_names): " + (", ".join(inv.instances) or
+                                                                  "not listed (the roles resolve names live)")]
+    if args.task:
+        task = load_catalog().get(args.task)
+        per = targets.for_task(inv, task)
+        data["task"], data["params"] = task.id, per
+        lines += [f"{task.id} {name}: {', '.join(names) or '(none listed)'}" for name, names in per.items()]
+        if not per:
+            lines.append(f"{task.id} names no instance or host by parameter (see `ops-driver catalog show {task.id}`)")
+    else:
+        lines += [f"group {g}: {', '.join(hs)}" for g, hs in sorted(inv.groups.items()) if hs and g != "all"]
     _emit(args, data, "\n".join(lines))
     return 0
 
@@ -149,7 +182,16 @@ def _outcome_text(out: Any) -> str:
                          f"{out.manifest.get('operator')} and {out.manifest.get('requested_by')}: "
                          f"ops-driver approve {out.run_id} " + ("--by NAME" if out.manifest.get("environment")
                                                                  == "sandbox" else "(with the approver's SSH key)"))
-        lines.append(f"apply with: ops-driver apply {out.run_id}")
+        win = out.manifest.get("window")
+        if out.manifest.get("read_only"):
+            lines.append("a read-only operation: this plan is its record; nothing to apply")
+        elif n == 0:
+            lines.append("the plan predicts no change: nothing to apply")
+        elif isinstance(win, dict):
+            lines.append(f"maintenance window {win.get('start_jst')} to {win.get('end_jst')}: apply inside it, or "
+                         f"let a timer run: ops-driver apply {out.run_id} --at-window")
+        else:
+            lines.append(f"apply with: ops-driver apply {out.run_id}")
     if out.manifest.get("pending_post_approval"):
         how = "--by NAME" if out.manifest.get("environment") == "sandbox" else "(with the approver's SSH key)"
         lines.append(f"emergency change, PENDING POST-APPROVAL: ops-driver approve {out.run_id} {how}")
@@ -166,8 +208,9 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     prog = None if args.quiet else progress
     if args.lang:  # the language of report.md (ops_driver.i18n.language reads it, as it reads $OPS_LANG)
         os.environ["OPS_LANG"] = args.lang
-    out = (pipeline.plan(Path(args.request), prog, operator=args.operator) if kind == "plan"
-           else pipeline.apply(args.plan_id, prog, operator=args.operator))
+    out = (pipeline.plan(Path(args.request), prog, operator=args.operator, window_text=args.window) if kind == "plan"
+           else pipeline.apply(args.plan_id, prog, operator=args.operator,
+                               request_path=Path(args.request) if args.request else None, at_window=args.at_window))
     if out.exit_code and not args.json:
         _err(f"ops-driver: {out.message}")
     if kind == "apply":
@@ -322,6 +365,18 @@ def cmd_evidence_head(args: argparse.Namespace) -> int:
         return 0
     seq, digest = mark
     _emit(args, {"seq": seq, "sha256": digest, "head": f"{seq}:{digest}"}, f"{seq}:{digest}")
+    return 0
+
+
+def cmd_evidence_init(args: argparse.Namespace) -> int:
+    """Start the installation's evidence store and its empty ledger (paths.init_evidence_store); exit 2 when one is
+    there already."""
+    from ops_driver.paths import init_evidence_store
+
+    path, source = init_evidence_store()
+    _emit(args, {"evidence_dir": str(path), "source": source},
+          f"evidence store started at {path} ({source}): an empty ledger; every plan, approval and apply of this "
+          "installation is recorded there")
     return 0
 
 
@@ -705,6 +760,12 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("validate", help="validate the catalog against its JSON Schema",
                     parents=[common]).set_defaults(func=cmd_catalog_validate)
 
+    tg = sub.add_parser("targets", help="what a request may name in an environment (instances, hosts), from its "
+                                        "inventory", parents=[common])
+    tg.add_argument("--environment", required=True, help="prod, dr, maint or sandbox")
+    tg.add_argument("--task", help="only the names this task's parameters may hold (a catalog ID)")
+    tg.set_defaults(func=cmd_targets)
+
     for name, func, arg, helptext in (("plan", cmd_plan, "request", "dry run (check mode + diff) of a work request"),
                                       ("apply", cmd_apply, "plan_id", "run a plan for real")):
         sp = sub.add_parser(name, help=helptext, parents=[common])
@@ -715,6 +776,16 @@ def build_parser() -> argparse.ArgumentParser:
                                            "through sudo) and this is refused")
         sp.add_argument("--lang", choices=["ja", "en"], help="the language of report.md (default: $OPS_LANG, else "
                                                              "the locale)")
+        if name == "plan":
+            sp.add_argument("--window", help="a maintenance window the apply must run in, ISO 8601 START/DURATION "
+                                             "with the UTC offset, e.g. 2026-12-08T02:00+09:00/PT2H (recorded; the "
+                                             "plan's age is judged at its start)")
+        else:
+            sp.add_argument("--request", help="the request file (optional: the apply runs the request recorded in the "
+                                              "plan's bundle; if given, it must be the file the plan read)")
+            sp.add_argument("--at-window", action="store_true",
+                            help="wait until the plan's maintenance window opens, then apply (for a timer or an "
+                                 "AWX schedule; SIGTERM/SIGINT while waiting: exit 3, nothing run)")
         sp.set_defaults(func=func)
 
     rc = sub.add_parser("record", help="record manual work on a catalog task (done, ng or skipped) as evidence",
@@ -780,6 +851,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "difference (a rewritten or cut ledger)")
     evf.add_argument("--failed", action="store_true", help="list only what fails (the count of all still printed)")
     evf.set_defaults(func=cmd_evidence_verify)
+    esub.add_parser("init", help="start the installation's evidence store (once): its folder and empty ledger",
+                    parents=[common]).set_defaults(func=cmd_evidence_init)
     esub.add_parser("head", help="the ledger's last sequence number and hash (write it on the ticket)",
                     parents=[common]).set_defaults(func=cmd_evidence_head)
     ea = esub.add_parser("import-awx", help="an AWX/Tower job as an evidence bundle (check job: plan, run: apply)",

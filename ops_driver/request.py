@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ops_driver import params_check, untrusted
+from ops_driver import params_check, request_errors, targets, untrusted
 from ops_driver.catalog import CHANGE_CLASSES, TIMEOUT_MINUTES_MAX, Catalog, Param, Task
 from ops_driver.errors import InvalidInput
 from ops_driver.evidence.governance import load_policy  # the ranks are policy (policy/change.yml), not code
@@ -76,6 +76,7 @@ class Request:
     change_class: str
     emergency_reason: str | None = None
     timeout_minutes: int | None = None
+    class_floor: str | None = None  # the environment's class floor (policy/change.yml) when it raised the class
 
     def secret_values(self, task: Task) -> list[str]:
         """Values of the parameters marked ``secret`` (to scrub from every output)."""
@@ -169,21 +170,34 @@ def _params_errors(task: Task, params: dict[str, Any], environment: str | None =
         elif err.rule == "required":
             missing = [n for n in err.rule_value if n not in params]
             errors.extend(f"params.{m}: missing; {task.id} requires it{_fix_hint(task, m)}" for m in missing)
-        else:
+        else:  # every other rule kind in words (request_errors.words); a secret is never echoed
             top = next((str(p) for p in err.path), "")
-            spec = task.automation.param(top)
-            if spec is not None and spec.secret:  # never echo a secret, not even a wrong one
-                errors.append(f"{path}: the value is not valid (rule: {err.rule}){_fix_hint(task, top)}")
-            else:
-                errors.append(f"{path}: {err.value!r} is not valid: {_short(err.message, err.value)}"
-                              f"{_fix_hint(task, top)}")
-    return errors
+            item = len(err.path) > 1
+            said = request_errors.words(task.automation.param(top), err.rule, err.value, err.rule_value, item)
+            errors.append(f"{path}: {said}")
+    return errors + _typos(task, params, environment)
 
 
-def _short(message: str, value: Any) -> str:
-    # jsonschema repeats the value at the start of the message; keep only the rule.
-    text = message.replace(repr(value), "").strip()
-    return text or message
+def _typos(task: Task, params: dict[str, Any], environment: str | None) -> list[str]:
+    """``did you mean …?`` for a name that is a near miss of one the environment's inventory lists (targets.load:
+    EC2 Name tags of ``ops_instance_names``, inventory hosts) and not a listed name with something added (another
+    environment's ``prod-joho-web01``): exit 2 before anything runs, instead of the role's refusal after the look-up.
+    Names far from every listed one go on to the roles, which resolve them live."""
+    if environment is None or task.automation is None:
+        return []
+    inv = targets.load(environment)
+    out = []
+    for name, listed in targets.for_task(inv, task).items():
+        given = params.get(name)
+        values = given.split(",") if isinstance(given, str) else given if isinstance(given, list) else []
+        for v in values:
+            if not isinstance(v, str) or v in listed or any(n in v for n in listed):
+                continue
+            hint = request_errors.suggest(v, listed, cutoff=0.85)
+            if hint:
+                out.append(f"params.{name}: {v!r} is not a name of {environment}{hint} (`ops-driver targets "
+                           f"--environment {environment}` lists them)")
+    return out
 
 
 def parse_request(text: str | bytes, catalog: Catalog, source: str = "<request>") -> Request:
@@ -229,6 +243,7 @@ def parse_request(text: str | bytes, catalog: Catalog, source: str = "<request>"
                            "`ops-driver catalog list --automated`")
     errors = _params_errors(task, data["params"], env)
     change_class, class_errors = _change_class(task, data)
+    change_class, floor = _floor(change_class, env)
     timeout, timeout_error = _timeout_minutes(task, data)
     errors += class_errors + ([timeout_error] if timeout_error else [])
     if errors:
@@ -241,7 +256,19 @@ def parse_request(text: str | bytes, catalog: Catalog, source: str = "<request>"
                    source_sha256=hashlib.sha256(text if isinstance(text, bytes) else text.encode("utf-8")).hexdigest(),
                    change_class=change_class,
                    emergency_reason=data.get("emergency_reason") if change_class == "emergency" else None,
-                   timeout_minutes=timeout)
+                   timeout_minutes=timeout, class_floor=floor)
+
+
+def _floor(change_class: str, environment: str) -> tuple[str, str | None]:
+    """``(class, floor)``: the class raised to the environment's ``class_floor`` of policy/change.yml when it is
+    lower (floor is then that class, else None); emergency is outside the order and kept."""
+    rules = load_policy()
+    floor = rules.floor(environment)
+    if floor is None or change_class == "emergency":
+        return change_class, None
+    if (rules.get(change_class).rank or 0) < (rules.get(floor).rank or 0):
+        return floor, floor
+    return change_class, None
 
 
 def _change_class(task: Task, data: dict[str, Any]) -> tuple[str, list[str]]:

@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 export OPS_EVIDENCE_DIR="${OPS_EVIDENCE_DIR:-$PWD/evidence}"
+# one evidence store per installation: it is started once, explicitly (a command never creates one silently)
+[ -f "$OPS_EVIDENCE_DIR/ledger.jsonl" ] || ops-driver evidence init
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 plan_id() { python -c 'import json,sys; print(json.load(sys.stdin)["run_id"])'; }

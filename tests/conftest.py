@@ -62,6 +62,9 @@ def _scratch_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pyte
     for name in ("SSH_AUTH_SOCK", "OPS_SIGNING_KEY"):  # approvals sign with the keys a test gives
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()
+    # the store as `ops-driver evidence init` starts it under the CLI's umask 027: a folder, an empty ledger
+    (tmp_path / "evidence").mkdir(mode=0o750)
+    (tmp_path / "evidence" / "ledger.jsonl").touch(mode=0o640)
     yield tmp_path / "evidence"
     if request.node.get_closest_marker("hostile_manifest") is None:
         problems = manifests.problems_under(tmp_path)

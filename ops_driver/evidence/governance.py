@@ -44,8 +44,8 @@ import yaml
 from ops_driver import processes, untrusted
 from ops_driver.catalog import CHANGE_CLASSES
 from ops_driver.errors import InvalidInput, PolicyRefused
-from ops_driver.evidence import bundles, guards, identity, ledger, signing
-from ops_driver.paths import project_root
+from ops_driver.evidence import bundles, guards, identity, ledger, signing, window
+from ops_driver.paths import ENVIRONMENTS, project_root
 from ops_driver.run.manifest import Manifest
 
 CLASSES = CHANGE_CLASSES  # the names; what each needs is policy/change.yml
@@ -75,6 +75,12 @@ class ChangePolicy:
     source: str
     plan_max_age_s: int = guards.DEFAULT_PLAN_MAX_AGE_S
     groups: dict[str, tuple[str, ...]] | None = None  # ``approver_groups``: name → principals
+    window_max_s: int = window.DEFAULT_WINDOW_MAX_S  # the longest maintenance window of `plan --window`
+    class_floor: dict[str, str] | None = None  # ``class_floor``: environment → the lowest class of its changes
+
+    def floor(self, environment: str) -> str | None:
+        """The lowest change class of a change in ``environment`` (``class_floor``), None when it has none."""
+        return (self.class_floor or {}).get(environment)
 
     def get(self, name: str) -> ChangeClass:
         return self.classes[name]
@@ -159,8 +165,29 @@ def parse_policy(data: Any, source: str) -> ChangePolicy:
         raise InvalidInput(f"{source}: classes.emergency.post_approvals must be at least 1")
     timeout = _int(data.get("approval_timeout_s", 86400), f"{source}: approval_timeout_s", 60)
     max_age = _int(data.get("plan_max_age_s", guards.DEFAULT_PLAN_MAX_AGE_S), f"{source}: plan_max_age_s", 60)
+    window_max = _int(data.get("window_max_s", window.DEFAULT_WINDOW_MAX_S), f"{source}: window_max_s", 60)
     return ChangePolicy(classes=classes, approval_timeout_s=timeout, source=source, plan_max_age_s=max_age,
-                        groups=groups)
+                        groups=groups, window_max_s=window_max, class_floor=_class_floor(data, source, classes))
+
+
+def _class_floor(data: dict[str, Any], source: str, classes: dict[str, ChangeClass]) -> dict[str, str] | None:
+    """``class_floor`` (optional): environment → a ranked class (standard, minor, major); InvalidInput naming the
+    entry otherwise. Every change in that environment is recorded at least at that class (request.parse_request)."""
+    raw = data.get("class_floor")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{source}: class_floor: must map an environment to a change class, e.g. {{prod: minor}}")
+    ranked = [n for n in CLASSES if classes[n].rank is not None]
+    out = {}
+    for env, cls in raw.items():
+        if env not in ENVIRONMENTS:
+            raise InvalidInput(f"{source}: class_floor.{env}: not an environment; use one of {', '.join(ENVIRONMENTS)}")
+        if cls not in ranked:
+            raise InvalidInput(f"{source}: class_floor.{env}: {cls!r} is not a ranked class; use one of "
+                               f"{', '.join(ranked)}")
+        out[str(env)] = str(cls)
+    return out
 
 
 def load_policy(path: Path | None = None) -> ChangePolicy:
@@ -365,7 +392,8 @@ def approve(run_id: str, by: str | None, comment: str | None, base: Path, now: d
     now = now or bundles.utc_now()
     if not after:
         refuse_rejected(run_id, base, entries)
-        guards.check_plan(m, now, applies_of(run_id, base, entries), load_policy().plan_max_age_s)
+        guards.check_plan(m, now, applies_of(run_id, base, entries), load_policy().plan_max_age_s,
+                          before_window=True)
     environment = str(m.get("environment") or "")
     who = signing.signer(environment, base, by, key)
     name = who.principal

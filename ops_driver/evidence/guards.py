@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ops_driver.errors import InvalidInput, PolicyRefused
+from ops_driver.evidence import window
 from ops_driver.evidence.ledger import flock_wait
 from ops_driver.records import schedule
 
@@ -63,7 +64,7 @@ def max_age_override(environment: str | None) -> list[str]:
 
 
 def check_plan(manifest: Mapping[str, Any], now: dt.datetime, applies: Sequence[Mapping[str, Any]],
-               max_age_s: int = DEFAULT_PLAN_MAX_AGE_S) -> None:
+               max_age_s: int = DEFAULT_PLAN_MAX_AGE_S, before_window: bool = False) -> None:
     """Refuse a plan that failed, is older than the maximum age, or was already applied.
 
     ``applies`` are the manifests of the apply bundles that name this plan, finished, running or interrupted (an
@@ -83,7 +84,15 @@ def check_plan(manifest: Mapping[str, Any], now: dt.datetime, applies: Sequence[
     limit = plan_max_age_s(str(environment) if environment else None, max_age_s)
     source = PLAN_MAX_AGE_ENV if max_age_override(environment) else "plan_max_age_s in policy/change.yml"
     ended = dt.datetime.fromisoformat(str(manifest["ended_at"]).replace("Z", "+00:00"))
-    age = (now - ended).total_seconds()
+    planned_window = window.from_record(manifest.get("window"))
+    if planned_window is not None:  # judged at the window's start: the plan was approved for that time
+        if not (before_window and now < planned_window.start):
+            window.check_open(str(run_id), planned_window, now)
+        age = (planned_window.start - ended).total_seconds()
+        if age > limit:
+            raise PolicyRefused(f"plan {run_id} is stale: made {int(age)} s before its window opened, the limit is "
+                                f"{limit} s ({source}); plan again")
+    age = (now - ended).total_seconds() if planned_window is None else age
     if age > limit:
         raise PolicyRefused(f"plan {run_id} is stale: made {int(age)} s ago, the limit is {limit} s "
                             f"({source}); plan again")
@@ -166,18 +175,21 @@ def scheduled_day(environment: str, on: dt.date, schedule_dir: Path | None = Non
 
 
 def check_schedule(schedule_name: str | None, environment: str, params: Mapping[str, Any], *,
-                   today: dt.date | None = None, schedule_dir: Path | None = None) -> dict[str, Any] | None:
+                   today: dt.date | None = None, schedule_dir: Path | None = None,
+                   today_source: str = "argument") -> dict[str, Any] | None:
     """The schedule guard of ``plan`` and ``apply`` for a task whose catalog automation has ``schedule`` set.
 
     ``schedule_name``: the task's ``automation.schedule`` (None: not a scheduled task, returns None at once).
     ``params``: the request's params (defaults filled in); ``emergency`` (bool) and ``emergency_reason`` (str)
     are read from it. ``today``: the date to judge (default: ``$OPS_TODAY`` when set, else today in Asia/Tokyo).
     ``schedule_dir``: where ``<YYYY>.yml`` lives (default ``$OPS_SCHEDULE_DIR`` or ``<project>/schedule``).
+    ``today_source``: what gave ``today`` (recorded; ``maintenance window`` for a plan made ahead for its window's
+    day, see :mod:`ops_driver.evidence.window`).
 
     Returns the evidence record (manifest key ``schedule``)::
 
         {"name", "file", "file_sha256", "scheduled": bool, "scheduled_date": "YYYY-MM-DD" | None,
-         "today": "YYYY-MM-DD", "today_source": "clock (Asia/Tokyo)" | "OPS_TODAY" | "argument",
+         "today": "YYYY-MM-DD", "today_source": "clock (Asia/Tokyo)" | "OPS_TODAY" | "argument" | "maintenance window",
          "today_overridden": bool, "emergency": bool, "reason": str | None}
 
     Raises InvalidInput (exit 2) for ``emergency: true`` without a non-blank ``emergency_reason`` or a bad
@@ -195,7 +207,7 @@ def check_schedule(schedule_name: str | None, environment: str, params: Mapping[
         day, overridden = _today()
         source = TODAY_ENV if overridden else "clock (Asia/Tokyo)"
     else:
-        day, overridden, source = today, True, "argument"
+        day, overridden, source = today, today_source != "maintenance window", today_source
     path = schedule.schedule_path(day.year, schedule_dir)
     try:
         is_day, date = scheduled_day(environment, day, schedule_dir, name=schedule_name)

@@ -43,8 +43,9 @@ from typing import Any
 
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import syslog_sink
+from ops_driver.paths import LEDGER_FILE
 
-LEDGER = "ledger.jsonl"
+LEDGER = LEDGER_FILE
 GENESIS = "0" * 64
 KINDS = ("plan", "apply", "approval", "start", "record", "reject")
 #: The kinds whose ``run_id`` is a record ID (approval or rejection), not a bundle's run ID.

@@ -6,7 +6,7 @@ monthly report (月次報告); ``000_b531716006324310.txt`` compiles the work do
 (各種情報取りまとめ: 実施実績のとりまとめ). The record answers "what did we do in November, who approved it, and
 which monthly tasks did we miss".
 
-What :func:`collect` reads, in ``$OPS_EVIDENCE_DIR`` (default ``./evidence``):
+What :func:`collect` reads, in ``$OPS_EVIDENCE_DIR`` (or the installation's store: paths.evidence_location):
 
 - the bundles (``<run_id>/manifest.json``, ``changes.json``) whose run started in the month, by the **Asia/Tokyo**
   date of ``started_at`` (a bundle whose manifest cannot be read: by the UTC time in its run ID). Folders are

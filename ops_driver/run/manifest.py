@@ -139,6 +139,18 @@ class Schedule(TypedDict):
     reason: str | None
 
 
+class Window(TypedDict):
+    """A plan's maintenance window (``plan --window``, :mod:`ops_driver.evidence.window`): the text given, start
+    and end in UTC and in JST, the duration in seconds."""
+
+    text: str
+    start: str
+    end: str
+    start_jst: str
+    end_jst: str
+    duration_s: int
+
+
 class Manifest(TypedDict, total=False):
     """``manifest.json`` of an evidence bundle (``evidence.bundles``; architecture.md "Evidence").
 
@@ -182,7 +194,10 @@ class Manifest(TypedDict, total=False):
     apply_extravars: dict[str, Any]
     attachments: list[str]
     files: dict[str, str]
+    read_only: bool
     # a plan
+    window: Window
+    change_class_floor: str
     request_path: str
     request_sha256: str
     approvals_required: int

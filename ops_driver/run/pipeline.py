@@ -17,9 +17,9 @@ from typing import Any, cast
 from ops_driver import i18n, processes
 from ops_driver.catalog import TIMEOUT_MINUTES_MAX, Catalog, Task, load_catalog
 from ops_driver.errors import InvalidInput, PolicyRefused, RunFailed
-from ops_driver.evidence import bundles, governance, guards, identity, ledger
+from ops_driver.evidence import bundles, governance, guards, identity, ledger, window
 from ops_driver.paths import evidence_dir, inventory_dir, project_root
-from ops_driver.request import Request, load_request
+from ops_driver.request import REDACTED, Request, load_request, parse_request
 from ops_driver.run import contract, inputs, recovery, report, runner
 from ops_driver.run.manifest import ChangeEntry, Manifest, RunKind, RunStatus
 from ops_driver.run.runner import ProgressFn, RunResult, run_playbook
@@ -224,6 +224,8 @@ def record_run(cfg: RunConfig, result: RunResult, started: dt.datetime, ended: d
         "ansible_status": result.status, "ansible_rc": result.rc, "check_mode": cfg.kind == "plan",
         "message": message, "targets": stats.targets, "api_calls": stats.api_calls, "versions": versions(),
     }
+    if task.automation.read_only:
+        manifest["read_only"] = True
     if req.change_class != task.automation.change_class:
         manifest["change_class_catalog"] = task.automation.change_class
     if req.emergency_reason:
@@ -254,7 +256,7 @@ def record_run(cfg: RunConfig, result: RunResult, started: dt.datetime, ended: d
 
 
 def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalog | None = None,
-         operator: str | None = None) -> Outcome:
+         operator: str | None = None, window_text: str | None = None) -> Outcome:
     """Validate the request and run its playbook in check mode with diff; write the plan bundle.
 
     The manifest binds what the run reads (:func:`ops_driver.run.inputs.bind`: ``inputs``, ``inputs_sha256``,
@@ -264,21 +266,28 @@ def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalo
     Raises InvalidInput (exit 2) before anything runs when the request is invalid, PolicyRefused (exit 4) when
     the task is scheduled (automation.schedule) and today is not the environment's day (guards.check_schedule),
     or for a declared operator or ``$OPS_PROJECT_DIR`` outside the sandbox environment.
+    ``window_text``: a maintenance window (``--window``, :func:`ops_driver.evidence.window.parse`; InvalidInput for
+    an invalid one), recorded as the manifest's ``window``; a scheduled task is then judged on the window's day.
     Returns an Outcome whose exit_code is 2 when a role refused the targets, 3 when the check run failed.
     """
     catalog = catalog or load_catalog()
     req = load_request(request_path, catalog)
     task = catalog.get(req.task)
-    sched = guards.check_schedule(task.automation.schedule if task.automation else None, req.environment,
-                                  req.params)
+    rules = governance.load_policy()
+    planned_window = (window.parse(window_text, bundles.utc_now(), rules.window_max_s, rules.plan_max_age_s)
+                      if window_text is not None else None)
+    sched = _schedule(task, req, planned_window)
     recovery.recover(evidence_dir(), environment=req.environment)
     run_id = bundles.new_run_id("plan", task.id)
     actor = identity.acting(req.environment, operator)
-    rules = governance.load_policy()
     bound = inputs.bind(task, req.environment)  # what the run reads; the apply refuses if any of it changes
     extra: dict[str, Any] = {"request_path": str(request_path.resolve()), "request_sha256": req.source_sha256,
                              "approvals_required": rules.get(req.change_class).approvals,
                              "plan_max_age_s": rules.plan_max_age_s, **actor.manifest(), **bound.manifest()}
+    if planned_window is not None:
+        extra["window"] = planned_window.record()
+    if req.class_floor:
+        extra["change_class_floor"] = req.class_floor
     who = actor.name
     if sched is not None:
         extra["schedule"] = sched
@@ -287,8 +296,53 @@ def plan(request_path: Path, progress: ProgressFn | None = None, catalog: Catalo
                                      progress=progress, operator=who))
 
 
+def _schedule(task: Task, req: Request, planned: window.Window | None) -> dict[str, Any] | None:
+    """The schedule guard (guards.check_schedule) of a run: judged on the maintenance window's day when the plan
+    has one (a CORE-049 plan made ahead for its scheduled day), else today."""
+    name = task.automation.schedule if task.automation else None
+    if planned is None:
+        return guards.check_schedule(name, req.environment, req.params)
+    return guards.check_schedule(name, req.environment, req.params, today=planned.day,
+                                 today_source="maintenance window")
+
+
+def recorded_request(plan_id: str, pb: bundles.Bundle, pm: Mapping[str, Any], catalog: Catalog,
+                     request_path: Path | None = None) -> Request:
+    """The request an apply runs: the one recorded in the plan's bundle (``request.yml``, bound by the bundle's
+    manifest and its ledger line), validated again against today's catalog; the file it came from is not needed.
+
+    ``request_path`` (``apply --request FILE``): when given, it must be the file the plan read (same SHA-256), else
+    PolicyRefused (exit 4). It is needed only for a request whose recorded copy has a secret parameter redacted:
+    then it is read from ``request_path`` or the recorded ``request_path`` (PolicyRefused when neither reads as
+    planned).
+    """
+    def from_file(path: Path) -> Request:
+        try:
+            req = load_request(path, catalog)
+        except InvalidInput as e:
+            raise PolicyRefused(f"plan {plan_id}: the request file can no longer be read as planned ({e}); "
+                                "plan again") from None
+        if req.source_sha256 != pm.get("request_sha256"):
+            raise PolicyRefused(f"plan {plan_id}: {path} changed since the plan; plan again")
+        return req
+
+    if request_path is not None:
+        return from_file(request_path)
+    text = (pb.path / "request.yml").read_bytes()
+    try:
+        req = parse_request(text, catalog, source=f"plan {plan_id}: request.yml")
+    except InvalidInput as e:
+        raise PolicyRefused(f"{e}; the recorded request no longer holds against the catalog: plan again") from None
+    task = catalog.get(req.task)
+    given = req.raw.get("params") or {}
+    if task.automation and any(p.secret and given.get(p.name) == REDACTED for p in task.automation.params):
+        return from_file(Path(pm["request_path"]))  # a secret is not in the bundle: the file the plan read
+    return req
+
+
 def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | None = None,
-          operator: str | None = None) -> Outcome:
+          operator: str | None = None, request_path: Path | None = None, at_window: bool = False,
+          clock: window.Clock | None = None) -> Outcome:
     """Run exactly the planned request for real and compare the changes with the plan's prediction.
 
     Raises InvalidInput (exit 2) for an unknown plan ID; PolicyRefused (exit 4) for a tampered, failed, stale or
@@ -298,26 +352,34 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
     policy), or approved by the operator (governance.check_apply); a file the plan read that was added, removed or
     changed since (inputs.check, naming it); a declared ``operator`` or ``$OPS_PROJECT_DIR`` / ``$OPS_PLAN_MAX_AGE``
     outside the sandbox environment. ``operator``: a declared operator (sandbox only; else the OS account).
+
+    The request is the one recorded in the plan's bundle (:func:`recorded_request`; ``request_path``: the file,
+    which must then be the one planned). A plan with a maintenance window is refused outside it (exit 4, saying
+    when it opens or closed); ``at_window``: wait for it to open first (window.wait_for; a signal while waiting
+    ends with exit 3, nothing run). ``clock``: the time the window and the plan's age are judged by (tests inject
+    one; default the machine's clock).
     """
+    clock = clock or window.Clock()
     base = evidence_dir()
     pb, pm = _plan_bundle(plan_id, base)
+    planned_window = window.from_record(cast(Mapping[str, Any] | None, pm.get("window")))
+    if at_window and planned_window is None:
+        raise InvalidInput(f"--at-window: plan {plan_id} has no maintenance window; apply it without --at-window, "
+                           "or plan again with --window START/DURATION")
+    if at_window and planned_window is not None:
+        with runner.StopSignals() as waiting:
+            waited = window.wait_for(plan_id, planned_window, clock, lambda: waiting.name)
+        if progress is not None:
+            progress({"event": "window_open", "event_data": {"waited_s": waited}}, waited)
     recovery.recover(base, environment=str(pm.get("environment")))  # dead runs of the plan's environment first
-    guards.check_plan(pm, bundles.utc_now(), governance.applies_of(plan_id, base),
+    guards.check_plan(pm, clock.now(), governance.applies_of(plan_id, base),
                       governance.load_policy().plan_max_age_s)
     catalog = catalog or load_catalog()
-    req_path = Path(pm["request_path"])
-    try:
-        req = load_request(req_path, catalog)
-    except InvalidInput as e:
-        raise PolicyRefused(f"plan {plan_id}: the request file can no longer be read as planned ({e}); "
-                            "plan again") from None
-    if req.source_sha256 != pm.get("request_sha256"):
-        raise PolicyRefused(f"plan {plan_id}: {req_path} changed since the plan; plan again")
+    req = recorded_request(plan_id, pb, pm, catalog, request_path)
     task = catalog.get(req.task)
     bound = inputs.bind(task, req.environment)
     inputs.check(plan_id, pm, bound)  # exactly the files the plan read, or nothing runs
-    sched = guards.check_schedule(task.automation.schedule if task.automation else None, req.environment,
-                                  req.params)
+    sched = _schedule(task, req, planned_window)
     actor = identity.acting(req.environment, operator)
     who = actor.name
     rules = governance.load_policy()
@@ -329,7 +391,7 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
         # have consumed the plan between the checks above and the lock), then the start written ahead
         recovery.recover(base, environment=req.environment, held=req.environment)
         pb, pm = _plan_bundle(plan_id, base)
-        guards.check_plan(pm, bundles.utc_now(), governance.applies_of(plan_id, base), rules.plan_max_age_s)
+        guards.check_plan(pm, clock.now(), governance.applies_of(plan_id, base), rules.plan_max_age_s)
         change_class, approvals = governance.check_apply(pb, who, base, rules)
         extra_vars = dict(pm.get("apply_extravars") or {})
         planned_changes = pb.read_json("changes.json")
@@ -344,6 +406,8 @@ def apply(plan_id: str, progress: ProgressFn | None = None, catalog: Catalog | N
             extra["pending_post_approval"] = True  # until `ops-driver approve RUN_ID` after the fact
         if sched is not None:
             extra["schedule"] = sched
+        if planned_window is not None:
+            extra["window"] = planned_window.record()
         if stop.is_set():
             raise RunFailed(f"stopped by {stop.name} before the apply started: nothing was run and plan {plan_id} "
                             "can still be applied")

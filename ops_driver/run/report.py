@@ -10,6 +10,7 @@ more entry; ``render`` has no case for any role.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -63,6 +64,23 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+JST = dt.timezone(dt.timedelta(hours=9), "JST")  # Asia/Tokyo, the time of the monthly record
+
+
+def when(value: Any) -> str:
+    """An ISO 8601 UTC time of the manifest as the record reads it: ``2026-12-08 02:00:05 JST (+09:00)`` followed by
+    the UTC time as recorded, ``2026-12-07T17:00:05Z``; a value that is no time is shown as it is."""
+    if not isinstance(value, str) or not value:
+        return "" if value is None else str(value)
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if t.tzinfo is None:
+        return value
+    return f"{t.astimezone(JST):%Y-%m-%d %H:%M:%S} JST (+09:00) / {value}"
+
+
 def _heading(title: str) -> str:
     return f"\n## {_(title)}\n\n"
 
@@ -111,15 +129,24 @@ def _head(record: RunRecord) -> str:
         out.append(f"{_('Plan')}: `{manifest.get('plan_id')}`\n")
     out.append(_heading("Work request"))
     change_class = i18n.change_class_word(str(manifest.get("change_class")), _LANG.get())
-    if manifest.get("change_class_catalog"):
+    if manifest.get("change_class_floor"):
+        change_class = _("{change_class} (the class floor of {environment} in policy/change.yml; {catalog} in the "
+                         "catalog)").format(
+            change_class=change_class, environment=manifest.get("environment"),
+            catalog=i18n.change_class_word(str(manifest.get("change_class_catalog") or "lower"), _LANG.get()))
+    elif manifest.get("change_class_catalog"):
         change_class = _("{change_class} (raised by the work request; {catalog} in the catalog)").format(
             change_class=change_class,
             catalog=i18n.change_class_word(str(manifest["change_class_catalog"]), _LANG.get()))
     rows: list[list[Any]] = [["task", request.get("task")], ["environment", request.get("environment")],
             ["ticket", request.get("ticket")], ["requested by", request.get("requested_by")],
             ["reason", request.get("reason")], ["change class", change_class],
-            ["operator", manifest.get("operator")], ["started", manifest.get("started_at")],
-            ["ended", manifest.get("ended_at")]]
+            ["operator", manifest.get("operator")], ["started", when(manifest.get("started_at"))],
+            ["ended", when(manifest.get("ended_at"))]]
+    win = manifest.get("window")
+    if isinstance(win, dict):
+        rows.append(["maintenance window", f"{when(win.get('start'))} to {when(win.get('end'))} "
+                                           f"({win.get('text')}); the apply runs only inside it"])
     if manifest.get("emergency_reason"):
         rows.append(["emergency reason", manifest["emergency_reason"]])
     out.append(_table(["field", "value"], [[_(str(row[0])), row[1]] for row in rows]))
@@ -244,9 +271,59 @@ def _failures(failures: list[dict[str, Any]], record: RunRecord) -> str:
     return _heading("Failures") + "".join(f"- {f.get('host')}: {f.get('task')}: {f.get('msg')}\n" for f in failures)
 
 
+#: A role's guard is a task named "Refuse …" that fails when its condition holds: skipped, it is a check passed.
+GUARD_PREFIX = "Refuse "
+
+
+def _is_guard(s: dict[str, Any]) -> bool:
+    return str(s.get("task") or "").startswith(GUARD_PREFIX)
+
+
+def _checks(skipped: list[dict[str, Any]], record: RunRecord) -> str:
+    """The roles' guards that passed: "Refuse …" tasks skipped because their condition did not hold."""
+    names = sorted({str(s.get("task")) for s in skipped if _is_guard(s)})
+    if not names:
+        return ""
+    return _heading("Checks passed") + "".join(f"- passed: {n}\n" for n in names)
+
+
 def _skipped(skipped: list[dict[str, Any]], record: RunRecord) -> str:
-    names = sorted({f"{s.get('task')} ({s.get('reason') or 'skipped'})" for s in skipped})
+    names = sorted({f"{s.get('task')} ({s.get('reason') or 'skipped'})" for s in skipped if not _is_guard(s)})
+    if not names:
+        return _heading("Tasks skipped in check mode") + "None.\n"
     return _heading("Tasks skipped in check mode") + "".join(f"- {n}\n" for n in names)
+
+
+def _files(manifests: dict[str, Any], record: RunRecord) -> str:
+    """``evidence.manifests`` (roles/nas_transfer): every file the transfer takes from its source share, with its
+    size and SHA-256, and whether it holds personal data; titled "Files leaving production" for STAT-011 / STAT-007
+    (direction ``prod_to_…``), the page a reviewer approves a personal-data transfer from."""
+    ev = record.lookup("evidence")
+    ev = ev if isinstance(ev, dict) else {}
+    direction = str(ev.get("direction") or "")
+    rows = []
+    for host, rec in sorted(manifests.items()):
+        if not isinstance(rec, dict):
+            continue
+        files: list[Any] = rec["files"] if isinstance(rec.get("files"), list) else []
+        source: dict[str, Any] = rec["source"] if isinstance(rec.get("source"), dict) else {}
+        by_name = {str(f.get("rel")): f for f in files if isinstance(f, dict)}
+        for name in sorted(set(by_name) | set(source)):
+            f = by_name.get(name, {})
+            rows.append([host, name, f.get("size"), f.get("sha256") or source.get(name)])
+    if not rows:
+        return ""
+    personal = ev.get("personal_data")
+    title = "Files leaving production" if direction.startswith("prod_to") else "Files transferred"
+    if personal is True:
+        data = "**holds personal data** (seed 004: encrypted: " + str(ev.get("encryption")) + ")"
+    elif personal is False:
+        data = f"holds no personal data (reason: {ev.get('personal_data_reason') or '—'})"
+    else:
+        data = "personal data: not stated"
+    total = sum(r[2] for r in rows if isinstance(r[2], int))
+    return (_heading(f"{title}: {len(rows)} file(s), {total} bytes") + f"Direction {direction or '—'}; {data}.\n\n"
+            + _table(["host", "file", "size (bytes)", "SHA-256"], rows))
 
 
 #: The sections of report.md after its head, in order.
@@ -271,15 +348,28 @@ def _approvals(change_class: str, record: RunRecord) -> str:
                        f"{_approve_how(m)} (a signature checked against `policy/allowed_signers`). Not by "
                        f"{m.get('operator')} (operator) or "
                        f"{m.get('requested_by')} (requested by); whoever approves may not apply.\n")
+        elif not any(c.get("changed") for c in record.changes) or m.get("read_only"):
+            out.append(f"A **{change_class}** change: no approval needed; nothing to apply "
+                       + ("(a read-only operation: this plan is its record).\n" if m.get("read_only")
+                          else "(the plan predicts no change).\n"))
         else:
             out.append(_("A **{change_class}** change: no approval needed; apply after this fresh plan.").format(
                 change_class=i18n.change_class_word(change_class, _LANG.get())) + "\n")
+        floor = m.get("change_class_floor")
+        if floor:
+            out.append(f"\nClass floor: every change in {m.get('environment')} is at least **{floor}** "
+                       "(class_floor in policy/change.yml).\n")
+        win = m.get("window")
+        if isinstance(win, dict):
+            out.append(f"\nMaintenance window: {when(win.get('start'))} to {when(win.get('end'))}: the apply "
+                       f"refuses outside it; `ops-driver apply {m.get('run_id')} --at-window` waits for it. The "
+                       "plan's age is judged at the window's start.\n")
         return "".join(out)
     approvals = m.get("approvals") or []
     if approvals:
-        out.append(_table(["approved by", "at (UTC)", "comment", "plan manifest SHA-256"],
-                          [[a.get("by"), a.get("at"), a.get("comment"), str(a.get("manifest_sha256", ""))[:16] + "…"]
-                           for a in approvals]))
+        out.append(_table(["approved by", "at", "comment", "plan manifest SHA-256"],
+                          [[a.get("by"), when(a.get("at")), a.get("comment"),
+                            str(a.get("manifest_sha256", ""))[:16] + "…"] for a in approvals]))
     else:
         out.append(_("A **{change_class}** change: applied without approval.").format(
             change_class=i18n.change_class_word(change_class, _LANG.get())) + "\n")
@@ -297,12 +387,14 @@ SECTIONS: tuple[Section, ...] = (
     Section("evidence.steps", list, _steps),
     Section("evidence.esa", dict, _esa),
     Section("evidence.check", dict, _check),
+    Section("evidence.manifests", dict, _files),
     Section("manifest.attachments", list, _attachments),
     Section("comparison", dict, _comparison),
     Section("warnings", list, _warnings, lambda r: _heading("Warnings") + _("None.") + "\n"),
     Section("failures", list, _failures),
     Section("skipped", list, _skipped, lambda r: _heading("Tasks skipped in check mode") + _("None.") + "\n",
             ("plan",)),
+    Section("skipped", list, _checks),
 )
 
 

@@ -213,8 +213,9 @@ def test_volume_of_another_environment_is_refused(clean: Any, tmp_path: Path) ->
 @pytest.mark.parametrize(
     "params, needle",
     [
-        ({"instances": ["joho-web01"], "retention": 0}, "params.retention: 0 is not valid"),
-        ({"instances": ["joho-web01"], "generation": "pre change!"}, "params.generation: 'pre change!' is not valid"),
+        ({"instances": ["joho-web01"], "retention": 0}, "params.retention: 0 is below the minimum 1; give 1 or more"),
+        ({"instances": ["joho-web01"], "generation": "pre change!"},
+         "params.generation: 'pre change!' is not allowed here"),
     ],
 )
 def test_bad_retention_and_generation_label_exit_2_before_anything_runs(

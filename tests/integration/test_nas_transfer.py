@@ -74,6 +74,10 @@ def test_plan_lists_files_and_writes_nothing_apply_copies_with_equal_manifests(n
     src = nas / "prod" / "work" / "2026-11" / "summary.csv"
     summary = next(c for c in plan.changes if c["name"] == "summary.csv")
     assert summary["after"] == {"size": src.stat().st_size, "sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
+    report = (plan.path / "report.md").read_text(encoding="utf-8")  # what the reviewer approves: every file
+    assert "## Files leaving production: 3 file(s)" in report
+    assert "holds no personal data (reason: aggregated counts only)" in report
+    assert f"| nas-sandbox | summary.csv | {src.stat().st_size} | {summary['after']['sha256']} |" in report
     out = pipeline.apply(approved(plan.run_id))
     assert out.exit_code == 0, out.message
     ev = out.manifest["evidence"]

@@ -171,7 +171,8 @@ def test_a_hostile_document_through_the_cli_exits_2_without_a_traceback(tmp_path
         assert proc.returncode == 2, (name, proc.stderr)
         assert "Traceback" not in proc.stderr, name
         assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
-        assert not (tmp_path / "evidence").exists() or not any((tmp_path / "evidence").iterdir()), name
+        assert [f.name for f in (tmp_path / "evidence").iterdir()] == ["ledger.jsonl"], name  # the empty store
+        assert (tmp_path / "evidence" / "ledger.jsonl").stat().st_size == 0, name
 
 
 # ---------------------------------------------------------------- the extra-vars document

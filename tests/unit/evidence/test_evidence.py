@@ -100,7 +100,7 @@ def test_an_attachment_name_that_is_a_path_is_refused_before_anything_is_written
     with pytest.raises(bundles.InvalidInput, match="attachment name"):
         bundles.write_bundle(record("20261122T000000Z-COMM-025-plan-abcdef", {}, {}, [], [], "", "",
                                      attachments={"../escape.txt": "x"}), bundles.Scrubber([]), base)
-    assert not base.exists() and not (tmp_path / "escape.txt").exists()
+    assert [p.name for p in base.iterdir()] == ["ledger.jsonl"] and not (tmp_path / "escape.txt").exists()
 
 
 def test_an_apply_written_ahead_verifies_while_running_and_its_finished_bundle_keeps_start_json(

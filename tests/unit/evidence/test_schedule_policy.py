@@ -165,15 +165,20 @@ def test_plan_off_day_runs_nothing(sdir: Path, tmp_path: Path, monkeypatch: pyte
     assert json.loads(out.out)["exit_code"] == 4 and "2026-05-09" in out.err
     assert main(["plan", str(_request(tmp_path, emergency=True))]) == 2
     assert "emergency_reason" in capsys.readouterr().err
-    assert fake_ansible == [] and not Path(os.environ["OPS_EVIDENCE_DIR"]).exists()
+    assert fake_ansible == [] and _store_untouched()
 
 
 def test_plan_and_apply_record_the_schedule(sdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            fake_ansible: list[dict[str, Any]]) -> None:
+                                            fake_ansible: list[dict[str, Any]], signers: Any) -> None:
+    from ops_driver.evidence import governance
+    from ops_driver.paths import evidence_dir
+
     req = _request(tmp_path)
     monkeypatch.setenv("OPS_TODAY", "2026-05-09")
     out = pipeline.plan(req)
     assert out.exit_code == 0 and out.manifest["schedule"]["scheduled"] is True
+    assert out.manifest["change_class_floor"] == "minor"  # a prod change (policy/change.yml class_floor)
+    governance.approve(out.run_id, "yamada", "reviewed", evidence_dir(), key=signers.key("yamada"))
     assert "OPS_TODAY" in (out.path / "report.md").read_text()
     monkeypatch.setenv("OPS_TODAY", "2026-05-10")   # the next day: apply is judged again and refused
     with pytest.raises(PolicyRefused, match="scheduled day for prod is 2026-05-09"):
@@ -195,3 +200,38 @@ def test_emergency_plan_is_recorded(sdir: Path, tmp_path: Path, monkeypatch: pyt
         "reason": "retirement notice for the host"}
     report = (out.path / "report.md").read_text()
     assert "**EMERGENCY** (not the scheduled day)" in report and "EMERGENCY run outside the schedule" in report
+
+
+def _store_untouched() -> bool:
+    """Nothing run: the test's evidence store holds only its empty ledger (no bundle, no ledger line)."""
+    base = Path(os.environ["OPS_EVIDENCE_DIR"])
+    return [f.name for f in base.iterdir()] == ["ledger.jsonl"] and (base / "ledger.jsonl").stat().st_size == 0
+
+
+def test_core_049_may_be_planned_ahead_for_its_scheduled_day(sdir: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             fake_ansible: list[dict[str, Any]], signers: Any) -> None:
+    """The daytime change board plans the monthly reboot the day before, for a window on the scheduled day
+    (2026-05-09 for prod); the apply runs in that window, judged against the window's day."""
+    from ops_driver.evidence import bundles, governance, window
+    from ops_driver.paths import evidence_dir
+
+    monkeypatch.delenv("OPS_TODAY", raising=False)
+    day_before = dt.datetime(2026, 5, 8, 5, 0, tzinfo=dt.UTC)  # 14:00 JST on the 8th
+    monkeypatch.setattr(bundles, "utc_now", lambda: day_before)
+    with pytest.raises(PolicyRefused, match=r"is not the scheduled day"):
+        pipeline.plan(_request(tmp_path))  # without a window: judged today (the clock), refused
+    out = pipeline.plan(_request(tmp_path), window_text="2026-05-09T02:00+09:00/PT2H")
+    sched = out.manifest["schedule"]
+    assert out.exit_code == 0 and sched["scheduled"] is True and sched["today"] == "2026-05-09"
+    assert sched["today_source"] == "maintenance window" and sched["today_overridden"] is False
+    assert "maintenance window" in (out.path / "report.md").read_text()
+    governance.approve(out.run_id, "yamada", "change board", evidence_dir(), key=signers.key("yamada"))
+    start = dt.datetime(2026, 5, 8, 17, 0, tzinfo=dt.UTC)
+    with pytest.raises(PolicyRefused, match="it opens in 1 min"):
+        pipeline.apply(out.run_id, clock=window.Clock(now=lambda: start - dt.timedelta(minutes=1)))
+    monkeypatch.setattr(bundles, "utc_now", lambda: start)
+    done = pipeline.apply(out.run_id, clock=window.Clock(now=lambda: start))
+    assert done.exit_code == 0 and done.manifest["schedule"]["today"] == "2026-05-09"
+    assert done.manifest["window"]["start_jst"] == "2026-05-09T02:00+09:00"
+    assert [c["check"] for c in fake_ansible] == [True, False]

@@ -20,6 +20,10 @@ def _today(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPS_OPERATOR", raising=False)
 
 
+#: The store as `evidence init` leaves it (tests/conftest.py): what "nothing written" looks like.
+EMPTY_STORE = {"ledger.jsonl": b""}
+
+
 def state(base: Path) -> dict[str, bytes]:
     """Every file under ``base`` with its bytes (to show that a refusal wrote nothing)."""
     if not base.exists():
@@ -109,7 +113,7 @@ def test_an_oversized_or_fifo_attachment_is_refused_without_reading_it(_scratch_
     os.mkfifo(fifo)  # nobody writes to it: a blocking read would hang the command
     assert main(["record", "INFO-001", "--result", "done", "--attach", str(fifo)]) == 2
     assert "is not a regular file" in capsys.readouterr().err
-    assert state(_scratch_dirs) == {}
+    assert state(_scratch_dirs) == EMPTY_STORE
 
 
 def test_an_attachment_name_with_a_control_character_is_refused(_scratch_dirs: Path, tmp_path: Path,
@@ -117,12 +121,12 @@ def test_an_attachment_name_with_a_control_character_is_refused(_scratch_dirs: P
     bad = tmp_path / "shot\x1b[31m.png"
     bad.write_bytes(b"png")
     assert main(["record", "INFO-001", "--result", "done", "--attach", str(bad)]) == 2
-    assert "rename the file" in capsys.readouterr().err and state(_scratch_dirs) == {}
+    assert "rename the file" in capsys.readouterr().err and state(_scratch_dirs) == EMPTY_STORE
 
 
 def test_a_declared_operator_is_the_sandbox_s_only(_scratch_dirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["record", "INFO-001", "--result", "done", "--operator", "sato"]) == 4
-    assert "accepted only in the sandbox" in capsys.readouterr().err and state(_scratch_dirs) == {}
+    assert "accepted only in the sandbox" in capsys.readouterr().err and state(_scratch_dirs) == EMPTY_STORE
     assert main(["record", "INFO-001", "--result", "skipped", "--operator", "sato", "--environment", "sandbox",
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -139,4 +143,4 @@ def test_a_ledger_that_refuses_the_line_leaves_no_bundle(_scratch_dirs: Path,
     monkeypatch.setattr(ledger, "append", refuse)
     with pytest.raises(ledger.LedgerCorrupt):
         manual.record("INFO-001", "done", base=_scratch_dirs)
-    assert state(_scratch_dirs) == {}
+    assert state(_scratch_dirs) == EMPTY_STORE

@@ -94,6 +94,7 @@ def test_a_bundle_without_a_readable_manifest_is_a_row_dated_by_its_run_id(_scra
 
 
 def test_without_a_ledger_bundles_are_checked_against_their_own_manifests(_scratch_dirs: Path) -> None:
+    (_scratch_dirs / "ledger.jsonl").unlink()  # a copy of bundles without their store's ledger
     evidence_month.run(_scratch_dirs, "plan", "INFO-004", dt.datetime(2026, 11, 5, 3, tzinfo=dt.UTC), record=False)
     rec = collect(_scratch_dirs)
     assert rec.ledger["present"] is False and [r.verified for r in rec.runs] == [True]
@@ -262,7 +263,8 @@ def test_report_bad_input_exits_2_and_writes_nothing(argv: list[str], message: s
     out = tmp_path / "record.md"
     assert main(["report", *argv, "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
-    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # nothing written
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["evidence", "home"]  # nothing written
+    assert [p.name for p in (tmp_path / "evidence").iterdir()] == ["ledger.jsonl"]  # the test's empty store
 
 
 def test_report_out_must_be_a_file_in_an_existing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -306,6 +308,7 @@ def _corrupt(path: Path, how: str) -> None:
 def test_the_one_pass_check_agrees_with_evidence_verify(how: str, _scratch_dirs: Path) -> None:
     from ops_driver.evidence import bundles
 
+    (_scratch_dirs / "ledger.jsonl").unlink()  # bundles checked against their own manifests only
     rid = evidence_month.run(_scratch_dirs, "plan", "INFO-004", dt.datetime(2026, 11, 5, 3, tzinfo=dt.UTC),
                              record=False)
     b = bundles.bundle(rid, _scratch_dirs)

@@ -161,3 +161,77 @@ def test_render_is_the_head_and_the_sections_in_order() -> None:
 @pytest.mark.parametrize("shows", [s.shows for s in report.SECTIONS])
 def test_every_section_names_evidence_a_record_has(shows: str) -> None:
     _record().lookup(shows)  # an attribute, or evidence.<key> / manifest.<key>: never an AttributeError
+
+
+# ---------------------------------------------------------------- the night operator's report (#29)
+
+def test_times_are_in_jst_with_the_offset_and_the_recorded_utc() -> None:
+    text = report.render(_record())
+    assert "| started | 2026-11-22 09:00:00 JST (+09:00) / 2026-11-22T00:00:00Z |" in text
+    assert report.when("not a time") == "not a time" and report.when(None) == ""
+
+
+def test_guards_that_passed_are_checks_passed_not_skipped_tasks() -> None:
+    skipped = [{"task": "Refuse targets that are unknown, ambiguous or of another environment",
+                "reason": "Conditional result was False"}, {"task": "Stop the instances", "reason": "check mode"}]
+    text = report.render(_record(skipped=skipped))
+    checks = text.split("## Checks passed\n\n")[1]
+    assert checks.startswith("- passed: Refuse targets that are unknown, ambiguous or of another environment\n")
+    skipped_part = text.split("## Tasks skipped in check mode\n\n")[1].split("\n## ")[0]
+    assert skipped_part == "- Stop the instances (check mode)\n"
+    assert "## Checks passed" not in report.render(_record(skipped=skipped[1:]))
+
+
+def test_files_leaving_production_with_size_hash_and_personal_data() -> None:
+    evidence = {"direction": "prod_to_maint", "personal_data": True, "encryption": "aes256",
+                "manifests": {"nas-sandbox": {"source": {"a.csv": "aa" * 32, "b.csv": "bb" * 32}, "dest": {},
+                                              "files": [{"rel": "a.csv", "size": 10, "sha256": "aa" * 32},
+                                                        {"rel": "b.csv", "size": 32, "sha256": "bb" * 32}]}}}
+    text = report.render(_record(evidence=evidence, task="STAT-011"))
+    assert "## Files leaving production: 2 file(s), 42 bytes" in text
+    assert "Direction prod_to_maint; **holds personal data** (seed 004: encrypted: aes256)." in text
+    assert f"| nas-sandbox | a.csv | 10 | {'aa' * 32} |" in text
+    assert f"| nas-sandbox | b.csv | 32 | {'bb' * 32} |" in text
+    back = {**evidence, "direction": "maint_to_prod", "personal_data": False, "personal_data_reason": "code only"}
+    text = report.render(_record(evidence=back, task="STAT-012"))
+    assert "## Files transferred: 2 file(s)" in text and "holds no personal data (reason: code only)" in text
+
+
+def test_a_plan_with_no_change_or_read_only_has_nothing_to_apply() -> None:
+    assert "nothing to apply (the plan predicts no change)" in report.render(_record())
+    assert "a read-only operation" in report.render(_record(manifest={"read_only": True}))
+    changing = _record(changes=[{"host": "h", "resource": "r", "action": "stop", "changed": True}])
+    assert "apply after this fresh plan" in report.render(changing)
+
+
+def test_the_window_and_the_class_floor_in_the_plan() -> None:
+    window = {"text": "2026-12-08T02:00+09:00/PT2H", "start": "2026-12-07T17:00:00Z", "end": "2026-12-07T19:00:00Z"}
+    text = report.render(_record(manifest={"window": window, "change_class": "minor", "approvals_required": 1,
+                                           "change_class_floor": "minor", "change_class_catalog": "standard",
+                                           "environment": "prod"}))
+    assert ("| maintenance window | 2026-12-08 02:00:00 JST (+09:00) / 2026-12-07T17:00:00Z to 2026-12-08 04:00:00 "
+            "JST (+09:00) / 2026-12-07T19:00:00Z (2026-12-08T02:00+09:00/PT2H)") in text
+    assert "`ops-driver apply RUN-1 --at-window` waits for it" in text
+    assert "| change class | minor (the class floor of prod in policy/change.yml; standard in the catalog) |" in text
+    assert "every change in prod is at least **minor**" in text
+
+
+@pytest.mark.parametrize(("manifest", "changed", "said"), [
+    ({}, True, "apply with: ops-driver apply RUN-1"),
+    ({}, False, "the plan predicts no change: nothing to apply"),
+    ({"read_only": True}, False, "a read-only operation: this plan is its record; nothing to apply"),
+    ({"window": {"start_jst": "2026-12-08T02:00+09:00", "end_jst": "2026-12-08T04:00+09:00"}}, True,
+     "maintenance window 2026-12-08T02:00+09:00 to 2026-12-08T04:00+09:00: apply inside it, or let a timer run: "
+     "ops-driver apply RUN-1 --at-window"),
+])
+def test_the_plans_last_line_says_what_to_do(manifest: dict[str, Any], changed: bool, said: str) -> None:
+    from pathlib import Path
+
+    from ops_driver.cli import _outcome_text
+    from ops_driver.run.pipeline import Outcome
+
+    changes = [{"host": "h", "resource": "r", "action": "stop", "changed": changed}]
+    out = Outcome(run_id="RUN-1", path=Path("/e/RUN-1"), kind="plan", status="planned", exit_code=0,
+                  changes=changes, message="", manifest={"change_class": "standard", **manifest})
+    text = _outcome_text(out)
+    assert text.endswith(said) and ("apply with:" in text) is (said.startswith("apply with"))
