@@ -1,7 +1,7 @@
 """The AWS daily checks (INFO-007, INFO-008, INFO-010): each check's ``ops-driver plan`` in the sandbox (issue #26:
 under 10 s each).
 
-A private sandbox on 127.0.0.1 (moto and the seeded server of ``ops_driver/sandbox/aws_seeded.py``, with the
+A private sandbox on 127.0.0.1 (moto and the seeded server of ``dev/ops_sandbox/aws_seeded.py``, with the
 sandbox's seeded findings: INFO-008 fails on its failed backup job, as it must; the time is the same). Each round
 plans the three checks in turn with ``ops-driver plan --quiet --json``; the figure is the median wall time per
 check, with its CPU time (user + system of the command and its children), and the API calls the plan made.

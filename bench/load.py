@@ -15,7 +15,7 @@ drift, a collision) or -9 (killed). It reports the applies per minute and the wo
 the apply manifests), overall and per environment.
 
 How prod, dr and maint reach the sandbox: the sandbox's estate has every environment's instances
-(``ops_driver/sandbox/aws.py``: ``prod-joho-web01`` … tagged ``Environment: prod``). Their inventories give no
+(``dev/ops_sandbox/aws.py``: ``prod-joho-web01`` … tagged ``Environment: prod``). Their inventories give no
 endpoint or credentials (in production they come from the control node's environment or instance profile), so
 the bench gives them through the standard AWS variables of its own processes - ``AWS_ENDPOINT_URL`` (boto3 and
 botocore >= 1.31, "Service-specific endpoints" of the AWS SDKs and Tools Reference Guide), ``AWS_ACCESS_KEY_ID`` /

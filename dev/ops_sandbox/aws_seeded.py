@@ -534,7 +534,7 @@ def start(d: Path, upstream: str, timeout_s: float = 30.0) -> str:
     (d / DATA_FILE).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     port = procs.free_ports(1)[0]
     endpoint = f"http://{procs.HOST}:{port}"
-    proc = procs.spawn([sys.executable, "-m", "ops_driver.sandbox.aws_seeded", "--upstream", upstream,
+    proc = procs.spawn([sys.executable, "-m", "ops_sandbox.aws_seeded", "--upstream", upstream,
                         "--data", str(d / DATA_FILE), "--port", str(port)],
                        log=d / LOG_FILE, pid_file=d / PID_FILE)
     procs.wait_ready(proc, lambda: _answers(endpoint), name=f"sandbox: seeded AWS on {endpoint}",
@@ -563,7 +563,7 @@ def stop(d: Path, timeout_s: float = 10.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m ops_driver.sandbox.aws_seeded --upstream URL --data FILE --port N``: serve until stopped."""
+    """``python -m ops_sandbox.aws_seeded --upstream URL --data FILE --port N``: serve until stopped."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--data", required=True, type=Path)

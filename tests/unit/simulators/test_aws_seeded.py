@@ -1,4 +1,4 @@
-"""The sandbox's seeded AWS answers (ops_driver/sandbox/aws_seeded.py) are exactly of botocore's service model.
+"""The sandbox's seeded AWS answers (dev/ops_sandbox/aws_seeded.py) are exactly of botocore's service model.
 
 Every operation the seeded server serves is answered from the sandbox's data and from each test case's data, and
 each wire body is checked against the operation's output shape in botocore's own model (``wire_problems``: no
