@@ -362,6 +362,25 @@ def applies_of(plan_id: str, base: Path, entries: list[ledger.Entry] | None = No
     return out
 
 
+
+def _write_decision(folder: Path, kind: str, record_id: str, record: dict[str, Any], who: signing.Signer,
+                    base: Path, run_id: str, now: dt.datetime) -> Path:
+    """Write a reviewer's decision (an approval or a rejection of ``run_id``) as ``folder/<record_id>.json`` (created,
+    never overwritten), sign it (``<id>.json.sig``; the record is removed when signing fails) and append its
+    ``kind`` ledger line (``sha256`` of the record, ``ref`` the run). Returns the record's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{record_id}.json"
+    text = json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    with path.open("x", encoding="utf-8") as f:
+        f.write(text)
+    try:
+        signing.sign_as(who, path, base)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    ledger.append(base, kind, record_id, hashlib.sha256(text.encode("utf-8")).hexdigest(), ref=run_id, now=now)
+    return path
+
 def approve(run_id: str, by: str | None, comment: str | None, base: Path, now: dt.datetime | None = None,
             key: Path | None = None) -> Approval:
     """Record a signed approval of a plan (or, after the fact, of an emergency apply) and append it to the ledger.
@@ -414,20 +433,8 @@ def approve(run_id: str, by: str | None, comment: str | None, base: Path, now: d
               "comment": comment or "", "manifest_sha256": digest, "after_the_fact": after,
               "task": m.get("task"), "environment": m.get("environment"), "change_class": m.get("change_class"),
               "signed_with": who.source, "namespace": signing.NAMESPACE}
-    folder = approvals_dir(base) / run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{approval_id}.json"
-    text = json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    with path.open("x", encoding="utf-8") as f:
-        f.write(text)
-    try:
-        signing.sign_as(who, path, base)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    ledger.append(base, "approval", approval_id, hashlib.sha256(text.encode("utf-8")).hexdigest(), ref=run_id,
-                  now=now)
-    return _read_approval(path)
+    return _read_approval(_write_decision(approvals_dir(base) / run_id, "approval", approval_id, record, who, base,
+                                          run_id, now))
 
 
 def check_apply(plan: bundles.Bundle, apply_operator: str, base: Path,
@@ -777,20 +784,8 @@ def reject(run_id: str, by: str | None, reason: str | None, base: Path, now: dt.
               "at": bundles.iso(now), "reason": text_reason, "manifest_sha256": digest, "task": m.get("task"),
               "environment": m.get("environment"), "change_class": m.get("change_class"),
               "signed_with": who.source, "namespace": signing.NAMESPACE}
-    folder = rejections_dir(base) / run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{rejection_id}.json"
-    text = json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    with path.open("x", encoding="utf-8") as f:
-        f.write(text)
-    try:
-        signing.sign_as(who, path, base)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    ledger.append(base, "reject", rejection_id, hashlib.sha256(text.encode("utf-8")).hexdigest(), ref=run_id,
-                  now=now)
-    return _read_rejection(path)
+    return _read_rejection(_write_decision(rejections_dir(base) / run_id, "reject", rejection_id, record, who, base,
+                                           run_id, now))
 
 
 def rejection_problems(base: Path, found: list[ledger.Entry], rules: ChangePolicy) -> list[tuple[str, str]]:
