@@ -58,6 +58,8 @@ def main() -> None:
         env = dict(os.environ, OPS_SANDBOX_DIR=str(sdir), OPS_EVIDENCE_DIR=str(work / "evidence"),
                    ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOME=str(work / "ansible-home"),
                    OPS_SYSLOG="off", PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+        # a new evidence store is started explicitly, as an installation's is (ops-driver evidence init)
+        subprocess.run([str(BIN / "ops-driver"), "evidence", "init"], env=env, check=True, capture_output=True)
         sandbox.up(sdir)
         try:
             if not SMOKE:

@@ -129,8 +129,9 @@ def test_second_apply_tampered_plan_and_changed_request_are_refused(estate: Any,
     req3 = write_request(tmp_path / "r3.yml", "INFO-004", {"instances": ["joho-web01"]})
     plan3 = pipeline.plan(req3)
     req3.write_text(req3.read_text().replace("integration test", "edited after the plan"))
+    # the apply runs the request recorded in the plan's bundle; a request file given with it must be the planned one
     with pytest.raises(PolicyRefused, match="changed since the plan"):
-        pipeline.apply(approved(plan3.run_id))
+        pipeline.apply(approved(plan3.run_id), request_path=req3)
     assert states(estate)[ids_by_name(estate)["joho-web01"]] == "stopped"
 
 
