@@ -76,7 +76,7 @@ demo: venv sysdeps
 # the CPU the workers leave idle while they wait on servers, not theirs. Its output is printed after pytest's, and
 # either failing fails the target.
 test: venv sysdeps
-	ruff check ops_driver tests library module_utils doc_fragments filter_plugins bench scripts
+	ruff check ops_driver dev tests library module_utils doc_fragments filter_plugins action_plugins bench scripts
 	mypy
 	@mkdir -p $(ANSIBLE_HOME); nice -n 15 ansible-lint --offline --profile production > $(ANSIBLE_HOME)/ansible-lint.out 2>&1 & al=$$!; \
 	  start=$$(date +%s); $(PY) -m pytest -n $(WORKERS) --dist load --maxschedchunk 1 --durations=15 $(PYTEST_OPTS) tests; rc=$$?; \
@@ -89,7 +89,7 @@ test: venv sysdeps
 # The edit-test loop (well under 2 minutes): ruff, mypy and the unit tests, with ansible-lint beside them.
 check: venv
 	@mkdir -p $(ANSIBLE_HOME); ansible-lint --offline --profile production -q > $(ANSIBLE_HOME)/ansible-lint.out 2>&1 & al=$$!; \
-	  ruff check ops_driver tests library module_utils doc_fragments filter_plugins bench scripts && mypy \
+	  ruff check ops_driver dev tests library module_utils doc_fragments filter_plugins action_plugins bench scripts && mypy \
 	    && $(PY) -m pytest -q -n 2 tests/unit; rc=$$?; \
 	  wait $$al; alrc=$$?; cat $(ANSIBLE_HOME)/ansible-lint.out; rm -f $(ANSIBLE_HOME)/ansible-lint.out; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; exit 1; fi; \
@@ -106,7 +106,7 @@ molecule: venv sysdeps
 	$(PY) -m pytest -n $(WORKERS) --dist load --maxschedchunk 1 tests/molecule
 
 lint: venv
-	ruff check ops_driver tests library module_utils doc_fragments filter_plugins bench scripts
+	ruff check ops_driver dev tests library module_utils doc_fragments filter_plugins action_plugins bench scripts
 	mypy
 	ansible-lint --offline --profile production
 
