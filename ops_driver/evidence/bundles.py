@@ -57,6 +57,18 @@ def iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def parse_time(text: Any) -> dt.datetime | None:
+    """A manifest's time (:func:`iso`, or any ISO 8601 text; one without an offset is taken as UTC) as an aware
+    datetime; None for anything else (a missing key, not a string, not a time)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
 def new_run_id(kind: str, task: str, now: dt.datetime | None = None) -> str:
     """``<UTC yyyymmddThhmmssZ>-<task>-<kind>-<6 hex>``, e.g. ``20261122T021500Z-INFO-005-plan-3fa9c1``."""
     now = now or utc_now()

@@ -77,16 +77,6 @@ def check_environment(environment: str | None) -> str:
     return env
 
 
-def _utc(text: Any) -> dt.datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-
 def work_of(m: dict[str, Any], catalog: Catalog) -> Work | None:
     """The work a verified manifest ``m`` shows (module docstring), or None (a plan that changes something, a
     failure, a refusal, an import from files)."""
@@ -103,7 +93,7 @@ def work_of(m: dict[str, Any], catalog: Catalog) -> Work | None:
             return None
         return Work(task_id, env, day, RECORD, str(m["result"]), run_id, str(m.get("note") or ""),
                     str(m.get("operator") or ""))
-    started = _utc(m.get("started_at"))
+    started = bundles.parse_time(m.get("started_at"))
     task = catalog.tasks.get(task_id)
     if started is None or task is None or kind not in ("plan", "apply"):
         return None

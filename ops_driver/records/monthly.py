@@ -217,16 +217,6 @@ def month_bounds(year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
     return start.astimezone(dt.UTC), nxt.astimezone(dt.UTC)
 
 
-def _utc(text: Any) -> dt.datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-
 def _run_id_time(name: str) -> dt.datetime | None:
     m = _RUN_TIME.match(name)
     if not m:
@@ -396,7 +386,7 @@ def _read(b: bundles.Bundle, id_time: dt.datetime | None, held: dict[str, ledger
         changes = json.loads(changes_raw) if changes_raw is not None else b.read_json("changes.json") if m else []
     except (OSError, ValueError):
         changes = []
-    started = _utc(m.get("started_at")) if m else None
+    started = bundles.parse_time(m.get("started_at")) if m else None
     if m is not None and started is None:
         problems.append(f"manifest.json: started_at {m.get('started_at')!r} is not a UTC ISO time")
     if held is not None and m is not None and raw is not None:
@@ -476,7 +466,7 @@ def _dispose(runs: list[Run], entries: list[ledger.Entry], now: dt.datetime) -> 
     for r in runs:
         if r.kind != "plan" or r.exit_code != 0:
             continue
-        started = _utc(r.started_at)
+        started = bundles.parse_time(r.started_at)
         age = (now - started).total_seconds() if started else 0.0
         r.disposition = ("applied" if r.run_id in applied else "rejected" if r.run_id in rejected
                          else "abandoned" if latest.get((r.task, r.environment)) != r.run_id
@@ -541,7 +531,7 @@ def _pending(runs: list[Run], base: Path, entries: list[ledger.Entry], approvals
             continue
         got = len({a.approver for a in approvals.of(e.run_id)})
         if got < need:
-            started = _utc(m.get("started_at")) or t
+            started = bundles.parse_time(m.get("started_at")) or t
             out.append(item(e.run_id, m, started.astimezone(JST).date().isoformat(), got, False))
     return out
 
