@@ -185,6 +185,9 @@ def _typos(task: Task, params: dict[str, Any], environment: str | None) -> list[
     Names far from every listed one go on to the roles, which resolve them live."""
     if environment is None or task.automation is None:
         return []
+    if not any(isinstance(params.get(p.name), (str, list)) for p in task.automation.params
+               if p.name in targets.NAMING_PARAMS):
+        return []  # nothing that names a target: the inventory is not read (plan time, issue #28)
     inv = targets.load(environment)
     out = []
     for name, listed in targets.for_task(inv, task).items():

@@ -20,7 +20,6 @@ from typing import Any
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import window
 from ops_driver.evidence.ledger import flock_wait
-from ops_driver.records import schedule
 
 DEFAULT_PLAN_MAX_AGE_S = 24 * 3600
 JST = dt.timezone(dt.timedelta(hours=9), "JST")  # Asia/Tokyo: UTC+9 all year (no DST since 1951)
@@ -166,6 +165,8 @@ def scheduled_day(environment: str, on: dt.date, schedule_dir: Path | None = Non
     Raises ScheduleMissing when the year file is absent, ScheduleError (both InvalidInput, exit 2) when it is
     malformed or (with ``name``) belongs to another schedule.
     """
+    from ops_driver.records import schedule  # only a scheduled task reads it: not on every plan's start (#28)
+
     path = schedule.schedule_path(on.year, schedule_dir)
     sched = schedule.load(path)
     if name is not None and sched.name != name:
@@ -198,6 +199,8 @@ def check_schedule(schedule_name: str | None, environment: str, params: Mapping[
     """
     if schedule_name is None:
         return None
+    from ops_driver.records import schedule  # only a scheduled task reads it: not on every plan's start (#28)
+
     emergency = params.get("emergency") is True
     reason = str(params.get("emergency_reason") or "").strip()
     if emergency and not reason:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ops_driver.catalog import load_catalog
-from ops_driver.cli import main
+from ops_driver.cli import build_parser, main, parser_for
 
 
 def test_catalog_list_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,3 +72,32 @@ def _store_untouched() -> bool:
     """Nothing run: the test's evidence store holds only its empty ledger (no bundle, no ledger line)."""
     base = Path(os.environ["OPS_EVIDENCE_DIR"])
     return [f.name for f in base.iterdir()] == ["ledger.jsonl"] and (base / "ledger.jsonl").stat().st_size == 0
+
+
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(action.choices)
+
+
+def test_a_command_line_builds_only_its_commands_parser_and_parses_the_same() -> None:
+    full = build_parser()
+    every = _commands(full)
+    assert {"plan", "apply", "evidence", "awx", "tower"} <= every
+    aliases = {"awx": {"awx", "tower"}, "tower": {"awx", "tower"}}
+    for name in sorted(every):
+        assert _commands(parser_for([name])) == aliases.get(name, {name}), name
+    for argv in (["plan", "req.yml", "--quiet"], ["--json", "evidence", "verify", "--failed"],
+                 ["evidence", "show", "last", "--json"], ["apply", "abc", "--at-window"], ["tower", "ee"]):
+        one, whole = vars(parser_for(argv).parse_args(argv)), vars(full.parse_args(argv))
+        assert one == whole, argv
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["plna", "x.yml"], ["--json"]])
+def test_no_or_a_misspelt_command_gets_every_commands_parser(argv: list[str]) -> None:
+    assert _commands(parser_for(argv)) == _commands(build_parser())
+
+
+def test_a_misspelt_command_is_told_the_commands_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plna", "x.yml"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'plna'" in err and "'plan'" in err and "'evidence'" in err

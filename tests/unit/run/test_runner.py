@@ -226,3 +226,31 @@ def test_a_driver_that_dies_takes_its_run_with_it(tmp_path: Path, sig: signal.Si
         time.sleep(0.05)
     assert not Path(place["private_dir"]).exists()
     assert not Path(place["ansible_tmp"]).expanduser().exists() and _no_ansible_tmp_left() == []
+
+
+def test_closing_the_pty_of_a_reaped_playbook_does_not_pause_a_live_one_still_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import ptyprocess
+
+    from ops_driver.run import runner
+
+    runner._close_without_idle_wait()
+    runner._close_without_idle_wait()  # idempotent: wrapped once
+    assert getattr(ptyprocess.PtyProcess.close, "ops_driver_no_idle_wait", False)
+    slept: list[float] = []
+    real_sleep = time.sleep
+
+    def recording_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(ptyprocess.ptyprocess.time, "sleep", recording_sleep)
+    done = ptyprocess.PtyProcess.spawn(["true"])
+    while done.isalive():  # as ansible-runner's loop: until the child is reaped
+        real_sleep(0.01)
+    done.close()
+    assert done.closed and done.exitstatus == 0 and max(slept) == 0  # no 0.1 s pause: the child is gone
+    slept.clear()
+    live = ptyprocess.PtyProcess.spawn(["sleep", "30"])
+    live.close(force=True)
+    assert live.closed and not live.isalive() and slept[0] == 0.1  # ptyprocess's own behaviour, kept
