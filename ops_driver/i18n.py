@@ -27,6 +27,7 @@ import hashlib
 import io
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,49 @@ def result_word(result: str, lang: str) -> str:
 def state_word(state: str, lang: str) -> str:
     """A due task's state (done, ng, open, skipped, late, missed, upcoming) in ``lang``."""
     return pgettext("due state", state, lang)
+
+
+#: The days of the week (calendar.WEEKDAY_NAMES), marked for translation: :func:`weekday_word`.
+WEEKDAY_WORDS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
+                 N_("Sunday"))
+
+
+def weekday_word(name: str, lang: str) -> str:
+    """A day of the week by its English name (``Saturday``) in ``lang`` (土曜日); any other text as given (a
+    holiday's name, a period of the calendar)."""
+    return gettext(lang)(name) if name in WEEKDAY_WORDS else name
+
+
+@dataclass(frozen=True)
+class Words:
+    """A text written out in each language where no message of the catalog fits (an ordinal: ``2nd`` / ``第2``,
+    a month's name: ``April`` / ``4月``); a field of a :class:`Phrase`."""
+
+    en: str
+    ja: str
+
+    def text(self, lang: str = "en") -> str:
+        return self.ja if lang == "ja" else self.en
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A message of the catalog (marked with ``N_`` where it is made) with its fields, kept so that it can be shown
+    in any language later: ``text(lang)`` translates the message and fills its fields, each a value as it is, a
+    :class:`Words`, or a Phrase itself (translated in the same language). Fields by name, as ``str.format``."""
+
+    message: str
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    def text(self, lang: str = "en") -> str:
+        """The phrase in ``lang``."""
+        values = {k: v.text(lang) if isinstance(v, (Phrase, Words)) else v for k, v in self.fields}
+        return gettext(lang)(self.message).format(**values)
+
+
+def phrase(message: str, **fields: Any) -> Phrase:
+    """``Phrase(message, fields)``: ``phrase(N_("{nth} business day"), nth=Words("6th", "第6"))``."""
+    return Phrase(message, tuple(fields.items()))
 
 
 def task_name(task_name_ja: str, task_name_en: str, lang: str) -> str:

@@ -34,6 +34,7 @@ from ops_driver.records.summary import (
     TOTAL_HEADERS,
     due_summary,
     headline,
+    pending_text,
     provenance,
     state_word,
 )
@@ -187,7 +188,7 @@ def _chart(record: Record, lang: str) -> str:
     w, h, left, bottom, bar = 24, 160, 32, 20, 16
     width = left + ndays * w + 8
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + bottom + 10}" role="img" '
-             f'aria-label="runs per day in {record.month}">',
+             f'aria-label="{escape(_("runs per day in {month}").format(month=record.month))}">',
              f'<text x="{left - 6}" y="14" text-anchor="end">{top}</text>',
              f'<text x="{left - 6}" y="{h + 4}" text-anchor="end">0</text>',
              f'<line x1="{left}" y1="{h + 0.5}" x2="{width - 8}" y2="{h + 0.5}" stroke="#d0d7de"/>']
@@ -271,18 +272,19 @@ def page(record: Record, lang: str = "en") -> str:
               if record.records else f'<p class="empty">{escape(_("None."))}</p>')
     findings = [f"{m.date} {m.task} {m.task_name_ja} ({m.environment}) {m.operator}: {m.note} {m.run_id}"
                 for m in record.findings]
-    failures = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {_(r.outcome)} (exit {r.exit_code}): "
-                f"{r.message or r.status}" for r in record.failures]
+    failures = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {_(r.outcome)} "
+                + _("(exit {exit_code})").format(exit_code=r.exit_code) + f": {r.message or r.status}"
+                for r in record.failures]
     flagged = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {'; '.join(r.flags)}"
                for r in record.flagged]
     unverified = [f"{r.run_id}: {'; '.join(r.problems)}" for r in record.unverified]
     unverified += [f"{m.run_id}: {'; '.join(m.problems)}" for m in record.records if not m.verified]
-    unverified += [f"ledger: {p}" for p in record.ledger["problems"]]
-    pending = [f"{p['date']} {p['run_id']} {p['task']} {p['environment']} by {p['operator']}: {p['approvals']} of "
-               f"{p['needed']} approval(s); reason: {p.get('emergency_reason') or ''}"
-               + ("" if p["this_month"] else f" ({_('an earlier month')})") for p in record.pending]
-    due_rows = [[", ".join(d.days), d.until, d.task, d.name_ja, d.environment, d.why, state_word(d.state, lang),
-                 ", ".join(d.runs)] for d in record.due]
+    unverified += [f"{_('ledger')}: {p}" for p in record.ledger["problems"]]
+    pending = [f"{p['date']} {p['run_id']} {p['task']} {p['environment']} " + pending_text(p, lang)
+               for p in record.pending]
+    due_rows = [[", ".join(d.days), d.until, d.task, d.name_ja, d.environment,
+                 (d.why_ja or d.why) if lang == "ja" else d.why, state_word(d.state, lang), ", ".join(d.runs)]
+                for d in record.due]
     due_html = (_table([_("due"), _("until"), _("task"), _("name"), _("environment"), _("why"), _("state"),
                         _("runs")], due_rows, classes=[f"state-{d.state}" for d in record.due]) if due_rows
                 else f'<p class="empty">{escape(_("None due."))}</p>')

@@ -138,7 +138,8 @@ class ManualRecord:
 @dataclass
 class DueItem:
     """A recurring automated task's occurrence in the month and how it was judged (module docstring): ``state``
-    one of :data:`DUE_STATES`, ``runs`` the successful applies that count (run IDs)."""
+    one of :data:`DUE_STATES`, ``runs`` the successful applies that count (run IDs); ``why`` the rule in English,
+    ``why_ja`` in Japanese."""
 
     task: str
     name_ja: str
@@ -148,6 +149,7 @@ class DueItem:
     why: str
     state: str
     runs: list[str]
+    why_ja: str = ""
 
 
 @dataclass
@@ -495,7 +497,7 @@ def _judge(month: due.MonthDue, done: dict[tuple[str, str], list[tuple[dt.date, 
                  else "open" if today >= o.day else "upcoming")
         out.append(DueItem(task=o.task_id, name_ja=catalog.tasks[o.task_id].name_ja, environment=env,
                            days=[d.isoformat() for d in o.days], until=o.until.isoformat(), why=o.why, state=state,
-                           runs=on_time or late))
+                           runs=on_time or late, why_ja=o.why_in("ja")))
     return sorted(out, key=lambda d: (d.days[0], d.task, d.environment))
 
 

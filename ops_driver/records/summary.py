@@ -108,6 +108,17 @@ def due_summary(record: Record, lang: str = "en") -> list[str]:
             for (state, task, env), days in sorted(groups.items())]
 
 
+def pending_text(p: dict[str, Any], lang: str = "en", cell: Callable[[Any], str] = str) -> str:
+    """An emergency change pending approval (:attr:`Record.pending` ``p``) after its date, run ID, task and
+    environment: who applied it, its approvals so far and the reason; ``cell`` makes the untrusted parts safe for
+    the format (Markdown: the render module's cell escaping)."""
+    _ = i18n.gettext(lang)
+    text = _("by {operator}: {approvals} of {needed} approval(s); reason: {reason}").format(
+        operator=cell(p["operator"]), approvals=p["approvals"], needed=p["needed"],
+        reason=cell(p.get("emergency_reason") or ""))
+    return text + ("" if p["this_month"] else f" ({_('an earlier month')})")
+
+
 def provenance(record: Record, lang: str = "en") -> str:
     """Where the record comes from and how bundles were checked."""
     _ = i18n.gettext(lang)
@@ -120,6 +131,6 @@ def provenance(record: Record, lang: str = "en") -> str:
     else:
         head = lg["head"]
         check = (_("ledger.jsonl: {lines} lines, chain intact").format(lines=lg["lines"]) +
-                 (f", head {head[0]}:{head[1][:12]}…" if head else ""))
+                 (_(", head {line}:{sha256}…").format(line=head[0], sha256=head[1][:12]) if head else ""))
     return _("Generated {at} from {folder}; dates in Asia/Tokyo; due tasks judged as of {as_of}; {check}.").format(
         at=record.generated_at, folder=record.evidence_dir, as_of=record.as_of, check=check)
