@@ -224,13 +224,23 @@ def extract_python(fileobj: Any, keywords: Collection[str], comment_tags: Collec
     """A Babel extraction method (``babel.cfg``: ``[extractors] ops = ops_driver.i18n:extract_python``) that finds
     ``_("…")``, ``N_("…")`` and ``NP_("context", "…")`` with literal arguments anywhere in a Python file, inside
     f-strings too: Babel's own ``python`` method reads the tokens, and before Python 3.12 an f-string is one token,
-    so ``f"## {_('Summary')}"`` would be missed. Yields ``(line, function, message(s), comments)`` as Babel's
-    extractors do (Babel docs, "Writing Extraction Methods")."""
+    so ``f"## {_('Summary')}"`` would be missed. ``i18n.N_("…")`` and ``i18n.NP_("…", "…")`` (the module's name
+    before the marker) count as well. Yields ``(line, function, message(s), comments)`` as Babel's extractors do
+    (Babel docs, "Writing Extraction Methods")."""
     tree = ast.parse(fileobj.read())
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _MARKERS):
+        if not isinstance(node, ast.Call):
             continue
-        wanted = _MARKERS[node.func.id]
+        func = node.func
+        if isinstance(func, ast.Name):
+            name = func.id
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "i18n":
+            name = func.attr
+        else:
+            continue
+        if name not in _MARKERS:
+            continue
+        wanted = _MARKERS[name]
         values = [a.value for a in node.args[:wanted] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
         if len(values) == wanted and len(node.args) == wanted:
-            yield node.lineno, node.func.id, values[0] if wanted == 1 else tuple(values), []
+            yield node.lineno, name, values[0] if wanted == 1 else tuple(values), []

@@ -272,8 +272,8 @@ def page(record: Record, lang: str = "en") -> str:
               if record.records else f'<p class="empty">{escape(_("None."))}</p>')
     findings = [f"{m.date} {m.task} {m.task_name_ja} ({m.environment}) {m.operator}: {m.note} {m.run_id}"
                 for m in record.findings]
-    failures = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {_(r.outcome)} "
-                + _("(exit {exit_code})").format(exit_code=r.exit_code) + f": {r.message or r.status}"
+    failures = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {_(r.outcome)}"
+                + _(" (exit {exit_code})").format(exit_code=r.exit_code) + f": {r.message or r.status}"
                 for r in record.failures]
     flagged = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {'; '.join(r.flags)}"
                for r in record.flagged]

@@ -79,8 +79,8 @@ def markdown(record: Record, lang: str = "en") -> str:
     lines += [f"- {m.date} {m.task} {_md_cell(m.task_name_ja)} ({_md_cell(m.environment)}) {_md_cell(m.operator)}: "
               f"{_md_cell(m.note)} `{_md_cell(m.run_id)}`" for m in record.findings] or [_("None.")]
     lines += ["", f"## {_('Failures and refusals')}", ""]
-    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: {_(r.outcome)} "
-              + _("(exit {exit_code})").format(exit_code=r.exit_code)
+    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: {_(r.outcome)}"
+              + _(" (exit {exit_code})").format(exit_code=r.exit_code)
               + f": {_md_cell(r.message) or _md_cell(r.status)}" for r in record.failures] or [_("None.")]
     lines += ["", f"## {_('Flags')}", ""]
     lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: "

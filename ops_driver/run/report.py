@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops_driver import i18n, untrusted
-from ops_driver.i18n import N_
+from ops_driver.i18n import N_, NP_
 from ops_driver.run.contract import RunRecord
 from ops_driver.run.manifest import Manifest
 
@@ -38,7 +38,9 @@ _MESSAGES = (N_("Work request"), N_("Targets"), N_("Attachments"), N_("Compared 
              N_("source"), N_("time (UTC)"), N_("finding"), N_("detail"), N_("ID"), N_("file"), N_("size (bytes)"),
              N_("Check findings"), N_("Checks passed"))
 #: The value of the "changed" column of the changes table.
-_YES_NO = (i18n.NP_("changed", "yes"), i18n.NP_("changed", "no"))
+_YES_NO = (NP_("changed", "yes"), NP_("changed", "no"))
+#: The header "name" of the targets and changes tables: an instance's or a resource's name (not a task's).
+_NAME = NP_("resource", "name")
 
 
 def _(message: str) -> str:
@@ -62,8 +64,10 @@ def brief(value: Any) -> str:
     return _cell(value)
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(_(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+def _table(headers: list[str | tuple[str, str]], rows: list[list[Any]]) -> str:
+    """A Markdown table; each header a message, or a (context, message) pair (:func:`i18n.NP_`)."""
+    lines = ["| " + " | ".join(_(h) if isinstance(h, str) else i18n.pgettext(*h, _LANG.get()) for h in headers)
+             + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -128,8 +132,8 @@ def _head(record: RunRecord) -> str:
     out = [f"# {title}: {manifest['run_id']}\n",
            f"**{task.id}** {task.name_ja} — {task.name_en}  \n",
            *([f"{untrusted.markdown_text(task.summary_ja)}  \n"] if _LANG.get() == "ja" and task.summary_ja else []),
-           f"{_('Status')}: **{manifest['status']}** "
-           + _("(exit {exit_code})").format(exit_code=manifest["exit_code"]) + "\n"]
+           f"{_('Status')}: **{manifest['status']}**"
+           + _(" (exit {exit_code})").format(exit_code=manifest["exit_code"]) + "\n"]
     if record.kind == "apply":
         out.append(f"{_('Plan')}: `{manifest.get('plan_id')}`\n")
     out.append(_heading("Work request"))
@@ -175,7 +179,7 @@ def _head(record: RunRecord) -> str:
 
 def _targets(targets: list[dict[str, Any]], record: RunRecord) -> str:
     """``ops_targets`` (roles/ec2_targets): the EC2 instances resolved, with their state at the start."""
-    return _heading("Targets") + _table(["instance", "name", "environment", "state at start"],
+    return _heading("Targets") + _table(["instance", _NAME, "environment", "state at start"],
                                         [[t.get("instance_id"), t.get("name"), t.get("environment"), t.get("state")]
                                          for t in targets])
 
@@ -196,7 +200,7 @@ def _changes_heading(record: RunRecord) -> str:
 def _changes(changes: list[dict[str, Any]], record: RunRecord) -> str:
     """``ops_changes``: one row per host × resource, before → after."""
     return _changes_heading(record) + _table(
-        ["host", "resource", "name", "action", "before", "after", "changed"],
+        ["host", "resource", _NAME, "action", "before", "after", "changed"],
         [[c.get("host"), c.get("resource"), c.get("name"), c.get("action"), c.get("before"), c.get("after"),
           i18n.pgettext(*_YES_NO[0 if c.get("changed") else 1], _LANG.get())] for c in changes])
 
