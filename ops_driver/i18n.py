@@ -26,7 +26,9 @@ import gettext as stdlib_gettext
 import hashlib
 import io
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping
+import re
+import string
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,6 +209,31 @@ class Phrase:
 def phrase(message: str, **fields: Any) -> Phrase:
     """``Phrase(message, fields)``: ``phrase(N_("{nth} business day"), nth=Words("6th", "第6"))``."""
     return Phrase(message, tuple(fields.items()))
+
+
+@functools.cache
+def _pattern(message: str) -> re.Pattern[str]:
+    """A regular expression matching what ``message.format(...)`` makes, a group per field."""
+    parts, seen = [], set()
+    for literal, name, _spec, _conversion in string.Formatter().parse(message):
+        parts.append(re.escape(literal))
+        if name is not None:
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
+            seen.add(name)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def reword(text: str, messages: Iterable[str], lang: str) -> str:
+    """``text``, written in English by ``message.format(...)`` for one of ``messages`` (kept so in a record's JSON:
+    a flag, a note), in ``lang``: its fields read back from ``text`` and put into the message's translation. Any
+    other text as it is. The first message that matches the whole text counts: list a longer one first."""
+    if lang == "en":
+        return text
+    for message in messages:
+        found = _pattern(message).fullmatch(text)
+        if found:
+            return gettext(lang)(message).format(**found.groupdict())
+    return text
 
 
 def task_name(task_name_ja: str, task_name_en: str, lang: str) -> str:

@@ -36,6 +36,8 @@ from ops_driver.records.summary import (
     headline,
     pending_text,
     provenance,
+    said,
+    said_all,
     state_word,
 )
 
@@ -160,7 +162,7 @@ def _runs_table(record: Record, lang: str) -> str:
             sort = r.started_at if key in ("date", "time") else value
             cls = ' class="num"' if key in _NUMERIC else ' class="id"' if key == "run_id" else ""
             title = f' title="{escape("; ".join(r.resources))}"' if key == "changed" and r.resources else ""
-            title = f' title="{escape("; ".join(r.problems))}"' if key == "status" and r.problems else title
+            title = f' title="{escape(said_all(r.problems, lang))}"' if key == "status" and r.problems else title
             cells.append(f'<td{cls}{title} data-sort="{escape(str(sort))}">{escape(str(value))}</td>')
         body.append(f'<tr class="run s-{escape(_status_of(r))}" data-order="{i}" data-task="{escape(r.task)}" '
                     f'data-environment="{escape(r.environment)}" data-status="{escape(_status_of(r))}">'
@@ -275,10 +277,10 @@ def page(record: Record, lang: str = "en") -> str:
     failures = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {_(r.outcome)}"
                 + _(" (exit {exit_code})").format(exit_code=r.exit_code) + f": {r.message or r.status}"
                 for r in record.failures]
-    flagged = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {'; '.join(r.flags)}"
+    flagged = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {said_all(r.flags, lang)}"
                for r in record.flagged]
-    unverified = [f"{r.run_id}: {'; '.join(r.problems)}" for r in record.unverified]
-    unverified += [f"{m.run_id}: {'; '.join(m.problems)}" for m in record.records if not m.verified]
+    unverified = [f"{r.run_id}: {said_all(r.problems, lang)}" for r in record.unverified]
+    unverified += [f"{m.run_id}: {said_all(m.problems, lang)}" for m in record.records if not m.verified]
     unverified += [f"{_('ledger')}: {p}" for p in record.ledger["problems"]]
     pending = [f"{p['date']} {p['run_id']} {p['task']} {p['environment']} " + pending_text(p, lang)
                for p in record.pending]
@@ -290,7 +292,7 @@ def page(record: Record, lang: str = "en") -> str:
                 else f'<p class="empty">{escape(_("None due."))}</p>')
     states = ", ".join(f"{s[k]} {_(k)}" for k in DUE_STATES)
     none = _("None.")
-    notes = [f"{_('note')}: {n}" for n in record.notes]
+    notes = [f"{_('note')}: {said(n, lang)}" for n in record.notes]
     return "\n".join([
         "<!doctype html>", f'<html lang="{lang}">', "<head>", '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',

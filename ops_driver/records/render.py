@@ -27,6 +27,8 @@ from ops_driver.records.summary import (
     headline,
     pending_text,
     provenance,
+    said,
+    said_all,
     state_word,
 )
 
@@ -84,11 +86,11 @@ def markdown(record: Record, lang: str = "en") -> str:
               + f": {_md_cell(r.message) or _md_cell(r.status)}" for r in record.failures] or [_("None.")]
     lines += ["", f"## {_('Flags')}", ""]
     lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: "
-              + _md_cell("; ".join(r.flags)) for r in record.flagged] or [_("None.")]
+              + _md_cell(said_all(r.flags, lang)) for r in record.flagged] or [_("None.")]
     lines += ["", f"## {_('Unverified bundles')}", ""]
     bad = [(r.run_id, r.problems) for r in record.unverified]
     bad += [(m.run_id, m.problems) for m in record.records if not m.verified]
-    lines += [f"- `{_md_cell(run_id)}`: " + _md_cell("; ".join(problems)) for run_id, problems in bad] or [
+    lines += [f"- `{_md_cell(run_id)}`: " + _md_cell(said_all(problems, lang)) for run_id, problems in bad] or [
         _("None: every bundle verified.")]
     if record.ledger["problems"]:
         lines += [f"- {_('ledger')}: {_md_cell(p)}" for p in record.ledger["problems"]]
@@ -106,7 +108,7 @@ def markdown(record: Record, lang: str = "en") -> str:
                              state_word(d.state, lang), ", ".join(d.runs)] for d in record.due])
     else:
         lines.append(_("None due."))
-    lines += [f"- {_('note')}: {n}" for n in record.notes]
+    lines += [f"- {_('note')}: {said(n, lang)}" for n in record.notes]
     return "\n".join(lines) + "\n"
 
 

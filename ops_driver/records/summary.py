@@ -9,7 +9,17 @@ from typing import Any
 
 from ops_driver import i18n
 from ops_driver.i18n import N_
-from ops_driver.records.monthly import DISPOSITIONS, DUE_STATES, Record, Run
+from ops_driver.records.monthly import DISPOSITIONS, DUE_STATES, SAID, Record, Run
+
+
+def said(text: str, lang: str = "en") -> str:
+    """An approver, flag, problem or note the record wrote in English (monthly.SAID) in ``lang``."""
+    return i18n.reword(text, SAID, lang)
+
+
+def said_all(texts: list[str], lang: str = "en") -> str:
+    """:func:`said` of each of ``texts``, joined by ``; ``."""
+    return "; ".join(said(t, lang) for t in texts)
 
 
 def _status(r: Run, lang: str) -> str:
@@ -34,7 +44,7 @@ COLUMNS: tuple[tuple[str, str, Callable[[Run, str], Any]], ...] = (
     ("ticket", N_("ticket"), lambda r, lang: r.ticket),
     ("requested_by", N_("requested by"), lambda r, lang: r.requested_by),
     ("operator", N_("operator"), lambda r, lang: r.operator),
-    ("approvers", N_("approvers"), lambda r, lang: ", ".join(r.approvers)),
+    ("approvers", N_("approvers"), lambda r, lang: ", ".join(said(a, lang) for a in r.approvers)),
     ("change_class", N_("change class"), lambda r, lang: i18n.change_class_word(r.change_class, lang)),
     ("status", N_("status"), _status),
     ("exit_code", N_("exit"), lambda r, lang: "" if r.exit_code is None else r.exit_code),

@@ -20,6 +20,7 @@ from ops_driver import i18n
 from ops_driver.catalog import load_catalog
 from ops_driver.cli import main
 from ops_driver.errors import InvalidInput
+from ops_driver.evidence import governance
 from ops_driver.records import html, monthly, render
 from ops_driver.run import report
 from ops_driver.run.contract import RunRecord
@@ -158,6 +159,15 @@ def test_the_monthly_record_in_japanese(_scratch_dirs: Path, signers: Any) -> No
     page = html.page(rec, "ja")
     assert '<html lang="ja">' in page and "<h2>作業別の集計</h2>" in page and 'data-of="{m} 件中 {n} 件を表示"' in page
     assert "Totals per task" not in page and '<html lang="en">' in html.page(rec)
+    # what the record writes in English (approvers, problems, notes, the due rules) is shown in Japanese
+    assert " | suzuki（事後承認） | 緊急 | " in md and "suzuki (after the fact)" in render.markdown(rec)
+    assert "`: report.md: 改変あり（SHA-256 が manifest.json と不一致）\n" in md
+    assert "`: 台帳に記録のない証跡（ops-driver 以外で追加）\n" in md
+    assert "\n- 備考: 手作業の定常作業 " in md and " | 始業確認 | prod | 毎営業日 | 実施済 | " in md
+    for english in ("(after the fact)", "altered", "not in the ledger", "recurring manual task", "business day"):
+        assert english not in md and english not in page, english
+    stat001 = next(d for d in rec.to_json()["due"] if d["task"] == "STAT-001")
+    assert stat001["why"] == "every business day" and stat001["why_ja"] == "毎営業日"  # JSON: English, and Japanese
 
 
 def test_record_and_due_in_japanese(_scratch_dirs: Path, monkeypatch: pytest.MonkeyPatch,
@@ -278,3 +288,18 @@ def test_due_month_and_the_records_due_rules_in_japanese(capsys: pytest.CaptureF
     assert main(["due", "--date", "2027-05-06", "--json"]) == 0
     tasks = {t["id"]: t for t in json.loads(capsys.readouterr().out)["tasks"]}
     assert tasks["STAT-013"]["why"] == "1st business day" and tasks["STAT-013"]["why_ja"] == "第1営業日"
+
+
+def test_what_a_record_writes_in_english_is_reworded_in_japanese() -> None:
+    """Every message of monthly.SAID, made with sample fields, read back: itself in English, its translation with
+    the same fields in Japanese; other text as it is."""
+    translate = i18n.gettext("ja")
+    for message in monthly.SAID:
+        values = {f: f"<{f}>" for f in _fields(message)}
+        text = message.format(**values)
+        assert i18n.reword(text, monthly.SAID, "en") == text
+        assert i18n.reword(text, monthly.SAID, "ja") == translate(message).format(**values), message
+    assert i18n.reword("something else", monthly.SAID, "ja") == "something else"
+    flag = governance.approval_shortfall({"approvals_required": 2, "plan_id": "P-1", "approvals": []}, None, [])
+    assert flag == "applied with 0 approval(s) of the 2 its plan P-1 required"
+    assert i18n.reword(flag, monthly.SAID, "ja") == "計画 P-1 に必要な承認 2 件のうち 0 件で適用"
