@@ -195,15 +195,22 @@ class Words:
 class Phrase:
     """A message of the catalog (marked with ``N_`` where it is made) with its fields, kept so that it can be shown
     in any language later: ``text(lang)`` translates the message and fills its fields, each a value as it is, a
-    :class:`Words`, or a Phrase itself (translated in the same language). Fields by name, as ``str.format``."""
+    :class:`Words`, or a Phrase itself (translated in the same language); hashable (the text is cached). Fields by
+    name, as ``str.format``."""
 
     message: str
     fields: tuple[tuple[str, Any], ...] = ()
 
     def text(self, lang: str = "en") -> str:
         """The phrase in ``lang``."""
-        values = {k: v.text(lang) if isinstance(v, (Phrase, Words)) else v for k, v in self.fields}
-        return gettext(lang)(self.message).format(**values)
+        return _phrase_text(self, lang)
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrase_text(p: Phrase, lang: str) -> str:
+    """:meth:`Phrase.text`, once per phrase and language (a month's due rules repeat the same few phrases)."""
+    values = {k: v.text(lang) if isinstance(v, (Phrase, Words)) else v for k, v in p.fields}
+    return gettext(lang)(p.message).format(**values)
 
 
 def phrase(message: str, **fields: Any) -> Phrase:
