@@ -140,7 +140,7 @@ messages: venv
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -k N_ -k NP_:1c,2 \
 		-o ops_driver/locale/ops_driver.pot .
 	$(VENV)/bin/pybabel update -i ops_driver/locale/ops_driver.pot -d ops_driver/locale -D ops_driver \
-		--no-location --ignore-obsolete -w 120
+		--ignore-obsolete -w 120
 
 clean:
 	-ops-driver sandbox down

@@ -659,7 +659,7 @@ def cmd_due(args: argparse.Namespace) -> int:
     if args.month is not None:
         year, month = due.parse_month(args.month)
         data = due.month_json(catalog, year, month)
-        _emit(args, data, due.month_text(data, catalog))
+        _emit(args, data, due.month_text(data, catalog, lang))
         return 0
     today = guards.today()[0]
     day = due.parse_date(args.date) if args.date is not None else today

@@ -26,7 +26,10 @@ import gettext as stdlib_gettext
 import hashlib
 import io
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping
+import re
+import string
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +168,81 @@ def state_word(state: str, lang: str) -> str:
     return pgettext("due state", state, lang)
 
 
+#: The days of the week (calendar.WEEKDAY_NAMES), marked for translation: :func:`weekday_word`.
+WEEKDAY_WORDS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
+                 N_("Sunday"))
+
+
+def weekday_word(name: str, lang: str) -> str:
+    """A day of the week by its English name (``Saturday``) in ``lang`` (土曜日); any other text as given (a
+    holiday's name, a period of the calendar)."""
+    return gettext(lang)(name) if name in WEEKDAY_WORDS else name
+
+
+@dataclass(frozen=True)
+class Words:
+    """A text written out in each language where no message of the catalog fits (an ordinal: ``2nd`` / ``第2``,
+    a month's name: ``April`` / ``4月``); a field of a :class:`Phrase`."""
+
+    en: str
+    ja: str
+
+    def text(self, lang: str = "en") -> str:
+        return self.ja if lang == "ja" else self.en
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A message of the catalog (marked with ``N_`` where it is made) with its fields, kept so that it can be shown
+    in any language later: ``text(lang)`` translates the message and fills its fields, each a value as it is, a
+    :class:`Words`, or a Phrase itself (translated in the same language); hashable (the text is cached). Fields by
+    name, as ``str.format``."""
+
+    message: str
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    def text(self, lang: str = "en") -> str:
+        """The phrase in ``lang``."""
+        return _phrase_text(self, lang)
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrase_text(p: Phrase, lang: str) -> str:
+    """:meth:`Phrase.text`, once per phrase and language (a month's due rules repeat the same few phrases)."""
+    values = {k: v.text(lang) if isinstance(v, (Phrase, Words)) else v for k, v in p.fields}
+    return gettext(lang)(p.message).format(**values)
+
+
+def phrase(message: str, **fields: Any) -> Phrase:
+    """``Phrase(message, fields)``: ``phrase(N_("{nth} business day"), nth=Words("6th", "第6"))``."""
+    return Phrase(message, tuple(fields.items()))
+
+
+@functools.cache
+def _pattern(message: str) -> re.Pattern[str]:
+    """A regular expression matching what ``message.format(...)`` makes, a group per field."""
+    parts, seen = [], set()
+    for literal, name, _spec, _conversion in string.Formatter().parse(message):
+        parts.append(re.escape(literal))
+        if name is not None:
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
+            seen.add(name)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def reword(text: str, messages: Iterable[str], lang: str) -> str:
+    """``text``, written in English by ``message.format(...)`` for one of ``messages`` (kept so in a record's JSON:
+    a flag, a note), in ``lang``: its fields read back from ``text`` and put into the message's translation. Any
+    other text as it is. The first message that matches the whole text counts: list a longer one first."""
+    if lang == "en":
+        return text
+    for message in messages:
+        found = _pattern(message).fullmatch(text)
+        if found:
+            return gettext(lang)(message).format(**found.groupdict())
+    return text
+
+
 def task_name(task_name_ja: str, task_name_en: str, lang: str) -> str:
     """The catalog's name of a task for ``lang``: ``name_ja`` in Japanese, ``name_en`` in English (``name_ja``
     when there is no English name)."""
@@ -180,13 +258,23 @@ def extract_python(fileobj: Any, keywords: Collection[str], comment_tags: Collec
     """A Babel extraction method (``babel.cfg``: ``[extractors] ops = ops_driver.i18n:extract_python``) that finds
     ``_("…")``, ``N_("…")`` and ``NP_("context", "…")`` with literal arguments anywhere in a Python file, inside
     f-strings too: Babel's own ``python`` method reads the tokens, and before Python 3.12 an f-string is one token,
-    so ``f"## {_('Summary')}"`` would be missed. Yields ``(line, function, message(s), comments)`` as Babel's
-    extractors do (Babel docs, "Writing Extraction Methods")."""
+    so ``f"## {_('Summary')}"`` would be missed. ``i18n.N_("…")`` and ``i18n.NP_("…", "…")`` (the module's name
+    before the marker) count as well. Yields ``(line, function, message(s), comments)`` as Babel's extractors do
+    (Babel docs, "Writing Extraction Methods")."""
     tree = ast.parse(fileobj.read())
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _MARKERS):
+        if not isinstance(node, ast.Call):
             continue
-        wanted = _MARKERS[node.func.id]
+        func = node.func
+        if isinstance(func, ast.Name):
+            name = func.id
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "i18n":
+            name = func.attr
+        else:
+            continue
+        if name not in _MARKERS:
+            continue
+        wanted = _MARKERS[name]
         values = [a.value for a in node.args[:wanted] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
         if len(values) == wanted and len(node.args) == wanted:
-            yield node.lineno, node.func.id, values[0] if wanted == 1 else tuple(values), []
+            yield node.lineno, name, values[0] if wanted == 1 else tuple(values), []

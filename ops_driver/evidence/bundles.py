@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from ops_driver.errors import InvalidInput
+from ops_driver.i18n import N_
 from ops_driver.paths import evidence_dir
 from ops_driver.run.contract import RunRecord
 from ops_driver.run.manifest import Manifest
@@ -255,20 +256,28 @@ def verify(b: Bundle) -> list[str]:
     problems = []
     if manifest.get("status") == RUNNING:
         if not (b.path / START).is_file():
-            return [f"{START}: missing"]
+            return [MISSING.format(file=START)]
         if sha256_file(b.path / START) != files.get(START):
-            return [f"{START}: altered (SHA-256 differs from manifest.json)"]
+            return [ALTERED.format(file=START)]
         return []
     for name in BUNDLE_FILES:
         if name not in files:
-            problems.append(f"{name}: not listed in manifest.json")
+            problems.append(NOT_LISTED.format(file=name))
     for name, digest in sorted(files.items()):
         p = b.path / name
         if not p.is_file():
-            problems.append(f"{name}: missing")
+            problems.append(MISSING.format(file=name))
         elif sha256_file(p) != digest:
-            problems.append(f"{name}: altered (SHA-256 differs from manifest.json)")
+            problems.append(ALTERED.format(file=name))
     for p in sorted(b.path.iterdir()):
         if p.name not in files and p.name != MANIFEST:
-            problems.append(f"{p.name}: not part of the bundle")
+            problems.append(NOT_PART.format(file=p.name))
     return problems
+
+
+#: The problems :func:`verify` finds, in English (the monthly record shows them in the reader's language).
+MISSING = N_("{file}: missing")
+ALTERED = N_("{file}: altered (SHA-256 differs from manifest.json)")
+NOT_LISTED = N_("{file}: not listed in manifest.json")
+NOT_PART = N_("{file}: not part of the bundle")
+PROBLEMS = (ALTERED, NOT_LISTED, NOT_PART, MISSING)

@@ -45,6 +45,7 @@ from ops_driver import processes, untrusted
 from ops_driver.catalog import CHANGE_CLASSES
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, guards, identity, ledger, signing, window
+from ops_driver.i18n import N_
 from ops_driver.paths import ENVIRONMENTS, project_root
 from ops_driver.run.manifest import Manifest
 
@@ -549,8 +550,13 @@ def approval_shortfall(apply_manifest: Mapping[str, Any], plan_manifest: Mapping
     got = identity.distinct(str(a.get("by")) for a in named if isinstance(a, dict) and a.get("approval_id") in ids)
     if len(got) >= need:
         return None
-    return (f"applied with {len(got)} approval(s) of the {need} its plan {apply_manifest.get('plan_id')} required"
-            + (f" ({', '.join(got)})" if got else ""))
+    return (SHORTFALL_BY if got else SHORTFALL).format(got=len(got), need=need, plan_id=apply_manifest.get("plan_id"),
+                                                       names=", ".join(got))
+
+
+#: The flag of :func:`approval_shortfall`, with the approvers' names and without (the monthly record shows it).
+SHORTFALL_BY = N_("applied with {got} approval(s) of the {need} its plan {plan_id} required ({names})")
+SHORTFALL = N_("applied with {got} approval(s) of the {need} its plan {plan_id} required")
 
 
 def shortfalls(base: Path, entries: list[ledger.Entry]) -> dict[str, str]:

@@ -248,7 +248,7 @@ def text(data: dict[str, Any], lang: str = "en") -> str:
     manual, name and rule; under an open automated task its command, under a decided one the work (run ID, note)."""
     _ = i18n.gettext(lang)
     business = _("a business day") if data["business_day"] else \
-        _("not a business day: {reason}").format(reason=data["non_business_reason"])
+        _("not a business day: {reason}").format(reason=i18n.weekday_word(str(data["non_business_reason"]), lang))
     s = data["states"]
     ja = lang == "ja"
     weekday = WEEKDAYS_JA[dt.date.fromisoformat(data["date"]).weekday()] if ja else data["weekday"]
@@ -268,12 +268,12 @@ def text(data: dict[str, Any], lang: str = "en") -> str:
         lines.append(f"  [{i18n.state_word(t['state'], lang)}] {t['id']:<9}{cycle:<9}"
                      f"{_('automated') if t['automated'] else _('manual'):<10}{name}{env}: {why}")
         if t["state"] == "open" and t["automated"]:
-            lines.append(f"  {'':<30}{t['command']}   playbook {t['playbook']}")
+            lines.append(f"  {'':<30}{t['command']}   {_('playbook')} {t['playbook']}")
         for w in t["work"]:
             note = f": {w['note']}" if w["note"] else ""
             lines.append(f"  {'':<30}{w['date']} {_(w['source'])} {i18n.result_word(w['result'], lang)} "
                          f"{w['run_id']}{note}")
     if data["open_only"] and not data["tasks"]:
         lines.append("  " + _("nothing left to do today"))
-    lines += [f"note: {n}" for n in data["notes"]]
+    lines += [f"{_('note')}: {n}" for n in data["notes"]]
     return "\n".join(lines)

@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ops_driver import i18n
 from ops_driver.catalog import Catalog, Task
 from ops_driver.errors import InvalidInput
+from ops_driver.i18n import N_, Phrase, Words, phrase
 from ops_driver.paths import project_root
 from ops_driver.records.schedule import ScheduleError, ScheduleMissing, load, schedule_path
 from ops_driver.records.schedule.calendar import (
@@ -87,14 +89,26 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def _nth(n: int) -> Words:
+    """An ordinal in each language: ``6th`` / ``第6``."""
+    return Words(ordinal(n), f"第{n}")
+
+
+def _day_word(reason: str | None) -> Phrase | str:
+    """Why a day is not a business day (calendar.non_business_reason), a weekend day translatable."""
+    text = reason or ""
+    return phrase(text) if text in i18n.WEEKDAY_WORDS else text
+
+
 @dataclass(frozen=True)
 class Occurrence:
     """One time a task is due.
 
     ``days``: the days it is due on (``due --date`` lists it on each), in order; ``until``: the last day on which
-    doing it counts as on time (>= ``days[-1]``); ``why``: the rule in words (``6th business day``);
+    doing it counts as on time (>= ``days[-1]``); ``why``: the rule in words (``6th business day``), in English;
     ``environment``: the environment of an annual schedule's date (CORE-049), else None (any estate the caller
-    judges, see :mod:`ops_driver.records.monthly`).
+    judges, see :mod:`ops_driver.records.monthly`); ``rule``: ``why`` as a phrase of the catalog (:meth:`why_in`
+    another language; made by :func:`_occurrence`).
     """
 
     task_id: str
@@ -102,6 +116,11 @@ class Occurrence:
     until: dt.date
     why: str
     environment: str | None = None
+    rule: Phrase | None = field(default=None, compare=False, repr=False)
+
+    def why_in(self, lang: str) -> str:
+        """``why`` in ``lang`` (``ja``: ``第6営業日``)."""
+        return self.rule.text(lang) if self.rule is not None else self.why
 
     @property
     def day(self) -> dt.date:
@@ -121,6 +140,12 @@ class MonthDue:
     notes: list[str] = field(default_factory=list)
 
 
+def _occurrence(task_id: str, days: tuple[dt.date, ...], until: dt.date, rule: Phrase,
+                environment: str | None = None) -> Occurrence:
+    """An occurrence whose ``why`` is ``rule`` in English."""
+    return Occurrence(task_id, days, until, rule.text("en"), environment, rule)
+
+
 def _timing(task: Task) -> dict[str, Any]:
     t = task.raw.get("timing")
     return t if isinstance(t, dict) else {}
@@ -130,37 +155,42 @@ def _first_business_day_from(day: dt.date, cal: BusinessCalendar) -> dt.date:
     return day if is_business_day(day, cal) else next_business_day(day, cal)
 
 
-def _monthly(task: Task, year: int, month: int, cal: BusinessCalendar, prefix: str = "") -> Occurrence:
+def _monthly(task: Task, year: int, month: int, cal: BusinessCalendar, prefix: Phrase | str = "") -> Occurrence:
     """The one occurrence of a monthly rule (or a yearly task's month) in ``year``-``month``."""
     t = _timing(task)
     if t.get("business_day"):
         n = int(t["business_day"])
         d = nth_business_day(year, month, n, cal)
-        return Occurrence(task.id, (d,), d, f"{prefix}{ordinal(n)} business day")
+        return _occurrence(task.id, (d,), d, phrase(N_("{prefix}{nth} business day"), prefix=prefix, nth=_nth(n)))
     if t.get("business_days"):
         numbers = sorted(int(n) for n in t["business_days"])
         days = tuple(nth_business_day(year, month, n, cal) for n in range(numbers[0], numbers[-1] + 1))
-        return Occurrence(task.id, days, days[-1],
-                          f"{prefix}{ordinal(numbers[0])} to {ordinal(numbers[-1])} business day")
+        return _occurrence(task.id, days, days[-1], phrase(N_("{prefix}{first} to {last} business day"),
+                                                           prefix=prefix, first=_nth(numbers[0]),
+                                                           last=_nth(numbers[-1])))
     if t.get("last_business_day"):
         d = last_business_day(year, month, cal)
-        return Occurrence(task.id, (d,), d, f"{prefix}last business day")
+        return _occurrence(task.id, (d,), d, phrase(N_("{prefix}last business day"), prefix=prefix))
     last = month_days(year, month)[-1]
     if t.get("day"):
         fixed = dt.date(year, month, min(int(t["day"]), last.day))
         d = _first_business_day_from(fixed, cal)
-        moved = "" if d == fixed else f" ({fixed} is {non_business_reason(fixed, cal)}: the next business day)"
-        return Occurrence(task.id, (d,), d, f"{prefix}day {t['day']} of the month{moved}")
+        moved: Phrase | str = "" if d == fixed else phrase(
+            N_(" ({date} is {reason}: the next business day)"), date=fixed.isoformat(),
+            reason=_day_word(non_business_reason(fixed, cal)))
+        return _occurrence(task.id, (d,), d, phrase(N_("{prefix}day {day} of the month{moved}"), prefix=prefix,
+                                                    day=t["day"], moved=moved))
     d = nth_business_day(year, month, 1, cal)
-    return Occurrence(task.id, (d,), last, f"{prefix}monthly, no day in the catalog: from the 1st business day "
-                                          f"to the end of the month")
+    return _occurrence(task.id, (d,), last, phrase(N_("{prefix}monthly, no day in the catalog: from the 1st business "
+                                                      "day to the end of the month"), prefix=prefix))
 
 
 def _weekly(task: Task, year: int, month: int, cal: BusinessCalendar) -> list[Occurrence]:
     weekday = _timing(task).get("weekday")
     offset = WEEKDAYS.index(weekday) if weekday in WEEKDAYS else 0
-    why = (f"weekly: {WEEKDAY_NAMES[offset]}, or the next business day of the week" if weekday in WEEKDAYS
-           else "weekly, no weekday in the catalog: the 1st business day of the week")
+    why = (phrase(N_("weekly: {weekday}, or the next business day of the week"),
+                  weekday=phrase(WEEKDAY_NAMES[offset])) if weekday in WEEKDAYS
+           else phrase(N_("weekly, no weekday in the catalog: the 1st business day of the week")))
     first = dt.date(year, month, 1)
     monday = first - dt.timedelta(days=first.weekday())
     out = []
@@ -168,7 +198,7 @@ def _weekly(task: Task, year: int, month: int, cal: BusinessCalendar) -> list[Oc
         sunday = monday + dt.timedelta(days=6)
         d = _first_business_day_from(monday + dt.timedelta(days=offset), cal)
         if d <= sunday and (d.year, d.month) == (year, month):
-            out.append(Occurrence(task.id, (d,), sunday, why))
+            out.append(_occurrence(task.id, (d,), sunday, why))
         monday += dt.timedelta(days=7)
     return out
 
@@ -207,11 +237,15 @@ def _scheduled(task: Task, year: int, month: int, schedules: _Schedules, notes: 
         if d is None:
             continue
         rule = sched.rules.environments.get(env)
-        why = f"annual schedule {sched.name}: {env}, {rule.describe() if rule else 'its day'}"
+        said: Phrase = phrase(N_("its day")) if rule is None else phrase(
+            N_("{nth} {weekday}"), nth=Words("last", "最終") if rule.nth == -1 else _nth(rule.nth),
+            weekday=phrase(WEEKDAY_NAMES[rule.weekday]))
         shift = sched.shift_of(env, month)
-        if shift is not None:
-            why += f" (moved from {shift.shifted_from}: {shift.reason})"
-        out.append(Occurrence(task.id, (d,), d, why, environment=env))
+        moved: Phrase | str = "" if shift is None else phrase(
+            N_(" (moved from {date}: {reason})"), date=str(shift.shifted_from), reason=shift.reason)
+        why = phrase(N_("annual schedule {name}: {environment}, {rule}{moved}"), name=sched.name, environment=env,
+                     rule=said, moved=moved)
+        out.append(_occurrence(task.id, (d,), d, why, environment=env))
     return out
 
 
@@ -231,14 +265,17 @@ def occurrences(task: Task, year: int, month: int, cal: BusinessCalendar | None 
         return _scheduled(task, year, month, schedules, notes)
     if task.cycle == "daily":
         if t.get("continuous"):
-            return [Occurrence(task.id, (d,), d, "every day (24H)") for d in month_days(year, month)]
-        return [Occurrence(task.id, (d,), d, "every business day") for d in business_days(year, month, cal)]
+            every_day = phrase(N_("every day (24H)"))
+            return [_occurrence(task.id, (d,), d, every_day) for d in month_days(year, month)]
+        every_bd = phrase(N_("every business day"))
+        return [_occurrence(task.id, (d,), d, every_bd) for d in business_days(year, month, cal)]
     if task.cycle == "weekly":
         return _weekly(task, year, month, cal)
     if task.cycle == "monthly":
         return [_monthly(task, year, month, cal)]
     if task.cycle == "yearly" and month in (t.get("months") or []):
-        return [_monthly(task, year, month, cal, prefix=f"yearly in {dt.date(year, month, 1):%B}: ")]
+        return [_monthly(task, year, month, cal, prefix=phrase(
+            N_("yearly in {month}: "), month=Words(f"{dt.date(year, month, 1):%B}", f"{month}月")))]
     return []
 
 
@@ -295,10 +332,12 @@ def example_request(task: Task) -> Path | None:
 
 def describe(o: Occurrence, task: Task) -> dict[str, Any]:
     """One occurrence as the JSON of ``due``: ``id``, ``name_ja``, ``name_en``, ``cycle``, ``cycle_ja``, ``why``,
-    ``note_ja``, ``environment``, ``days`` and ``until`` (ISO dates), ``automated``, and for an automated task
+    ``why_ja`` (the rule in Japanese), ``note_ja``, ``environment``, ``days`` and ``until`` (ISO dates),
+    ``automated``, and for an automated task
     ``playbook``, ``tags`` and ``command`` (``ops-driver plan`` with its sample request when there is one)."""
     out: dict[str, Any] = {"id": task.id, "name_ja": task.name_ja, "name_en": task.name_en, "cycle": task.cycle,
-                           "cycle_ja": task.cycle_ja, "why": o.why, "note_ja": _timing(task).get("note_ja"),
+                           "cycle_ja": task.cycle_ja, "why": o.why, "why_ja": o.why_in("ja"),
+                           "note_ja": _timing(task).get("note_ja"),
                            "environment": o.environment, "days": [d.isoformat() for d in o.days],
                            "until": o.until.isoformat(), "automated": task.automated}
     if task.automation is not None:
@@ -360,10 +399,12 @@ def month_json(catalog: Catalog, year: int, month: int, cal: BusinessCalendar | 
             "business_days": len(numbers)}
 
 
-def month_text(data: dict[str, Any], catalog: Catalog) -> str:
-    """:func:`month_json` as a calendar: what is due every day and every business day once, then one line per day
-    with its business-day number (or why it is not one) and the IDs of the other tasks due (``*``: automated,
-    ``[env]``: an annual schedule's environment), then each rule once with the tasks it applies to."""
+def month_text(data: dict[str, Any], catalog: Catalog, lang: str = "en") -> str:
+    """:func:`month_json` as a calendar in ``lang``: what is due every day and every business day once, then one
+    line per day with its business-day number (or why it is not one) and the IDs of the other tasks due (``*``:
+    automated, ``[env]``: an annual schedule's environment), then each rule once with the tasks it applies to."""
+    _ = i18n.gettext(lang)
+    ja = lang == "ja"
     every_day = set.intersection(*(set(d["tasks"]) for d in data["days"])) if data["days"] else set()
     business = [d for d in data["days"] if d["business_day"]]
     every_bd = (set.intersection(*(set(d["tasks"]) for d in business)) - every_day) if business else set()
@@ -371,22 +412,27 @@ def month_text(data: dict[str, Any], catalog: Catalog) -> str:
     def ids(found: Iterable[str]) -> str:
         return " ".join(f"{i}{'*' if catalog.tasks[i].automated else ''}" for i in sorted(found))
 
-    lines = [f"{data['month']}: {data['business_days']} business days (bd); * automated",
-             f"every day (24H): {ids(every_day) or '-'}", f"every business day: {ids(every_bd) or '-'}"]
+    lines = [_("{month}: {count} business days (bd); * automated").format(month=data["month"],
+                                                                          count=data["business_days"]),
+             _("every day (24H): {tasks}").format(tasks=ids(every_day) or "-"),
+             _("every business day: {tasks}").format(tasks=ids(every_bd) or "-")]
     rules: dict[str, list[str]] = {}
     for d in data["days"]:
         day = dt.date.fromisoformat(d["date"])
-        head = f"{day:%a %m-%d}  " + (f"bd {d['business_day_number']:>2}" if d["business_day"]
-                                      else f"-- {d['non_business_reason']}")
+        weekday = i18n.weekday_word(WEEKDAY_NAMES[day.weekday()], lang)[:1] if ja else f"{day:%a}"
+        head = f"{weekday} {day:%m-%d}  " + (f"bd {d['business_day_number']:>2}" if d["business_day"]
+                                             else f"-- {i18n.weekday_word(str(d['non_business_reason']), lang)}")
         rest = [o for o in d["occurrences"] if o["id"] not in every_day | every_bd]
         for o in rest:
-            if o["id"] not in rules.setdefault(o["why"], []):
-                rules[o["why"]].append(o["id"])
+            why = o["why_ja"] if ja else o["why"]
+            if o["id"] not in rules.setdefault(why, []):
+                rules[why].append(o["id"])
         items = [f"{o['id']}{'*' if o['automated'] else ''}" + (f"[{o['environment']}]" if o["environment"] else "")
                  for o in rest]
         lines.append(head + ("   " + " ".join(items) if items else ""))
-    lines += ["rules:"] + [f"  {rule}: {ids(found)}" for rule, found in sorted(rules.items())]
+    lines += [_("rules:")] + [f"  {rule}: {ids(found)}" for rule, found in sorted(rules.items())]
     if data["unplaced"]:
-        lines.append(f"yearly, no month in the catalog (timing.months), not shown: {ids(data['unplaced'])}")
-    lines += [f"note: {n}" for n in data["notes"]]
+        lines.append(_("yearly, no month in the catalog (timing.months), not shown: {tasks}").format(
+            tasks=ids(data["unplaced"])))
+    lines += [f"{_('note')}: {n}" for n in data["notes"]]
     return "\n".join(lines)

@@ -34,7 +34,10 @@ from ops_driver.records.summary import (
     TOTAL_HEADERS,
     due_summary,
     headline,
+    pending_text,
     provenance,
+    said,
+    said_all,
     state_word,
 )
 
@@ -159,7 +162,7 @@ def _runs_table(record: Record, lang: str) -> str:
             sort = r.started_at if key in ("date", "time") else value
             cls = ' class="num"' if key in _NUMERIC else ' class="id"' if key == "run_id" else ""
             title = f' title="{escape("; ".join(r.resources))}"' if key == "changed" and r.resources else ""
-            title = f' title="{escape("; ".join(r.problems))}"' if key == "status" and r.problems else title
+            title = f' title="{escape(said_all(r.problems, lang))}"' if key == "status" and r.problems else title
             cells.append(f'<td{cls}{title} data-sort="{escape(str(sort))}">{escape(str(value))}</td>')
         body.append(f'<tr class="run s-{escape(_status_of(r))}" data-order="{i}" data-task="{escape(r.task)}" '
                     f'data-environment="{escape(r.environment)}" data-status="{escape(_status_of(r))}">'
@@ -187,7 +190,7 @@ def _chart(record: Record, lang: str) -> str:
     w, h, left, bottom, bar = 24, 160, 32, 20, 16
     width = left + ndays * w + 8
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + bottom + 10}" role="img" '
-             f'aria-label="runs per day in {record.month}">',
+             f'aria-label="{escape(_("runs per day in {month}").format(month=record.month))}">',
              f'<text x="{left - 6}" y="14" text-anchor="end">{top}</text>',
              f'<text x="{left - 6}" y="{h + 4}" text-anchor="end">0</text>',
              f'<line x1="{left}" y1="{h + 0.5}" x2="{width - 8}" y2="{h + 0.5}" stroke="#d0d7de"/>']
@@ -271,24 +274,25 @@ def page(record: Record, lang: str = "en") -> str:
               if record.records else f'<p class="empty">{escape(_("None."))}</p>')
     findings = [f"{m.date} {m.task} {m.task_name_ja} ({m.environment}) {m.operator}: {m.note} {m.run_id}"
                 for m in record.findings]
-    failures = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {_(r.outcome)} (exit {r.exit_code}): "
-                f"{r.message or r.status}" for r in record.failures]
-    flagged = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {'; '.join(r.flags)}"
+    failures = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {_(r.outcome)}"
+                + _(" (exit {exit_code})").format(exit_code=r.exit_code) + f": {r.message or r.status}"
+                for r in record.failures]
+    flagged = [f"{r.date} {r.time} {r.run_id} {r.task} {r.environment}: {said_all(r.flags, lang)}"
                for r in record.flagged]
-    unverified = [f"{r.run_id}: {'; '.join(r.problems)}" for r in record.unverified]
-    unverified += [f"{m.run_id}: {'; '.join(m.problems)}" for m in record.records if not m.verified]
-    unverified += [f"ledger: {p}" for p in record.ledger["problems"]]
-    pending = [f"{p['date']} {p['run_id']} {p['task']} {p['environment']} by {p['operator']}: {p['approvals']} of "
-               f"{p['needed']} approval(s); reason: {p.get('emergency_reason') or ''}"
-               + ("" if p["this_month"] else f" ({_('an earlier month')})") for p in record.pending]
-    due_rows = [[", ".join(d.days), d.until, d.task, d.name_ja, d.environment, d.why, state_word(d.state, lang),
-                 ", ".join(d.runs)] for d in record.due]
+    unverified = [f"{r.run_id}: {said_all(r.problems, lang)}" for r in record.unverified]
+    unverified += [f"{m.run_id}: {said_all(m.problems, lang)}" for m in record.records if not m.verified]
+    unverified += [f"{_('ledger')}: {p}" for p in record.ledger["problems"]]
+    pending = [f"{p['date']} {p['run_id']} {p['task']} {p['environment']} " + pending_text(p, lang)
+               for p in record.pending]
+    due_rows = [[", ".join(d.days), d.until, d.task, d.name_ja, d.environment,
+                 (d.why_ja or d.why) if lang == "ja" else d.why, state_word(d.state, lang), ", ".join(d.runs)]
+                for d in record.due]
     due_html = (_table([_("due"), _("until"), _("task"), _("name"), _("environment"), _("why"), _("state"),
                         _("runs")], due_rows, classes=[f"state-{d.state}" for d in record.due]) if due_rows
                 else f'<p class="empty">{escape(_("None due."))}</p>')
     states = ", ".join(f"{s[k]} {_(k)}" for k in DUE_STATES)
     none = _("None.")
-    notes = [f"{_('note')}: {n}" for n in record.notes]
+    notes = [f"{_('note')}: {said(n, lang)}" for n in record.notes]
     return "\n".join([
         "<!doctype html>", f'<html lang="{lang}">', "<head>", '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',

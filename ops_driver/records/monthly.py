@@ -53,6 +53,7 @@ from ops_driver.errors import InvalidInput, OpsError
 from ops_driver.evidence import bundles, governance, ledger
 from ops_driver.evidence.guards import JST, plan_max_age_s
 from ops_driver.evidence.guards import today as policy_today
+from ops_driver.i18n import N_
 from ops_driver.paths import ENVIRONMENTS, evidence_dir
 from ops_driver.records import due
 from ops_driver.records.manual import KIND as RECORD
@@ -138,7 +139,8 @@ class ManualRecord:
 @dataclass
 class DueItem:
     """A recurring automated task's occurrence in the month and how it was judged (module docstring): ``state``
-    one of :data:`DUE_STATES`, ``runs`` the successful applies that count (run IDs)."""
+    one of :data:`DUE_STATES`, ``runs`` the successful applies that count (run IDs); ``why`` the rule in English,
+    ``why_ja`` in Japanese."""
 
     task: str
     name_ja: str
@@ -148,6 +150,7 @@ class DueItem:
     why: str
     state: str
     runs: list[str]
+    why_ja: str = ""
 
 
 @dataclass
@@ -286,11 +289,31 @@ class _Approvals:
         return governance.approvals_of(str(run_id), self.base, lines, self.rules) if lines else []
 
 
+#: What the record writes in English (the JSON keeps it so) and shows in the reader's language
+#: (:func:`ops_driver.i18n.reword`): approvers, flags, problems and notes made here.
+AFTER_THE_FACT = N_("{name} (after the fact)")
+AWX_APPROVER = N_("{name} (AWX)")
+AWX_LAUNCHER = N_("{name} (AWX, the launcher)")
+OVERRIDE = N_("override: {override}")
+DECLARED = N_("operator declared ({operator}; OS account {account})")
+IMPORTED = N_("imported from files (source: file (unverified)): does not count as doing the task")
+UNTRACKED = N_("{count} recurring manual task(s) have no record in {month} and are not judged (record them with "
+               "`ops-driver record TASK_ID --result done|ng|skipped`)")
+NOT_AN_OBJECT = N_("manifest.json: not a JSON object")
+NO_TIME = N_("manifest.json: started_at {value} is not a UTC ISO time")
+NOT_IN_LEDGER = N_("bundle not in the ledger (added outside ops-driver)")
+EDITED = N_("{file} edited after it was recorded ({ledger} line {line})")
+NOT_CLOSED = N_("apply started and not closed: running, or interrupted (`ops-driver evidence recover`)")
+NO_START = N_("no start time (manifest and run ID): dated by the folder's modification time")
+SAID = (AWX_LAUNCHER, AWX_APPROVER, AFTER_THE_FACT, OVERRIDE, DECLARED, IMPORTED, UNTRACKED, governance.SHORTFALL_BY,
+        governance.SHORTFALL, NOT_AN_OBJECT, NO_TIME, NOT_IN_LEDGER, EDITED, NOT_CLOSED, NO_START, *bundles.PROBLEMS)
+
+
 def _flags(m: dict[str, Any], kind: str | None, approvals: _Approvals) -> list[str]:
     """The flags of a run (module docstring) from its manifest."""
-    out = [f"override: {o}" for o in m.get("overrides") or [] if isinstance(o, str)]
+    out = [OVERRIDE.format(override=o) for o in m.get("overrides") or [] if isinstance(o, str)]
     if m.get("operator_source") == "declared":
-        out.append(f"operator declared ({m.get('operator')}; OS account {m.get('os_account')})")
+        out.append(DECLARED.format(operator=m.get("operator"), account=m.get("os_account")))
     plan_id = str(m.get("plan_id") or "")
     if kind == "apply" and plan_id:
         raw = _read_bytes(os.path.join(str(approvals.base), plan_id, bundles.MANIFEST)) if "/" not in plan_id \
@@ -314,11 +337,11 @@ def _row(b: bundles.Bundle, m: dict[str, Any] | None, changes: Any, started: dt.
     kind = m.get("kind") if m.get("kind") in tuple(RunKind) else None
     names = [a.approver for a in approvals.of(str(m.get("plan_id") or "") if kind == "apply" else b.run_id)]
     if kind == "apply":
-        names += [f"{a.approver} (after the fact)" for a in approvals.of(b.run_id)]
-    names += [f"{a.get('by')} (AWX{', the launcher' if a.get('self_approved') else ''})"
+        names += [AFTER_THE_FACT.format(name=a.approver) for a in approvals.of(b.run_id)]
+    names += [(AWX_LAUNCHER if a.get("self_approved") else AWX_APPROVER).format(name=a.get("by"))
               for a in m.get("awx_approvals") or [] if isinstance(a, dict) and a.get("decision") == "approved"]
     if m.get("source") == UNVERIFIED_SOURCE:
-        problems = [*problems, "imported from files (source: file (unverified)): does not count as doing the task"]
+        problems = [*problems, IMPORTED]
     local = started.astimezone(JST)
     code = m.get("exit_code")
     status = str(m.get("status") or ("unreadable" if not m else ""))
@@ -380,7 +403,7 @@ def _read(b: bundles.Bundle, id_time: dt.datetime | None, held: dict[str, ledger
     ok, changes_raw = _intact(str(b.path), m)
     problems = [] if ok else bundles.verify(b)
     if m is not None and not isinstance(m, dict):
-        problems.append("manifest.json: not a JSON object")
+        problems.append(NOT_AN_OBJECT)
         m = None
     try:
         changes = json.loads(changes_raw) if changes_raw is not None else b.read_json("changes.json") if m else []
@@ -388,18 +411,17 @@ def _read(b: bundles.Bundle, id_time: dt.datetime | None, held: dict[str, ledger
         changes = []
     started = bundles.parse_time(m.get("started_at")) if m else None
     if m is not None and started is None:
-        problems.append(f"manifest.json: started_at {m.get('started_at')!r} is not a UTC ISO time")
+        problems.append(NO_TIME.format(value=repr(m.get("started_at"))))
     if held is not None and m is not None and raw is not None:
         line = held.get(b.run_id)
         if line is None:
-            problems.append("bundle not in the ledger (added outside ops-driver)")
+            problems.append(NOT_IN_LEDGER)
         elif line.kind == "start":  # written ahead, not closed: running, or interrupted and not yet recovered
             start = _read_bytes(os.path.join(str(b.path), bundles.START))
-            problems.append(f"{bundles.START} edited after it was recorded ({ledger.LEDGER} line {line.line_no})"
-                            if start is None or hashlib.sha256(start).hexdigest() != line.sha256 else
-                            "apply started and not closed: running, or interrupted (`ops-driver evidence recover`)")
+            problems.append(EDITED.format(file=bundles.START, ledger=ledger.LEDGER, line=line.line_no)
+                            if start is None or hashlib.sha256(start).hexdigest() != line.sha256 else NOT_CLOSED)
         elif hashlib.sha256(raw).hexdigest() != line.sha256:
-            problems.append(f"manifest.json edited after it was recorded ({ledger.LEDGER} line {line.line_no})")
+            problems.append(EDITED.format(file=bundles.MANIFEST, ledger=ledger.LEDGER, line=line.line_no))
     return m, changes, started or id_time, problems
 
 
@@ -495,7 +517,7 @@ def _judge(month: due.MonthDue, done: dict[tuple[str, str], list[tuple[dt.date, 
                  else "open" if today >= o.day else "upcoming")
         out.append(DueItem(task=o.task_id, name_ja=catalog.tasks[o.task_id].name_ja, environment=env,
                            days=[d.isoformat() for d in o.days], until=o.until.isoformat(), why=o.why, state=state,
-                           runs=on_time or late))
+                           runs=on_time or late, why_ja=o.why_in("ja")))
     return sorted(out, key=lambda d: (d.days[0], d.task, d.environment))
 
 
@@ -571,7 +593,7 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
         m, changes, started, problems = _read(b, id_time, held)
         if started is None:
             started = dt.datetime.fromtimestamp(b.path.stat().st_mtime, dt.UTC)
-            problems.append("no start time (manifest and run ID): dated by the folder's modification time")
+            problems.append(NO_START)
         if environment is not None and (m or {}).get("environment") not in (environment, None):
             continue
         if m and m.get("kind") == RECORD:
@@ -601,8 +623,7 @@ def collect(year: int, month: int, base: Path | None = None, catalog: Catalog | 
     untracked = sorted(t.id for t in catalog.tasks.values()
                        if t.cycle != "on_demand" and not t.automated and t.id not in tracked)
     if untracked:
-        notes.append(f"{len(untracked)} recurring manual task(s) have no record in {year}-{month:02d} and are not "
-                     "judged (record them with `ops-driver record TASK_ID --result done|ng|skipped`)")
+        notes.append(UNTRACKED.format(count=len(untracked), month=f"{year}-{month:02d}"))
     due_env = environment or DEFAULT_DUE_ENVIRONMENT
     return Record(
         month=f"{year}-{month:02d}", generated_at=bundles.iso(now), as_of=today.isoformat(), evidence_dir=str(base),

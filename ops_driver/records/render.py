@@ -25,7 +25,10 @@ from ops_driver.records.summary import (
     TOTAL_HEADERS,
     due_summary,
     headline,
+    pending_text,
     provenance,
+    said,
+    said_all,
     state_word,
 )
 
@@ -78,35 +81,34 @@ def markdown(record: Record, lang: str = "en") -> str:
     lines += [f"- {m.date} {m.task} {_md_cell(m.task_name_ja)} ({_md_cell(m.environment)}) {_md_cell(m.operator)}: "
               f"{_md_cell(m.note)} `{_md_cell(m.run_id)}`" for m in record.findings] or [_("None.")]
     lines += ["", f"## {_('Failures and refusals')}", ""]
-    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: {_(r.outcome)} "
-              f"(exit {r.exit_code}): {_md_cell(r.message) or _md_cell(r.status)}"
-              for r in record.failures] or [_("None.")]
+    lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: {_(r.outcome)}"
+              + _(" (exit {exit_code})").format(exit_code=r.exit_code)
+              + f": {_md_cell(r.message) or _md_cell(r.status)}" for r in record.failures] or [_("None.")]
     lines += ["", f"## {_('Flags')}", ""]
     lines += [f"- {r.date} {r.time} `{_md_cell(r.run_id)}` {r.task} {_md_cell(r.environment)}: "
-              + _md_cell("; ".join(r.flags)) for r in record.flagged] or [_("None.")]
+              + _md_cell(said_all(r.flags, lang)) for r in record.flagged] or [_("None.")]
     lines += ["", f"## {_('Unverified bundles')}", ""]
     bad = [(r.run_id, r.problems) for r in record.unverified]
     bad += [(m.run_id, m.problems) for m in record.records if not m.verified]
-    lines += [f"- `{_md_cell(run_id)}`: " + _md_cell("; ".join(problems)) for run_id, problems in bad] or [
+    lines += [f"- `{_md_cell(run_id)}`: " + _md_cell(said_all(problems, lang)) for run_id, problems in bad] or [
         _("None: every bundle verified.")]
     if record.ledger["problems"]:
-        lines += [f"- ledger: {_md_cell(p)}" for p in record.ledger["problems"]]
+        lines += [f"- {_('ledger')}: {_md_cell(p)}" for p in record.ledger["problems"]]
     lines += ["", f"## {_('Emergency changes pending approval')}", ""]
-    lines += [f"- {p['date']} `{_md_cell(p['run_id'])}` {p['task']} {_md_cell(p['environment'])} by "
-              f"{_md_cell(p['operator'])}: "
-              f"{p['approvals']} of {p['needed']} approval(s); reason: {_md_cell(p.get('emergency_reason') or '')}"
-              + ("" if p["this_month"] else f" ({_('an earlier month')})") for p in record.pending] or [_("None.")]
+    lines += [f"- {p['date']} `{_md_cell(p['run_id'])}` {p['task']} {_md_cell(p['environment'])} "
+              + pending_text(p, lang, _md_cell) for p in record.pending] or [_("None.")]
     lines += ["", f"## {_('Recurring tasks due')}", ""]
     summary_lines = due_summary(record, lang)
     lines += [f"- {line}" for line in summary_lines] + ([""] if summary_lines else [])
     if record.due:
         lines += _md_table([_("due"), _("until"), _("task"), _("name"), _("environment"), _("why"), _("state"),
                             _("runs")],
-                           [[", ".join(d.days), d.until, d.task, d.name_ja, d.environment, d.why,
+                           [[", ".join(d.days), d.until, d.task, d.name_ja, d.environment,
+                             (d.why_ja or d.why) if lang == "ja" else d.why,
                              state_word(d.state, lang), ", ".join(d.runs)] for d in record.due])
     else:
         lines.append(_("None due."))
-    lines += [f"- {_('note')}: {n}" for n in record.notes]
+    lines += [f"- {_('note')}: {said(n, lang)}" for n in record.notes]
     return "\n".join(lines) + "\n"
 
 

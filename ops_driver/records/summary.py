@@ -9,7 +9,17 @@ from typing import Any
 
 from ops_driver import i18n
 from ops_driver.i18n import N_
-from ops_driver.records.monthly import DISPOSITIONS, DUE_STATES, Record, Run
+from ops_driver.records.monthly import DISPOSITIONS, DUE_STATES, SAID, Record, Run
+
+
+def said(text: str, lang: str = "en") -> str:
+    """An approver, flag, problem or note the record wrote in English (monthly.SAID) in ``lang``."""
+    return i18n.reword(text, SAID, lang)
+
+
+def said_all(texts: list[str], lang: str = "en") -> str:
+    """:func:`said` of each of ``texts``, joined by ``; ``."""
+    return "; ".join(said(t, lang) for t in texts)
 
 
 def _status(r: Run, lang: str) -> str:
@@ -34,7 +44,7 @@ COLUMNS: tuple[tuple[str, str, Callable[[Run, str], Any]], ...] = (
     ("ticket", N_("ticket"), lambda r, lang: r.ticket),
     ("requested_by", N_("requested by"), lambda r, lang: r.requested_by),
     ("operator", N_("operator"), lambda r, lang: r.operator),
-    ("approvers", N_("approvers"), lambda r, lang: ", ".join(r.approvers)),
+    ("approvers", N_("approvers"), lambda r, lang: ", ".join(said(a, lang) for a in r.approvers)),
     ("change_class", N_("change class"), lambda r, lang: i18n.change_class_word(r.change_class, lang)),
     ("status", N_("status"), _status),
     ("exit_code", N_("exit"), lambda r, lang: "" if r.exit_code is None else r.exit_code),
@@ -108,6 +118,17 @@ def due_summary(record: Record, lang: str = "en") -> list[str]:
             for (state, task, env), days in sorted(groups.items())]
 
 
+def pending_text(p: dict[str, Any], lang: str = "en", cell: Callable[[Any], str] = str) -> str:
+    """An emergency change pending approval (:attr:`Record.pending` ``p``) after its date, run ID, task and
+    environment: who applied it, its approvals so far and the reason; ``cell`` makes the untrusted parts safe for
+    the format (Markdown: the render module's cell escaping)."""
+    _ = i18n.gettext(lang)
+    text = _("by {operator}: {approvals} of {needed} approval(s); reason: {reason}").format(
+        operator=cell(p["operator"]), approvals=p["approvals"], needed=p["needed"],
+        reason=cell(p.get("emergency_reason") or ""))
+    return text + ("" if p["this_month"] else f" ({_('an earlier month')})")
+
+
 def provenance(record: Record, lang: str = "en") -> str:
     """Where the record comes from and how bundles were checked."""
     _ = i18n.gettext(lang)
@@ -120,6 +141,6 @@ def provenance(record: Record, lang: str = "en") -> str:
     else:
         head = lg["head"]
         check = (_("ledger.jsonl: {lines} lines, chain intact").format(lines=lg["lines"]) +
-                 (f", head {head[0]}:{head[1][:12]}…" if head else ""))
+                 (_(", head {line}:{sha256}…").format(line=head[0], sha256=head[1][:12]) if head else ""))
     return _("Generated {at} from {folder}; dates in Asia/Tokyo; due tasks judged as of {as_of}; {check}.").format(
         at=record.generated_at, folder=record.evidence_dir, as_of=record.as_of, check=check)

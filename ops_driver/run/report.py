@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops_driver import i18n, untrusted
-from ops_driver.i18n import N_
+from ops_driver.i18n import N_, NP_
 from ops_driver.run.contract import RunRecord
 from ops_driver.run.manifest import Manifest
 
@@ -34,7 +34,13 @@ _MESSAGES = (N_("Work request"), N_("Targets"), N_("Attachments"), N_("Compared 
              N_("action"), N_("before"), N_("after"), N_("changed"), N_("approved by"), N_("at (UTC)"),
              N_("comment"), N_("plan manifest SHA-256"), N_("appliance"), N_("sender group"), N_("entries before"),
              N_("entries after"), N_("add"), N_("added"), N_("delete"), N_("deleted"), N_("reported"),
-             N_("Steps that would run"), N_("Steps run"))
+             N_("Steps that would run"), N_("Steps run"), N_("maintenance window"), N_("at"), N_("level"),
+             N_("source"), N_("time (UTC)"), N_("finding"), N_("detail"), N_("ID"), N_("file"), N_("size (bytes)"),
+             N_("Check findings"), N_("Checks passed"))
+#: The value of the "changed" column of the changes table.
+_YES_NO = (NP_("changed", "yes"), NP_("changed", "no"))
+#: The header "name" of the targets and changes tables: an instance's or a resource's name (not a task's).
+_NAME = NP_("resource", "name")
 
 
 def _(message: str) -> str:
@@ -58,8 +64,10 @@ def brief(value: Any) -> str:
     return _cell(value)
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(_(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+def _table(headers: list[str | tuple[str, str]], rows: list[list[Any]]) -> str:
+    """A Markdown table; each header a message, or a (context, message) pair (:func:`i18n.NP_`)."""
+    lines = ["| " + " | ".join(_(h) if isinstance(h, str) else i18n.pgettext(*h, _LANG.get()) for h in headers)
+             + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -124,7 +132,8 @@ def _head(record: RunRecord) -> str:
     out = [f"# {title}: {manifest['run_id']}\n",
            f"**{task.id}** {task.name_ja} — {task.name_en}  \n",
            *([f"{untrusted.markdown_text(task.summary_ja)}  \n"] if _LANG.get() == "ja" and task.summary_ja else []),
-           f"{_('Status')}: **{manifest['status']}** (exit {manifest['exit_code']})\n"]
+           f"{_('Status')}: **{manifest['status']}**"
+           + _(" (exit {exit_code})").format(exit_code=manifest["exit_code"]) + "\n"]
     if record.kind == "apply":
         out.append(f"{_('Plan')}: `{manifest.get('plan_id')}`\n")
     out.append(_heading("Work request"))
@@ -145,21 +154,24 @@ def _head(record: RunRecord) -> str:
             ["ended", when(manifest.get("ended_at"))]]
     win = manifest.get("window")
     if isinstance(win, dict):
-        rows.append(["maintenance window", f"{when(win.get('start'))} to {when(win.get('end'))} "
-                                           f"({win.get('text')}); the apply runs only inside it"])
+        rows.append(["maintenance window", _("{start} to {end} ({text}); the apply runs only inside it").format(
+            start=when(win.get("start")), end=when(win.get("end")), text=win.get("text"))])
     if manifest.get("emergency_reason"):
         rows.append(["emergency reason", manifest["emergency_reason"]])
     out.append(_table(["field", "value"], [[_(str(row[0])), row[1]] for row in rows]))
     sched = manifest.get("schedule")
     if isinstance(sched, dict):  # a scheduled task (CORE-049): the day it ran on and the schedule's day
-        verdict = "scheduled day" if sched.get("scheduled") else (
-            "**EMERGENCY** (not the scheduled day)" if sched.get("emergency") else "not the scheduled day")
-        out.append(f"\nSchedule `{sched.get('name')}`: {verdict}; today {sched.get('today')} "
-                   f"({sched.get('today_source')}), scheduled {sched.get('scheduled_date')}"
-                   + (f"; reason: {sched.get('reason')}" if sched.get("reason") else "") + "\n")
+        verdict = _("scheduled day") if sched.get("scheduled") else (
+            _("**EMERGENCY** (not the scheduled day)") if sched.get("emergency") else _("not the scheduled day"))
+        out.append("\n" + _("Schedule `{name}`: {verdict}; today {today} ({today_source}), scheduled "
+                             "{scheduled_date}").format(
+            name=sched.get("name"), verdict=verdict, today=sched.get("today"), today_source=sched.get("today_source"),
+            scheduled_date=sched.get("scheduled_date"))
+                   + (_("; reason: {reason}").format(reason=sched.get("reason")) if sched.get("reason") else "")
+                   + "\n")
     params = request.get("params") or {}
     if params:
-        out.append("\nParameters:\n\n```json\n" + _params_json(params) + "\n```\n")
+        out.append("\n" + _("Parameters:") + "\n\n```json\n" + _params_json(params) + "\n```\n")
     return "".join(out)
 
 
@@ -167,15 +179,15 @@ def _head(record: RunRecord) -> str:
 
 def _targets(targets: list[dict[str, Any]], record: RunRecord) -> str:
     """``ops_targets`` (roles/ec2_targets): the EC2 instances resolved, with their state at the start."""
-    return _heading("Targets") + _table(["instance", "name", "environment", "state at start"],
+    return _heading("Targets") + _table(["instance", _NAME, "environment", "state at start"],
                                         [[t.get("instance_id"), t.get("name"), t.get("environment"), t.get("state")]
                                          for t in targets])
 
 
 def _no_targets(record: RunRecord) -> str:
     if record.failures:
-        return _heading("Targets") + "None resolved (see failures below).\n"
-    return _heading("Targets") + "No EC2 instance (this operation acts on the hosts listed under Changes).\n"
+        return _heading("Targets") + _("None resolved (see failures below).") + "\n"
+    return _heading("Targets") + _("No EC2 instance (this operation acts on the hosts listed under Changes).") + "\n"
 
 
 def _changes_heading(record: RunRecord) -> str:
@@ -188,9 +200,9 @@ def _changes_heading(record: RunRecord) -> str:
 def _changes(changes: list[dict[str, Any]], record: RunRecord) -> str:
     """``ops_changes``: one row per host × resource, before → after."""
     return _changes_heading(record) + _table(
-        ["host", "resource", "name", "action", "before", "after", "changed"],
+        ["host", "resource", _NAME, "action", "before", "after", "changed"],
         [[c.get("host"), c.get("resource"), c.get("name"), c.get("action"), c.get("before"), c.get("after"),
-          "yes" if c.get("changed") else "no"] for c in changes])
+          i18n.pgettext(*_YES_NO[0 if c.get("changed") else 1], _LANG.get())] for c in changes])
 
 
 def _no_changes(record: RunRecord) -> str:
@@ -199,13 +211,13 @@ def _no_changes(record: RunRecord) -> str:
 
 def _steps(steps: list[Any], record: RunRecord) -> str:
     """``evidence.steps``: a role's own sequence (closed mode: stop, then poll the URL; Dedicated Host reboot)."""
-    return (_heading(f"Steps {'that would run' if record.kind == 'plan' else 'run'}")
+    return (_heading("Steps that would run" if record.kind == "plan" else "Steps run")
             + "".join(f"{n}. {step}\n" for n, step in enumerate(steps, 1)))
 
 
-_ESA_NOTES = (("already_present", "already there, not added"), ("not_present", "not there, not deleted"),
-              ("missing_from_appliance", "in the desired state, missing from the appliance"),
-              ("not_in_desired", "on the appliance, not in the desired state"))
+_ESA_NOTES = (("already_present", N_("already there, not added")), ("not_present", N_("not there, not deleted")),
+              ("missing_from_appliance", N_("in the desired state, missing from the appliance")),
+              ("not_in_desired", N_("on the appliance, not in the desired state")))
 
 
 def _esa(esa: dict[str, Any], record: RunRecord) -> str:
@@ -215,7 +227,7 @@ def _esa(esa: dict[str, Any], record: RunRecord) -> str:
     rows = []
     for host, rec in sorted(esa.items()):
         for group, g in sorted((rec.get("groups") or {}).items()):
-            notes = [f"{label}: {', '.join(map(str, g[key]))}" for key, label in _ESA_NOTES if g.get(key)]
+            notes = [f"{_(label)}: {', '.join(map(str, g[key]))}" for key, label in _ESA_NOTES if g.get(key)]
             rows.append([host, f"{rec.get('listener')}/{group}", g.get("before"), g.get("after"),
                          ", ".join(map(str, g.get("add") or [])) or "-",
                          ", ".join(map(str, g.get("delete") or [])) or "-", "; ".join(notes) or "-"])
@@ -223,12 +235,14 @@ def _esa(esa: dict[str, Any], record: RunRecord) -> str:
            _table(["appliance", "sender group", "entries before", "entries after", "add" if plan else "added",
                    "delete" if plan else "deleted", "reported"], rows)]
     for host, rec in sorted(esa.items()):
-        line = f"\n{host} ({rec.get('appliance')}): {rec.get('operation')}, {rec.get('round_trips')} CLI round trips"
+        line = "\n" + _("{host} ({appliance}): {operation}, {round_trips} CLI round trips").format(
+            host=host, appliance=rec.get("appliance"), operation=rec.get("operation"),
+            round_trips=rec.get("round_trips"))
         if rec.get("committed"):
             line += f"; {rec['committed']}"
         restore = rec.get("restore")
         if isinstance(restore, dict):
-            line += f"; **restore after failure**: {restore.get('summary')}"
+            line += _("; **restore after failure**: {summary}").format(summary=restore.get("summary"))
         out.append(line + "\n")
     return "".join(out)
 
@@ -238,11 +252,13 @@ def _check(check: dict[str, Any], record: RunRecord) -> str:
     the window read and one row per finding, highest level first (the same rows as the CSV attachment)."""
     window = check.get("window") or {}
     findings = check.get("findings") or []
-    verdict = {"ok": "ok, no finding", "findings": f"**{len(findings)} finding(s)** under {check.get('fail_level')}",
-               "failed": f"**FAILED**: a finding at or above {check.get('fail_level')}"}.get(
-        str(check.get("verdict")), f"**not judged** ({check.get('summary')})")
-    out = [_heading("Check findings"), f"Verdict: {verdict}. Window {window.get('since')} – {window.get('until')} "
-           f"({window.get('source')}).\n"]
+    level = check.get("fail_level")
+    verdict = {"ok": _("ok, no finding"),
+               "findings": _("**{count} finding(s)** under {level}").format(count=len(findings), level=level),
+               "failed": _("**FAILED**: a finding at or above {level}").format(level=level)}.get(
+        str(check.get("verdict")), _("**not judged** ({summary})").format(summary=check.get("summary")))
+    out = [_heading("Check findings"), _("Verdict: {verdict}. Window {since} – {until} ({source}).").format(
+        verdict=verdict, since=window.get("since"), until=window.get("until"), source=window.get("source")) + "\n"]
     if findings:
         out.append("\n" + _table(["level", "source", "time (UTC)", "resource", "finding", "detail", "ID"],
                                  [[f.get("level"), f.get("source"), f.get("time"), f.get("resource"), f.get("finding"),
@@ -258,9 +274,12 @@ def _attachments(names: list[str], record: RunRecord) -> str:
 def _comparison(comparison: dict[str, Any], record: RunRecord) -> str:
     """An apply's comparison with its plan (``operations.compare``)."""
     unpredicted, not_done = comparison["unpredicted"], comparison["not_done"]
-    return (_heading("Compared with the plan") + f"- predicted and done: {len(comparison['matched'])}\n"
-            + f"- done but **not predicted**: {len(unpredicted)} {_cell(unpredicted)}\n"
-            + f"- predicted but **not done**: {len(not_done)} {_cell(not_done)}\n")
+    return (_heading("Compared with the plan")
+            + "- " + _("predicted and done: {count}").format(count=len(comparison["matched"])) + "\n"
+            + "- " + _("done but **not predicted**: {count} {items}").format(
+                count=len(unpredicted), items=_cell(unpredicted)) + "\n"
+            + "- " + _("predicted but **not done**: {count} {items}").format(
+                count=len(not_done), items=_cell(not_done)) + "\n")
 
 
 def _warnings(warnings: list[str], record: RunRecord) -> str:
@@ -284,13 +303,13 @@ def _checks(skipped: list[dict[str, Any]], record: RunRecord) -> str:
     names = sorted({str(s.get("task")) for s in skipped if _is_guard(s)})
     if not names:
         return ""
-    return _heading("Checks passed") + "".join(f"- passed: {n}\n" for n in names)
+    return _heading("Checks passed") + "".join("- " + _("passed: {check}").format(check=n) + "\n" for n in names)
 
 
 def _skipped(skipped: list[dict[str, Any]], record: RunRecord) -> str:
-    names = sorted({f"{s.get('task')} ({s.get('reason') or 'skipped'})" for s in skipped if not _is_guard(s)})
+    names = sorted({f"{s.get('task')} ({s.get('reason') or _('skipped')})" for s in skipped if not _is_guard(s)})
     if not names:
-        return _heading("Tasks skipped in check mode") + "None.\n"
+        return _heading("Tasks skipped in check mode") + _("None.") + "\n"
     return _heading("Tasks skipped in check mode") + "".join(f"- {n}\n" for n in names)
 
 
@@ -314,15 +333,18 @@ def _files(manifests: dict[str, Any], record: RunRecord) -> str:
     if not rows:
         return ""
     personal = ev.get("personal_data")
-    title = "Files leaving production" if direction.startswith("prod_to") else "Files transferred"
     if personal is True:
-        data = "**holds personal data** (seed 004: encrypted: " + str(ev.get("encryption")) + ")"
+        data = _("**holds personal data** (seed 004: encrypted: {encryption})").format(
+            encryption=ev.get("encryption"))
     elif personal is False:
-        data = f"holds no personal data (reason: {ev.get('personal_data_reason') or '—'})"
+        data = _("holds no personal data (reason: {reason})").format(reason=ev.get("personal_data_reason") or "—")
     else:
-        data = "personal data: not stated"
+        data = _("personal data: not stated")
     total = sum(r[2] for r in rows if isinstance(r[2], int))
-    return (_heading(f"{title}: {len(rows)} file(s), {total} bytes") + f"Direction {direction or '—'}; {data}.\n\n"
+    title = (_("Files leaving production: {count} file(s), {total} bytes") if direction.startswith("prod_to")
+             else _("Files transferred: {count} file(s), {total} bytes"))
+    return (_heading(title.format(count=len(rows), total=total))
+            + _("Direction {direction}; {data}.").format(direction=direction or "—", data=data) + "\n\n"
             + _table(["host", "file", "size (bytes)", "SHA-256"], rows))
 
 
@@ -337,33 +359,38 @@ def _approvals(change_class: str, record: RunRecord) -> str:
     """Who must approve a plan, who approved the plan of an apply, and an emergency apply's pending state."""
     m = record.manifest
     out = [_heading("Change class and approvals")]
+    word = i18n.change_class_word(change_class, _LANG.get())
     if record.kind == "plan":
         need = int(m.get("approvals_required") or 0)
         if change_class == "emergency":
-            out.append("**Emergency change**: may be applied without approval; the apply stays **pending "
-                       "post-approval** until someone other than its operator and requester approves it.\n")
+            out.append(_("**Emergency change**: may be applied without approval; the apply stays **pending "
+                         "post-approval** until someone other than its operator and requester approves it.") + "\n")
         elif need:
-            out.append(f"A **{change_class}** change: `ops-driver apply` refuses it until {need} approval(s) by "
-                       f"different people are recorded for this plan as it is now: "
-                       f"{_approve_how(m)} (a signature checked against `policy/allowed_signers`). Not by "
-                       f"{m.get('operator')} (operator) or "
-                       f"{m.get('requested_by')} (requested by); whoever approves may not apply.\n")
+            out.append(_("A **{change_class}** change: `ops-driver apply` refuses it until {need} approval(s) by "
+                         "different people are recorded for this plan as it is now: {how} (a signature checked "
+                         "against `policy/allowed_signers`). Not by {operator} (operator) or {requested_by} "
+                         "(requested by); whoever approves may not apply.").format(
+                change_class=word, need=need, how=_approve_how(m), operator=m.get("operator"),
+                requested_by=m.get("requested_by")) + "\n")
         elif not any(c.get("changed") for c in record.changes) or m.get("read_only"):
-            out.append(f"A **{change_class}** change: no approval needed; nothing to apply "
-                       + ("(a read-only operation: this plan is its record).\n" if m.get("read_only")
-                          else "(the plan predicts no change).\n"))
+            out.append((_("A **{change_class}** change: no approval needed; nothing to apply (a read-only "
+                          "operation: this plan is its record).") if m.get("read_only")
+                        else _("A **{change_class}** change: no approval needed; nothing to apply (the plan "
+                               "predicts no change).")).format(change_class=word) + "\n")
         else:
             out.append(_("A **{change_class}** change: no approval needed; apply after this fresh plan.").format(
-                change_class=i18n.change_class_word(change_class, _LANG.get())) + "\n")
+                change_class=word) + "\n")
         floor = m.get("change_class_floor")
         if floor:
-            out.append(f"\nClass floor: every change in {m.get('environment')} is at least **{floor}** "
-                       "(class_floor in policy/change.yml).\n")
+            out.append("\n" + _("Class floor: every change in {environment} is at least **{floor}** (class_floor in "
+                                 "policy/change.yml).").format(
+                environment=m.get("environment"), floor=i18n.change_class_word(str(floor), _LANG.get())) + "\n")
         win = m.get("window")
         if isinstance(win, dict):
-            out.append(f"\nMaintenance window: {when(win.get('start'))} to {when(win.get('end'))}: the apply "
-                       f"refuses outside it; `ops-driver apply {m.get('run_id')} --at-window` waits for it. The "
-                       "plan's age is judged at the window's start.\n")
+            out.append("\n" + _("Maintenance window: {start} to {end}: the apply refuses outside it; `ops-driver "
+                                 "apply {run_id} --at-window` waits for it. The plan's age is judged at the "
+                                 "window's start.").format(
+                start=when(win.get("start")), end=when(win.get("end")), run_id=m.get("run_id")) + "\n")
         return "".join(out)
     approvals = m.get("approvals") or []
     if approvals:
@@ -371,12 +398,11 @@ def _approvals(change_class: str, record: RunRecord) -> str:
                           [[a.get("by"), when(a.get("at")), a.get("comment"),
                             str(a.get("manifest_sha256", ""))[:16] + "…"] for a in approvals]))
     else:
-        out.append(_("A **{change_class}** change: applied without approval.").format(
-            change_class=i18n.change_class_word(change_class, _LANG.get())) + "\n")
+        out.append(_("A **{change_class}** change: applied without approval.").format(change_class=word) + "\n")
     if m.get("pending_post_approval"):
-        out.append(f"\n**PENDING POST-APPROVAL** (emergency change): approve after the fact with "
-                   f"{_approve_how(m)}; `ops-driver evidence list --pending` lists "
-                   "every emergency apply still waiting.\n")
+        out.append("\n" + _("**PENDING POST-APPROVAL** (emergency change): approve after the fact with {how}; "
+                             "`ops-driver evidence list --pending` lists every emergency apply still waiting.").format(
+            how=_approve_how(m)) + "\n")
     return "".join(out)
 
 
