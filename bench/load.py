@@ -117,8 +117,8 @@ def operator(n: int, env: dict[str, str], work: Path, base: Path, kill_first: bo
             deadline = time.monotonic() + 1800
             while proc.poll() is None and not _started(base, plan_id) and time.monotonic() < deadline:
                 time.sleep(0.05)  # a poll of the ledger, not a synchronisation
-            if proc.poll() is None:
-                time.sleep(rng.uniform(0.0, 3.0))  # a random moment of the run: the point of a load test
+            if proc.poll() is None:  # a random moment of the run: the point of a load test; in smoke mode at once
+                time.sleep(0.0 if SMOKE else rng.uniform(0.0, 3.0))  # (the kill path runs either way)
                 proc.send_signal(signal.SIGKILL)
         _, stderr = proc.communicate(timeout=1800)
         row.update(plan_id=plan_id, killed=kill and proc.returncode == -signal.SIGKILL, apply_exit=proc.returncode,
@@ -148,7 +148,7 @@ def main() -> None:
         work = Path(tmp)
         sdir, base = work / "sandbox", work / "evidence"
         (work / "home").mkdir()
-        state = ops_sandbox.up(sdir)
+        state = ops_sandbox.up(sdir, without=("web", "esa"))  # EC2 only
         assert state.endpoint and state.endpoint.startswith("http://127.0.0.1:"), state.endpoint
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k.lower() not in (
             "http_proxy", "https_proxy", "all_proxy", "no_proxy")}

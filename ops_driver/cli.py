@@ -678,7 +678,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
                            "package in dev/ of a checkout: `make venv` installs it)") from None
 
     if args.action == "up":
-        ops_sandbox.up()
+        ops_sandbox.up(without=[w for w in (args.without or "").split(",") if w])
     elif args.action == "down":
         ops_sandbox.down()
     data = ops_sandbox.status()
@@ -957,6 +957,8 @@ def _build_parser(only: str | None) -> tuple[argparse.ArgumentParser, bool]:
 
     sb = sub.add_parser("sandbox", help="the embedded sandbox estate on 127.0.0.1", parents=[common])
     sb.add_argument("action", choices=["up", "down", "status"])
+    sb.add_argument("--without", metavar="PARTS", help="up: do not start these parts, comma-separated: web (the web "
+                    "stack), esa (the ESA simulator); moto and the folders always start (the AWS molecule scenarios)")
     sb.set_defaults(func=cmd_sandbox)
 
     tw = sub.add_parser("awx", aliases=["tower"], parents=[common],

@@ -24,10 +24,11 @@ State lives in ``$OPS_SANDBOX_DIR`` (default ``<project>/.sandbox``, see ``paths
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from ops_driver.errors import OpsError
+from ops_driver.errors import InvalidInput, OpsError
 from ops_driver.paths import sandbox_dir
 from ops_sandbox import aws, esa, folders, procs, simulators, web
 from ops_sandbox.aws import (
@@ -49,8 +50,8 @@ from ops_sandbox.aws import (
 from ops_sandbox.folders import seed_datastage, seed_nas
 from ops_sandbox.procs import HOST
 
-__all__ = ["BUCKET", "BUCKET_OBJECTS", "CREDENTIALS", "ESTATE_ENVIRONMENTS", "HOST", "REGION", "ROLES",
-           "SandboxState", "allocate_hosts", "aws", "down", "ec2_client", "esa", "folders", "instance_name",
+__all__ = ["BUCKET", "BUCKET_OBJECTS", "CREDENTIALS", "ESTATE_ENVIRONMENTS", "HOST", "OPTIONAL_PARTS", "REGION",
+           "ROLES", "SandboxState", "allocate_hosts", "aws", "down", "ec2_client", "esa", "folders", "instance_name",
            "instances", "launch", "procs", "s3_client", "seed", "seed_datastage", "seed_nas", "simulators", "state",
            "status", "up", "web"]
 
@@ -60,25 +61,44 @@ def state(directory: Path | None = None) -> SandboxState:
     return aws.state(directory or sandbox_dir())
 
 
-def up(directory: Path | None = None, port: int | None = None, timeout_s: float = 30.0) -> SandboxState:
+#: The parts of the sandbox that ``up`` may leave out (``without``): the AWS part (moto, the seeded server) and the
+#: folders always start.
+OPTIONAL_PARTS = ("web", "esa")
+
+
+def up(directory: Path | None = None, port: int | None = None, timeout_s: float = 30.0,
+       without: Collection[str] = ()) -> SandboxState:
     """Start the sandbox in ``directory`` (default ``paths.sandbox_dir()``) unless it runs; its moto server's state.
 
     In order: the moto server on ``port`` (default: a free one; waited for up to ``timeout_s`` seconds) and its
     estate, the folders, the web stack, the ESA simulator. If the moto server runs already, only the web stack
-    and the ESA simulator are started where they are not. Raises ``RunFailed`` (exit 3) if nginx, haproxy or
-    supervisor are missing (before anything starts) or a server does not come up.
+    and the ESA simulator are started where they are not. ``without``: parts of :data:`OPTIONAL_PARTS` not to
+    start (``"web"``: the web stack, ``"esa"``: the ESA simulator), for users that need only AWS and the folders
+    (the AWS roles' molecule scenarios, the AWS benchmarks): each costs about a CPU-second and seconds of waiting
+    at ``up`` and ``down``. Raises ``RunFailed`` (exit 3) if nginx, haproxy or supervisor are missing (before
+    anything starts; not checked without the web stack) or a server does not come up, ``InvalidInput`` (exit 2)
+    for an unknown part.
     """
+    unknown = sorted(set(without) - set(OPTIONAL_PARTS))
+    if unknown:
+        raise InvalidInput(f"sandbox: unknown part(s) {', '.join(unknown)}; the optional parts are "
+                           f"{', '.join(OPTIONAL_PARTS)}")
     d = directory or sandbox_dir()
     current = aws.state(d)
     if current.running:
-        web.up(d)  # returns at once if it is running too
-        esa.up(d / "esa")  # likewise
+        if "web" not in without:
+            web.up(d)  # returns at once if it is running too
+        if "esa" not in without:
+            esa.up(d / "esa")  # likewise
         return current
-    web.require()  # fail before anything is started if nginx/haproxy/supervisor are missing
+    if "web" not in without:
+        web.require()  # fail before anything is started if nginx/haproxy/supervisor are missing
     aws.start(d, port, timeout_s)
     folders.seed(d)
-    web.up(d)
-    esa.up(d / "esa")
+    if "web" not in without:
+        web.up(d)
+    if "esa" not in without:
+        esa.up(d / "esa")
     return aws.state(d)
 
 

@@ -215,6 +215,10 @@ class RunPlace:
 
 PRIVATE_PREFIX = "ops-driver-"
 OWNER = "owner.json"
+#: Seconds between ansible-runner's looks at the cancel callback (a signal: TERM, INT, HUP) and at the run's time
+#: limit while the playbook prints nothing (its ``pexpect_timeout``; ansible-runner's default is 5 s, so a TERM
+#: during a quiet task, e.g. a module waiting on an API call, was acted on up to 5 s late). A look costs microseconds.
+CANCEL_POLL_S = 0.25
 _RTMP_NAME = "ops-driver-"
 
 
@@ -368,6 +372,7 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
             private_data_dir=str(place.private), playbook=str(playbook), inventory=str(inventory), cmdline=cmdline,
             envvars=envvars, quiet=True, binary=str(_write_guard(place.private)),
             event_handler=handler, project_dir=str(project_root()), timeout=timeout_s, cancel_callback=signals.is_set,
+            settings={"pexpect_timeout": CANCEL_POLL_S},
         )
         result.status = str(runner.status)
         if result.status in ("timeout", "canceled"):

@@ -13,6 +13,32 @@ from ops_driver.cli import main
 pytestmark = pytest.mark.integration
 
 
+def test_up_without_the_web_stack_and_the_esa_simulator_starts_aws_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``sandbox up --without web,esa`` (the AWS molecule scenarios, the AWS benchmarks): moto, the seeded server and
+    the folders, nothing else; a later plain ``up`` adds the parts left out to the running server; an unknown part
+    is refused (exit 2) before anything starts."""
+    monkeypatch.setenv("OPS_SANDBOX_DIR", str(tmp_path / "sb"))
+    assert main(["sandbox", "up", "--without", "web,ftp"]) == 2
+    assert "unknown part(s) ftp" in capsys.readouterr().err
+    assert not ops_sandbox.state(tmp_path / "sb").running
+    try:
+        assert main(["sandbox", "up", "--without", "web,esa", "--json"]) == 0
+        aws_only = json.loads(capsys.readouterr().out)
+        assert aws_only["running"] and aws_only["instances"]
+        assert (aws_only["web"], aws_only["esa"]) == (None, {})
+        assert (tmp_path / "sb" / "seeded.url").is_file() and (tmp_path / "sb" / "restore").is_dir()
+        assert not (tmp_path / "sb" / "web").exists() and not (tmp_path / "sb" / "esa").exists()
+        assert main(["sandbox", "up", "--without", "esa", "--json"]) == 0
+        with_web = json.loads(capsys.readouterr().out)
+        assert (with_web["pid"], with_web["endpoint"]) == (aws_only["pid"], aws_only["endpoint"])  # same server
+        assert with_web["web"]["public_url"].startswith("http://127.0.0.1:") and with_web["esa"] == {}
+    finally:
+        assert main(["sandbox", "down", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["running"] is False
+    assert not (tmp_path / "sb" / "web").exists()
+
+
 def test_up_down_are_idempotent_and_status_lists_the_estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("OPS_SANDBOX_DIR", str(tmp_path / "sb"))

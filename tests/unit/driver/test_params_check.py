@@ -7,15 +7,17 @@ messages are made from them, so a refused request reads the same whichever check
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from ops_driver import params_check
+from ops_driver import params_check, targets
 from ops_driver.catalog import Param, Task, load_catalog
 from ops_driver.paths import project_root
 from ops_driver.request import _params_errors, jsonschema_violations
@@ -23,6 +25,17 @@ from ops_driver.request import _params_errors, jsonschema_violations
 CATALOG = load_catalog()
 AUTOMATED = [t for t in CATALOG.tasks.values() if t.automation and t.automation.params]
 EXAMPLES = sorted((project_root() / "examples" / "requests").glob("*.yml"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _inventories_read_once() -> Iterator[None]:
+    """``_params_errors`` reads the environment's inventory (``targets.load``: YAML) for its "did you mean" hints on
+    every call; the inventories do not change during this module, and the thousands of generated requests below
+    spent almost all of their time parsing them again. Each environment's is read once here; ``_typos`` still runs
+    on every request (``targets.load`` itself is tested in test_request_errors.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(targets, "load", functools.cache(targets.load))
+        yield
 
 
 def _agree(task: Task, params: dict[str, Any], environment: str | None) -> list[params_check.Violation]:
