@@ -12,7 +12,10 @@ Afterwards ``ops-driver evidence recover`` closes what the kills left, and the b
 ``start`` and one ``apply`` ledger line), the ledger chain is contiguous and ``evidence verify`` exits 0, no
 environment is locked, no process of a run is left, every plan exited 0 or 4 and every apply 0, 4 (refused:
 drift, a collision) or -9 (killed). It reports the applies per minute and the worst lock wait (``lock_wait_s`` of
-the apply manifests), overall and per environment.
+the apply manifests), overall and per environment. An environment whose ``class_floor`` in ``policy/change.yml``
+needs approvals (prod: minor) has its applies refused for want of one (exit 4), as they must be: the bench has no
+approver's key in ``policy/allowed_signers``; it checks that each was refused for that reason, and that every other
+environment closed applies.
 
 How prod, dr and maint reach the sandbox: the sandbox's estate has every environment's instances
 (``dev/ops_sandbox/aws.py``: ``prod-joho-web01`` … tagged ``Environment: prod``). Their inventories give no
@@ -52,7 +55,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import SMOKE, finish, row  # noqa: E402
 
 import ops_sandbox  # noqa: E402
-from ops_driver.evidence import bundles, guards, ledger  # noqa: E402
+from ops_driver.evidence import bundles, governance, guards, ledger  # noqa: E402
 from ops_driver.paths import ENVIRONMENTS  # noqa: E402
 from ops_driver.run.runner import RUN_MARKER  # noqa: E402
 from ops_sandbox.aws import CREDENTIALS, REGION, ROLES, instance_name  # noqa: E402
@@ -128,6 +131,11 @@ def operator(n: int, env: dict[str, str], work: Path, base: Path, kill_first: bo
         out.append(row)
 
 
+def _unapproved(r: dict[str, Any]) -> bool:
+    """An apply refused (exit 4) because its plan has not the approvals its class needs (governance's refusal)."""
+    return r.get("apply_exit") == 4 and "approval(s) by different people" in str(r.get("apply_error", ""))
+
+
 def _marked_processes(base: Path) -> list[int]:
     """Live processes of a run of this bench: the run marker and this bench's evidence folder in their
     environment."""
@@ -200,6 +208,9 @@ def main() -> None:
         finally:
             ops_sandbox.down(sdir)
     applied = [r for r in rows if "apply_exit" in r]
+    policy = governance.load_policy()
+    gated = {e for e in ORDER if (floor := policy.floor(e)) and policy.get(floor).approvals}
+    unapproved = [r for r in applied if r["environment"] in gated]
     every = [w for ws in waits.values() for w in ws]
     per_env = {e: {"applies": sum(statuses.get(e, {}).values()), "statuses": statuses.get(e, {}),
                    "worst_lock_wait_s": round(max(waits.get(e, []), default=0.0), 1)} for e in ORDER}
@@ -220,6 +231,9 @@ def main() -> None:
              row("measure", "result", "target"), row("---", "---", "---"),
              row("applies closed", f"{len(closes)} in {wall:.0f} s = {result['applies_per_minute']} applies/min "
                  f"({result['killed']} of {len(applied)} killed; apply exits {result['apply_exits']})", "—"),
+             row("applies refused for want of an approval (class_floor of policy/change.yml: "
+                 + ", ".join(f"{e} {policy.floor(e)}" for e in sorted(gated)) + ")",
+                 f"{sum(1 for r in unapproved if _unapproved(r))} of {len(unapproved)}", "all of them"),
              row("worst lock wait", f"{result['worst_lock_wait_s']} s (" + ", ".join(
                  f"{e} {v['worst_lock_wait_s']} s" for e, v in per_env.items()) + ")", "—"),
              row("applies per environment", ", ".join(f"{e} {v['applies']} {v['statuses']}"
@@ -232,7 +246,8 @@ def main() -> None:
     ok = (result["recorded_exactly_once"] and not chain and verify.returncode == 0 and not locked and not leftovers
           and all(r["plan_exit"] in (0, 4) for r in rows)
           and all(r["apply_exit"] in (0, 4, -signal.SIGKILL) for r in applied)
-          and all(v["applies"] for v in per_env.values() if not SMOKE))
+          and all(_unapproved(r) for r in unapproved)
+          and all(v["applies"] for e, v in per_env.items() if not SMOKE and e not in gated))
     if not ok:
         raise SystemExit("load: the record does not hold; see bench/results/load.json")
 
