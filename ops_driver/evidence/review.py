@@ -20,6 +20,8 @@ ledger, for the manifest as it is now); rejections as :func:`ops_driver.evidence
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,12 +274,90 @@ def same_ticket(a: Any, b: Any) -> bool:
     return identity.same_person(str(a or ""), str(b or ""))
 
 
+#: Where :func:`tickets` keeps what it has read, under the evidence folder: derived data, not evidence (``evidence
+#: verify`` does not read it; a bundle has no ``manifest.json`` there).
+TICKET_CACHE = Path(".cache") / "tickets.json"
+_CACHE_VERSION = 1
+
+
+def _load_ticket_cache(path: Path, fd: int, size: int) -> tuple[int, bytes, dict[str, str]]:
+    """(ledger bytes already read, the last line read with its newline, tickets) from the cache; (0, b"", {}) when
+    it is missing, malformed, or does not fit the ledger as it is now (shorter, or another line at that place)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        done, tail, known = int(data["ledger_bytes"]), str(data["tail"]).encode("utf-8"), data["tickets"]
+        if data.get("version") != _CACHE_VERSION or not isinstance(known, dict) or not 0 <= done <= size \
+                or len(tail) > done or os.pread(fd, len(tail), done - len(tail)) != tail \
+                or not all(isinstance(k, str) and isinstance(v, str) for k, v in known.items()):
+            raise ValueError("does not fit the ledger")
+        return done, tail, known
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0, b"", {}
+
+
+def tickets(base: Path) -> dict[str, str]:
+    """Run ID → its ticket in comparison form (:func:`identity.normalise`; "" for none), for the ledger's plans and
+    applies, in ledger order, from their manifests.
+
+    Every plan asks this (the ticket-reuse warning), and a year's store holds tens of thousands of runs: reading
+    the whole ledger and every run's manifest each time made a plan slower as the store grew (about 0.3 CPU-s at
+    12,000 runs). What was read is kept in :data:`TICKET_CACHE` (JSON: how many bytes of the ledger were read, the
+    last line read, the tickets), and only the ledger lines written since are read, with the manifests of their
+    runs. The cache is used only when the ledger still holds that line at that place (the ledger is append-only;
+    a ledger restored from a backup or otherwise changed is read again from its start); it is written atomically
+    (a temporary file renamed) and is never needed: when it cannot be read or written (a reviewer's read-only
+    access) the ledger and manifests are read as before. Ledger lines that do not parse are passed over (``evidence
+    verify`` reports them). Callers confirm a match against the manifest itself (:func:`runs_of_ticket`), so a
+    stale or edited cache can hide a run from the warning, never put a wrong one in it."""
+    cache = base / TICKET_CACHE
+    try:
+        fd = os.open(ledger.path_of(base), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return {}
+    try:
+        size = os.fstat(fd).st_size
+        done, tail, known = _load_ticket_cache(cache, fd, size)
+        new = os.pread(fd, size - done, done) if size > done else b""
+    finally:
+        os.close(fd)
+    complete = new[:new.rfind(b"\n") + 1]
+    for raw in complete.splitlines(keepends=True):
+        tail = raw
+        try:
+            line = json.loads(raw)
+            run_id, kind = line["run_id"], line["kind"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if kind not in RUN_KINDS or not isinstance(run_id, str) or run_id in known:
+            continue
+        try:
+            known[run_id] = identity.normalise(str(bundles.bundle(run_id, base).manifest().get("ticket") or ""))
+        except InvalidInput:
+            known[run_id] = ""  # no bundle (or a bad one): no ticket to match
+    if complete:
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
+        try:
+            cache.parent.mkdir(exist_ok=True)
+            tmp.write_text(json.dumps({"version": _CACHE_VERSION, "ledger_bytes": done + len(complete),
+                                       "tail": tail.decode("utf-8", "replace"), "tickets": known},
+                                      ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, cache)
+        except OSError:  # read again next time
+            tmp.unlink(missing_ok=True)
+    return known
+
+
 def runs_of_ticket(ticket: str, base: Path, found: list[ledger.Entry] | None = None) -> list[dict[str, Any]]:
     """The runs (plans and applies, ledger order) whose manifest names ``ticket`` (:func:`same_ticket`): run ID,
-    kind, task, environment, status, operator, time, targets (instance IDs or names, else the request's params)."""
-    found = ledger.entries(base) if found is None else found
+    kind, task, environment, status, operator, time, targets (instance IDs or names, else the request's params).
+    Only the runs whose ticket (:func:`tickets`) matches are read whole; ``found`` (the ledger's entries, when the
+    caller has them) limits the runs to those."""
+    wanted = identity.normalise(ticket)
+    held = set(_run_ids(found)) if found is not None else None
     out = []
-    for run_id in _run_ids(found):
+    for run_id, said in tickets(base).items():
+        if not wanted or said != wanted or (held is not None and run_id not in held):
+            continue
         try:
             b = bundles.bundle(run_id, base)
             m = b.manifest()

@@ -220,6 +220,50 @@ def test_a_reused_ticket_on_another_target_lists_the_earlier_runs(base: Path) ->
     assert earlier[0]["target"] == "sandbox INFO-005 i-1"
 
 
+def test_the_tickets_of_earlier_runs_are_read_once_and_a_cache_cannot_add_a_run(
+        base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _bundle(base, PLAN, ticket="REQ-9", targets=[{"instance_id": "i-1", "name": "joho-web01"}])
+    _bundle(base, OTHER, ticket="REQ-8", targets=[{"instance_id": "i-1", "name": "joho-web01"}])
+    reads: list[str] = []
+    real = bundles.Bundle.manifest
+
+    def counted(self: bundles.Bundle) -> dict[str, Any]:
+        reads.append(self.run_id)
+        return real(self)
+
+    monkeypatch.setattr(bundles.Bundle, "manifest", counted)
+    assert [r["run_id"] for r in review.runs_of_ticket("REQ-9", base)] == [PLAN]
+    assert sorted(reads) == sorted([PLAN, PLAN, OTHER])  # every ticket once, then the match whole
+    cache = json.loads((base / review.TICKET_CACHE).read_text())
+    assert cache["tickets"] == {PLAN: "req-9", OTHER: "req-8"}
+    assert cache["ledger_bytes"] == (base / "ledger.jsonl").stat().st_size
+    reads.clear()
+    third = _bundle(base, "20261207T030000Z-INFO-005-plan-cccccc", ticket="ＲＥＱ-9",
+                    targets=[{"instance_id": "i-2", "name": "joho-web02"}])
+    assert [r["run_id"] for r in review.runs_of_ticket("REQ-9", base)] == [PLAN, third.run_id]
+    assert sorted(reads) == sorted([third.run_id, PLAN, third.run_id])  # only the new run's ticket was read
+    # an edited cache can hide a run from the warning, never add one: a match is confirmed by the manifest
+    cache = json.loads((base / review.TICKET_CACHE).read_text())
+    cache["tickets"] = {PLAN: "req-9", OTHER: "req-9", third.run_id: "req-9"}
+    (base / review.TICKET_CACHE).write_text(json.dumps(cache))
+    assert [r["run_id"] for r in review.runs_of_ticket("REQ-9", base)] == [PLAN, third.run_id]
+    # a cache that does not fit the ledger (another line where it stopped reading) is not used
+    cache["tail"], cache["tickets"] = "{}\n", {}
+    (base / review.TICKET_CACHE).write_text(json.dumps(cache))
+    reads.clear()
+    assert [r["run_id"] for r in review.runs_of_ticket("REQ-9", base)] == [PLAN, third.run_id]
+    assert sorted(set(reads)) == sorted([PLAN, OTHER, third.run_id])  # read again from the ledger's start
+    # unreadable, and cannot be written (a reviewer's read-only access): the ledger and manifests are read as before
+    (base / review.TICKET_CACHE).write_text("not json")
+
+    def read_only(*args: Any) -> None:
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(review.os, "replace", read_only)
+    assert [r["run_id"] for r in review.runs_of_ticket("REQ-9", base)] == [PLAN, third.run_id]
+    assert sorted(p.name for p in (base / review.TICKET_CACHE.parent).iterdir()) == ["tickets.json"]  # no temp left
+
+
 # ---------------------------------------------------------------- review
 
 
