@@ -137,8 +137,8 @@ class StopSignals:
 
 #: The guard between ansible-runner and ansible-playbook (see the module docstring); a few stdlib modules, no
 #: ``subprocess``, ``_signal`` rather than ``signal``: about 9 ms of CPU per run (``python -IS``; 2026-12-07), against
-#: seconds for ansible-playbook. OPS_DRIVER_PARENT
-#: (the driver's PID), RUN_MARKER, OPS_DRIVER_PRIVATE and OPS_DRIVER_RTMP (what to remove when the driver is gone).
+#: seconds for ansible-playbook. Its environment: OPS_DRIVER_PARENT (the driver's PID), RUN_MARKER,
+#: OPS_DRIVER_PRIVATE and OPS_DRIVER_RTMP (what to remove when the driver is gone).
 GUARD = r"""
 import ctypes, os, sys
 import _signal as signal  # the C module: the same signal() and constants without enum's import (4 ms of CPU)
