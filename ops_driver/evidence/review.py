@@ -277,46 +277,55 @@ def same_ticket(a: Any, b: Any) -> bool:
 #: Where :func:`tickets` keeps what it has read, under the evidence folder: derived data, not evidence (``evidence
 #: verify`` does not read it; a bundle has no ``manifest.json`` there).
 TICKET_CACHE = Path(".cache") / "tickets.json"
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
-def _load_ticket_cache(path: Path, fd: int, size: int) -> tuple[int, bytes, dict[str, str]]:
-    """(ledger bytes already read, the last line read with its newline, tickets) from the cache; (0, b"", {}) when
-    it is missing, malformed, or does not fit the ledger as it is now (shorter, or another line at that place)."""
+def _load_ticket_cache(path: Path, fd: int, size: int) -> tuple[int, bytes, dict[str, str], dict[str, str]]:
+    """(ledger bytes already read, the last line read with its newline, tickets, targets) from the cache;
+    (0, b"", {}, {}) when it is missing, malformed, or does not fit the ledger as it is now (shorter, or another line
+    at that place)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        done, tail, known = int(data["ledger_bytes"]), str(data["tail"]).encode("utf-8"), data["tickets"]
-        if data.get("version") != _CACHE_VERSION or not isinstance(known, dict) or not 0 <= done <= size \
-                or len(tail) > done or os.pread(fd, len(tail), done - len(tail)) != tail \
-                or not all(isinstance(k, str) and isinstance(v, str) for k, v in known.items()):
+        done, tail = int(data["ledger_bytes"]), str(data["tail"]).encode("utf-8")
+        known, targets = data["tickets"], data["targets"]
+        if data.get("version") != _CACHE_VERSION or not isinstance(known, dict) or not isinstance(targets, dict) \
+                or not 0 <= done <= size or len(tail) > done or os.pread(fd, len(tail), done - len(tail)) != tail \
+                or not all(isinstance(k, str) and isinstance(v, str) for d in (known, targets) for k, v in d.items()):
             raise ValueError("does not fit the ledger")
-        return done, tail, known
+        return done, tail, known, targets
     except (OSError, ValueError, KeyError, TypeError):
-        return 0, b"", {}
+        return 0, b"", {}, {}
 
 
 def tickets(base: Path) -> dict[str, str]:
     """Run ID → its ticket in comparison form (:func:`identity.normalise`; "" for none), for the ledger's plans and
-    applies, in ledger order, from their manifests.
+    applies, in ledger order, from their manifests (:func:`ticket_index`)."""
+    return ticket_index(base)[0]
+
+
+def ticket_index(base: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """``(tickets, targets)``: run ID → its ticket in comparison form (:func:`identity.normalise`; "" for none) and
+    run ID → what it acted on (:func:`target_of`), for the ledger's plans and applies, in ledger order, from their
+    manifests.
 
     Every plan asks this (the ticket-reuse warning), and a year's store holds tens of thousands of runs: reading
     the whole ledger and every run's manifest each time made a plan slower as the store grew (about 0.3 CPU-s at
     12,000 runs). What was read is kept in :data:`TICKET_CACHE` (JSON: how many bytes of the ledger were read, the
-    last line read, the tickets), and only the ledger lines written since are read, with the manifests of their
-    runs. The cache is used only when the ledger still holds that line at that place (the ledger is append-only;
-    a ledger restored from a backup or otherwise changed is read again from its start); it is written atomically
-    (a temporary file renamed) and is never needed: when it cannot be read or written (a reviewer's read-only
-    access) the ledger and manifests are read as before. Ledger lines that do not parse are passed over (``evidence
-    verify`` reports them). Callers confirm a match against the manifest itself (:func:`runs_of_ticket`), so a
-    stale or edited cache can hide a run from the warning, never put a wrong one in it."""
+    last line read, the tickets and targets), and only the ledger lines written since are read, with the manifests
+    of their runs. The cache is used only when the ledger still holds that line at that place (the ledger is
+    append-only; a ledger restored from a backup or otherwise changed is read again from its start); it is written
+    atomically (a temporary file renamed) and is never needed: when it cannot be read or written (a reviewer's
+    read-only access) the ledger and manifests are read as before. Ledger lines that do not parse are passed over
+    (``evidence verify`` reports them). Callers confirm a match against the manifest itself (:func:`runs_of_ticket`),
+    so a stale or edited cache can hide a run from the warning, never put a wrong one in it."""
     cache = base / TICKET_CACHE
     try:
         fd = os.open(ledger.path_of(base), os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        return {}
+        return {}, {}
     try:
         size = os.fstat(fd).st_size
-        done, tail, known = _load_ticket_cache(cache, fd, size)
+        done, tail, known, targets = _load_ticket_cache(cache, fd, size)
         new = os.pread(fd, size - done, done) if size > done else b""
     finally:
         os.close(fd)
@@ -331,7 +340,9 @@ def tickets(base: Path) -> dict[str, str]:
         if kind not in RUN_KINDS or not isinstance(run_id, str) or run_id in known:
             continue
         try:
-            known[run_id] = identity.normalise(str(bundles.bundle(run_id, base).manifest().get("ticket") or ""))
+            b = bundles.bundle(run_id, base)
+            m = b.manifest()
+            known[run_id], targets[run_id] = identity.normalise(str(m.get("ticket") or "")), target_of(b, m)
         except InvalidInput:
             known[run_id] = ""  # no bundle (or a bad one): no ticket to match
     if complete:
@@ -339,12 +350,13 @@ def tickets(base: Path) -> dict[str, str]:
         try:
             cache.parent.mkdir(exist_ok=True)
             tmp.write_text(json.dumps({"version": _CACHE_VERSION, "ledger_bytes": done + len(complete),
-                                       "tail": tail.decode("utf-8", "replace"), "tickets": known},
+                                       "tail": tail.decode("utf-8", "replace"), "tickets": known,
+                                       "targets": targets},
                                       ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
             os.replace(tmp, cache)
         except OSError:  # read again next time
             tmp.unlink(missing_ok=True)
-    return known
+    return known, targets
 
 
 def runs_of_ticket(ticket: str, base: Path, found: list[ledger.Entry] | None = None) -> list[dict[str, Any]]:
@@ -398,6 +410,12 @@ def ticket_reuse(run_id: str, base: Path) -> list[dict[str, Any]]:
     if not str(m.get("ticket") or "").strip():
         return []
     mine = target_of(b, m)
+    known, targets = ticket_index(base)
+    wanted = identity.normalise(str(m["ticket"]))
+    if all(targets.get(r) == mine for r, t in known.items() if t == wanted and r != run_id):
+        # every earlier run of the ticket acted on this target (as read once into the index): no warning, and no
+        # manifest read per earlier run (a standing ticket of a recurring job has hundreds: 8 ms at 300, issue #28)
+        return []
     earlier = [r for r in runs_of_ticket(str(m["ticket"]), base) if r["run_id"] != run_id]
     return earlier if any(r["target"] != mine for r in earlier) else []
 
