@@ -20,20 +20,20 @@ Reference: Python ``gettext`` (GNUTranslations, ``pgettext``); Babel ``babel.mes
 
 from __future__ import annotations
 
-import ast
 import functools
-import gettext as stdlib_gettext
 import hashlib
 import io
 import os
 import re
-import string
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops_driver.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import gettext as stdlib_gettext
 
 LANGS = ("en", "ja")
 LANG_ENV = "OPS_LANG"
@@ -122,6 +122,8 @@ def mo_bytes(lang: str) -> bytes | None:
 @functools.cache
 def translations(lang: str) -> stdlib_gettext.NullTranslations:
     """The catalog of ``lang`` (English: the messages as written)."""
+    import gettext as stdlib_gettext  # here: a plan in English never needs it (issue #28)
+
     data = mo_bytes(lang)
     return stdlib_gettext.GNUTranslations(io.BytesIO(data)) if data else stdlib_gettext.NullTranslations()
 
@@ -221,6 +223,8 @@ def phrase(message: str, **fields: Any) -> Phrase:
 @functools.cache
 def _pattern(message: str) -> re.Pattern[str]:
     """A regular expression matching what ``message.format(...)`` makes, a group per field."""
+    import string
+
     parts, seen = [], set()
     for literal, name, _spec, _conversion in string.Formatter().parse(message):
         parts.append(re.escape(literal))
@@ -261,6 +265,8 @@ def extract_python(fileobj: Any, keywords: Collection[str], comment_tags: Collec
     so ``f"## {_('Summary')}"`` would be missed. ``i18n.N_("…")`` and ``i18n.NP_("…", "…")`` (the module's name
     before the marker) count as well. Yields ``(line, function, message(s), comments)`` as Babel's extractors do
     (Babel docs, "Writing Extraction Methods")."""
+    import ast  # only `make messages` extracts
+
     tree = ast.parse(fileobj.read())
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):

@@ -10,7 +10,6 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,7 +19,7 @@ from ops_driver.errors import InvalidInput, PolicyRefused, RunFailed
 from ops_driver.evidence import bundles, governance, guards, identity, ledger, window
 from ops_driver.paths import evidence_dir, inventory_dir, project_root
 from ops_driver.request import REDACTED, Request, load_request, parse_request
-from ops_driver.run import contract, inputs, recovery, report, runner
+from ops_driver.run import contract, inputs, recovery, runner
 from ops_driver.run.manifest import ChangeEntry, Manifest, RunKind, RunStatus
 from ops_driver.run.runner import ProgressFn, RunResult, run_playbook
 
@@ -51,6 +50,8 @@ class Outcome:
 @functools.lru_cache(maxsize=1)
 def versions() -> dict[str, Any]:
     """Project commit, ansible-core, ansible and the collections' versions (for manifest.json)."""
+    from importlib import metadata
+
     root = project_root()
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -197,16 +198,28 @@ def _run_and_record(cfg: RunConfig) -> Outcome:
     try:
         result = run_playbook(project_root() / task.automation.playbook, inventory_dir(req.environment),
                               cfg.extravars, check=(cfg.kind == "plan"), progress=cfg.progress, timeout_s=cfg.limit[0],
-                              on_event=cfg.stream, stop=cfg.stop, place=cfg.place)
+                              on_event=cfg.stream, stop=cfg.stop, place=cfg.place, meanwhile=_prepare_record)
     finally:
         if cfg.stream is not None:
             cfg.stream.close()
     return record_run(cfg, result, started, bundles.utc_now())
 
 
+def _prepare_record() -> None:
+    """What writing a run's record needs and the run cannot change, made while its playbook runs (``meanwhile`` of
+    :func:`ops_driver.run.runner.run_playbook`, on the core ansible-playbook leaves idle): the report's module and
+    :func:`versions` (a ``git`` command and the installed distributions' metadata). 10-15 ms that no longer follow
+    the playbook (issue #28)."""
+    from ops_driver.run import report  # noqa: F401 - the import is the work
+
+    versions()
+
+
 def record_run(cfg: RunConfig, result: RunResult, started: dt.datetime, ended: dt.datetime) -> Outcome:
     """Build the run record of a finished run (the driver's own, or an AWX job's), write its bundle and its ledger
     line; return the outcome."""
+    from ops_driver.run import report  # imported while the playbook ran (_prepare_record)
+
     req, task = cfg.request, cfg.task
     assert task.automation is not None
     stats = contract.RoleStats.from_artifacts(result.artifacts)

@@ -42,7 +42,7 @@ from ops_driver import i18n, processes
 from ops_driver.catalog import load_catalog
 from ops_driver.errors import InvalidInput, PolicyRefused
 from ops_driver.evidence import bundles, governance, guards, ledger
-from ops_driver.run import contract, report, runner
+from ops_driver.run import contract, runner
 from ops_driver.run.manifest import Manifest, RunStatus
 
 #: Events that end a host's task (runner_on_start opens it).
@@ -304,6 +304,8 @@ def _close(base: Path, run_id: str, m: Manifest) -> Recovered:
     found, _ = ledger.read(base)
     if not any(e.kind == "start" and e.run_id == run_id for e in found):
         ledger.append(base, "start", run_id, digest_start, ref=plan_id or None)
+    from ops_driver.run import report  # only here: not on every plan's way to its playbook (issue #28)
+
     written = bundles.write_bundle(record.with_report(report.render(record, i18n.language())), scrub, base)
     ledger.append(base, "apply", run_id, governance.manifest_sha256(written), ref=plan_id or None)
     return Recovered(run_id, str(m.get("environment") or ""), bundles.INTERRUPTED, killed=killed, removed=removed,

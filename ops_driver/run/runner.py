@@ -14,23 +14,26 @@ calls the progress callback; it never raises.
 (:class:`StopSignals`): ansible-runner ends the playbook's process group, :func:`stop_leftovers` every other
 process of the run, and the result's status is ``canceled`` (recorded, exit 3).
 
-**The run does not outlive the driver.** ansible-playbook is started through a small guard (:data:`GUARD`, run as
-ansible-runner's ``binary``): it asks the kernel for ``PR_SET_PDEATHSIG`` (prctl(2): a signal when its parent, the
-driver, dies, SIGKILL included), starts ansible-playbook, and when that signal comes it kills every process of the
-run and removes the private data dir and the run's ``~/.ansible/tmp`` folder. Ansible's task workers start sessions
-of their own (``setsid``) and would otherwise go on with the task in hand (a module that still waits, copies or
-renames): every process of a run carries :data:`RUN_MARKER` in its environment, and :func:`stop_leftovers` ends
-those still alive (the guard, the driver after a time limit or a signal, and ``recovery`` for a dead run).
+**The run does not outlive the driver.** Beside ansible-playbook the driver starts a small watcher (:data:`WATCHER`)
+whose stdin is a pipe only the driver holds: when the driver dies (SIGKILL included) the kernel closes the pipe, and
+the watcher, not told by the driver that the run is over, kills every process of the run and removes the private
+data dir and the run's ``~/.ansible/tmp`` folder. Ansible's task workers start sessions of their own (``setsid``)
+and would otherwise go on with the task in hand (a module that still waits, copies or renames): every process of a
+run carries :data:`RUN_MARKER` in its environment, and :func:`stop_leftovers` ends those still alive (the watcher,
+the driver after a time limit or a signal, and ``recovery`` for a dead run). The watcher stands beside the run, not
+between ansible-runner and ansible-playbook, so the playbook starts without waiting for it (issue #28: the guard
+that stood between them until 2026-12-07 delayed every run by 12 ms).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import secrets
-import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -135,20 +138,23 @@ class StopSignals:
         self._old.clear()
 
 
-#: The guard between ansible-runner and ansible-playbook (see the module docstring); a few stdlib modules, no
-#: ``subprocess``, ``_signal`` rather than ``signal``: about 9 ms of CPU per run (``python -IS``; 2026-12-07), against
-#: seconds for ansible-playbook. Its environment: OPS_DRIVER_PARENT (the driver's PID), RUN_MARKER,
-#: OPS_DRIVER_PRIVATE and OPS_DRIVER_RTMP (what to remove when the driver is gone).
-GUARD = r"""
-import ctypes, os, sys
-import _signal as signal  # the C module: the same signal() and constants without enum's import (4 ms of CPU)
-PARENT = int(os.environ["OPS_DRIVER_PARENT"])
-NEEDLE = ("OPS_DRIVER_RUN=" + os.environ["OPS_DRIVER_RUN"]).encode()
+#: The watcher of a run (see the module docstring). Its stdin is a pipe whose other end only the driver holds; the
+#: pipe ends when the driver closes it after the run, having written ``done``, or when the driver dies (the kernel
+#: closes a dead process's files, SIGKILL included). Without ``done`` it kills every process of the run and removes
+#: the run's private data dir and ``~/.ansible/tmp`` folder. (Its parent process is no sign: the kernel closes a
+#: dying process's files before it hands its children to another parent.) ``python -IS`` with two C modules: about
+#: 6 ms of CPU, on the core that ansible-playbook leaves idle as it starts. Its environment (and nothing else):
+#: OPS_DRIVER_WATCH (the run's marker: the watcher is not one of the run's processes), OPS_DRIVER_PRIVATE and
+#: OPS_DRIVER_RTMP (what to remove), HOME.
+WATCHER = r"""
+import os
+import _signal as signal  # the C module: SIGKILL without enum's import
+NEEDLE = ("OPS_DRIVER_RUN=" + os.environ["OPS_DRIVER_WATCH"]).encode()
 def kill_run():
     for _ in range(20):
         found = []
         for name in os.listdir("/proc"):
-            if name.isdigit() and int(name) != os.getpid():
+            if name.isdigit():
                 try:
                     with open("/proc/%s/environ" % name, "rb") as f:
                         if NEEDLE in f.read().split(b"\0"):
@@ -162,28 +168,41 @@ def kill_run():
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-def stop(signum, frame):
+said = b""
+while True:
+    chunk = os.read(0, 512)
+    if not chunk:
+        break
+    said += chunk
+if said != b"done":  # the driver is gone: nobody else will end the run or clean up soon
     kill_run()
-    if os.getppid() != PARENT:  # the driver is gone: nobody else will clean up soon
-        import shutil
-        for path in (os.environ.get("OPS_DRIVER_RTMP"), os.environ.get("OPS_DRIVER_PRIVATE")):
-            if path:
-                shutil.rmtree(os.path.expanduser(path), ignore_errors=True)
-    os._exit(128 + signum)
-for sig in (signal.SIGTERM, signal.SIGINT):
-    signal.signal(sig, stop)
-ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-if os.getppid() != PARENT:  # the driver died before the request took effect
-    stop(signal.SIGTERM, None)
-child = os.fork()
-if child == 0:
-    try:
-        os.execvp("ansible-playbook", ["ansible-playbook"] + sys.argv[1:])
-    finally:
-        os._exit(127)
-rc = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
-sys.exit(rc if rc >= 0 else 128 - rc)
+    import shutil
+    for path in (os.environ.get("OPS_DRIVER_RTMP"), os.environ.get("OPS_DRIVER_PRIVATE")):
+        if path:
+            shutil.rmtree(os.path.expanduser(path), ignore_errors=True)
 """
+
+
+def _watch(place: RunPlace) -> subprocess.Popen[bytes]:
+    """Start the watcher of the run at ``place`` (:data:`WATCHER`); :func:`_unwatch` ends it. In a session of its
+    own, so that a Ctrl-C or a hang-up of the operator's terminal, which stop the run through the driver, do not end
+    the watcher first; its stdout is /dev/null (the driver's stdout may be ``--json``), its stderr the driver's."""
+    env = {"OPS_DRIVER_WATCH": place.marker, "OPS_DRIVER_PRIVATE": str(place.private), "OPS_DRIVER_RTMP": place.rtmp}
+    if "HOME" in os.environ:
+        env["HOME"] = os.environ["HOME"]
+    return subprocess.Popen([sys.executable, "-IS", "-c", WATCHER], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, env=env, start_new_session=True)
+
+
+def _unwatch(watcher: subprocess.Popen[bytes]) -> None:
+    """End the watcher of a run that ended with the driver alive: ``done`` on its stdin, which is then closed."""
+    if watcher.stdin is not None:
+        try:
+            with watcher.stdin:
+                watcher.stdin.write(b"done")
+        except OSError:  # the watcher is gone already (killed): nothing to tell it
+            pass
+    watcher.wait()
 
 
 @dataclass(frozen=True)
@@ -257,13 +276,6 @@ def _close_without_idle_wait() -> None:
     ptyprocess.PtyProcess.close = close_reaped
 
 
-def _write_guard(private: Path) -> Path:
-    guard = private / "guard"
-    guard.write_text(f"#!{sys.executable} -IS\n{GUARD}", encoding="utf-8")
-    guard.chmod(0o700)
-    return guard
-
-
 def collect_event(event: Event, out: RunResult) -> None:
     """Add what one ansible-runner event says to ``out``: a failure (failed, not ignored, or unreachable), a
     skipped task, the set_stats artifacts (``playbook_on_stats``) and the warnings of a task result."""
@@ -297,10 +309,18 @@ def result_of_events(events: list[Event], status: str) -> RunResult:
     return out
 
 
+def _quietly(work: Callable[[], object]) -> None:
+    """``work()``, its exception dropped (see ``meanwhile`` of :func:`run_playbook`)."""
+    try:
+        work()
+    except Exception:  # noqa: BLE001,S110 - redone, and reported, where its result is needed
+        pass
+
+
 def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], check: bool,
                  progress: ProgressFn | None = None, timeout_s: int | None = None, *,
                  on_event: EventSink | None = None, stop: StopSignals | None = None,
-                 place: RunPlace | None = None) -> RunResult:
+                 place: RunPlace | None = None, meanwhile: Callable[[], object] | None = None) -> RunResult:
     """Run ``playbook`` against ``inventory`` with ``--diff`` (and ``--check`` when ``check``).
 
     Args:
@@ -320,17 +340,30 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
             run only. A signal ends the playbook: status ``canceled``, a warning naming the signal.
         place: the run's private data dir and marker (:meth:`RunPlace.new`; the apply records it ahead of the
             run); None: a new one. Removed when the run ends, whatever ends it.
+        meanwhile: work that does not depend on the run, done in a thread while the playbook runs, on the core
+            ansible-playbook leaves idle (the caller's preparation of its record: imports, versions): started at the
+            playbook's first event, so after its process started, and joined before this returns. Whatever it
+            raises is dropped: the caller does the same work again where it needs the result, and fails there.
 
     Returns: a RunResult; never raises for a failed, timed-out or stopped playbook (the status says it).
     """
     import ansible_runner
 
+    if not gc.isenabled():  # off while the CLI loaded its modules and read its input (cli.entry)
+        gc.freeze()  # what was made so far lives to the end: set aside, not traversed by every collection (5 ms)
+        gc.enable()  # the event loop makes reference cycles (pexpect raises and catches a TIMEOUT every poll)
     _close_without_idle_wait()
     result = RunResult(status="unstarted", rc=-1, events=[], stdout="", artifacts={})
     start = time.monotonic()
     sink_failed: list[str] = []
 
+    helper: list[threading.Thread] = []
+
     def handler(event: Event) -> bool:
+        if meanwhile is not None and not helper:
+            helper.append(threading.Thread(target=_quietly, args=(meanwhile,), name="ops-driver-meanwhile",
+                                           daemon=True))
+            helper[0].start()
         result.events.append(event)
         collect_event(event, result)
         if on_event is not None and not sink_failed:
@@ -351,6 +384,7 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
     place = place or RunPlace.new()
     own = stop is None
     signals = stop or StopSignals()
+    watcher: subprocess.Popen[bytes] | None = None
     try:
         if own:
             signals.__enter__()
@@ -358,19 +392,19 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
             result.status = "canceled"
             result.warnings.append(f"stopped by {signals.name} before the playbook started")
             return result
-        cmdline = ("--diff --check" if check else "--diff") + " " + shlex.quote(str(playbook))
+        watcher = _watch(place)
+        cmdline = "--diff --check" if check else "--diff"  # ansible-runner puts the playbook last
         # The extra vars go in a file of the private folder (not on the command line, where `ps` shows them),
         # written by us as one mapping tagged !unsafe: request data is never templated (untrusted.py).
         (place.private / "env").mkdir(mode=0o700)
         fd = os.open(place.private / "env" / "extravars", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(untrusted.extravars_document(extravars))
-        envvars = {**ansible_env(), RUN_MARKER: place.marker, "OPS_DRIVER_PARENT": str(os.getpid()),
-                   "OPS_DRIVER_PRIVATE": str(place.private), "OPS_DRIVER_RTMP": place.rtmp,
-                   "ANSIBLE_REMOTE_TEMP": place.rtmp, "ANSIBLE_LOCAL_TEMP": str(place.private / "tmp")}
+        envvars = {**ansible_env(), RUN_MARKER: place.marker, "ANSIBLE_REMOTE_TEMP": place.rtmp,
+                   "ANSIBLE_LOCAL_TEMP": str(place.private / "tmp")}
         runner = ansible_runner.run(
             private_data_dir=str(place.private), playbook=str(playbook), inventory=str(inventory), cmdline=cmdline,
-            envvars=envvars, quiet=True, binary=str(_write_guard(place.private)),
+            envvars=envvars, quiet=True,
             event_handler=handler, project_dir=str(project_root()), timeout=timeout_s, cancel_callback=signals.is_set,
             settings={"pexpect_timeout": CANCEL_POLL_S},
         )
@@ -390,8 +424,12 @@ def run_playbook(playbook: Path, inventory: Path, extravars: dict[str, Any], che
             result.stdout = "".join(str(e.get("stdout", "")) + "\n" for e in result.events if e.get("stdout"))
     finally:
         place.remove()
+        if watcher is not None:
+            _unwatch(watcher)
         if own:
             signals.__exit__(None, None, None)
         result.warnings.extend(sink_failed)
         result.duration_s = time.monotonic() - start
+        for t in helper:
+            t.join()
     return result

@@ -58,7 +58,7 @@ def test_an_apply_killed_at_a_held_point_is_recorded_recovered_and_finished_by_a
     marker = start["place"]["marker"]
     driver.send_signal(sig)
     _, err = driver.communicate(timeout=600)
-    deadline = time.monotonic() + 120  # a killed driver's guard ends the run's processes: wait for it (a poll)
+    deadline = time.monotonic() + 120  # a killed driver's watcher ends the run's processes: wait for it (a poll)
     while _marked(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _marked(marker) == []  # before the held call is let go: it must not be made by an orphan

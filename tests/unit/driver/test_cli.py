@@ -68,6 +68,44 @@ def test_a_closed_stdout_ends_quietly_with_141(argv: list[str]) -> None:
     assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err
 
 
+EXITING = """
+import atexit, sys, threading
+from ops_driver import cli
+atexit.register(lambda: print("exit handler ran", flush=True))
+if sys.argv[1] == "thread":  # a thread still running: the usual exit waits for it
+    threading.Thread(target=lambda: print("thread read " + sys.stdin.readline().strip(), flush=True)).start()
+print("waiting", flush=True)
+print("buffered, not flushed", end="")
+cli._exit(int(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["alone", "thread"])
+def test_the_exit_skips_only_the_interpreters_teardown(mode: str) -> None:
+    """cli._exit: the exit handlers run, buffered output is flushed, the code is the process's exit status; with a
+    thread still running, the process waits for it as a usual exit does."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", EXITING, mode, "3"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": ""})
+    assert proc.stdout is not None
+    head = b""
+    while b"waiting\n" not in head:  # unbuffered reads: nothing read ahead of what communicate() reads next
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        assert chunk, head
+        head += chunk
+    rest, err = proc.communicate(b"go\n", timeout=60)  # the thread, if any, reads it only now
+    out = (head + rest).decode()
+    assert proc.returncode == 3, err
+    assert out.startswith("waiting\n") and "Traceback" not in err.decode()
+    if mode == "thread":  # waited for: the thread's line came before the exit handlers'
+        assert out.endswith("thread read go\nbuffered, not flushedexit handler ran\n") or out.endswith(
+            "buffered, not flushedthread read go\nexit handler ran\n"), out
+    else:
+        assert out == "waiting\nbuffered, not flushedexit handler ran\n"
+
+
 def _store_untouched() -> bool:
     """Nothing run: the test's evidence store holds only its empty ledger (no bundle, no ledger line)."""
     base = Path(os.environ["OPS_EVIDENCE_DIR"])

@@ -55,7 +55,7 @@ def _die_in_the_run(plan_id: str, info: Path, part: Path | None) -> None:
 
     def killed(playbook: Path, inventory: Path, extravars: dict[str, Any], check: bool, progress: Any = None,
                timeout_s: int | None = None, *, on_event: Any = None, stop: Any = None,
-               place: runner.RunPlace | None = None) -> RunResult:
+               place: runner.RunPlace | None = None, meanwhile: Any = None) -> RunResult:
         assert place is not None and on_event is not None
         worker = subprocess.Popen(["sleep", "300"], env={**os.environ, runner.RUN_MARKER: place.marker},
                                   start_new_session=True)

@@ -206,8 +206,8 @@ runner.run_playbook(Path(sys.argv[1]), Path(sys.argv[2]), {"secret_value": "do-n
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
 def test_a_driver_that_dies_takes_its_run_with_it(tmp_path: Path, sig: signal.Signals) -> None:
-    """SIGKILL: the guard's PR_SET_PDEATHSIG kills every process of the run (the worker in a session of its own
-    too) and removes the private data dir; SIGHUP: the driver stops the run itself."""
+    """SIGKILL: the watcher (its pipe from the driver closed by the kernel) kills every process of the run (the
+    worker in a session of its own too) and removes the private data dir; SIGHUP: the driver stops the run itself."""
     import json
     import sys
 
