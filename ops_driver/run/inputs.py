@@ -220,14 +220,31 @@ def project_override(environment: str) -> list[str]:
     return [f"{PROJECT_ENV}={value}"]
 
 
-def _git(root: Path, paths: Iterable[str]) -> tuple[str, bool | None, list[str]]:
-    """(commit, clean, dirty paths) of the project from one ``git status --porcelain=v2 --branch -z``."""
+def _git_start(root: Path, paths: Iterable[str]) -> subprocess.Popen[bytes] | None:
+    """Start ``git status --porcelain=v2 --branch -z`` of ``paths`` in the project (None when git cannot be
+    started); :func:`_git_result` reads it."""
     try:
-        out = subprocess.run(["git", "-C", str(root), "status", "--porcelain=v2", "--branch", "-z",
-                              "--untracked-files=all", "--", *paths], capture_output=True, timeout=30, check=True,
-                             env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}).stdout.decode("utf-8", "replace")
-    except (OSError, subprocess.SubprocessError):
+        return subprocess.Popen(["git", "-C", str(root), "status", "--porcelain=v2", "--branch", "-z",
+                                 "--untracked-files=all", "--", *paths], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except OSError:
+        return None
+
+
+def _git_result(proc: subprocess.Popen[bytes] | None) -> tuple[str, bool | None, list[str]]:
+    """(commit, clean, dirty paths) from the ``git status`` started by :func:`_git_start`; ``("unknown", None, [])``
+    when it could not start, failed (not a git checkout) or took over 30 s (then it is killed)."""
+    if proc is None:
         return "unknown", None, []
+    try:
+        raw, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return "unknown", None, []
+    if proc.returncode != 0:
+        return "unknown", None, []
+    out = raw.decode("utf-8", "replace")
     commit, dirty = "unknown", []
     records = out.split("\0")
     i = 0
@@ -260,6 +277,8 @@ def collect(root: Path, playbook: str, environment: str, catalog_file: str, sche
     paths = list(singles)
     for d in folders:
         paths.extend(_walk(d))
+    # git looks at the same files in a process of its own while they are hashed here (2-3 ms of a plan, issue #28)
+    git = _git_start(root, [str(p.relative_to(root)) for p in (*singles, *folders) if p.is_relative_to(root)])
     out: dict[str, str] = {}
     for p in paths:
         try:
@@ -268,8 +287,7 @@ def collect(root: Path, playbook: str, environment: str, catalog_file: str, sche
             key = f"$OPS_SCHEDULE_DIR/{p.relative_to(schedule)}" if schedule is not None else str(p)
         if key not in out:
             out[key] = UNHASHED if _is_secret(p.name) else hashlib.sha256(p.read_bytes()).hexdigest()
-    specs = [str(p.relative_to(root)) for p in (*singles, *folders) if p.is_relative_to(root)]
-    commit, clean, dirty = _git(root, specs)
+    commit, clean, dirty = _git_result(git)
     return Inputs(files=out, digest=combined(out), commit=commit, clean=clean, dirty=dirty, project_dir=str(root),
                   overrides=list(overrides or []))
 
