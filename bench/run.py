@@ -1,7 +1,8 @@
 """make bench: the performance figures of issue #2, measured against a private sandbox on 127.0.0.1.
 
 1. ``ops-driver plan`` against the bare ``ansible-playbook --check --diff`` of the same playbook and inputs,
-   run alternately: median wall times and their ratio (target <= 1.15).
+   run alternately: median wall times and their ratio (target <= 1.15); beside them the same play through
+   ``ansible_runner.run()`` alone (``bench/runner_floor.py``): the floor of any driver built on ansible-runner.
 2. Stop then start 200 sandbox instances in one request (plan + apply each): wall time and EC2 API calls by
    action, counted by a proxy in front of moto (they must not grow with one call per instance).
 3. ``ops-driver catalog list``: median wall time of the whole command (target < 0.3 s).
@@ -128,24 +129,33 @@ def bench_plan_overhead(env: dict[str, str], work: Path) -> dict[str, Any]:
     bare = [str(BIN / "ansible-playbook"), "-i", "inventories/sandbox", "playbooks/info-005-ec2-stop.yml",
             "--check", "--diff", "-e", f"@{extra}"]
     driver = [str(BIN / "ops-driver"), "plan", "--quiet", "--json", str(req)]
+    floor = [sys.executable, str(ROOT / "bench" / "runner_floor.py"), str(ROOT / "playbooks/info-005-ec2-stop.yml"),
+             str(ROOT / "inventories/sandbox"), str(extra)]
+    commands = {"bare": bare, "driver": driver, "floor": floor}
     if not SMOKE:
-        timed(bare, env)
-        timed(driver, env)  # warm both once
-    t_bare, t_driver, c_bare, c_driver = [], [], [], []
-    for _ in range(ROUNDS):
-        wall, cpu = timed_cpu(bare, env)
-        t_bare.append(wall)
-        c_bare.append(cpu)
-        wall, cpu = timed_cpu(driver, env)
-        t_driver.append(wall)
-        c_driver.append(cpu)
-    ratios = [d / b for d, b in zip(t_driver, t_bare, strict=True)]
-    cpu_ratios = [d / b for d, b in zip(c_driver, c_bare, strict=True)]
-    return {"rounds": ROUNDS, "bare_median_s": statistics.median(t_bare),
-            "driver_median_s": statistics.median(t_driver), "median_ratio": statistics.median(ratios),
-            "ratios": ratios, "bare_cpu_median_s": statistics.median(c_bare),
-            "driver_cpu_median_s": statistics.median(c_driver), "cpu_median_ratio": statistics.median(cpu_ratios),
-            "cpu_ratios": cpu_ratios, "target_ratio": 1.15}
+        for cmd in commands.values():
+            timed(cmd, env)  # warm each once
+    wall: dict[str, list[float]] = {k: [] for k in commands}
+    cpu: dict[str, list[float]] = {k: [] for k in commands}
+    for i in range(ROUNDS):
+        order = list(commands)[i % 3:] + list(commands)[:i % 3]  # each command first, second and last in turn
+        for name in order:
+            w, c = timed_cpu(commands[name], env)
+            wall[name].append(w)
+            cpu[name].append(c)
+
+    def ratio(times: dict[str, list[float]], name: str) -> tuple[float, list[float]]:
+        each = [x / b for x, b in zip(times[name], times["bare"], strict=True)]
+        return statistics.median(each), each
+
+    (wr, wrs), (cr, crs) = ratio(wall, "driver"), ratio(cpu, "driver")
+    (fwr, _), (fcr, _) = ratio(wall, "floor"), ratio(cpu, "floor")
+    return {"rounds": ROUNDS, "bare_median_s": statistics.median(wall["bare"]),
+            "driver_median_s": statistics.median(wall["driver"]), "median_ratio": wr, "ratios": wrs,
+            "bare_cpu_median_s": statistics.median(cpu["bare"]),
+            "driver_cpu_median_s": statistics.median(cpu["driver"]), "cpu_median_ratio": cr, "cpu_ratios": crs,
+            "floor_median_s": statistics.median(wall["floor"]), "floor_median_ratio": fwr,
+            "floor_cpu_median_ratio": fcr, "target_ratio": 1.15}
 
 
 def bench_stop_protection(endpoint: str, ids: list[str]) -> dict[str, Any]:
@@ -241,6 +251,14 @@ def section(results: dict[str, Any]) -> str:
                              "time on a busy machine)",
                              f"**{po['cpu_median_ratio']:.3f}** ({po['driver_cpu_median_s']:.2f} CPU-s vs "
                              f"{po['bare_cpu_median_s']:.2f} CPU-s)", "≤ 1.05 (product goal)"))
+        if "floor_median_ratio" in po:
+            lines.append(row("the same play through `ansible_runner.run()` alone (`bench/runner_floor.py`: no "
+                             "request, no evidence; the floor of any driver built on ansible-runner) ÷ the bare play: "
+                             "wall / CPU",
+                             f"{po['floor_median_ratio']:.3f} / {po['floor_cpu_median_ratio']:.3f} "
+                             f"({po['floor_median_s']:.2f} s); the driver's own share: "
+                             f"**{po['median_ratio'] - po['floor_median_ratio']:+.3f}** / "
+                             f"{po['cpu_median_ratio'] - po['floor_cpu_median_ratio']:+.3f}", "-"))
     ss = results.get("stop_start_200", {})
     if "stop_protection" in ss:
         sp = ss["stop_protection"]
