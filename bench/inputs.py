@@ -41,18 +41,18 @@ def _time(fn: Any) -> list[float]:
 def main() -> int:
     catalog = load_catalog()
     rows: list[dict[str, Any]] = []
-    real_git = inputs._git
+    real_git = inputs._git_start
     for task in catalog.select(automated=True):
         assert task.automation is not None
         env = "prod" if task.automation.schedule else "sandbox"
         bound = inputs.bind(task, env)
         size = sum((ROOT / k).stat().st_size for k in bound.files if not k.startswith("$"))
         with_git = _time(lambda t=task, e=env: inputs.bind(t, e))
-        inputs._git = lambda root, paths: ("unknown", None, [])  # type: ignore[assignment]
+        inputs._git_start = lambda root, paths: None  # type: ignore[assignment]  # git not started: unknown
         try:
             no_git = _time(lambda t=task, e=env: inputs.bind(t, e))
         finally:
-            inputs._git = real_git  # type: ignore[assignment]
+            inputs._git_start = real_git  # type: ignore[assignment]
         rows.append({"task": task.id, "environment": env, "files": len(bound.files), "bytes": size,
                      "best_ms": min(with_git) * 1000, "median_ms": statistics.median(with_git) * 1000,
                      "median_without_git_ms": statistics.median(no_git) * 1000})
