@@ -220,14 +220,8 @@ def test_a_reused_ticket_on_another_target_lists_the_earlier_runs(base: Path) ->
     assert earlier[0]["target"] == "sandbox INFO-005 i-1"
 
 
-def test_a_standing_ticket_planned_again_reads_no_earlier_manifest(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A recurring job's ticket used by many runs on one target: the warning's check reads the index of tickets and
-    targets, not the manifest of every earlier run; a run on another target still lists them all."""
-    same = [{"instance_id": "i-1", "name": "joho-web01"}]
-    runs = [_bundle(base, f"20261207T0{i}0000Z-INFO-005-plan-aaaa0{i}", ticket="DAILY-1", targets=same).run_id
-            for i in range(5)]
-    assert review.ticket_reuse(runs[-1], base) == []  # the index made (every run read once)
-    assert json.loads((base / review.TICKET_CACHE).read_text())["targets"][runs[0]] == "sandbox INFO-005 i-1"
+def _count_manifest_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the run ID of every manifest read (``Bundle.manifest``), in order."""
     reads: list[str] = []
     real = bundles.Bundle.manifest
 
@@ -236,6 +230,18 @@ def test_a_standing_ticket_planned_again_reads_no_earlier_manifest(base: Path, m
         return real(self)
 
     monkeypatch.setattr(bundles.Bundle, "manifest", counted)
+    return reads
+
+
+def test_a_standing_ticket_planned_again_reads_no_earlier_manifest(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recurring job's ticket used by many runs on one target: the warning's check reads the index of tickets and
+    targets, not the manifest of every earlier run; a run on another target still lists them all."""
+    same = [{"instance_id": "i-1", "name": "joho-web01"}]
+    runs = [_bundle(base, f"20261207T0{i}0000Z-INFO-005-plan-aaaa0{i}", ticket="DAILY-1", targets=same).run_id
+            for i in range(5)]
+    assert review.ticket_reuse(runs[-1], base) == []  # the index made (every run read once)
+    assert json.loads((base / review.TICKET_CACHE).read_text())["targets"][runs[0]] == "sandbox INFO-005 i-1"
+    reads = _count_manifest_reads(monkeypatch)
     again = _bundle(base, "20261207T060000Z-INFO-005-plan-aaaa06", ticket="daily-1", targets=same).run_id
     assert review.ticket_reuse(again, base) == []
     assert reads == [again, again]  # its own manifest, and its line of the ledger into the index: nothing older
@@ -250,14 +256,7 @@ def test_the_tickets_of_earlier_runs_are_read_once_and_a_cache_cannot_add_a_run(
         base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _bundle(base, PLAN, ticket="REQ-9", targets=[{"instance_id": "i-1", "name": "joho-web01"}])
     _bundle(base, OTHER, ticket="REQ-8", targets=[{"instance_id": "i-1", "name": "joho-web01"}])
-    reads: list[str] = []
-    real = bundles.Bundle.manifest
-
-    def counted(self: bundles.Bundle) -> dict[str, Any]:
-        reads.append(self.run_id)
-        return real(self)
-
-    monkeypatch.setattr(bundles.Bundle, "manifest", counted)
+    reads = _count_manifest_reads(monkeypatch)
     assert [r["run_id"] for r in review.runs_of_ticket("REQ-9", base)] == [PLAN]
     assert sorted(reads) == sorted([PLAN, PLAN, OTHER])  # every ticket once, then the match whole
     cache = json.loads((base / review.TICKET_CACHE).read_text())
