@@ -254,3 +254,30 @@ def test_closing_the_pty_of_a_reaped_playbook_does_not_pause_a_live_one_still_do
     live = ptyprocess.PtyProcess.spawn(["sleep", "30"])
     live.close(force=True)
     assert live.closed and not live.isalive() and slept[0] == 0.1  # ptyprocess's own behaviour, kept
+
+
+def test_the_work_meanwhile_runs_once_beside_the_play_and_its_failure_is_dropped(tmp_path: Path) -> None:
+    """``meanwhile`` runs in a thread started at the first event, is over when run_playbook returns, and what it
+    raises changes nothing; the collector, off as the CLI leaves it (cli.entry), is on again for the run, with
+    what was made before set aside (gc.freeze); the watcher was told the run is over and is gone."""
+    import gc
+    import threading
+
+    playbook, inventory = _playbook(tmp_path, "    - ansible.builtin.debug:\n        msg: hello\n")
+    seen: list[str] = []
+
+    def meanwhile() -> None:
+        seen.append(threading.current_thread().name)
+        raise RuntimeError("dropped")
+
+    gc.disable()
+    try:
+        result = run_playbook(playbook, inventory, {}, check=False, meanwhile=meanwhile)
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert result.ok and result.warnings == []
+    assert seen == ["ops-driver-meanwhile"]  # once, in its own thread
+    assert not any(t.name == "ops-driver-meanwhile" for t in threading.enumerate())  # joined
+    assert running_with("OPS_DRIVER_WATCH") == [] and running_with(str(tmp_path)) == []
