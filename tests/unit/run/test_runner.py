@@ -270,9 +270,10 @@ def test_the_work_meanwhile_runs_once_beside_the_play_and_its_failure_is_dropped
         seen.append(threading.current_thread().name)
         raise RuntimeError("dropped")
 
+    place = RunPlace.new("meanwhile")
     gc.disable()
     try:
-        result = run_playbook(playbook, inventory, {}, check=False, meanwhile=meanwhile)
+        result = run_playbook(playbook, inventory, {}, check=False, meanwhile=meanwhile, place=place)
         assert gc.isenabled() and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
@@ -280,4 +281,17 @@ def test_the_work_meanwhile_runs_once_beside_the_play_and_its_failure_is_dropped
     assert result.ok and result.warnings == []
     assert seen == ["ops-driver-meanwhile"]  # once, in its own thread
     assert not any(t.name == "ops-driver-meanwhile" for t in threading.enumerate())  # joined
-    assert running_with("OPS_DRIVER_WATCH") == [] and running_with(str(tmp_path)) == []
+    assert _with_environ(f"OPS_DRIVER_WATCH={place.marker}") == [] and running_with(str(tmp_path)) == []
+    assert not place.private.exists()
+
+
+def _with_environ(entry: str) -> list[int]:
+    """PIDs of the live processes whose environment holds ``entry`` (``NAME=value``)."""
+    out = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if entry.encode() in (proc / "environ").read_bytes().split(b"\0"):
+                out.append(int(proc.name))
+        except OSError:
+            continue
+    return out
